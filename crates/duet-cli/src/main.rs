@@ -1,0 +1,3 @@
+//! The duet command-line program.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Git worktrees and branches for tasks (git2).

@@ -1,0 +1,1 @@
+//! The SQLite state store: events and the tables derived from them.

@@ -1,0 +1,1 @@
+//! Test support: scripted fake model servers, agent environments, temporary repositories.
