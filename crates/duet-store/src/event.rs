@@ -1,0 +1,296 @@
+//! The facts the store records: the typed `Event` enum (serialised as JSON tagged by `kind`),
+//! `NewEvent` (what a writer appends) and `EventRecord` (what a reader gets back), and the
+//! `Clock` that writers use to stamp events.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::TaskState;
+
+/// Milliseconds since the Unix epoch.
+pub type UnixMillis = i64;
+
+/// A source of "now" for writers; tests inject a fixed or stepping clock.
+pub trait Clock {
+    /// The current time in Unix milliseconds.
+    fn now_ms(&self) -> UnixMillis;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> UnixMillis {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+/// The reviewer's verdict on a review round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Approve,
+    ChangesRequested,
+}
+
+impl Verdict {
+    /// The stored name (`approve`, `changes_requested`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::ChangesRequested => "changes_requested",
+        }
+    }
+}
+
+/// One review finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub severity: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    pub text: String,
+}
+
+/// Something that happened. Stored as JSON with a `kind` tag; the `kind` column of the events
+/// table repeats the tag so that readers can filter without parsing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// The task entered the store (from the backlog), in state `queued`.
+    TaskQueued {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+    /// The lifecycle moved the task from one state to another.
+    TaskStateChanged {
+        from: TaskState,
+        to: TaskState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// An agent process was started for the task.
+    AgentLaunched {
+        role: String,
+        agent: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+    },
+    /// An agent finished a turn (it is idle and can take a message).
+    TurnEnded { role: String },
+    /// An agent process ended.
+    AgentExited {
+        role: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+    },
+    /// The bridge accepted a message; stored before the sender is answered.
+    MessageAccepted {
+        id: String,
+        from: String,
+        to: String,
+        text: String,
+    },
+    /// The target's turn demonstrably started with the message.
+    MessageDelivered { id: String },
+    /// The message will not be delivered (duplicate, ping-pong echo, ...).
+    MessageSuppressed { id: String, reason: String },
+    /// The reviewer submitted a review.
+    ReviewSubmitted {
+        round: u32,
+        verdict: Verdict,
+        #[serde(default)]
+        findings: Vec<Finding>,
+    },
+    /// A new commit appeared on the task branch.
+    CommitSeen { sha: String },
+    /// A CI run finished on a commit.
+    CiResult {
+        sha: String,
+        passed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
+    },
+    /// Free text for the log (human notes, diagnostics).
+    Note { text: String },
+}
+
+impl Event {
+    /// The `kind` tag, as stored in the events table.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::TaskQueued { .. } => "task_queued",
+            Event::TaskStateChanged { .. } => "task_state_changed",
+            Event::AgentLaunched { .. } => "agent_launched",
+            Event::TurnEnded { .. } => "turn_ended",
+            Event::AgentExited { .. } => "agent_exited",
+            Event::MessageAccepted { .. } => "message_accepted",
+            Event::MessageDelivered { .. } => "message_delivered",
+            Event::MessageSuppressed { .. } => "message_suppressed",
+            Event::ReviewSubmitted { .. } => "review_submitted",
+            Event::CommitSeen { .. } => "commit_seen",
+            Event::CiResult { .. } => "ci_result",
+            Event::Note { .. } => "note",
+        }
+    }
+}
+
+/// An event to append: when it happened, which task it belongs to (if any), and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub at_ms: UnixMillis,
+    pub task_id: Option<String>,
+    pub event: Event,
+}
+
+impl NewEvent {
+    /// An event about one task.
+    pub fn for_task(at_ms: UnixMillis, task_id: impl Into<String>, event: Event) -> Self {
+        Self {
+            at_ms,
+            task_id: Some(task_id.into()),
+            event,
+        }
+    }
+
+    /// An event about no task in particular (the daemon, the run).
+    pub fn global(at_ms: UnixMillis, event: Event) -> Self {
+        Self {
+            at_ms,
+            task_id: None,
+            event,
+        }
+    }
+}
+
+/// A committed event as read back from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// Position in the log; strictly increasing in commit order.
+    pub seq: i64,
+    pub at_ms: UnixMillis,
+    pub task_id: Option<String>,
+    pub event: Event,
+}
+
+/// Which events to read: all by default, in `seq` order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub task_id: Option<String>,
+    /// Only events with `seq > after_seq` (for tailing the log).
+    pub after_seq: Option<i64>,
+    pub limit: Option<usize>,
+}
+
+impl EventFilter {
+    /// Every event.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Only events of this task.
+    pub fn task(mut self, task_id: impl Into<String>) -> Self {
+        self.task_id = Some(task_id.into());
+        self
+    }
+
+    /// Only events after this sequence number.
+    pub fn after(mut self, seq: i64) -> Self {
+        self.after_seq = Some(seq);
+        self
+    }
+
+    /// At most this many events.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_matches_the_serde_tag_for_every_variant() {
+        let events = [
+            Event::TaskQueued { title: None },
+            Event::TaskStateChanged {
+                from: TaskState::Queued,
+                to: TaskState::Preparing,
+                reason: None,
+            },
+            Event::AgentLaunched {
+                role: "worker".into(),
+                agent: "claude".into(),
+                session_id: None,
+            },
+            Event::TurnEnded {
+                role: "worker".into(),
+            },
+            Event::AgentExited {
+                role: "worker".into(),
+                exit_code: Some(0),
+            },
+            Event::MessageAccepted {
+                id: "m".into(),
+                from: "worker".into(),
+                to: "reviewer".into(),
+                text: "hi".into(),
+            },
+            Event::MessageDelivered { id: "m".into() },
+            Event::MessageSuppressed {
+                id: "m".into(),
+                reason: "dup".into(),
+            },
+            Event::ReviewSubmitted {
+                round: 1,
+                verdict: Verdict::ChangesRequested,
+                findings: vec![Finding {
+                    severity: "major".into(),
+                    file: Some("src/lib.rs".into()),
+                    line: Some(3),
+                    text: "off by one".into(),
+                }],
+            },
+            Event::CommitSeen { sha: "abc".into() },
+            Event::CiResult {
+                sha: "abc".into(),
+                passed: false,
+                summary: None,
+            },
+            Event::Note { text: "x".into() },
+        ];
+        for event in events {
+            let json: serde_json::Value = serde_json::to_value(&event).unwrap();
+            assert_eq!(json["kind"], event.kind(), "{event:?}");
+            let back: Event = serde_json::from_value(json).unwrap();
+            assert_eq!(back, event);
+        }
+    }
+
+    #[test]
+    fn payload_format_is_stable() {
+        let event = Event::TaskStateChanged {
+            from: TaskState::Working,
+            to: TaskState::NeedsHuman,
+            reason: Some("stalled".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"kind":"task_state_changed","from":"working","to":"needs-human","reason":"stalled"}"#
+        );
+    }
+
+    #[test]
+    fn unknown_kind_is_a_decode_error() {
+        assert!(serde_json::from_str::<Event>(r#"{"kind":"teleported"}"#).is_err());
+    }
+}
