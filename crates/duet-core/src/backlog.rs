@@ -153,7 +153,7 @@ pub(crate) fn read_backlog(
     check_unique_ids(&mut r, &raw);
     check_dependencies(&mut r, &raw);
     let tasks = raw.into_iter().filter_map(|t| t.task).collect();
-    (Backlog { tasks }, r.diagnostics)
+    (Backlog { tasks }, r.into_sorted())
 }
 
 fn read_task(
@@ -213,8 +213,13 @@ fn read_task(
     let worker_name = worker.as_ref().map_or(&config.roles.worker, |w| &w.value);
     let reviewer_name = reviewer.as_ref().map_or(&config.roles.reviewer, |w| &w.value);
     if profiles_ok && (worker.is_some() || reviewer.is_some()) && worker_name == reviewer_name {
+        let label = match (&worker, &reviewer) {
+            (Some(_), Some(_)) => "same profile as the worker",
+            (Some(_), None) => "same profile as the reviewer in [roles]",
+            _ => "same profile as the worker in [roles]",
+        };
         let span = reviewer.as_ref().or(worker.as_ref()).and_then(|at| at.span.clone());
-        r.push(same_profile_error(worker_name).at(&r.file, span));
+        r.push(same_profile_error(worker_name, label).at(&r.file, span));
     }
     let labels = r.string_array(t, "labels", "labels");
     let max_rounds = r.positive(t, "max_rounds", "max_rounds");

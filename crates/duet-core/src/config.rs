@@ -322,7 +322,7 @@ pub(crate) fn read_config(
             config.notify.command = Some(command.value);
         }
     }
-    (config, r.diagnostics)
+    (config, r.into_sorted())
 }
 
 fn read_agents(
@@ -419,15 +419,20 @@ fn read_roles(r: &mut Reader, top: &dyn TableLike, config: &mut Config) {
         config.roles.reviewer = rv.value.clone();
     }
     if (worker.is_some() || reviewer.is_some()) && config.roles.worker == config.roles.reviewer {
+        let label = if reviewer.is_some() {
+            "same profile as the worker"
+        } else {
+            "same profile as the reviewer"
+        };
         let span = reviewer.or(worker).and_then(|at| at.span);
-        r.push(same_profile_error(&config.roles.worker).at(&r.file, span));
+        r.push(same_profile_error(&config.roles.worker, label).at(&r.file, span));
     }
 }
 
 /// "worker and reviewer are both `x`", shared with the backlog's per-task check.
-pub(crate) fn same_profile_error(profile: &str) -> Diagnostic {
+pub(crate) fn same_profile_error(profile: &str, label: &str) -> Diagnostic {
     Diagnostic::error(format!("worker and reviewer are both the profile `{profile}`"))
-        .with_label("same profile as the worker")
+        .with_label(label)
         .with_hint("a pair needs two different agent profiles; pick another reviewer or worker")
 }
 
@@ -488,15 +493,13 @@ fn check_branch_prefix(r: &mut Reader, prefix: &At<String>) -> bool {
 }
 
 fn unknown_choice(r: &mut Reader, value: &At<String>, what: &str, choices: &[&str]) {
-    let hint = match did_you_mean(&value.value, choices.iter().copied()) {
-        Some(close) => format!("did you mean `{close}`?"),
-        None => format!("expected one of: {}", choices.join(", ")),
-    };
+    let hint = did_you_mean(&value.value, choices.iter().copied())
+        .map(|close| format!("did you mean `{close}`?"));
     r.error(
         value.span.clone(),
         format!("unknown {what} `{}`", value.value),
         format!("expected one of: {}", choices.join(", ")),
-        Some(hint),
+        hint,
     );
 }
 

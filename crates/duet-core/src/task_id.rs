@@ -20,7 +20,7 @@ pub struct TaskId(String);
 
 /// Why a string is not a valid task id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid task id `{id}`: {kind}")]
+#[error("invalid task id `{}`: {kind}", printable(id))]
 pub struct TaskIdError {
     pub id: String,
     pub kind: TaskIdErrorKind,
@@ -46,6 +46,19 @@ pub enum TaskIdErrorKind {
     BadEnd(&'static str),
     #[error("`{0}` is a reserved name")]
     Reserved(String),
+}
+
+/// `s` with control characters escaped, safe to print in a message.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 impl TaskId {
@@ -187,7 +200,7 @@ mod tests {
             (".a", "invalid task id `.a`: it starts with `.`"),
             ("a.", "invalid task id `a.`: it ends with `.`"),
             ("a.lock", "invalid task id `a.lock`: it ends with `.lock`"),
-            ("a\u{7}b", "invalid task id `a\u{7}b`: it contains a control character"),
+            ("a\u{7}b", "invalid task id `a\\u{7}b`: it contains a control character"),
             ("a~1", "invalid task id `a~1`: it contains `~`"),
             ("a^", "invalid task id `a^`: it contains `^`"),
             ("a:b", "invalid task id `a:b`: it contains `:`"),

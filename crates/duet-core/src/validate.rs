@@ -83,6 +83,7 @@ impl Report {
         match (errors, warnings) {
             (0, 0) => format!("{files} valid"),
             (0, w) => format!("{files} valid, {}", plural(w, "warning")),
+            (e, 0) => format!("{} in {files}", plural(e, "error")),
             (e, w) => format!(
                 "{} and {} in {files}",
                 plural(e, "error"),

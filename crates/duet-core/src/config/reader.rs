@@ -46,6 +46,13 @@ impl Reader {
         }
     }
 
+    /// The problems in source order (problems about the whole file first).
+    pub fn into_sorted(self) -> Vec<Diagnostic> {
+        let mut diagnostics = self.diagnostics;
+        diagnostics.sort_by_key(|d| d.span.as_ref().map(|s| s.start));
+        diagnostics
+    }
+
     pub fn push(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
     }
