@@ -1,0 +1,102 @@
+//! Wire helpers shared by both fake APIs: SSE event framing, unique ids, text chunking.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    /// The `event:` line.
+    pub name: String,
+    /// The `data:` line, as JSON.
+    pub data: serde_json::Value,
+}
+
+impl SseEvent {
+    /// Builds an event whose `data` gets `"type": name` first, as both APIs do.
+    pub fn typed(name: &str, fields: serde_json::Value) -> Self {
+        let mut data = serde_json::Map::new();
+        data.insert("type".into(), name.into());
+        if let serde_json::Value::Object(rest) = fields {
+            data.extend(rest);
+        }
+        SseEvent {
+            name: name.to_owned(),
+            data: serde_json::Value::Object(data),
+        }
+    }
+
+    /// `event: NAME\ndata: JSON\n\n`.
+    pub fn to_wire(&self) -> String {
+        format!("event: {}\ndata: {}\n\n", self.name, self.data)
+    }
+}
+
+/// A process-unique id such as `msg_fake3f2a_17`.
+pub fn fresh_id(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}_fake{:x}_{n}", process_tag())
+}
+
+fn process_tag() -> u32 {
+    static TAG: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *TAG.get_or_init(|| {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        std::process::id() ^ nanos
+    })
+}
+
+/// Seconds since the epoch, for `created_at` fields.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Splits `text` into pieces of at most `max_chars` characters (at least one piece, so an
+/// empty text still yields one empty delta).
+pub fn chunk_text(text: &str, max_chars: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.is_empty() {
+        return vec![String::new()];
+    }
+    chars
+        .chunks(max_chars.max(1))
+        .map(|c| c.iter().collect())
+        .collect()
+}
+
+/// A rough token count (4 bytes a token), so usage fields look plausible.
+pub fn rough_tokens(bytes: usize) -> u64 {
+    (bytes / 4).max(1) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_event_is_framed_exactly() {
+        let e = SseEvent::typed("ping", serde_json::json!({}));
+        assert_eq!(e.to_wire(), "event: ping\ndata: {\"type\":\"ping\"}\n\n");
+    }
+
+    #[test]
+    fn chunks_rejoin_to_the_text_and_respect_the_limit() {
+        let text = "héllo wörld, a longer sentence";
+        let chunks = chunk_text(text, 7);
+        assert_eq!(chunks.concat(), text);
+        assert!(chunks.iter().all(|c| c.chars().count() <= 7));
+        assert_eq!(chunk_text("", 7), vec![String::new()]);
+    }
+
+    #[test]
+    fn ids_are_unique() {
+        assert_ne!(fresh_id("msg"), fresh_id("msg"));
+    }
+}
