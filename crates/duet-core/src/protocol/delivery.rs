@@ -1,0 +1,410 @@
+//! Message delivery that loses nothing: the [`Mailbox`] of a pair, one [`Envelope`] per accepted
+//! message, each moving `Pending → Sent{attempt, at} → Delivered` (or `Held`, `Failed`,
+//! `Suppressed`), and the status of each target agent ([`TargetStatus`]).
+//!
+//! Rules:
+//! - A message is handed to its target only when the target is idle (typed at its prompt), or at
+//!   the end of a claude turn through the Stop hook ([`Mailbox::on_stop_hook`]). Never into a busy
+//!   agent, never to an agent waiting for a permission answer (its messages are `Held`).
+//! - It is `Delivered` only when the target's next turn starts carrying it
+//!   ([`Mailbox::on_turn_started`]). Not confirmed within `confirm_timeout` → sent again, up to
+//!   `max_attempts`, then `Failed` (the caller reports it).
+//! - From an agent: an exact repeat (same sender, same target, same normalised text) or an echo
+//!   (the partner's message sent straight back) within `repeat_window` is stored `Suppressed`,
+//!   not delivered. Messages from the human or duet are never suppressed.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{MessageId, Role, Sender, Timestamp, normalize_text};
+
+/// Timing of delivery and suppression.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeliveryConfig {
+    /// How long a sent message may wait for the turn that carries it before it is sent again.
+    pub confirm_timeout: Duration,
+    /// Sends per message before it is `Failed`.
+    pub max_attempts: u32,
+    /// How far back repeats and echoes are looked for.
+    pub repeat_window: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            confirm_timeout: Duration::from_secs(120),
+            max_attempts: 3,
+            repeat_window: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// How a message was handed to its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Handover {
+    /// Typed at the idle agent's prompt (or sent as a new turn to a headless agent).
+    Prompt,
+    /// Returned from claude's Stop hook, which makes it go on with the text.
+    StopHook,
+}
+
+/// Why a message was not delivered on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Suppression {
+    /// The same sender sent the same text to the same target before.
+    Repeat { of: MessageId },
+    /// The text is the partner's message sent straight back.
+    Echo { of: MessageId },
+}
+
+/// Where one message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum DeliveryStatus {
+    /// Waiting for the target to be idle.
+    Pending,
+    /// The target waits for a permission answer; goes back to `Pending` when it has it.
+    Held,
+    /// Handed over; waiting for the target's turn to start with it.
+    Sent {
+        attempt: u32,
+        at: Timestamp,
+        via: Handover,
+    },
+    /// The target's turn started with it.
+    Delivered { at: Timestamp },
+    /// Not taken after every attempt.
+    Failed { attempts: u32 },
+    /// Not delivered on purpose.
+    Suppressed { reason: Suppression },
+}
+
+/// One accepted message and its delivery state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: MessageId,
+    pub from: Sender,
+    pub to: Role,
+    pub text: String,
+    pub accepted_at: Timestamp,
+    /// Sends so far (each `Sent` counts one).
+    pub attempts: u32,
+    pub status: DeliveryStatus,
+}
+
+/// What the mailbox knows about a target agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum TargetStatus {
+    /// Launched, not yet at its prompt.
+    Starting,
+    /// At its prompt, no turn running.
+    Idle { since: Timestamp },
+    /// Messages were handed over at `at`; its turn has not been seen starting yet.
+    Prompted { at: Timestamp },
+    /// A turn is running.
+    Busy,
+    /// Waiting for a permission answer since `since`.
+    WaitingPermission { since: Timestamp },
+    /// The process is gone.
+    Exited,
+}
+
+/// Messages handed over to one target in one go (one prompt, or one Stop hook answer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    pub to: Role,
+    pub via: Handover,
+    pub message_ids: Vec<MessageId>,
+}
+
+/// What a timer tick changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TickOutcome {
+    /// Messages sent again (or for the first time, to a target that became idle).
+    pub batches: Vec<Batch>,
+    /// Messages given up on.
+    pub failed: Vec<MessageId>,
+}
+
+/// All messages of one pair and the status of both targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mailbox {
+    pub envelopes: Vec<Envelope>,
+    pub worker: TargetStatus,
+    pub reviewer: TargetStatus,
+    next_id: u64,
+}
+
+impl Default for Mailbox {
+    fn default() -> Self {
+        Mailbox {
+            envelopes: Vec::new(),
+            worker: TargetStatus::Starting,
+            reviewer: TargetStatus::Starting,
+            next_id: 1,
+        }
+    }
+}
+
+impl Mailbox {
+    pub fn target(&self, role: Role) -> TargetStatus {
+        match role {
+            Role::Worker => self.worker,
+            Role::Reviewer => self.reviewer,
+        }
+    }
+
+    fn set_target(&mut self, role: Role, status: TargetStatus) {
+        match role {
+            Role::Worker => self.worker = status,
+            Role::Reviewer => self.reviewer = status,
+        }
+    }
+
+    pub fn get(&self, id: MessageId) -> Option<&Envelope> {
+        self.envelopes.iter().find(|envelope| envelope.id == id)
+    }
+
+    /// Messages to `role` with the given status predicate, in acceptance order.
+    pub fn ids_to(
+        &self,
+        role: Role,
+        mut wanted: impl FnMut(&DeliveryStatus) -> bool,
+    ) -> Vec<MessageId> {
+        self.envelopes
+            .iter()
+            .filter(|envelope| envelope.to == role && wanted(&envelope.status))
+            .map(|envelope| envelope.id)
+            .collect()
+    }
+
+    /// Store a message. It is `Pending` (or `Held` if the target awaits a permission answer), or
+    /// `Suppressed` if it repeats or echoes a recent one. Returns its id and status.
+    pub fn accept(
+        &mut self,
+        from: Sender,
+        to: Role,
+        text: String,
+        now: Timestamp,
+        config: &DeliveryConfig,
+    ) -> (MessageId, DeliveryStatus) {
+        let id = MessageId(self.next_id);
+        self.next_id += 1;
+        let status = match self.suppression(from, to, &text, now, config) {
+            Some(reason) => DeliveryStatus::Suppressed { reason },
+            None if matches!(self.target(to), TargetStatus::WaitingPermission { .. }) => {
+                DeliveryStatus::Held
+            }
+            None => DeliveryStatus::Pending,
+        };
+        self.envelopes.push(Envelope {
+            id,
+            from,
+            to,
+            text,
+            accepted_at: now,
+            attempts: 0,
+            status,
+        });
+        (id, status)
+    }
+
+    fn suppression(
+        &self,
+        from: Sender,
+        to: Role,
+        text: &str,
+        now: Timestamp,
+        config: &DeliveryConfig,
+    ) -> Option<Suppression> {
+        let Sender::Agent(sender) = from else {
+            return None;
+        };
+        let text = normalize_text(text);
+        let recent = self.envelopes.iter().rev().filter(|envelope| {
+            now.since(envelope.accepted_at) <= config.repeat_window
+                && !matches!(envelope.status, DeliveryStatus::Suppressed { .. })
+        });
+        for envelope in recent {
+            if normalize_text(&envelope.text) != text {
+                continue;
+            }
+            if envelope.from == from && envelope.to == to {
+                return Some(Suppression::Repeat { of: envelope.id });
+            }
+            if envelope.from == Sender::Agent(sender.partner()) && envelope.to == sender {
+                return Some(Suppression::Echo { of: envelope.id });
+            }
+        }
+        None
+    }
+
+    /// Hand every pending message to `role` if it is idle; the returned batch is to be delivered.
+    pub fn dispatch(&mut self, role: Role, now: Timestamp) -> Option<Batch> {
+        if !matches!(self.target(role), TargetStatus::Idle { .. }) {
+            return None;
+        }
+        let batch = self.send_pending(role, now, Handover::Prompt)?;
+        self.set_target(role, TargetStatus::Prompted { at: now });
+        Some(batch)
+    }
+
+    fn send_pending(&mut self, role: Role, now: Timestamp, via: Handover) -> Option<Batch> {
+        let mut message_ids = Vec::new();
+        for envelope in &mut self.envelopes {
+            if envelope.to == role && envelope.status == DeliveryStatus::Pending {
+                envelope.attempts += 1;
+                envelope.status = DeliveryStatus::Sent {
+                    attempt: envelope.attempts,
+                    at: now,
+                    via,
+                };
+                message_ids.push(envelope.id);
+            }
+        }
+        (!message_ids.is_empty()).then_some(Batch {
+            to: role,
+            via,
+            message_ids,
+        })
+    }
+
+    /// `role`'s turn ended (codex notify, headless turn completed): it is idle.
+    pub fn on_turn_ended(&mut self, role: Role, now: Timestamp) {
+        if self.target(role) != TargetStatus::Exited {
+            self.set_target(role, TargetStatus::Idle { since: now });
+        }
+    }
+
+    /// claude's Stop hook asks for pending messages at the end of a turn: hand them all over
+    /// (claude goes on with them), or none, and then it is idle.
+    pub fn on_stop_hook(&mut self, role: Role, now: Timestamp) -> Batch {
+        match self.send_pending(role, now, Handover::StopHook) {
+            Some(batch) => {
+                self.set_target(role, TargetStatus::Prompted { at: now });
+                batch
+            }
+            None => {
+                self.set_target(role, TargetStatus::Idle { since: now });
+                Batch {
+                    to: role,
+                    via: Handover::StopHook,
+                    message_ids: Vec::new(),
+                }
+            }
+        }
+    }
+
+    /// `role`'s turn started; the messages it carries are delivered. Returns the ids that became
+    /// delivered now (ids not sent to `role`, or already delivered, are ignored).
+    pub fn on_turn_started(
+        &mut self,
+        role: Role,
+        carried: &[MessageId],
+        now: Timestamp,
+    ) -> Vec<MessageId> {
+        if self.target(role) != TargetStatus::Exited {
+            self.set_target(role, TargetStatus::Busy);
+        }
+        let mut delivered = Vec::new();
+        for envelope in &mut self.envelopes {
+            let sent = matches!(envelope.status, DeliveryStatus::Sent { .. });
+            if envelope.to == role && sent && carried.contains(&envelope.id) {
+                envelope.status = DeliveryStatus::Delivered { at: now };
+                delivered.push(envelope.id);
+            }
+        }
+        delivered
+    }
+
+    /// `role` waits for a permission answer: its pending messages are held.
+    pub fn on_permission_wait(&mut self, role: Role, now: Timestamp) {
+        self.set_target(role, TargetStatus::WaitingPermission { since: now });
+        for envelope in &mut self.envelopes {
+            if envelope.to == role && envelope.status == DeliveryStatus::Pending {
+                envelope.status = DeliveryStatus::Held;
+            }
+        }
+    }
+
+    /// `role` got its permission answer and goes on with its turn: held messages are pending.
+    pub fn on_permission_resolved(&mut self, role: Role) {
+        if matches!(self.target(role), TargetStatus::WaitingPermission { .. }) {
+            self.set_target(role, TargetStatus::Busy);
+        }
+        for envelope in &mut self.envelopes {
+            if envelope.to == role && envelope.status == DeliveryStatus::Held {
+                envelope.status = DeliveryStatus::Pending;
+            }
+        }
+    }
+
+    /// `role`'s process is gone: what was sent but not confirmed is pending again (for a
+    /// restarted agent), without counting against its attempts.
+    pub fn on_exit(&mut self, role: Role) {
+        self.set_target(role, TargetStatus::Exited);
+        for envelope in &mut self.envelopes {
+            if envelope.to == role
+                && matches!(
+                    envelope.status,
+                    DeliveryStatus::Sent { .. } | DeliveryStatus::Held
+                )
+            {
+                envelope.attempts = envelope.attempts.saturating_sub(1);
+                envelope.status = DeliveryStatus::Pending;
+            }
+        }
+    }
+
+    /// `role` was (re)started.
+    pub fn on_start(&mut self, role: Role) {
+        self.set_target(role, TargetStatus::Starting);
+    }
+
+    /// Time passed: unconfirmed messages past `confirm_timeout` are sent again or failed; a target
+    /// that was prompted but never started a turn is treated as idle again.
+    pub fn on_tick(&mut self, now: Timestamp, config: &DeliveryConfig) -> TickOutcome {
+        let mut outcome = TickOutcome::default();
+        for role in Role::BOTH {
+            let mut expired = false;
+            for envelope in &mut self.envelopes {
+                let DeliveryStatus::Sent { attempt, at, .. } = envelope.status else {
+                    continue;
+                };
+                if envelope.to != role || now.since(at) < config.confirm_timeout {
+                    continue;
+                }
+                expired = true;
+                if attempt >= config.max_attempts {
+                    envelope.status = DeliveryStatus::Failed { attempts: attempt };
+                    outcome.failed.push(envelope.id);
+                } else {
+                    envelope.status = DeliveryStatus::Pending;
+                }
+            }
+            // Handed over, yet no turn ever started: the prompt was lost; the agent is at rest.
+            if let TargetStatus::Prompted { at } = self.target(role)
+                && (expired || now.since(at) >= config.confirm_timeout)
+            {
+                self.set_target(role, TargetStatus::Idle { since: now });
+            }
+            outcome.batches.extend(self.dispatch(role, now));
+        }
+        outcome
+    }
+
+    /// Messages accepted but not yet delivered, failed or suppressed.
+    pub fn undelivered(&self) -> impl Iterator<Item = &Envelope> {
+        self.envelopes.iter().filter(|envelope| {
+            matches!(
+                envelope.status,
+                DeliveryStatus::Pending | DeliveryStatus::Held | DeliveryStatus::Sent { .. }
+            )
+        })
+    }
+}
