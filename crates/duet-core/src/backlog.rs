@@ -145,7 +145,10 @@ pub(crate) fn read_backlog(
         }
         Some(item) => r.error(
             item.span(),
-            format!("`task` must be an array of tables, found {}", crate::config::reader::describe(item)),
+            format!(
+                "`task` must be an array of tables, found {}",
+                crate::config::reader::describe(item)
+            ),
             "expected [[task]] tables",
             Some("write each task as a `[[task]]` section".to_owned()),
         ),
@@ -174,13 +177,19 @@ fn read_task(
                 header.clone(),
                 "task has no `id`",
                 "task without id",
-                Some("add `id = \"...\"`: a short name that is safe as a branch and folder name".to_owned()),
+                Some(
+                    "add `id = \"...\"`: a short name that is safe as a branch and folder name"
+                        .to_owned(),
+                ),
             );
             None
         }
         None => None,
         Some(id) => match TaskId::parse(&id.value) {
-            Ok(value) => Some(At { value, span: id.span }),
+            Ok(value) => Some(At {
+                value,
+                span: id.span,
+            }),
             Err(err) => {
                 r.error(
                     id.span,
@@ -211,14 +220,19 @@ fn read_task(
         profiles_ok &= check_profile_exists(r, profile, &config.agents);
     }
     let worker_name = worker.as_ref().map_or(&config.roles.worker, |w| &w.value);
-    let reviewer_name = reviewer.as_ref().map_or(&config.roles.reviewer, |w| &w.value);
+    let reviewer_name = reviewer
+        .as_ref()
+        .map_or(&config.roles.reviewer, |w| &w.value);
     if profiles_ok && (worker.is_some() || reviewer.is_some()) && worker_name == reviewer_name {
         let label = match (&worker, &reviewer) {
             (Some(_), Some(_)) => "same profile as the worker",
             (Some(_), None) => "same profile as the reviewer in [roles]",
             _ => "same profile as the worker in [roles]",
         };
-        let span = reviewer.as_ref().or(worker.as_ref()).and_then(|at| at.span.clone());
+        let span = reviewer
+            .as_ref()
+            .or(worker.as_ref())
+            .and_then(|at| at.span.clone());
         r.push(same_profile_error(worker_name, label).at(&r.file, span));
     }
     let labels = r.string_array(t, "labels", "labels");
@@ -243,7 +257,11 @@ fn read_task(
                 base: base.map(|b| b.value),
                 worker: worker.map(|w| w.value),
                 reviewer: reviewer.map(|w| w.value),
-                labels: labels.unwrap_or_default().into_iter().map(|l| l.value).collect(),
+                labels: labels
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|l| l.value)
+                    .collect(),
                 max_rounds,
             })
         }
@@ -280,7 +298,10 @@ fn read_prompt(
             span,
             format!("{who} sets both `prompt` and `prompt_file`"),
             "second prompt",
-            Some("keep one: `prompt` for text, `prompt_file` for a file next to the backlog".to_owned()),
+            Some(
+                "keep one: `prompt` for text, `prompt_file` for a file next to the backlog"
+                    .to_owned(),
+            ),
         );
         return None;
     }
@@ -301,7 +322,11 @@ fn read_prompt(
     if resolved.is_file() {
         Some(Prompt::File(resolved))
     } else {
-        let what = if resolved.exists() { "is not a file" } else { "does not exist" };
+        let what = if resolved.exists() {
+            "is not a file"
+        } else {
+            "does not exist"
+        };
         r.error(
             file.span,
             format!("prompt file `{}` {what}", file.value),
@@ -350,14 +375,15 @@ fn check_dependencies(r: &mut Reader, raw: &[RawTask]) {
         .collect();
     let mut edges: Vec<Vec<(usize, &At<String>)>> = vec![Vec::new(); raw.len()];
     for (i, t) in raw.iter().enumerate() {
-        let who = t
-            .id
-            .as_ref()
-            .map_or_else(|| "task".to_owned(), |id| format!("task `{}`", id.value));
+        let who =
+            t.id.as_ref()
+                .map_or_else(|| "task".to_owned(), |id| format!("task `{}`", id.value));
         for dep in &t.depends_on {
             match index.get(dep.value.as_str()) {
                 Some(&j) => edges[i].push((j, dep)),
-                None if raw.iter().any(|t| t.raw_id.as_deref() == Some(dep.value.as_str())) => {}
+                None if raw
+                    .iter()
+                    .any(|t| t.raw_id.as_deref() == Some(dep.value.as_str())) => {}
                 None => {
                     let hint = match did_you_mean(&dep.value, known.iter().copied()) {
                         Some(close) => format!("did you mean `{close}`?"),

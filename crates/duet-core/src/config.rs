@@ -340,7 +340,9 @@ fn read_agents(
                     reader::describe(item)
                 ),
                 "expected a table",
-                Some(format!("write an agent profile as `[{section}]` with `kind` and `command`")),
+                Some(format!(
+                    "write an agent profile as `[{section}]` with `kind` and `command`"
+                )),
             );
             continue;
         };
@@ -350,7 +352,12 @@ fn read_agents(
             .and_then(|kind| match AgentKind::parse(&kind.value) {
                 Some(k) => Some(k),
                 None => {
-                    unknown_choice(r, &kind, "agent kind", &AgentKind::ALL.map(AgentKind::as_str));
+                    unknown_choice(
+                        r,
+                        &kind,
+                        "agent kind",
+                        &AgentKind::ALL.map(AgentKind::as_str),
+                    );
                     None
                 }
             });
@@ -382,8 +389,7 @@ fn read_agents(
                 continue;
             }
         };
-        if let Some(command) = r.non_empty_string(table, "command", &format!("{section}.command"))
-        {
+        if let Some(command) = r.non_empty_string(table, "command", &format!("{section}.command")) {
             profile.command = command.value;
         }
         if let Some(args) = r.string_array(table, "args", &format!("{section}.args")) {
@@ -431,9 +437,11 @@ fn read_roles(r: &mut Reader, top: &dyn TableLike, config: &mut Config) {
 
 /// "worker and reviewer are both `x`", shared with the backlog's per-task check.
 pub(crate) fn same_profile_error(profile: &str, label: &str) -> Diagnostic {
-    Diagnostic::error(format!("worker and reviewer are both the profile `{profile}`"))
-        .with_label(label)
-        .with_hint("a pair needs two different agent profiles; pick another reviewer or worker")
+    Diagnostic::error(format!(
+        "worker and reviewer are both the profile `{profile}`"
+    ))
+    .with_label(label)
+    .with_hint("a pair needs two different agent profiles; pick another reviewer or worker")
 }
 
 /// Reports `name` if it is not an agent profile; returns whether it is one.
@@ -467,7 +475,10 @@ pub(crate) fn check_base_branch(r: &mut Reader, name: &At<String>, repo: &dyn Re
     if repo.branch_exists(&name.value) == Some(false) {
         r.error(
             name.span.clone(),
-            format!("base branch `{}` does not exist in the repository", name.value),
+            format!(
+                "base branch `{}` does not exist in the repository",
+                name.value
+            ),
             "no such branch",
             Some("create the branch first, or name an existing one".to_owned()),
         );

@@ -154,7 +154,10 @@ impl Diagnostic {
     /// The rustc-like block with the source line, a caret under the span, the label and the hint.
     pub fn render_plain(&self) -> String {
         let mut out = format!("{}: {}\n", self.severity.as_str(), self.message);
-        let excerpt = self.line_col().zip(self.file.as_ref()).zip(self.span.as_ref());
+        let excerpt = self
+            .line_col()
+            .zip(self.file.as_ref())
+            .zip(self.span.as_ref());
         let gutter = excerpt.map_or(1, |(((line, _), _), _)| line.to_string().len());
         let pad = " ".repeat(gutter);
         if let Some(location) = self.location() {
@@ -168,7 +171,7 @@ impl Diagnostic {
             let span_chars = span_text.split('\n').next().unwrap_or("").chars().count();
             let width = span_chars.min(line_chars.saturating_sub(col - 1)).max(1);
             out.push_str(&format!("{pad} |\n"));
-            out.push_str(&format!("{line} | {text}\n").trim_end().to_string());
+            out.push_str(format!("{line} | {text}").trim_end());
             out.push('\n');
             let carets = format!("{}{}", " ".repeat(col - 1), "^".repeat(width));
             match &self.label {
@@ -225,7 +228,9 @@ impl miette::Diagnostic for Diagnostic {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.file.as_ref().map(|file| &file.named as &dyn SourceCode)
+        self.file
+            .as_ref()
+            .map(|file| &file.named as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -320,7 +325,10 @@ impl IntoIterator for Diagnostics {
 }
 
 /// The closest candidate to `word` by edit distance, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -359,7 +367,10 @@ error: unknown key `max_paralel`
   = hint: did you mean `max_parallel`?
 ";
         assert_eq!(d.render_plain(), expected);
-        assert_eq!(d.render_short(), "duet.toml:2:1: error: unknown key `max_paralel`");
+        assert_eq!(
+            d.render_short(),
+            "duet.toml:2:1: error: unknown key `max_paralel`"
+        );
     }
 
     #[test]

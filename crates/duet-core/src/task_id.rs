@@ -183,7 +183,14 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_ids() {
-        for id in ["fix-login", "a", "task_2", "v1.2", "A.b-c_d", &"x".repeat(64)] {
+        for id in [
+            "fix-login",
+            "a",
+            "task_2",
+            "v1.2",
+            "A.b-c_d",
+            &"x".repeat(64),
+        ] {
             assert_eq!(TaskId::parse(id).unwrap().as_str(), id);
         }
     }
@@ -200,7 +207,10 @@ mod tests {
             (".a", "invalid task id `.a`: it starts with `.`"),
             ("a.", "invalid task id `a.`: it ends with `.`"),
             ("a.lock", "invalid task id `a.lock`: it ends with `.lock`"),
-            ("a\u{7}b", "invalid task id `a\\u{7}b`: it contains a control character"),
+            (
+                "a\u{7}b",
+                "invalid task id `a\\u{7}b`: it contains a control character",
+            ),
             ("a~1", "invalid task id `a~1`: it contains `~`"),
             ("a^", "invalid task id `a^`: it contains `^`"),
             ("a:b", "invalid task id `a:b`: it contains `:`"),
@@ -208,8 +218,14 @@ mod tests {
             ("a*", "invalid task id `a*`: it contains `*`"),
             ("a[b", "invalid task id `a[b`: it contains `[`"),
             ("a@{b", "invalid task id `a@{b`: it contains `@{`"),
-            ("é", "invalid task id `é`: it contains `é`, only ASCII letters, digits, `-`, `_` and `.` are allowed"),
-            ("a#b", "invalid task id `a#b`: it contains `#`, only ASCII letters, digits, `-`, `_` and `.` are allowed"),
+            (
+                "é",
+                "invalid task id `é`: it contains `é`, only ASCII letters, digits, `-`, `_` and `.` are allowed",
+            ),
+            (
+                "a#b",
+                "invalid task id `a#b`: it contains `#`, only ASCII letters, digits, `-`, `_` and `.` are allowed",
+            ),
             ("HEAD", "invalid task id `HEAD`: `HEAD` is a reserved name"),
             ("head", "invalid task id `head`: `head` is a reserved name"),
             ("@", "invalid task id `@`: `@` is a reserved name"),
@@ -217,7 +233,10 @@ mod tests {
             ("..", "invalid task id `..`: `..` is a reserved name"),
             ("CON", "invalid task id `CON`: `CON` is a reserved name"),
             ("nul", "invalid task id `nul`: `nul` is a reserved name"),
-            ("com1.txt", "invalid task id `com1.txt`: `com1.txt` is a reserved name"),
+            (
+                "com1.txt",
+                "invalid task id `com1.txt`: `com1.txt` is a reserved name",
+            ),
             ("LPT9", "invalid task id `LPT9`: `LPT9` is a reserved name"),
         ];
         for (id, expected) in cases {

@@ -135,7 +135,10 @@ fn shipped_config_and_examples_pass() {
     let root = workspace_root();
     let mut files = toml_files(&root.join("config"));
     files.extend(toml_files(&root.join("config/examples")));
-    assert!(files.len() >= 4, "expected config/ and config/examples/ files");
+    assert!(
+        files.len() >= 4,
+        "expected config/ and config/examples/ files"
+    );
     assert_clean(&files);
 }
 
@@ -148,7 +151,9 @@ fn all_files_at_once_collects_problems_from_each() {
         dir.join("backlog_cycle.toml"),
     ];
     let report = validate_files(&files, &repo());
-    let short = report.render_short().replace(&format!("{}/", root.display()), "");
+    let short = report
+        .render_short()
+        .replace(&format!("{}/", root.display()), "");
     assert_eq!(
         short,
         "tests/config/invalid/config_unknown_key.toml:2:1: error: unknown key `max_paralel`\n\
@@ -164,7 +169,10 @@ fn all_files_at_once_collects_problems_from_each() {
     assert_eq!(json["errors"], 6);
     assert_eq!(json["diagnostics"][0]["line"], 2);
     assert_eq!(json["diagnostics"][0]["column"], 1);
-    assert_eq!(json["diagnostics"][0]["hint"], "did you mean `max_parallel`?");
+    assert_eq!(
+        json["diagnostics"][0]["hint"],
+        "did you mean `max_parallel`?"
+    );
 }
 
 #[test]

@@ -88,7 +88,12 @@ impl Reader {
                 Some(close) => format!("did you mean `{close}`?"),
                 None => format!("expected one of: {}", allowed.join(", ")),
             };
-            self.error(span, format!("unknown key `{key}`{place}"), "unknown key", Some(hint));
+            self.error(
+                span,
+                format!("unknown key `{key}`{place}"),
+                "unknown key",
+                Some(hint),
+            );
         }
     }
 
@@ -211,7 +216,10 @@ impl Reader {
         let Some(text) = item.as_str() else {
             self.error(
                 item.span(),
-                format!("`{name}` must be a duration string, found {}", describe(item)),
+                format!(
+                    "`{name}` must be a duration string, found {}",
+                    describe(item)
+                ),
                 "expected a duration string",
                 hint,
             );
