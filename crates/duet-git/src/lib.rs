@@ -1,1 +1,14 @@
-//! Git worktrees and branches for tasks (git2).
+//! Git worktrees and branches for tasks (git2): one branch `<prefix>/<task-id>` and one
+//! linked worktree `<root>/<task-id>` per task, created idempotently and removed only when
+//! nothing a user did there would be lost.
+
+mod checkout;
+mod error;
+mod inspect;
+mod registration;
+mod repo;
+mod worktree;
+
+pub use error::{GitError, GitErrorKind, UnmergedCommits};
+pub use repo::Repo;
+pub use worktree::{ListedWorktree, Worktree, WorktreeManager};

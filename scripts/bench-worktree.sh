@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Times duet's worktree creation (crates/duet-git, example `worktree_add`) against
+# `git worktree add -b` on a repository of about 5,000 files, alternating the two in one run,
+# and prints the medians and the ratio duet / git (goal: at most 1.2).
+#
+# Usage: scripts/bench-worktree.sh [runs (default 15)] [files (default 5000)]
+# Env:   BENCH_KEEP=1 keeps the temporary directory; BENCH_DIR=<dir> uses it instead of mktemp.
+set -euo pipefail
+
+runs=${1:-15}
+files=${2:-5000}
+repo_root=$(cd "$(dirname "$0")/.." && pwd)
+
+echo "building duet worktree_add (release)..." >&2
+cargo build --quiet --release -p duet-git --example worktree_add --manifest-path "$repo_root/Cargo.toml"
+target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$repo_root/Cargo.toml" \
+  | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+duet_bin="$target_dir/release/examples/worktree_add"
+
+work=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/duet-bench.XXXXXX")}
+cleanup() { [[ ${BENCH_KEEP:-0} == 1 ]] || rm -rf "$work"; }
+trap cleanup EXIT
+
+# Hermetic git: no user or system config, fixed identity.
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 HOME="$work/home"
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.invalid
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.invalid
+mkdir -p "$HOME"
+
+repo="$work/repo"
+echo "creating a repository of $files files in $repo..." >&2
+git init --quiet --initial-branch=main "$repo"
+python3 - "$repo" "$files" <<'PY'
+import os, sys, random
+root, count = sys.argv[1], int(sys.argv[2])
+rng = random.Random(42)
+words = ["alpha", "beta", "gamma", "delta", "fn", "let", "match", "impl", "struct", "return"]
+per_dir = 50
+for i in range(count):
+    d = os.path.join(root, f"src/mod{i // (per_dir * 10):02d}/sub{(i // per_dir) % 10:02d}")
+    os.makedirs(d, exist_ok=True)
+    lines = rng.randint(10, 80)
+    with open(os.path.join(d, f"file{i:05d}.rs"), "w") as f:
+        for n in range(lines):
+            f.write(" ".join(rng.choice(words) for _ in range(8)) + f" // {i}:{n}\n")
+PY
+git -C "$repo" add -A
+git -C "$repo" commit --quiet -m "5k files"
+git -C "$repo" gc --quiet # a packed repository, as a clone would have
+echo "tracked files: $(git -C "$repo" ls-files | wc -l)" >&2
+
+now_ns() { date +%s%N; }
+duet_times=() git_times=()
+
+remove_both() {
+  rm -rf "$repo/.duet/worktrees/d$1" "$repo/.git-wt/g$1"
+  git -C "$repo" worktree prune
+  git -C "$repo" branch --quiet -D "duet/d$1" "g$1" 2>/dev/null || true
+}
+
+# One untimed round of each to warm the page cache.
+"$duet_bin" "$repo" .duet/worktrees d0 main >/dev/null
+git -C "$repo" worktree add --quiet -b g0 "$repo/.git-wt/g0" main
+remove_both 0
+
+for ((i = 1; i <= runs; i++)); do
+  # Alternate which one goes first so that neither always profits from the other's caching.
+  for tool in $( ((i % 2)) && echo "duet git" || echo "git duet"); do
+    start=$(now_ns)
+    if [[ $tool == duet ]]; then
+      "$duet_bin" "$repo" .duet/worktrees "d$i" main >/dev/null
+      duet_times+=($(($(now_ns) - start)))
+    else
+      git -C "$repo" worktree add --quiet -b "g$i" "$repo/.git-wt/g$i" main
+      git_times+=($(($(now_ns) - start)))
+    fi
+  done
+  # Both must have produced the same checkout.
+  if ! diff -rq -x .git "$repo/.duet/worktrees/d$i" "$repo/.git-wt/g$i" >/dev/null; then
+    echo "error: duet's and git's worktrees differ in run $i" >&2
+    exit 1
+  fi
+  remove_both "$i"
+done
+
+median_ms() {
+  printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END {
+    m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.1f", m / 1e6 }'
+}
+duet_ms=$(median_ms "${duet_times[@]}")
+git_ms=$(median_ms "${git_times[@]}")
+ratio=$(awk -v d="$duet_ms" -v g="$git_ms" 'BEGIN { printf "%.2f", d / g }')
+
+echo "worktree creation, $files files, $runs runs each (median):"
+printf '  duet (git2)          %8s ms\n' "$duet_ms"
+printf '  git worktree add     %8s ms\n' "$git_ms"
+printf '  ratio duet / git     %8s   (goal <= 1.2)\n' "$ratio"
+awk -v r="$ratio" 'BEGIN { exit !(r <= 1.2) }' || { echo "ratio above goal" >&2; exit 3; }
