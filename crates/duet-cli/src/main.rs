@@ -1,3 +1,42 @@
-//! The duet command-line program.
+//! The `duet` binary: parses the command line, runs one command, maps its error to an exit code.
 
-fn main() {}
+mod cli;
+mod command_error;
+mod commands;
+mod fs_atomic;
+mod workspace;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::command_error::{CommandError, error_chain};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => err.report(),
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, CommandError> {
+    if let Some(dir) = &cli.directory {
+        // Like `git -C`: everything after this behaves as if started in DIR.
+        std::env::set_current_dir(dir).map_err(|e| {
+            CommandError::user(format!(
+                "cannot change to directory {}: {}",
+                dir.display(),
+                error_chain(&e)
+            ))
+        })?;
+    }
+    let cwd = std::env::current_dir()?;
+    match cli.command {
+        Command::Init(args) => commands::init::run(&cwd, &args),
+        Command::Validate(args) => commands::validate::run(&cwd, &args),
+        Command::Status(args) => commands::status::run(&cwd, &args),
+        Command::Completions(args) => commands::completions::run(&args),
+    }
+}

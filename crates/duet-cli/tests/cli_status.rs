@@ -1,0 +1,175 @@
+//! `duet status`: the backlog's tasks with their state, from no store and from a real store.
+
+mod common;
+
+use common::TestEnvironment;
+use duet_store::{Event, NewEvent, Store};
+
+const BACKLOG: &str = r#"
+[[task]]
+id = "parser"
+title = "Write the parser"
+prompt = "Write it."
+priority = 5
+
+[[task]]
+id = "printer"
+title = "Pretty printer"
+prompt = "Print it."
+depends_on = ["parser"]
+worker = "codex"
+reviewer = "claude"
+"#;
+
+fn setup(env: &TestEnvironment) -> std::path::PathBuf {
+    let repo = env.repo_with_commit("repo");
+    assert_eq!(env.duet(&repo, &["init"]).code, 0);
+    std::fs::write(repo.join("backlog.toml"), BACKLOG).unwrap();
+    repo
+}
+
+#[test]
+fn without_a_store_every_task_is_queued() {
+    let env = TestEnvironment::default();
+    let repo = setup(&env);
+    let out = env.duet(&repo, &["status"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!(out.stdout, @r"
+    TASK     STATE   PRI  PAIR          ROUND  TITLE / NOTE
+    parser   queued  5    claude+codex  0      Write the parser
+    printer  queued  0    codex+claude  0      Pretty printer (waiting for parser)
+
+    2 tasks: 2 queued
+    ");
+    // Reading status never creates the database.
+    assert!(!repo.join(".duet/state.db").exists());
+}
+
+#[test]
+fn json_lists_every_task_with_its_fields() {
+    let env = TestEnvironment::default();
+    let repo = setup(&env);
+    let out = env.duet(&repo, &["status", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let tasks = json["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[0]["id"], "parser");
+    assert_eq!(tasks[0]["state"], "queued");
+    assert_eq!(tasks[0]["branch"], "duet/parser");
+    assert_eq!(tasks[1]["blocked_by"], serde_json::json!(["parser"]));
+    assert_eq!(tasks[1]["worker"], "codex");
+}
+
+#[test]
+fn states_come_from_the_store() {
+    let env = TestEnvironment::default();
+    let repo = setup(&env);
+    {
+        let mut store = Store::open(repo.join(".duet/state.db")).unwrap();
+        store
+            .append(&NewEvent::for_task(
+                1,
+                "parser",
+                Event::TaskQueued {
+                    title: Some("Write the parser".into()),
+                },
+            ))
+            .unwrap();
+        store
+            .append(&NewEvent::for_task(
+                2,
+                "parser",
+                Event::TaskStateChanged {
+                    from: duet_store::TaskState::Queued,
+                    to: duet_store::TaskState::Done,
+                    reason: None,
+                },
+            ))
+            .unwrap();
+        store
+            .append(&NewEvent::for_task(
+                3,
+                "old-task",
+                Event::TaskQueued {
+                    title: Some("Gone".into()),
+                },
+            ))
+            .unwrap();
+    }
+    let out = env.duet(&repo, &["status", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let tasks = json["tasks"].as_array().unwrap();
+    assert_eq!(tasks[0]["state"], "done");
+    assert_eq!(tasks[1]["state"], "queued");
+    assert_eq!(
+        tasks[1]["blocked_by"],
+        serde_json::json!([]),
+        "parser is done, printer is no longer blocked"
+    );
+    assert_eq!(tasks[2]["id"], "old-task");
+    assert_eq!(tasks[2]["in_backlog"], false);
+
+    let out = env.duet(&repo, &["status", "parser"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let row: Vec<&str> = out
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[..2], ["parser", "done"], "{}", out.stdout);
+    assert_eq!(
+        out.stdout
+            .lines()
+            .filter(|l| l.starts_with("printer"))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn unknown_task_is_a_user_error_with_a_suggestion() {
+    let env = TestEnvironment::default();
+    let repo = setup(&env);
+    let out = env.duet(&repo, &["status", "parsr"]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!(out.stderr, @r"
+    error: unknown task `parsr`
+    hint: did you mean `parser`?
+    ");
+}
+
+#[test]
+fn invalid_backlog_prints_diagnostics_and_exits_2() {
+    let env = TestEnvironment::default();
+    let repo = setup(&env);
+    std::fs::write(
+        repo.join("backlog.toml"),
+        "[[task]]\nid = \"x\"\nprompt = \"p\"\ndepends_on = [\"nope\"]\n",
+    )
+    .unwrap();
+    let out = env.duet(&repo, &["status"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("backlog.toml:4:"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("hint: run `duet validate` to see every problem"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn status_without_duet_toml_points_to_init() {
+    let env = TestEnvironment::default();
+    let repo = env.repo_with_commit("repo");
+    let out = env.duet(&repo, &["status"]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!(env.normalize(&out.stderr), @r"
+    error: no duet.toml in $TEST/repo
+    hint: run `duet init` to create duet.toml and backlog.toml
+    ");
+}

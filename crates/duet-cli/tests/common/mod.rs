@@ -1,0 +1,114 @@
+//! A hermetic environment for running the `duet` binary in tests: own HOME, no user git config,
+//! a fixed environment per spawned command (never the test process's own).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary world with a home folder and a place for repositories.
+pub struct TestEnvironment {
+    root: tempfile::TempDir,
+}
+
+/// What a command printed and how it exited.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+impl RunOutput {
+    fn from(out: Output) -> Self {
+        RunOutput {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code().unwrap_or(-1),
+        }
+    }
+}
+
+impl Default for TestEnvironment {
+    fn default() -> Self {
+        let root = tempfile::tempdir().expect("failed to create temp dir");
+        std::fs::create_dir_all(root.path().join("home")).unwrap();
+        TestEnvironment { root }
+    }
+}
+
+impl TestEnvironment {
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.root.path().join("home")
+    }
+
+    /// Applies the isolated environment to a command.
+    fn isolate(&self, cmd: &mut Command) {
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("LANG", "C.UTF-8")
+            .env("NO_COLOR", "1")
+            .env("TERM", "dumb")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z");
+    }
+
+    /// Runs `duet ARGS` in `dir`.
+    pub fn duet(&self, dir: &Path, args: &[&str]) -> RunOutput {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_duet"));
+        self.isolate(&mut cmd);
+        cmd.current_dir(dir).args(args);
+        RunOutput::from(cmd.output().expect("failed to run duet"))
+    }
+
+    /// Runs `git ARGS` in `dir` and panics if it fails.
+    pub fn git(&self, dir: &Path, args: &[&str]) -> String {
+        let mut cmd = Command::new("git");
+        self.isolate(&mut cmd);
+        let out = RunOutput::from(
+            cmd.current_dir(dir)
+                .args(args)
+                .output()
+                .expect("failed to run git"),
+        );
+        assert_eq!(out.code, 0, "git {args:?} failed: {}", out.stderr);
+        out.stdout
+    }
+
+    /// A new repository named `name` with one commit on `main`.
+    pub fn repo_with_commit(&self, name: &str) -> PathBuf {
+        let dir = self.empty_repo(name);
+        std::fs::write(dir.join("README.md"), "# sample\n").unwrap();
+        self.git(&dir, &["add", "README.md"]);
+        self.git(&dir, &["commit", "-q", "-m", "first"]);
+        dir
+    }
+
+    /// A new repository named `name` with no commits.
+    pub fn empty_repo(&self, name: &str) -> PathBuf {
+        let dir = self.root.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        self.git(&dir, &["init", "-q", "-b", "main"]);
+        dir
+    }
+
+    /// Replaces the temp-dir path in output so snapshots are stable.
+    pub fn normalize(&self, text: &str) -> String {
+        let root = self.root.path().to_string_lossy().into_owned();
+        let canonical = std::fs::canonicalize(self.root.path())
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| root.clone());
+        text.replace(&canonical, "$TEST").replace(&root, "$TEST")
+    }
+}
