@@ -253,14 +253,45 @@ impl Default for TmuxServer {
     }
 }
 
+/// How long dropping a server waits for its panes' processes to exit after SIGHUP.
+const EXIT_GRACE: Duration = Duration::from_secs(10);
+
 impl Drop for TmuxServer {
     fn drop(&mut self) {
+        let pane_pids = self.pane_pids();
         // Fails harmlessly when no session was ever started (no server running).
         let _ = self.command().arg("kill-server").output();
+        // The panes' processes get SIGHUP and may still write (e.g. into a HOME about to be
+        // removed) while exiting: wait for them, then make sure they are gone.
+        let deadline = Instant::now() + EXIT_GRACE;
+        while pane_pids.iter().any(|&pid| process_running(pid)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for pid in pane_pids.into_iter().filter(|&pid| process_running(pid)) {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).output();
+        }
         if let Some(path) = &self.socket_path {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+impl TmuxServer {
+    /// Pids of the processes in all panes of this server (empty when it is not running).
+    fn pane_pids(&self) -> Vec<u32> {
+        let Ok(output) = self.command().args(["list-panes", "-a", "-F", "#{pane_pid}"]).output() else {
+            return Vec::new();
+        };
+        String::from_utf8_lossy(&output.stdout).lines().filter_map(|line| line.trim().parse().ok()).collect()
+    }
+}
+
+/// Whether `pid` exists and is not a zombie (a zombie has finished running).
+pub(crate) fn process_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state letter follows the parenthesised command name, which may contain spaces.
+        stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 #[cfg(test)]
@@ -268,9 +299,7 @@ mod tests {
     use super::*;
 
     fn pid_alive(pid: u32) -> bool {
-        // A zombie counts as gone: it no longer runs.
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+        process_running(pid)
     }
 
     #[test]
@@ -281,7 +310,7 @@ mod tests {
             .new_session(
                 "s",
                 dir.path(),
-                &["sh", "-c", "echo \"var=$DUET_TMUX_TEST_VAR pwd=$(pwd)\"; read line; echo \"got:$line\"; sleep 300"],
+                &["sh", "-c", "echo \"var=$DUET_TMUX_TEST_VAR pwd=$(pwd)\"; read line; echo \"got:$line\"; exec sleep 300"],
                 &[("DUET_TMUX_TEST_VAR", "hello")],
             )
             .unwrap();
@@ -301,10 +330,6 @@ mod tests {
         assert!(pid_alive(pid));
         assert!(socket.exists());
         drop(tmux);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while pid_alive(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
         assert!(!pid_alive(pid), "pane process {pid} survived the server");
         assert!(!socket.exists(), "socket {} left behind", socket.display());
     }
@@ -314,7 +339,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut tmux = TmuxServer::new();
         let pane = tmux
-            .new_session("s", dir.path(), &["sh", "-c", "echo visible-text; sleep 300"], &[] as &[(&str, &str)])
+            .new_session("s", dir.path(), &["sh", "-c", "echo visible-text; exec sleep 300"], &[] as &[(&str, &str)])
             .unwrap();
         tmux.wait_for_text(&pane, "visible-text", Duration::from_secs(10)).unwrap();
         let err = tmux.wait_for_text(&pane, "never shown", Duration::from_millis(300)).unwrap_err();
