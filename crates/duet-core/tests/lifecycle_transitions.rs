@@ -28,20 +28,20 @@ fn events() -> Vec<LifecycleEvent> {
 /// `-` is an illegal transition; anything else is the next state in its text form.
 #[rustfmt::skip]
 const TABLE: &[(&str, [&str; 11])] = &[
-    //              start        prepared   review-req   review-sub  done    escalate                     answered     pause                resume       cancel       fail
-    ("queued", ["preparing", "-", "-", "-", "-", "-", "-", "paused: queued", "-", "cancelled", "failed: boom"]),
-    ("preparing", ["-", "working", "-", "-", "-", "-", "-", "paused: preparing", "-", "cancelled", "failed: boom"]),
-    ("working", ["-", "-", "reviewing", "-", "done", "needs-human: stuck", "-", "paused: working", "-", "cancelled", "failed: boom"]),
-    ("reviewing", ["-", "-", "-", "working", "-", "needs-human(reviewing): stuck", "-", "paused: reviewing", "-", "cancelled", "failed: boom"]),
-    ("done", ["-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"]),
-    ("needs-human: q", ["-", "-", "-", "-", "-", "-", "working", "-", "-", "cancelled", "failed: boom"]),
-    ("needs-human(reviewing): q", ["-", "-", "-", "-", "-", "-", "reviewing", "-", "-", "cancelled", "failed: boom"]),
-    ("failed: x", ["-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"]),
-    ("cancelled", ["-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"]),
-    ("paused: queued", ["-", "-", "-", "-", "-", "-", "-", "-", "queued", "cancelled", "failed: boom"]),
-    ("paused: preparing", ["-", "-", "-", "-", "-", "-", "-", "-", "preparing", "cancelled", "failed: boom"]),
-    ("paused: working", ["-", "-", "-", "-", "-", "-", "-", "-", "working", "cancelled", "failed: boom"]),
-    ("paused: reviewing", ["-", "-", "-", "-", "-", "-", "-", "-", "reviewing", "cancelled", "failed: boom"]),
+    //                              start        prepared   review-requested  review-submitted  done-accepted  escalate                         human-answered  pause                resume       cancel       fail
+    ("queued",                     ["preparing", "-",       "-",              "-",              "-",           "-",                             "-",            "paused: queued",    "-",         "cancelled", "failed: boom"]),
+    ("preparing",                  ["-",         "working", "-",              "-",              "-",           "-",                             "-",            "paused: preparing", "-",         "cancelled", "failed: boom"]),
+    ("working",                    ["-",         "-",       "reviewing",      "-",              "done",        "needs-human: stuck",            "-",            "paused: working",   "-",         "cancelled", "failed: boom"]),
+    ("reviewing",                  ["-",         "-",       "-",              "working",        "-",           "needs-human(reviewing): stuck", "-",            "paused: reviewing", "-",         "cancelled", "failed: boom"]),
+    ("done",                       ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "-",         "-",         "-"]),
+    ("needs-human: q",             ["-",         "-",       "-",              "-",              "-",           "-",                             "working",      "-",                 "-",         "cancelled", "failed: boom"]),
+    ("needs-human(reviewing): q",  ["-",         "-",       "-",              "-",              "-",           "-",                             "reviewing",    "-",                 "-",         "cancelled", "failed: boom"]),
+    ("failed: x",                  ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "-",         "-",         "-"]),
+    ("cancelled",                  ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "-",         "-",         "-"]),
+    ("paused: queued",             ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "queued",    "cancelled", "failed: boom"]),
+    ("paused: preparing",          ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "preparing", "cancelled", "failed: boom"]),
+    ("paused: working",            ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "working",   "cancelled", "failed: boom"]),
+    ("paused: reviewing",          ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "reviewing", "cancelled", "failed: boom"]),
 ];
 
 #[test]
