@@ -30,11 +30,22 @@ pub(crate) fn parse_document(
     file: &Arc<SourceFile>,
 ) -> Result<toml_edit::Document<String>, Diagnostic> {
     toml_edit::Document::parse(file.text().to_owned()).map_err(|err| {
-        let message = err.message().trim_end().to_owned();
-        Diagnostic::error(format!("TOML syntax error: {message}"))
-            .at(file, err.span())
-            .with_label("here")
-            .with_hint("see https://toml.io for the TOML syntax")
+        let message = err.message().trim_end();
+        let span = err.span();
+        let key = span.clone().and_then(|s| file.text().get(s)).map(str::trim);
+        match key {
+            // toml_edit does not name the key; the span does.
+            Some(key) if message == "duplicate key" && !key.is_empty() => {
+                Diagnostic::error(format!("duplicate key `{key}`"))
+                    .at(file, span)
+                    .with_label("set again here")
+                    .with_hint("a key may appear only once in a table; remove one of them")
+            }
+            _ => Diagnostic::error(format!("TOML syntax error: {message}"))
+                .at(file, span)
+                .with_label("here")
+                .with_hint("see https://toml.io for the TOML syntax"),
+        }
     })
 }
 
