@@ -71,11 +71,19 @@ pub(crate) fn admin_dir(repo: &Repository, name: &str) -> PathBuf {
 }
 
 /// Removes a registration whose folder is gone (or which the caller has already emptied),
-/// even when it is locked.
+/// even when it is locked. A registration that no longer exists is not an error.
 pub(crate) fn prune(repo: &Repository, name: &str) -> Result<(), GitError> {
-    let worktree = repo
-        .find_worktree(name)
-        .map_err(|e| GitError::git(format!("open worktree registration `{name}`"), e))?;
+    let worktree = match repo.find_worktree(name) {
+        Ok(worktree) => worktree,
+        // Already gone (pruned earlier in the same operation, or by git): nothing to do.
+        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(GitError::git(
+                format!("open worktree registration `{name}`"),
+                e,
+            ));
+        }
+    };
     worktree
         .prune(Some(
             WorktreePruneOptions::new()
