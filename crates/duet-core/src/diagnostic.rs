@@ -167,7 +167,7 @@ impl Diagnostic {
             // Tabs are shown as one space so the caret column matches the character column.
             let text = file.line_text(line).replace('\t', " ");
             let line_chars = text.chars().count();
-            let span_text = &file.text()[span.start..span.end.min(file.text().len())];
+            let span_text = file.text().get(span.start..span.end).unwrap_or("");
             let span_chars = span_text.split('\n').next().unwrap_or("").chars().count();
             let width = span_chars.min(line_chars.saturating_sub(col - 1)).max(1);
             out.push_str(&format!("{pad} |\n"));
