@@ -41,7 +41,8 @@ impl RepoFacts for KnownBranches {
     }
 }
 
-/// Result of `validate_files`: the files read and every problem found, in file order.
+/// Result of `validate_files`: the files read and every problem found (configs first, then
+/// backlogs; within a file in source order).
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub files: Vec<PathBuf>,
