@@ -593,16 +593,23 @@ fn streamed(
     chunks: Vec<String>,
     cut: bool,
 ) -> Response {
-    let items = chunks
-        .into_iter()
-        .map(|c| Ok::<Bytes, std::io::Error>(Bytes::from(c)))
-        .chain(cut.then(|| {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionAborted,
-                "duet fake model: scripted stream drop",
-            ))
-        }));
-    let body = Body::from_stream(futures_util::stream::iter(items));
+    use futures_util::StreamExt;
+    let events = futures_util::stream::iter(
+        chunks
+            .into_iter()
+            .map(|c| Ok::<Bytes, std::io::Error>(Bytes::from(c))),
+    );
+    // Before cutting, give hyper one turn (the body reports Pending) so that it flushes the
+    // events already produced; otherwise it may drop them together with the connection.
+    let cut = futures_util::stream::iter(cut.then_some(())).then(|()| async {
+        tokio::task::yield_now().await;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "duet fake model: scripted stream drop",
+        ))
+    });
+    let items = events.chain(cut);
+    let body = Body::from_stream(items);
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 

@@ -76,6 +76,36 @@ pub fn rough_tokens(bytes: usize) -> u64 {
     (bytes / 4).max(1) as u64
 }
 
+/// Parses an SSE body strictly as the fake servers write it: every event exactly
+/// `event: NAME\ndata: JSON\n\n`. Errors name the event number and what was wrong.
+pub fn parse_sse(body: &str) -> Result<Vec<SseEvent>, String> {
+    let mut events = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let n = events.len();
+        let (frame, after) = rest
+            .split_once("\n\n")
+            .ok_or_else(|| format!("event {n}: not terminated by a blank line: {rest:?}"))?;
+        let (event_line, data_line) = frame
+            .split_once('\n')
+            .ok_or_else(|| format!("event {n}: wants two lines, got {frame:?}"))?;
+        let name = event_line
+            .strip_prefix("event: ")
+            .ok_or_else(|| format!("event {n}: first line is not `event: NAME`: {event_line:?}"))?;
+        let data = data_line
+            .strip_prefix("data: ")
+            .ok_or_else(|| format!("event {n}: second line is not `data: JSON`: {data_line:?}"))?;
+        let data = serde_json::from_str(data)
+            .map_err(|e| format!("event {n} ({name}): data is not JSON: {e}"))?;
+        events.push(SseEvent {
+            name: name.to_owned(),
+            data,
+        });
+        rest = after;
+    }
+    Ok(events)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +123,19 @@ mod tests {
         assert_eq!(chunks.concat(), text);
         assert!(chunks.iter().all(|c| c.chars().count() <= 7));
         assert_eq!(chunk_text("", 7), vec![String::new()]);
+    }
+
+    #[test]
+    fn parse_sse_round_trips_and_rejects_bad_framing() {
+        let events = vec![
+            SseEvent::typed("a", serde_json::json!({"x": 1})),
+            SseEvent::typed("b", serde_json::json!({})),
+        ];
+        let wire: String = events.iter().map(SseEvent::to_wire).collect();
+        assert_eq!(parse_sse(&wire).unwrap(), events);
+        assert!(parse_sse("event: a\ndata: {}\n").is_err());
+        assert!(parse_sse("data: {}\n\n").is_err());
+        assert!(parse_sse("event: a\ndata: nope\n\n").is_err());
     }
 
     #[test]
