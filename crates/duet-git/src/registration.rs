@@ -47,7 +47,9 @@ pub(crate) fn registrations(repo: &Repository) -> Result<Vec<Registration>, GitE
         let path = worktree.path();
         let stale = !path.exists();
         let locked = match worktree.is_locked() {
-            Ok(WorktreeLockStatus::Locked(reason)) => Some(reason.unwrap_or_default()),
+            Ok(WorktreeLockStatus::Locked(reason)) => {
+                Some(reason.unwrap_or_default().trim_end().to_owned())
+            }
             _ => None,
         };
         out.push(Registration {
