@@ -1,0 +1,74 @@
+//! Proof: the codex TUI in a private tmux server starts straight to its prompt (trusted repo, no
+//! dialogs), takes a typed prompt, shows the scripted answer, and runs `notify` with the turn.
+
+mod proof_support;
+
+use std::time::Duration;
+
+use duet_testkit::agent_env::{CodexEnv, toml_str};
+use duet_testkit::agents::require_codex;
+use duet_testkit::tmux::TmuxServer;
+use duet_testkit::{FakeModelServer, Script};
+use proof_support::{AGENT_TIMEOUT, git_repo, hermetic_git_env, json_lines, wait_for_file};
+
+const ANSWER: &str = "Scripted codex answer: 7777.";
+const PROMPT: &str = "what is the codex number?";
+/// codex treats an Enter that follows typed text within its paste-detection window as a newline.
+const CODEX_PASTE_SETTLE: Duration = Duration::from_millis(500);
+
+fn script() -> Script {
+    Script::from_toml_str(&format!(
+        r#"
+title = "Proof session"
+
+[[step]]
+name = "answer the prompt"
+match.user_contains = "what is the codex number"
+reply.text = "{ANSWER}"
+"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn codex_tui_answers_a_typed_prompt_and_runs_notify() {
+    let Some(codex) = require_codex() else { return };
+    let (_repo_dir, repo) = git_repo();
+    let server = FakeModelServer::start(script()).unwrap();
+    let env = CodexEnv::prepare(&codex, &server.openai_base_url(), &[&repo]).unwrap();
+    let notify_dir = tempfile::tempdir().unwrap();
+    let notified = notify_dir.path().join("notify.jsonl");
+    // notify appends its JSON argument as a line; the temp path has no quotes to escape.
+    let notify_script = format!("printf '%s\\n' \"$1\" >> '{}'", notified.display());
+    let notify = format!("notify=[\"sh\",\"-c\",{},\"notify\"]", toml_str(&notify_script));
+
+    let mut tmux = TmuxServer::new();
+    let mut session_env: Vec<(String, String)> = hermetic_git_env()
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
+    session_env.extend(env.envs());
+    let mut argv = vec![codex.to_string_lossy().into_owned()];
+    argv.extend(env.config_args());
+    argv.extend(["-c".to_owned(), notify, "--dangerously-bypass-approvals-and-sandbox".to_owned()]);
+    let pane = tmux.new_session("codex", &repo, &argv, &session_env).unwrap();
+
+    // Pane text is the only readiness signal the codex TUI gives.
+    let screen = tmux.wait_for_text(&pane, "›", AGENT_TIMEOUT).unwrap();
+    for dialog in ["trust", "Would you like", "Sign in", "Update"] {
+        assert!(!screen.contains(dialog), "a dialog is showing:\n{screen}");
+    }
+
+    tmux.submit_line(&pane, PROMPT, CODEX_PASTE_SETTLE, AGENT_TIMEOUT).unwrap();
+
+    let content = wait_for_file(&notified, AGENT_TIMEOUT, |content| content.contains(ANSWER));
+    let payloads = json_lines(&content);
+    let turn = payloads
+        .iter()
+        .find(|p| p["last-assistant-message"] == ANSWER)
+        .unwrap_or_else(|| panic!("no notify payload for our turn: {payloads:#?}"));
+    assert_eq!(turn["type"], "agent-turn-complete", "{turn:#}");
+    assert!(turn["input-messages"].to_string().contains(PROMPT), "{turn:#}");
+    assert_eq!(turn["cwd"], repo.to_string_lossy().as_ref(), "{turn:#}");
+    tmux.wait_for_text(&pane, ANSWER, AGENT_TIMEOUT).unwrap();
+}
