@@ -397,3 +397,32 @@ fn absolute_root_outside_the_repository() {
     let exclude = std::fs::read_to_string(test.path.join(".git/info/exclude")).unwrap_or_default();
     assert!(!exclude.contains("trees"), "{exclude}");
 }
+
+#[test]
+fn failed_checkout_leaves_nothing_behind() {
+    let test = TestRepo::new();
+    // A commit whose tree names a blob the object database does not have: checkout fails.
+    let missing = "1234567890123456789012345678901234567890";
+    let tree = test.git_with_input(
+        &["mktree", "--missing"],
+        &format!("100644 blob {missing}\tghost.txt\n"),
+    );
+    let commit = test.git(&["commit-tree", &tree, "-p", "HEAD", "-m", "broken"]);
+    test.git(&["branch", "broken", &commit]);
+    let repo = Repo::discover(&test.path).unwrap();
+    let manager = WorktreeManager::new(&repo, ROOT, "duet").unwrap();
+
+    let err = manager.ensure("t1", "broken").unwrap_err();
+
+    assert!(matches!(err.kind, GitErrorKind::Git { .. }), "{err:?}");
+    assert!(
+        err.to_string().starts_with("failed to create worktree "),
+        "{err}"
+    );
+    assert!(!test.path.join(".duet/worktrees/t1").exists());
+    assert!(!test.path.join(".git/worktrees/t1").exists());
+    assert!(!repo.branch_exists("duet/t1").unwrap());
+    assert!(manager.list().unwrap().is_empty());
+    let listing = test.git(&["worktree", "list", "--porcelain"]);
+    assert_eq!(listing.matches("worktree ").count(), 1, "{listing}");
+}

@@ -3,8 +3,9 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use tempfile::TempDir;
 
@@ -54,6 +55,11 @@ impl TestRepo {
         run_git(&self.home, &self.path, args)
     }
 
+    /// Runs git in the main working directory with `input` on stdin; returns trimmed stdout.
+    pub fn git_with_input(&self, args: &[&str], input: &str) -> String {
+        run_git_full(&self.home, &self.path, args, Some(input))
+    }
+
     /// Runs git in `dir` and returns trimmed stdout.
     pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
         run_git(&self.home, dir, args)
@@ -78,7 +84,11 @@ pub fn write_file(path: &Path, text: &str) {
 }
 
 fn run_git(home: &Path, dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
+    run_git_full(home, dir, args, None)
+}
+
+fn run_git_full(home: &Path, dir: &Path, args: &[&str], input: Option<&str>) -> String {
+    let mut child = Command::new("git")
         .args(args)
         .current_dir(dir)
         .env("HOME", home)
@@ -92,8 +102,24 @@ fn run_git(home: &Path, dir: &Path, args: &[&str]) -> String {
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
         .env_remove("GIT_INDEX_FILE")
-        .output()
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    if let Some(input) = input {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
         "git {args:?} in {} failed: {}",
