@@ -46,7 +46,12 @@ impl AgentEnvError {
         path: &Path,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
-        Self { kind, action, path: path.display().to_string(), source: source.into() }
+        Self {
+            kind,
+            action,
+            path: path.display().to_string(),
+            source: source.into(),
+        }
     }
 }
 
@@ -60,7 +65,14 @@ fn write_file(path: &Path, contents: &str) -> Result<(), AgentEnvError> {
         tmp.persist(path).map_err(|err| err.error)?;
         Ok(())
     };
-    write().map_err(|err| AgentEnvError::new(AgentEnvErrorKind::Write, "write agent config file", path, err))
+    write().map_err(|err| {
+        AgentEnvError::new(
+            AgentEnvErrorKind::Write,
+            "write agent config file",
+            path,
+            err,
+        )
+    })
 }
 
 /// Trusted directories as the CLIs compare them: absolute, symlinks resolved, no repeats.
@@ -68,7 +80,12 @@ fn resolve_trusted(dirs: &[&Path]) -> Result<Vec<PathBuf>, AgentEnvError> {
     let mut resolved: Vec<PathBuf> = Vec::new();
     for dir in dirs {
         let path = std::fs::canonicalize(dir).map_err(|err| {
-            AgentEnvError::new(AgentEnvErrorKind::TrustedDir, "resolve trusted directory", dir, err)
+            AgentEnvError::new(
+                AgentEnvErrorKind::TrustedDir,
+                "resolve trusted directory",
+                dir,
+                err,
+            )
         })?;
         if !resolved.contains(&path) {
             resolved.push(path);
@@ -92,10 +109,22 @@ pub struct ClaudeEnv {
 impl ClaudeEnv {
     /// Creates a temp HOME with `~/.claude.json` (onboarding done, `api_key` approved, each of
     /// `trusted_dirs` trusted) and `~/.claude/settings.json` (bypass-permissions prompt skipped).
-    pub fn prepare(base_url: &str, api_key: &str, trusted_dirs: &[&Path]) -> Result<Self, AgentEnvError> {
-        let home = tempfile::Builder::new().prefix("duet-claude-home-").tempdir().map_err(|err| {
-            AgentEnvError::new(AgentEnvErrorKind::Write, "create claude home", &std::env::temp_dir(), err)
-        })?;
+    pub fn prepare(
+        base_url: &str,
+        api_key: &str,
+        trusted_dirs: &[&Path],
+    ) -> Result<Self, AgentEnvError> {
+        let home = tempfile::Builder::new()
+            .prefix("duet-claude-home-")
+            .tempdir()
+            .map_err(|err| {
+                AgentEnvError::new(
+                    AgentEnvErrorKind::Write,
+                    "create claude home",
+                    &std::env::temp_dir(),
+                    err,
+                )
+            })?;
         let trusted = resolve_trusted(trusted_dirs)?;
         let projects: serde_json::Map<String, Value> = trusted
             .iter()
@@ -108,8 +137,15 @@ impl ClaudeEnv {
         });
         write_file(&home.path().join(".claude.json"), &pretty(&state))?;
         let settings = json!({ "skipDangerousModePermissionPrompt": true });
-        write_file(&home.path().join(".claude/settings.json"), &pretty(&settings))?;
-        Ok(Self { home, base_url: base_url.to_owned(), api_key: api_key.to_owned() })
+        write_file(
+            &home.path().join(".claude/settings.json"),
+            &pretty(&settings),
+        )?;
+        Ok(Self {
+            home,
+            base_url: base_url.to_owned(),
+            api_key: api_key.to_owned(),
+        })
     }
 
     /// The prepared HOME.
@@ -169,20 +205,48 @@ impl CodexEnv {
     ///
     /// For a git repository, trust its root: codex ignores trust given to a subdirectory and
     /// trusts a linked worktree through its main repository's root.
-    pub fn prepare(codex_bin: &Path, openai_base_url: &str, trusted_dirs: &[&Path]) -> Result<Self, AgentEnvError> {
-        let root = tempfile::Builder::new().prefix("duet-codex-home-").tempdir().map_err(|err| {
-            AgentEnvError::new(AgentEnvErrorKind::Write, "create codex home", &std::env::temp_dir(), err)
-        })?;
+    pub fn prepare(
+        codex_bin: &Path,
+        openai_base_url: &str,
+        trusted_dirs: &[&Path],
+    ) -> Result<Self, AgentEnvError> {
+        let root = tempfile::Builder::new()
+            .prefix("duet-codex-home-")
+            .tempdir()
+            .map_err(|err| {
+                AgentEnvError::new(
+                    AgentEnvErrorKind::Write,
+                    "create codex home",
+                    &std::env::temp_dir(),
+                    err,
+                )
+            })?;
         let codex_home = root.path().join(".codex");
         std::fs::create_dir_all(&codex_home).map_err(|err| {
-            AgentEnvError::new(AgentEnvErrorKind::Write, "create codex home", &codex_home, err)
+            AgentEnvError::new(
+                AgentEnvErrorKind::Write,
+                "create codex home",
+                &codex_home,
+                err,
+            )
         })?;
         let trusted = resolve_trusted(trusted_dirs)?;
         let catalog = codex_home.join("fake-model-catalog.json");
         let entry = bundled_model_entry(codex_bin, root.path(), &codex_home)?;
-        write_file(&catalog, &pretty(&json!({ "models": [fake_model_entry(entry)] })))?;
-        let env = Self { root, codex_home, catalog, base_url: openai_base_url.to_owned() };
-        write_file(&env.codex_home.join("config.toml"), &env.config_toml(&trusted))?;
+        write_file(
+            &catalog,
+            &pretty(&json!({ "models": [fake_model_entry(entry)] })),
+        )?;
+        let env = Self {
+            root,
+            codex_home,
+            catalog,
+            base_url: openai_base_url.to_owned(),
+        };
+        write_file(
+            &env.codex_home.join("config.toml"),
+            &env.config_toml(&trusted),
+        )?;
         Ok(env)
     }
 
@@ -237,10 +301,16 @@ impl CodexEnv {
             ("model_provider".to_owned(), toml_str(FAKE_PROVIDER)),
             (format!("model_providers.{FAKE_PROVIDER}"), provider),
             ("model".to_owned(), toml_str(FAKE_MODEL)),
-            ("model_catalog_json".to_owned(), toml_str(&path_str(&self.catalog))),
+            (
+                "model_catalog_json".to_owned(),
+                toml_str(&path_str(&self.catalog)),
+            ),
             ("check_for_update_on_startup".to_owned(), "false".to_owned()),
             ("analytics.enabled".to_owned(), "false".to_owned()),
-            ("features.unbounded_connection_retries".to_owned(), "false".to_owned()),
+            (
+                "features.unbounded_connection_retries".to_owned(),
+                "false".to_owned(),
+            ),
             ("features.daemon_auto_start".to_owned(), "false".to_owned()),
         ]
     }
@@ -252,7 +322,10 @@ impl CodexEnv {
             text.push_str(&format!("{key} = {value}\n"));
         }
         for dir in trusted {
-            text.push_str(&format!("\n[projects.{}]\ntrust_level = \"trusted\"\n", toml_str(&path_str(dir))));
+            text.push_str(&format!(
+                "\n[projects.{}]\ntrust_level = \"trusted\"\n",
+                toml_str(&path_str(dir))
+            ));
         }
         text
     }
@@ -265,11 +338,19 @@ pub fn toml_str(text: &str) -> String {
 
 /// Runs `codex debug models --bundled` and picks the plainest entry: one with no special tool
 /// mode (those expose tools only through code mode), else the first.
-fn bundled_model_entry(codex_bin: &Path, home: &Path, codex_home: &Path) -> Result<Value, AgentEnvError> {
-    let catalog_error =
-        |source: Box<dyn std::error::Error + Send + Sync>| -> AgentEnvError {
-            AgentEnvError::new(AgentEnvErrorKind::ModelCatalog, "read codex's bundled model catalog", codex_bin, source)
-        };
+fn bundled_model_entry(
+    codex_bin: &Path,
+    home: &Path,
+    codex_home: &Path,
+) -> Result<Value, AgentEnvError> {
+    let catalog_error = |source: Box<dyn std::error::Error + Send + Sync>| -> AgentEnvError {
+        AgentEnvError::new(
+            AgentEnvErrorKind::ModelCatalog,
+            "read codex's bundled model catalog",
+            codex_bin,
+            source,
+        )
+    };
     let output = Command::new(codex_bin)
         .args(["debug", "models", "--bundled"])
         .env("HOME", home)
@@ -279,11 +360,16 @@ fn bundled_model_entry(codex_bin: &Path, home: &Path, codex_home: &Path) -> Resu
         .map_err(|err| catalog_error(Box::new(err)))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-        return Err(catalog_error(format!("codex exited with {}: {stderr}", output.status).into()));
+        return Err(catalog_error(
+            format!("codex exited with {}: {stderr}", output.status).into(),
+        ));
     }
-    let catalog: Value = serde_json::from_slice(&output.stdout).map_err(|err| catalog_error(Box::new(err)))?;
+    let catalog: Value =
+        serde_json::from_slice(&output.stdout).map_err(|err| catalog_error(Box::new(err)))?;
     let models = catalog["models"].as_array().cloned().unwrap_or_default();
-    let plain = models.iter().find(|model| model.get("tool_mode").is_none_or(Value::is_null));
+    let plain = models
+        .iter()
+        .find(|model| model.get("tool_mode").is_none_or(Value::is_null));
     plain
         .or(models.first())
         .cloned()
@@ -307,17 +393,27 @@ mod tests {
     fn claude_home_has_onboarding_key_approval_and_trust() {
         let project = tempfile::tempdir().unwrap();
         let key = "sk-test-0123456789abcdefghijklmnop";
-        let env = ClaudeEnv::prepare("http://127.0.0.1:9", key, &[project.path(), project.path()]).unwrap();
-        let state: Value =
-            serde_json::from_str(&std::fs::read_to_string(env.home().join(".claude.json")).unwrap()).unwrap();
+        let env = ClaudeEnv::prepare("http://127.0.0.1:9", key, &[project.path(), project.path()])
+            .unwrap();
+        let state: Value = serde_json::from_str(
+            &std::fs::read_to_string(env.home().join(".claude.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(state["hasCompletedOnboarding"], json!(true));
-        assert_eq!(state["customApiKeyResponses"]["approved"], json!(["0123456789abcdefghijklmnop"[6..]]));
+        assert_eq!(
+            state["customApiKeyResponses"]["approved"],
+            json!(["0123456789abcdefghijklmnop"[6..]])
+        );
         let canonical = path_str(&std::fs::canonicalize(project.path()).unwrap());
-        assert_eq!(state["projects"][&canonical]["hasTrustDialogAccepted"], json!(true));
+        assert_eq!(
+            state["projects"][&canonical]["hasTrustDialogAccepted"],
+            json!(true)
+        );
         assert_eq!(state["projects"].as_object().unwrap().len(), 1);
-        let settings: Value =
-            serde_json::from_str(&std::fs::read_to_string(env.home().join(".claude/settings.json")).unwrap())
-                .unwrap();
+        let settings: Value = serde_json::from_str(
+            &std::fs::read_to_string(env.home().join(".claude/settings.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(settings["skipDangerousModePermissionPrompt"], json!(true));
         let envs = env.envs();
         assert!(envs.contains(&("ANTHROPIC_BASE_URL".into(), "http://127.0.0.1:9".into())));
@@ -328,12 +424,16 @@ mod tests {
     #[test]
     fn approval_suffix_keeps_the_last_twenty_characters() {
         assert_eq!(approval_suffix("short"), "short");
-        assert_eq!(approval_suffix("abcdefghijklmnopqrstuvwxyz"), "ghijklmnopqrstuvwxyz");
+        assert_eq!(
+            approval_suffix("abcdefghijklmnopqrstuvwxyz"),
+            "ghijklmnopqrstuvwxyz"
+        );
     }
 
     #[test]
     fn a_missing_trusted_dir_is_an_error_naming_it() {
-        let err = ClaudeEnv::prepare("http://x", "k", &[Path::new("/nonexistent/duet/dir")]).unwrap_err();
+        let err =
+            ClaudeEnv::prepare("http://x", "k", &[Path::new("/nonexistent/duet/dir")]).unwrap_err();
         assert_eq!(err.kind, AgentEnvErrorKind::TrustedDir);
         assert!(err.to_string().contains("/nonexistent/duet/dir"), "{err}");
     }
@@ -367,14 +467,19 @@ mod tests {
         assert_eq!(written["models"][0]["slug"], json!(FAKE_MODEL));
         assert_eq!(written["models"][0]["supports_search_tool"], json!(false));
 
-        let config: toml::Table =
-            std::fs::read_to_string(env.codex_home().join("config.toml")).unwrap().parse().unwrap();
+        let config: toml::Table = std::fs::read_to_string(env.codex_home().join("config.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(config["model"].as_str(), Some(FAKE_MODEL));
         assert_eq!(config["model_provider"].as_str(), Some(FAKE_PROVIDER));
         let provider = &config["model_providers"][FAKE_PROVIDER];
         assert_eq!(provider["base_url"].as_str(), Some("http://127.0.0.1:9/v1"));
         assert_eq!(provider["wire_api"].as_str(), Some("responses"));
-        assert_eq!(config["features"]["daemon_auto_start"].as_bool(), Some(false));
+        assert_eq!(
+            config["features"]["daemon_auto_start"].as_bool(),
+            Some(false)
+        );
         let projects = config["projects"].as_table().unwrap();
         assert_eq!(projects.len(), 2);
         for repo in [&repo_a, &repo_b] {
@@ -384,13 +489,21 @@ mod tests {
 
         let args = env.config_args();
         assert!(args.chunks(2).all(|pair| pair[0] == "-c"));
-        assert!(args.contains(&"model=\"fake-model\"".to_owned()), "{args:?}");
-        assert!(env.envs().contains(&("CODEX_HOME".to_owned(), path_str(env.codex_home()))));
+        assert!(
+            args.contains(&"model=\"fake-model\"".to_owned()),
+            "{args:?}"
+        );
+        assert!(
+            env.envs()
+                .contains(&("CODEX_HOME".to_owned(), path_str(env.codex_home())))
+        );
     }
 
     #[test]
     fn fake_entry_is_renamed_and_has_no_search_tool() {
-        let entry = fake_model_entry(json!({"slug": "gpt-x", "supports_search_tool": true, "context_window": 5}));
+        let entry = fake_model_entry(
+            json!({"slug": "gpt-x", "supports_search_tool": true, "context_window": 5}),
+        );
         assert_eq!(entry["slug"], json!(FAKE_MODEL));
         assert_eq!(entry["supports_search_tool"], json!(false));
         assert_eq!(entry["context_window"], json!(5));

@@ -64,7 +64,9 @@ pub fn find_agent(cli: AgentCli) -> Option<PathBuf> {
         return is_executable(&path).then_some(path);
     }
     let cwd = std::env::current_dir().ok();
-    let ancestors = cwd.iter().flat_map(|dir| dir.ancestors().map(Path::to_path_buf));
+    let ancestors = cwd
+        .iter()
+        .flat_map(|dir| dir.ancestors().map(Path::to_path_buf));
     ancestors
         .chain(std::iter::once(workspace_root()))
         .map(|root| root.join(INSTALL_BIN_DIR).join(cli.bin_name()))
@@ -73,7 +75,8 @@ pub fn find_agent(cli: AgentCli) -> Option<PathBuf> {
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    std::fs::metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
 /// The line printed when a CLI is missing and the test is skipped.
@@ -110,7 +113,10 @@ pub fn require_codex() -> Option<PathBuf> {
 pub fn require_agents() -> Option<AgentBins> {
     let claude = require_claude();
     let codex = require_codex();
-    Some(AgentBins { claude: claude?, codex: codex? })
+    Some(AgentBins {
+        claude: claude?,
+        codex: codex?,
+    })
 }
 
 fn require(cli: AgentCli) -> Option<PathBuf> {
@@ -135,7 +141,9 @@ impl ChildGuard {
 
     /// The guarded child (its stdin/stdout handles, its id).
     pub fn child_mut(&mut self) -> &mut Child {
-        self.child.as_mut().expect("child is present until drop or wait")
+        self.child
+            .as_mut()
+            .expect("child is present until drop or wait")
     }
 
     /// Waits for the child to exit on its own, up to `timeout`; on timeout it is killed and
@@ -159,7 +167,9 @@ impl ChildGuard {
 
     /// Takes the child out; the caller is then responsible for waiting for it.
     pub fn into_inner(mut self) -> Child {
-        self.child.take().expect("child is present until drop or wait")
+        self.child
+            .take()
+            .expect("child is present until drop or wait")
     }
 }
 
@@ -208,14 +218,20 @@ mod tests {
         let pid = child.id();
         drop(ChildGuard::new(child));
         // Reaped: the pid no longer exists (not even as a zombie) in /proc.
-        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "pid {pid} still present");
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "pid {pid} still present"
+        );
     }
 
     #[test]
     fn wait_timeout_returns_the_status_of_a_finished_child() {
         let child = Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
         let mut guard = ChildGuard::new(child);
-        let status = guard.wait_timeout(Duration::from_secs(10)).unwrap().unwrap();
+        let status = guard
+            .wait_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap();
         assert_eq!(status.code(), Some(3));
     }
 
@@ -223,6 +239,11 @@ mod tests {
     fn wait_timeout_kills_a_child_that_overstays() {
         let child = Command::new("sleep").arg("300").spawn().unwrap();
         let mut guard = ChildGuard::new(child);
-        assert!(guard.wait_timeout(Duration::from_millis(100)).unwrap().is_none());
+        assert!(
+            guard
+                .wait_timeout(Duration::from_millis(100))
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -70,7 +70,9 @@ impl ProbeServer {
         }
     }
 
-    #[tool(description = "Record a text and a number for the test harness. Always answers 'recorded'.")]
+    #[tool(
+        description = "Record a text and a number for the test harness. Always answers 'recorded'."
+    )]
     async fn record(&self, Parameters(args): Parameters<RecordArgs>) -> Result<String, ErrorData> {
         append_record(&self.record_file, &args).map_err(|err| {
             ErrorData::internal_error(
@@ -85,8 +87,9 @@ impl ProbeServer {
 #[tool_handler]
 impl ServerHandler for ProbeServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(PROBE_SERVER_NAME, env!("CARGO_PKG_VERSION")))
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(
+            Implementation::new(PROBE_SERVER_NAME, env!("CARGO_PKG_VERSION")),
+        )
     }
 }
 
@@ -95,7 +98,10 @@ impl ServerHandler for ProbeServer {
 fn append_record(path: &Path, args: &RecordArgs) -> std::io::Result<()> {
     let mut line = serde_json::to_string(args).map_err(std::io::Error::other)?;
     line.push('\n');
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     file.write_all(line.as_bytes())?;
     file.sync_data()
 }
@@ -113,7 +119,10 @@ pub async fn serve_stdio(record_file: PathBuf) -> Result<(), McpProbeError> {
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|err| serve_error(Box::new(err)))?;
-    running.waiting().await.map_err(|err| serve_error(Box::new(err)))?;
+    running
+        .waiting()
+        .await
+        .map_err(|err| serve_error(Box::new(err)))?;
     Ok(())
 }
 
@@ -154,8 +163,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("calls.jsonl");
         assert!(read_records(&file).unwrap().is_empty());
-        let first = RecordArgs { text: "a".into(), n: 1 };
-        let second = RecordArgs { text: "b \"quoted\"\nline".into(), n: -7 };
+        let first = RecordArgs {
+            text: "a".into(),
+            n: 1,
+        };
+        let second = RecordArgs {
+            text: "b \"quoted\"\nline".into(),
+            n: -7,
+        };
         append_record(&file, &first).unwrap();
         append_record(&file, &second).unwrap();
         assert_eq!(read_records(&file).unwrap(), vec![first, second]);

@@ -54,13 +54,18 @@ impl TmuxServer {
     /// A server with a unique socket name; tmux itself starts with the first session.
     pub fn new() -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         let socket_name = format!(
             "duet-test-{}-{}-{nanos}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        Self { socket_name, socket_path: None }
+        Self {
+            socket_name,
+            socket_path: None,
+        }
     }
 
     /// The `-L` socket name (for attaching by hand: `tmux -L NAME attach`).
@@ -90,10 +95,20 @@ impl TmuxServer {
         V: AsRef<str>,
     {
         let mut cmd = self.command();
-        cmd.args(["new-session", "-d", "-s", name, "-x", PANE_WIDTH, "-y", PANE_HEIGHT]);
+        cmd.args([
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            PANE_WIDTH,
+            "-y",
+            PANE_HEIGHT,
+        ]);
         cmd.arg("-c").arg(cwd);
         for (key, value) in env {
-            cmd.arg("-e").arg(format!("{}={}", key.as_ref(), value.as_ref()));
+            cmd.arg("-e")
+                .arg(format!("{}={}", key.as_ref(), value.as_ref()));
         }
         cmd.arg("--");
         cmd.args(argv);
@@ -125,7 +140,8 @@ impl TmuxServer {
         let mut cmd = self.command();
         cmd.args(["send-keys", "-t", target]);
         cmd.args(keys);
-        self.run(cmd, &format!("send keys {keys:?} to {target}")).map(drop)
+        self.run(cmd, &format!("send keys {keys:?} to {target}"))
+            .map(drop)
     }
 
     /// Types `text`, waits until the pane shows it, lets `settle` pass, then presses Enter.
@@ -169,10 +185,18 @@ impl TmuxServer {
     /// Polls the pane until it shows `needle` and returns the pane text; a pane has no event to
     /// await, so this looks every 100 ms up to `timeout`. The timeout error carries the last
     /// pane text.
-    pub fn wait_for_text(&self, target: &str, needle: &str, timeout: Duration) -> Result<String, TmuxError> {
-        self.wait_for(target, timeout, &format!("see {needle:?} in pane {target}"), |screen| {
-            screen.contains(needle)
-        })
+    pub fn wait_for_text(
+        &self,
+        target: &str,
+        needle: &str,
+        timeout: Duration,
+    ) -> Result<String, TmuxError> {
+        self.wait_for(
+            target,
+            timeout,
+            &format!("see {needle:?} in pane {target}"),
+            |screen| screen.contains(needle),
+        )
     }
 
     /// Polls the pane until `done(pane text)` holds; see `wait_for_text`.
@@ -268,7 +292,9 @@ impl Drop for TmuxServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         for pid in pane_pids.into_iter().filter(|&pid| process_running(pid)) {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).output();
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .output();
         }
         if let Some(path) = &self.socket_path {
             let _ = std::fs::remove_file(path);
@@ -279,10 +305,17 @@ impl Drop for TmuxServer {
 impl TmuxServer {
     /// Pids of the processes in all panes of this server (empty when it is not running).
     fn pane_pids(&self) -> Vec<u32> {
-        let Ok(output) = self.command().args(["list-panes", "-a", "-F", "#{pane_pid}"]).output() else {
+        let Ok(output) = self
+            .command()
+            .args(["list-panes", "-a", "-F", "#{pane_pid}"])
+            .output()
+        else {
             return Vec::new();
         };
-        String::from_utf8_lossy(&output.stdout).lines().filter_map(|line| line.trim().parse().ok()).collect()
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.trim().parse().ok())
+            .collect()
     }
 }
 
@@ -290,7 +323,9 @@ impl TmuxServer {
 pub(crate) fn process_running(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         // The state letter follows the parenthesised command name, which may contain spaces.
-        stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
     })
 }
 
@@ -315,16 +350,26 @@ mod tests {
             )
             .unwrap();
         let expected = format!("var=hello pwd={}", dir.path().display());
-        tmux.wait_for_text(&pane, &expected, Duration::from_secs(10)).unwrap();
-        tmux.submit_line(&pane, "typed words", Duration::ZERO, Duration::from_secs(10)).unwrap();
-        tmux.wait_for_text(&pane, "got:typed words", Duration::from_secs(10)).unwrap();
+        tmux.wait_for_text(&pane, &expected, Duration::from_secs(10))
+            .unwrap();
+        tmux.submit_line(
+            &pane,
+            "typed words",
+            Duration::ZERO,
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        tmux.wait_for_text(&pane, "got:typed words", Duration::from_secs(10))
+            .unwrap();
     }
 
     #[test]
     fn drop_kills_the_processes_and_removes_the_socket() {
         let dir = tempfile::tempdir().unwrap();
         let mut tmux = TmuxServer::new();
-        let pane = tmux.new_session("s", dir.path(), &["sleep", "300"], &[] as &[(&str, &str)]).unwrap();
+        let pane = tmux
+            .new_session("s", dir.path(), &["sleep", "300"], &[] as &[(&str, &str)])
+            .unwrap();
         let pid = tmux.pane_pid(&pane).unwrap();
         let socket = tmux.socket_path.clone().unwrap();
         assert!(pid_alive(pid));
@@ -339,10 +384,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut tmux = TmuxServer::new();
         let pane = tmux
-            .new_session("s", dir.path(), &["sh", "-c", "echo visible-text; exec sleep 300"], &[] as &[(&str, &str)])
+            .new_session(
+                "s",
+                dir.path(),
+                &["sh", "-c", "echo visible-text; exec sleep 300"],
+                &[] as &[(&str, &str)],
+            )
             .unwrap();
-        tmux.wait_for_text(&pane, "visible-text", Duration::from_secs(10)).unwrap();
-        let err = tmux.wait_for_text(&pane, "never shown", Duration::from_millis(300)).unwrap_err();
+        tmux.wait_for_text(&pane, "visible-text", Duration::from_secs(10))
+            .unwrap();
+        let err = tmux
+            .wait_for_text(&pane, "never shown", Duration::from_millis(300))
+            .unwrap_err();
         assert_eq!(err.kind, TmuxErrorKind::Timeout);
         assert!(err.detail().contains("visible-text"), "{err}");
     }
@@ -352,13 +405,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut tmux = TmuxServer::new();
         let pane = tmux
-            .new_session("s", dir.path(), &["sh", "-c", "echo last-words; read _ignored"], &[] as &[(&str, &str)])
+            .new_session(
+                "s",
+                dir.path(),
+                &["sh", "-c", "echo last-words; read _ignored"],
+                &[] as &[(&str, &str)],
+            )
             .unwrap();
         // Without remain-on-exit the session would vanish and capturing would fail.
-        tmux.wait_for_text(&pane, "last-words", Duration::from_secs(10)).unwrap();
-        tmux.send_enter(&pane).unwrap();
-        tmux.wait_for(&pane, Duration::from_secs(10), "pane to die", |_| tmux.pane_dead(&pane).unwrap())
+        tmux.wait_for_text(&pane, "last-words", Duration::from_secs(10))
             .unwrap();
+        tmux.send_enter(&pane).unwrap();
+        tmux.wait_for(&pane, Duration::from_secs(10), "pane to die", |_| {
+            tmux.pane_dead(&pane).unwrap()
+        })
+        .unwrap();
         assert!(tmux.capture_all(&pane).unwrap().contains("last-words"));
     }
 }

@@ -44,7 +44,10 @@ impl Rpc {
         let id = self.next_id;
         self.send(&json!({ "id": id, "method": method, "params": params }));
         let response = self.next_matching(|m| m["id"] == id && m.get("method").is_none());
-        assert!(response.get("error").is_none(), "{method} failed: {response:#}");
+        assert!(
+            response.get("error").is_none(),
+            "{method} failed: {response:#}"
+        );
         response["result"].clone()
     }
 
@@ -55,10 +58,16 @@ impl Rpc {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match self.lines.recv_timeout(left) {
                 Ok(line) => line,
-                Err(RecvTimeoutError::Timeout) => panic!("no awaited message within {AGENT_TIMEOUT:?}; seen: {:#?}", self.seen),
-                Err(RecvTimeoutError::Disconnected) => panic!("app-server closed stdout; seen: {:#?}", self.seen),
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "no awaited message within {AGENT_TIMEOUT:?}; seen: {:#?}",
+                    self.seen
+                ),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("app-server closed stdout; seen: {:#?}", self.seen)
+                }
             };
-            let message: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"));
+            let message: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"));
             self.seen.push(message.clone());
             if wanted(&message) {
                 return message;
@@ -100,7 +109,12 @@ fn codex_app_server_runs_a_turn_over_stdio() {
             }
         }
     });
-    let mut rpc = Rpc { stdin, lines, seen: Vec::new(), next_id: 0 };
+    let mut rpc = Rpc {
+        stdin,
+        lines,
+        seen: Vec::new(),
+        next_id: 0,
+    };
 
     let init = rpc.request(
         "initialize",
@@ -113,17 +127,31 @@ fn codex_app_server_runs_a_turn_over_stdio() {
         "thread/start",
         json!({ "cwd": repo, "approvalPolicy": "never", "sandbox": "danger-full-access" }),
     );
-    let thread_id = started["thread"]["id"].as_str().expect("thread id").to_owned();
+    let thread_id = started["thread"]["id"]
+        .as_str()
+        .expect("thread id")
+        .to_owned();
 
     rpc.request(
         "turn/start",
         json!({ "threadId": thread_id, "input": [{ "type": "text", "text": "hello app server" }] }),
     );
     let completed = rpc.next_matching(|m| m["method"] == "turn/completed");
-    assert_eq!(completed["params"]["threadId"], thread_id.as_str(), "{completed:#}");
-    assert_eq!(completed["params"]["turn"]["status"], "completed", "{completed:#}");
+    assert_eq!(
+        completed["params"]["threadId"],
+        thread_id.as_str(),
+        "{completed:#}"
+    );
+    assert_eq!(
+        completed["params"]["turn"]["status"], "completed",
+        "{completed:#}"
+    );
 
-    let methods: Vec<&str> = rpc.seen.iter().filter_map(|m| m["method"].as_str()).collect();
+    let methods: Vec<&str> = rpc
+        .seen
+        .iter()
+        .filter_map(|m| m["method"].as_str())
+        .collect();
     assert!(methods.contains(&"turn/started"), "{methods:?}");
     let answer = rpc
         .seen
@@ -133,7 +161,9 @@ fn codex_app_server_runs_a_turn_over_stdio() {
         .find(|item| item["type"] == "agentMessage")
         .unwrap_or_else(|| panic!("no agentMessage item; seen: {:#?}", rpc.seen));
     assert_eq!(answer["text"], ANSWER, "{answer:#}");
-    let entry = server.wait_for_entry(|e| e.is_step(), AGENT_TIMEOUT).unwrap();
+    let entry = server
+        .wait_for_entry(|e| e.is_step(), AGENT_TIMEOUT)
+        .unwrap();
     assert!(entry.user_text.contains("hello app server"));
 
     // Closing stdin ends the server; the guard reaps it either way.

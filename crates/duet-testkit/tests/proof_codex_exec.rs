@@ -8,7 +8,9 @@ use std::process::Command;
 use duet_testkit::agent_env::CodexEnv;
 use duet_testkit::agents::require_codex;
 use duet_testkit::{FakeModelServer, Script};
-use proof_support::{AGENT_TIMEOUT, assert_success, git_repo, hermetic_git_env, json_lines, run_bounded};
+use proof_support::{
+    AGENT_TIMEOUT, assert_success, git_repo, hermetic_git_env, json_lines, run_bounded,
+};
 
 const SCRIPT: &str = r#"
 [[step]]
@@ -55,19 +57,54 @@ fn codex_exec_runs_a_scripted_command_and_patch() {
     let output = run_bounded(cmd, AGENT_TIMEOUT);
     assert_success(&output, "codex exec");
 
-    assert_eq!(std::fs::read_to_string(repo.join("exec.txt")).unwrap(), "from exec");
-    assert_eq!(std::fs::read_to_string(repo.join("patched.txt")).unwrap(), "from apply_patch\n");
-    assert_eq!(std::fs::read_to_string(repo.join("README.md")).unwrap(), "# proof repo, patched\n");
-    assert!(server.unconsumed_steps().is_empty(), "steps left: {:?}; log: {:#?}", server.unconsumed_steps(), server.log());
+    assert_eq!(
+        std::fs::read_to_string(repo.join("exec.txt")).unwrap(),
+        "from exec"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.join("patched.txt")).unwrap(),
+        "from apply_patch\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.join("README.md")).unwrap(),
+        "# proof repo, patched\n"
+    );
+    assert!(
+        server.unconsumed_steps().is_empty(),
+        "steps left: {:?}; log: {:#?}",
+        server.unconsumed_steps(),
+        server.log()
+    );
 
     let events = json_lines(&String::from_utf8_lossy(&output.stdout));
-    let completed_items: Vec<&serde_json::Value> =
-        events.iter().filter(|e| e["type"] == "item.completed").map(|e| &e["item"]).collect();
-    let command = completed_items.iter().find(|item| item["type"] == "command_execution").expect("a command item");
-    assert!(command["aggregated_output"].as_str().unwrap_or_default().contains("exec-said-ok"), "{command:#}");
-    let change = completed_items.iter().find(|item| item["type"] == "file_change").expect("a file change item");
+    let completed_items: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["type"] == "item.completed")
+        .map(|e| &e["item"])
+        .collect();
+    let command = completed_items
+        .iter()
+        .find(|item| item["type"] == "command_execution")
+        .expect("a command item");
+    assert!(
+        command["aggregated_output"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("exec-said-ok"),
+        "{command:#}"
+    );
+    let change = completed_items
+        .iter()
+        .find(|item| item["type"] == "file_change")
+        .expect("a file change item");
     assert!(change.to_string().contains("patched.txt"), "{change:#}");
-    let message = completed_items.iter().find(|item| item["type"] == "agent_message").expect("a message item");
+    let message = completed_items
+        .iter()
+        .find(|item| item["type"] == "agent_message")
+        .expect("a message item");
     assert_eq!(message["text"], "Both files are done.");
-    assert!(events.iter().any(|e| e["type"] == "turn.completed"), "no turn.completed in {events:#?}");
+    assert!(
+        events.iter().any(|e| e["type"] == "turn.completed"),
+        "no turn.completed in {events:#?}"
+    );
 }

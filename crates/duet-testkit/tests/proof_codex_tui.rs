@@ -40,7 +40,10 @@ fn codex_tui_answers_a_typed_prompt_and_runs_notify() {
     let notified = notify_dir.path().join("notify.jsonl");
     // notify appends its JSON argument as a line; the temp path has no quotes to escape.
     let notify_script = format!("printf '%s\\n' \"$1\" >> '{}'", notified.display());
-    let notify = format!("notify=[\"sh\",\"-c\",{},\"notify\"]", toml_str(&notify_script));
+    let notify = format!(
+        "notify=[\"sh\",\"-c\",{},\"notify\"]",
+        toml_str(&notify_script)
+    );
 
     let mut tmux = TmuxServer::new();
     let mut session_env: Vec<(String, String)> = hermetic_git_env()
@@ -50,8 +53,14 @@ fn codex_tui_answers_a_typed_prompt_and_runs_notify() {
     session_env.extend(env.envs());
     let mut argv = vec![codex.to_string_lossy().into_owned()];
     argv.extend(env.config_args());
-    argv.extend(["-c".to_owned(), notify, "--dangerously-bypass-approvals-and-sandbox".to_owned()]);
-    let pane = tmux.new_session("codex", &repo, &argv, &session_env).unwrap();
+    argv.extend([
+        "-c".to_owned(),
+        notify,
+        "--dangerously-bypass-approvals-and-sandbox".to_owned(),
+    ]);
+    let pane = tmux
+        .new_session("codex", &repo, &argv, &session_env)
+        .unwrap();
 
     // Pane text is the only readiness signal the codex TUI gives.
     let screen = tmux.wait_for_text(&pane, "›", AGENT_TIMEOUT).unwrap();
@@ -59,7 +68,8 @@ fn codex_tui_answers_a_typed_prompt_and_runs_notify() {
         assert!(!screen.contains(dialog), "a dialog is showing:\n{screen}");
     }
 
-    tmux.submit_line(&pane, PROMPT, CODEX_PASTE_SETTLE, AGENT_TIMEOUT).unwrap();
+    tmux.submit_line(&pane, PROMPT, CODEX_PASTE_SETTLE, AGENT_TIMEOUT)
+        .unwrap();
 
     let content = wait_for_file(&notified, AGENT_TIMEOUT, |content| content.contains(ANSWER));
     let payloads = json_lines(&content);
@@ -68,7 +78,10 @@ fn codex_tui_answers_a_typed_prompt_and_runs_notify() {
         .find(|p| p["last-assistant-message"] == ANSWER)
         .unwrap_or_else(|| panic!("no notify payload for our turn: {payloads:#?}"));
     assert_eq!(turn["type"], "agent-turn-complete", "{turn:#}");
-    assert!(turn["input-messages"].to_string().contains(PROMPT), "{turn:#}");
+    assert!(
+        turn["input-messages"].to_string().contains(PROMPT),
+        "{turn:#}"
+    );
     assert_eq!(turn["cwd"], repo.to_string_lossy().as_ref(), "{turn:#}");
     tmux.wait_for_text(&pane, ANSWER, AGENT_TIMEOUT).unwrap();
 }

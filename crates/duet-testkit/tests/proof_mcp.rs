@@ -10,8 +10,8 @@ use duet_testkit::agents::{require_claude, require_codex};
 use duet_testkit::mcp_probe::{PROBE_TOOL_ANSWER, RecordArgs, read_records};
 use duet_testkit::{FakeModelServer, Script};
 use proof_support::{
-    AGENT_TIMEOUT, assert_success, claude_probe_mcp_config, codex_probe_args, git_repo, hermetic_git_env,
-    run_bounded,
+    AGENT_TIMEOUT, assert_success, claude_probe_mcp_config, codex_probe_args, git_repo,
+    hermetic_git_env, run_bounded,
 };
 
 /// A script that calls the probe's `record` tool with `text`/`n`, then ends the turn once the
@@ -36,27 +36,50 @@ reply.text = "The probe recorded it."
 
 #[test]
 fn claude_calls_a_tool_of_the_mcp_server_in_its_config() {
-    let Some(claude) = require_claude() else { return };
+    let Some(claude) = require_claude() else {
+        return;
+    };
     let (_repo_dir, repo) = git_repo();
     let server = FakeModelServer::start(script("from claude", 41)).unwrap();
-    let env = ClaudeEnv::prepare(&server.anthropic_base_url(), "sk-duet-proof-key-0003", &[&repo]).unwrap();
+    let env = ClaudeEnv::prepare(
+        &server.anthropic_base_url(),
+        "sk-duet-proof-key-0003",
+        &[&repo],
+    )
+    .unwrap();
     let records_dir = tempfile::tempdir().unwrap();
     let records = records_dir.path().join("calls.jsonl");
 
     let mut cmd = Command::new(&claude);
-    cmd.args(["-p", "--output-format", "json", "--dangerously-skip-permissions", "--strict-mcp-config"])
-        .arg("--mcp-config")
-        .arg(claude_probe_mcp_config(&records))
-        // --mcp-config takes several values: end the options before the prompt.
-        .args(["--", "please call the probe"])
-        .current_dir(&repo)
-        .envs(hermetic_git_env())
-        .envs(env.envs());
+    cmd.args([
+        "-p",
+        "--output-format",
+        "json",
+        "--dangerously-skip-permissions",
+        "--strict-mcp-config",
+    ])
+    .arg("--mcp-config")
+    .arg(claude_probe_mcp_config(&records))
+    // --mcp-config takes several values: end the options before the prompt.
+    .args(["--", "please call the probe"])
+    .current_dir(&repo)
+    .envs(hermetic_git_env())
+    .envs(env.envs());
     let output = run_bounded(cmd, AGENT_TIMEOUT);
     assert_success(&output, "claude -p with the probe");
 
-    assert_eq!(read_records(&records).unwrap(), vec![RecordArgs { text: "from claude".into(), n: 41 }]);
-    assert!(server.unconsumed_steps().is_empty(), "steps left; log: {:#?}", server.log());
+    assert_eq!(
+        read_records(&records).unwrap(),
+        vec![RecordArgs {
+            text: "from claude".into(),
+            n: 41
+        }]
+    );
+    assert!(
+        server.unconsumed_steps().is_empty(),
+        "steps left; log: {:#?}",
+        server.log()
+    );
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(result["result"], "The probe recorded it.", "{result:#}");
 }
@@ -83,8 +106,21 @@ fn codex_calls_a_tool_of_the_mcp_server_in_its_config() {
     let output = run_bounded(cmd, AGENT_TIMEOUT);
     assert_success(&output, "codex exec with the probe");
 
-    assert_eq!(read_records(&records).unwrap(), vec![RecordArgs { text: "from codex".into(), n: 42 }]);
-    assert!(server.unconsumed_steps().is_empty(), "steps left; log: {:#?}", server.log());
+    assert_eq!(
+        read_records(&records).unwrap(),
+        vec![RecordArgs {
+            text: "from codex".into(),
+            n: 42
+        }]
+    );
+    assert!(
+        server.unconsumed_steps().is_empty(),
+        "steps left; log: {:#?}",
+        server.log()
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("\"mcp_tool_call\""), "no mcp_tool_call item in:\n{stdout}");
+    assert!(
+        stdout.contains("\"mcp_tool_call\""),
+        "no mcp_tool_call item in:\n{stdout}"
+    );
 }

@@ -28,10 +28,17 @@ pub fn hermetic_git_env() -> Vec<(&'static str, &'static str)> {
 
 /// A temporary git repository with one commit (a README), its path canonical.
 pub fn git_repo() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::Builder::new().prefix("duet-proof-repo-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("duet-proof-repo-")
+        .tempdir()
+        .unwrap();
     let root = std::fs::canonicalize(dir.path()).unwrap();
     std::fs::write(root.join("README.md"), "# proof repo\n").unwrap();
-    for args in [&["init", "-q", "-b", "main"][..], &["add", "README.md"], &["commit", "-q", "-m", "init"]] {
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "README.md"],
+        &["commit", "-q", "-m", "init"],
+    ] {
         let status = Command::new("git")
             .args(args)
             .current_dir(&root)
@@ -45,7 +52,9 @@ pub fn git_repo() -> (tempfile::TempDir, PathBuf) {
 
 /// Runs `cmd` with stdin closed, collecting its output; kills it (and fails) after `timeout`.
 pub fn run_bounded(mut cmd: Command, timeout: Duration) -> Output {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut guard = ChildGuard::new(cmd.spawn().expect("failed to spawn agent"));
     let mut stdout = guard.child_mut().stdout.take().unwrap();
     let mut stderr = guard.child_mut().stderr.take().unwrap();
@@ -70,7 +79,11 @@ pub fn run_bounded(mut cmd: Command, timeout: Duration) -> Output {
             String::from_utf8_lossy(&stderr)
         );
     };
-    Output { status, stdout, stderr }
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 /// Panics with the output when the run failed.
@@ -140,13 +153,25 @@ pub fn codex_probe_args(record_file: &Path) -> Vec<String> {
     use duet_testkit::agent_env::toml_str;
     let prefix = format!("mcp_servers.{PROBE_SERVER_NAME}");
     let settings = [
-        (format!("{prefix}.command"), toml_str(&probe_bin().to_string_lossy())),
+        (
+            format!("{prefix}.command"),
+            toml_str(&probe_bin().to_string_lossy()),
+        ),
         (format!("{prefix}.args"), "[]".to_owned()),
         (
             format!("{prefix}.env"),
-            format!("{{{PROBE_RECORD_FILE_ENV}={}}}", toml_str(&record_file.to_string_lossy())),
+            format!(
+                "{{{PROBE_RECORD_FILE_ENV}={}}}",
+                toml_str(&record_file.to_string_lossy())
+            ),
         ),
-        (format!("{prefix}.default_tools_approval_mode"), toml_str("approve")),
+        (
+            format!("{prefix}.default_tools_approval_mode"),
+            toml_str("approve"),
+        ),
     ];
-    settings.into_iter().flat_map(|(key, value)| ["-c".to_owned(), format!("{key}={value}")]).collect()
+    settings
+        .into_iter()
+        .flat_map(|(key, value)| ["-c".to_owned(), format!("{key}={value}")])
+        .collect()
 }
