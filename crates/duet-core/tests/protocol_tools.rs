@@ -61,7 +61,10 @@ fn minor() -> Finding {
     finding(Severity::Minor, Some("src/lib.rs"), Some(3), "rename x")
 }
 
-fn refused(kind: RefusalKind, reasons: &[&str]) -> Option<(RefusalKind, Vec<String>)> {
+/// The expected outcome of a check: `None` accepts, `Some` refuses with this kind and reasons.
+type Expected = Option<(RefusalKind, Vec<String>)>;
+
+fn refused(kind: RefusalKind, reasons: &[&str]) -> Expected {
     Some((
         kind,
         reasons.iter().map(|reason| reason.to_string()).collect(),
@@ -112,7 +115,7 @@ fn check_table() {
     };
 
     #[rustfmt::skip]
-    let cases: Vec<(&str, Role, ToolCall, PairState, Option<(RefusalKind, Vec<String>)>)> = vec![
+    let cases: Vec<(&str, Role, ToolCall, PairState, Expected)> = vec![
         ("message to partner", Role::Worker, send("hi"), working(), None),
         ("empty message", Role::Reviewer, send("  \n"), working(), refused(InvalidArgument, &["text is empty"])),
         ("message too large", Role::Worker, send(&big), working(), refused(TooLarge, &["text is 16385 bytes; the limit is 16384"])),
