@@ -5,6 +5,7 @@
 //! - [`tools`]: the bridge tools ([`ToolCall`]) and their validation ([`check`] → [`Refusal`]).
 //! - [`pair`]: [`PairState`] and [`handle`]`(&mut PairState, PairEvent, now) -> Vec<Effect>`, the
 //!   review protocol, round counting and the lifecycle moves of one pair.
+//!   The tool-call side of the review protocol lives in `review` (private).
 //! - [`delivery`]: the per-target message queue ([`Mailbox`]) that loses nothing.
 //! - [`stall`]: stall and loop detection from signals given in ([`assess`] → [`StallVerdict`]).
 //!
@@ -12,6 +13,7 @@
 
 pub mod delivery;
 pub mod pair;
+mod review;
 pub mod stall;
 pub mod tools;
 

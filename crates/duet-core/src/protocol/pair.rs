@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::delivery::{Batch, DeliveryConfig, DeliveryStatus, Handover, Suppression, TargetStatus};
 use super::stall::{StallSignals, StallThresholds, StallVerdict, assess};
-use super::tools::{Limits, Refusal, ToolCall, check};
+use super::tools::{Limits, Refusal, ToolCall};
 use super::{Finding, Mailbox, MessageId, Role, Sender, Timestamp, Verdict, short_commit};
 use crate::lifecycle::{IllegalTransition, LifecycleEvent, TaskState, transition};
 
@@ -61,7 +61,7 @@ pub struct PairState {
     pub open_findings: Vec<Finding>,
     /// Consecutive changes_requested rounds with the same findings (1 = seen once).
     pub same_findings_rounds: u32,
-    last_findings_fingerprint: Vec<(Option<String>, String)>,
+    pub(super) last_findings_fingerprint: Vec<(Option<String>, String)>,
     /// Echoes suppressed since the last new commit.
     pub ping_pongs: u32,
     /// A check failing again and again (fed by CI later).
@@ -339,7 +339,7 @@ pub fn handle(state: &mut PairState, event: PairEvent, now: Timestamp) -> Vec<Ef
             call,
         } => {
             state.last_progress = now;
-            on_tool_call(state, &mut fx, call_id, role, call, now);
+            super::review::on_tool_call(state, &mut fx, call_id, role, call, now);
         }
         PairEvent::CommitSeen { commit } => {
             state.last_progress = now;
@@ -440,221 +440,6 @@ pub fn handle(state: &mut PairState, event: PairEvent, now: Timestamp) -> Vec<Ef
     fx
 }
 
-fn on_tool_call(
-    state: &mut PairState,
-    fx: &mut Vec<Effect>,
-    call_id: String,
-    role: Role,
-    call: ToolCall,
-    now: Timestamp,
-) {
-    if let Err(refusal) = check(role, &call, state, &state.config.limits) {
-        fx.push(Effect::Record(PairRecord::ToolRefused {
-            role,
-            refusal: refusal.clone(),
-        }));
-        fx.push(Effect::Reply {
-            call_id,
-            result: Err(refusal),
-        });
-        return;
-    }
-    let reply = |fx: &mut Vec<Effect>, text: String| {
-        fx.push(Effect::Reply {
-            call_id: call_id.clone(),
-            result: Ok(text),
-        })
-    };
-    match call {
-        ToolCall::SendMessage { text } => {
-            let to = role.partner();
-            let (id, status) = enqueue(state, fx, Sender::Agent(role), to, text, now);
-            match status {
-                DeliveryStatus::Suppressed { reason } => {
-                    let (Suppression::Repeat { of } | Suppression::Echo { of }) = reason;
-                    let why = match reason {
-                        Suppression::Repeat { .. } => "it repeats your message",
-                        Suppression::Echo { .. } => {
-                            state.ping_pongs += 1;
-                            "it echoes the message you received as"
-                        }
-                    };
-                    reply(
-                        fx,
-                        format!(
-                            "message {id} not delivered: {why} {of}; say something new or get on with the work"
-                        ),
-                    );
-                    check_stall(state, fx, now);
-                }
-                _ => {
-                    reply(
-                        fx,
-                        format!("message {id} accepted; the {to} gets it when its turn is over"),
-                    );
-                    dispatch(state, fx, now);
-                }
-            }
-        }
-        ToolCall::RequestReview { summary } => {
-            state.round += 1;
-            let commit = state.head_commit.clone();
-            state.last_review_request = Some(ReviewRequest {
-                round: state.round,
-                commit: commit.clone(),
-                summary: summary.clone(),
-                at: now,
-            });
-            state.review_pending = true;
-            apply(state, fx, LifecycleEvent::ReviewRequested);
-            fx.push(Effect::Record(PairRecord::ReviewRequested {
-                round: state.round,
-                commit: commit.clone(),
-                summary: summary.clone(),
-            }));
-            let max = state.config.limits.max_rounds;
-            reply(
-                fx,
-                format!(
-                    "review of {} requested (round {} of {max})",
-                    short_commit(&commit),
-                    state.round
-                ),
-            );
-            let text = format!(
-                "The worker asks for a review of commit {commit} (round {} of {max}).\n\
-                 Review the diff {}..{commit} and call submit_review.\nSummary: {summary}",
-                state.round, state.base_commit
-            );
-            enqueue(state, fx, Sender::Duet, Role::Reviewer, text, now);
-            dispatch(state, fx, now);
-        }
-        ToolCall::SubmitReview { verdict, findings } => {
-            let commit = state
-                .pending_review()
-                .map(|request| request.commit.clone())
-                .unwrap_or_default();
-            state.review_pending = false;
-            state.last_verdict = Some(VerdictRecord {
-                round: state.round,
-                commit: commit.clone(),
-                verdict,
-            });
-            state.open_findings = findings.clone();
-            count_repeated_findings(state, verdict, &findings);
-            fx.push(Effect::Record(PairRecord::ReviewSubmitted {
-                round: state.round,
-                commit: commit.clone(),
-                verdict,
-                findings: findings.clone(),
-            }));
-            apply(state, fx, LifecycleEvent::ReviewSubmitted);
-            reply(
-                fx,
-                format!(
-                    "verdict {verdict} on {} recorded and sent to the worker",
-                    short_commit(&commit)
-                ),
-            );
-            enqueue(
-                state,
-                fx,
-                Sender::Duet,
-                Role::Worker,
-                verdict_text(state, verdict, &commit, &findings),
-                now,
-            );
-            let max = state.config.limits.max_rounds;
-            if verdict == Verdict::ChangesRequested && state.round >= max {
-                let open = findings
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let reason = format!(
-                    "no approval after {} review rounds (max_rounds = {max}); open findings: {open}",
-                    state.round
-                );
-                escalate(state, fx, reason, Sender::Duet);
-            } else {
-                check_stall(state, fx, now);
-            }
-            dispatch(state, fx, now);
-        }
-        ToolCall::MarkDone { summary } => {
-            fx.push(Effect::Record(PairRecord::DoneDeclared {
-                commit: state.head_commit.clone(),
-                summary,
-            }));
-            apply(state, fx, LifecycleEvent::DoneAccepted);
-            reply(
-                fx,
-                format!(
-                    "task {} is done at {}",
-                    state.task_id,
-                    short_commit(&state.head_commit)
-                ),
-            );
-        }
-        ToolCall::AskHuman { question } => {
-            state.question_from = Some(role);
-            fx.push(Effect::Record(PairRecord::QuestionAsked {
-                from: role,
-                question: question.clone(),
-            }));
-            reply(
-                fx,
-                "your question went to the human; the answer will come as a message".into(),
-            );
-            escalate(
-                state,
-                fx,
-                format!("question from the {role}: {question}"),
-                Sender::Agent(role),
-            );
-        }
-        ToolCall::TaskStatus => reply(fx, state.status_text()),
-    }
-}
-
-fn verdict_text(state: &PairState, verdict: Verdict, commit: &str, findings: &[Finding]) -> String {
-    let listed = findings
-        .iter()
-        .enumerate()
-        .map(|(index, finding)| format!("{}. {finding}", index + 1));
-    let mut lines = match verdict {
-        Verdict::Approve => vec![format!("The reviewer approved {commit}.")],
-        Verdict::ChangesRequested => vec![format!(
-            "The reviewer requests changes on {commit} (round {} of {}):",
-            state.round, state.config.limits.max_rounds
-        )],
-    };
-    lines.extend(listed);
-    lines.push(match verdict {
-        Verdict::Approve => {
-            "Call mark_done if HEAD is still that commit and the worktree is clean.".into()
-        }
-        Verdict::ChangesRequested => "Fix them, commit, and call request_review again.".into(),
-    });
-    lines.join("\n")
-}
-
-fn count_repeated_findings(state: &mut PairState, verdict: Verdict, findings: &[Finding]) {
-    if verdict == Verdict::Approve {
-        state.same_findings_rounds = 0;
-        state.last_findings_fingerprint.clear();
-        return;
-    }
-    let mut fingerprint: Vec<_> = findings.iter().map(Finding::fingerprint).collect();
-    fingerprint.sort();
-    if state.same_findings_rounds > 0 && fingerprint == state.last_findings_fingerprint {
-        state.same_findings_rounds += 1;
-    } else {
-        state.same_findings_rounds = 1;
-    }
-    state.last_findings_fingerprint = fingerprint;
-}
-
 fn on_human_answer(state: &mut PairState, fx: &mut Vec<Effect>, text: String, now: Timestamp) {
     if let Err(illegal) = transition(&state.task_state, &LifecycleEvent::HumanAnswered) {
         fx.push(Effect::Rejected(illegal));
@@ -681,7 +466,7 @@ fn on_human_answer(state: &mut PairState, fx: &mut Vec<Effect>, text: String, no
 }
 
 /// Store a message; records it, and its suppression if any.
-fn enqueue(
+pub(super) fn enqueue(
     state: &mut PairState,
     fx: &mut Vec<Effect>,
     from: Sender,
@@ -705,7 +490,7 @@ fn enqueue(
 }
 
 /// Hand pending messages to idle targets, while the pair runs.
-fn dispatch(state: &mut PairState, fx: &mut Vec<Effect>, now: Timestamp) {
+pub(super) fn dispatch(state: &mut PairState, fx: &mut Vec<Effect>, now: Timestamp) {
     if state.task_state.phase().is_none() {
         return;
     }
@@ -744,7 +529,7 @@ fn set_state(state: &mut PairState, fx: &mut Vec<Effect>, next: TaskState) {
 }
 
 /// Apply a lifecycle event the protocol has already checked.
-fn apply(state: &mut PairState, fx: &mut Vec<Effect>, event: LifecycleEvent) {
+pub(super) fn apply(state: &mut PairState, fx: &mut Vec<Effect>, event: LifecycleEvent) {
     match transition(&state.task_state, &event) {
         Ok(next) => set_state(state, fx, next),
         Err(illegal) => fx.push(Effect::Rejected(illegal)),
@@ -752,7 +537,7 @@ fn apply(state: &mut PairState, fx: &mut Vec<Effect>, event: LifecycleEvent) {
 }
 
 /// Stop a running pair for the human; nothing to do if the pair is not running.
-fn escalate(state: &mut PairState, fx: &mut Vec<Effect>, reason: String, asker: Sender) {
+pub(super) fn escalate(state: &mut PairState, fx: &mut Vec<Effect>, reason: String, asker: Sender) {
     let event = LifecycleEvent::Escalate {
         reason: reason.clone(),
     };
@@ -765,7 +550,7 @@ fn escalate(state: &mut PairState, fx: &mut Vec<Effect>, reason: String, asker: 
     }
 }
 
-fn check_stall(state: &mut PairState, fx: &mut Vec<Effect>, now: Timestamp) {
+pub(super) fn check_stall(state: &mut PairState, fx: &mut Vec<Effect>, now: Timestamp) {
     if state.task_state.phase().is_none() {
         return;
     }

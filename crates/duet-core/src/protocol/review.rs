@@ -1,0 +1,227 @@
+//! The review protocol's side of tool calls: what an accepted bridge call does to a pair
+//! (rounds, verdicts, repeated findings, done, questions) and the texts sent to the agents.
+
+use super::delivery::{DeliveryStatus, Suppression};
+use super::pair::{
+    Effect, PairRecord, PairState, ReviewRequest, VerdictRecord, apply, check_stall, dispatch,
+    enqueue, escalate,
+};
+use super::tools::{ToolCall, check};
+use super::{Finding, Role, Sender, Timestamp, Verdict, short_commit};
+use crate::lifecycle::LifecycleEvent;
+
+/// Check a call and, if accepted, carry it out; always answers with exactly one `Reply`.
+pub(super) fn on_tool_call(
+    state: &mut PairState,
+    fx: &mut Vec<Effect>,
+    call_id: String,
+    role: Role,
+    call: ToolCall,
+    now: Timestamp,
+) {
+    if let Err(refusal) = check(role, &call, state, &state.config.limits) {
+        fx.push(Effect::Record(PairRecord::ToolRefused {
+            role,
+            refusal: refusal.clone(),
+        }));
+        fx.push(Effect::Reply {
+            call_id,
+            result: Err(refusal),
+        });
+        return;
+    }
+    let reply = |fx: &mut Vec<Effect>, text: String| {
+        fx.push(Effect::Reply {
+            call_id: call_id.clone(),
+            result: Ok(text),
+        })
+    };
+    match call {
+        ToolCall::SendMessage { text } => {
+            let to = role.partner();
+            let (id, status) = enqueue(state, fx, Sender::Agent(role), to, text, now);
+            match status {
+                DeliveryStatus::Suppressed { reason } => {
+                    let (Suppression::Repeat { of } | Suppression::Echo { of }) = reason;
+                    let why = match reason {
+                        Suppression::Repeat { .. } => "it repeats your message",
+                        Suppression::Echo { .. } => {
+                            state.ping_pongs += 1;
+                            "it echoes the message you received as"
+                        }
+                    };
+                    reply(
+                        fx,
+                        format!(
+                            "message {id} not delivered: {why} {of}; say something new or get on with the work"
+                        ),
+                    );
+                    check_stall(state, fx, now);
+                }
+                _ => {
+                    reply(
+                        fx,
+                        format!("message {id} accepted; the {to} gets it when its turn is over"),
+                    );
+                    dispatch(state, fx, now);
+                }
+            }
+        }
+        ToolCall::RequestReview { summary } => {
+            state.round += 1;
+            let commit = state.head_commit.clone();
+            state.last_review_request = Some(ReviewRequest {
+                round: state.round,
+                commit: commit.clone(),
+                summary: summary.clone(),
+                at: now,
+            });
+            state.review_pending = true;
+            apply(state, fx, LifecycleEvent::ReviewRequested);
+            fx.push(Effect::Record(PairRecord::ReviewRequested {
+                round: state.round,
+                commit: commit.clone(),
+                summary: summary.clone(),
+            }));
+            let max = state.config.limits.max_rounds;
+            reply(
+                fx,
+                format!(
+                    "review of {} requested (round {} of {max})",
+                    short_commit(&commit),
+                    state.round
+                ),
+            );
+            let text = format!(
+                "The worker asks for a review of commit {commit} (round {} of {max}).\n\
+                 Review the diff {}..{commit} and call submit_review.\nSummary: {summary}",
+                state.round, state.base_commit
+            );
+            enqueue(state, fx, Sender::Duet, Role::Reviewer, text, now);
+            dispatch(state, fx, now);
+        }
+        ToolCall::SubmitReview { verdict, findings } => {
+            let commit = state
+                .pending_review()
+                .map(|request| request.commit.clone())
+                .unwrap_or_default();
+            state.review_pending = false;
+            state.last_verdict = Some(VerdictRecord {
+                round: state.round,
+                commit: commit.clone(),
+                verdict,
+            });
+            state.open_findings = findings.clone();
+            count_repeated_findings(state, verdict, &findings);
+            fx.push(Effect::Record(PairRecord::ReviewSubmitted {
+                round: state.round,
+                commit: commit.clone(),
+                verdict,
+                findings: findings.clone(),
+            }));
+            apply(state, fx, LifecycleEvent::ReviewSubmitted);
+            reply(
+                fx,
+                format!(
+                    "verdict {verdict} on {} recorded and sent to the worker",
+                    short_commit(&commit)
+                ),
+            );
+            enqueue(
+                state,
+                fx,
+                Sender::Duet,
+                Role::Worker,
+                verdict_text(state, verdict, &commit, &findings),
+                now,
+            );
+            let max = state.config.limits.max_rounds;
+            if verdict == Verdict::ChangesRequested && state.round >= max {
+                let open = findings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let reason = format!(
+                    "no approval after {} review rounds (max_rounds = {max}); open findings: {open}",
+                    state.round
+                );
+                escalate(state, fx, reason, Sender::Duet);
+            } else {
+                check_stall(state, fx, now);
+            }
+            dispatch(state, fx, now);
+        }
+        ToolCall::MarkDone { summary } => {
+            fx.push(Effect::Record(PairRecord::DoneDeclared {
+                commit: state.head_commit.clone(),
+                summary,
+            }));
+            apply(state, fx, LifecycleEvent::DoneAccepted);
+            reply(
+                fx,
+                format!(
+                    "task {} is done at {}",
+                    state.task_id,
+                    short_commit(&state.head_commit)
+                ),
+            );
+        }
+        ToolCall::AskHuman { question } => {
+            state.question_from = Some(role);
+            fx.push(Effect::Record(PairRecord::QuestionAsked {
+                from: role,
+                question: question.clone(),
+            }));
+            reply(
+                fx,
+                "your question went to the human; the answer will come as a message".into(),
+            );
+            escalate(
+                state,
+                fx,
+                format!("question from the {role}: {question}"),
+                Sender::Agent(role),
+            );
+        }
+        ToolCall::TaskStatus => reply(fx, state.status_text()),
+    }
+}
+
+fn verdict_text(state: &PairState, verdict: Verdict, commit: &str, findings: &[Finding]) -> String {
+    let listed = findings
+        .iter()
+        .enumerate()
+        .map(|(index, finding)| format!("{}. {finding}", index + 1));
+    let mut lines = match verdict {
+        Verdict::Approve => vec![format!("The reviewer approved {commit}.")],
+        Verdict::ChangesRequested => vec![format!(
+            "The reviewer requests changes on {commit} (round {} of {}):",
+            state.round, state.config.limits.max_rounds
+        )],
+    };
+    lines.extend(listed);
+    lines.push(match verdict {
+        Verdict::Approve => {
+            "Call mark_done if HEAD is still that commit and the worktree is clean.".into()
+        }
+        Verdict::ChangesRequested => "Fix them, commit, and call request_review again.".into(),
+    });
+    lines.join("\n")
+}
+
+fn count_repeated_findings(state: &mut PairState, verdict: Verdict, findings: &[Finding]) {
+    if verdict == Verdict::Approve {
+        state.same_findings_rounds = 0;
+        state.last_findings_fingerprint.clear();
+        return;
+    }
+    let mut fingerprint: Vec<_> = findings.iter().map(Finding::fingerprint).collect();
+    fingerprint.sort();
+    if state.same_findings_rounds > 0 && fingerprint == state.last_findings_fingerprint {
+        state.same_findings_rounds += 1;
+    } else {
+        state.same_findings_rounds = 1;
+    }
+    state.last_findings_fingerprint = fingerprint;
+}
