@@ -732,3 +732,44 @@ fn pair_state_survives_a_json_round_trip() {
     pair.review(Verdict::ChangesRequested, vec![finding("x")]);
     assert_eq!(pair.state.same_findings_rounds, 2);
 }
+
+#[test]
+fn the_same_check_failing_again_and_again_is_a_loop() {
+    let config = PairConfig {
+        stall: StallThresholds {
+            same_check_failures: 3,
+            ..StallThresholds::default()
+        },
+        ..PairConfig::default()
+    };
+    let mut pair = Pair::new(config);
+    let mut run = |pair: &mut Pair, check: &str, passed: bool| {
+        pair.event(PairEvent::CheckFinished {
+            check: check.into(),
+            passed,
+        })
+    };
+    run(&mut pair, "test", false);
+    run(&mut pair, "test", false);
+    run(&mut pair, "test", true);
+    assert_eq!(pair.state.failing_check, None, "a pass ends the streak");
+    run(&mut pair, "test", false);
+    run(&mut pair, "lint", false);
+    assert_eq!(
+        pair.state.failing_check,
+        Some(("lint".into(), 1)),
+        "another check starts over"
+    );
+    run(&mut pair, "test", true);
+    assert_eq!(
+        pair.state.failing_check,
+        Some(("lint".into(), 1)),
+        "another check passing changes nothing"
+    );
+    assert!(run(&mut pair, "lint", false).is_empty());
+    let fx = run(&mut pair, "lint", false);
+    assert_eq!(
+        asked_human(&fx),
+        ["the pair looks stuck: check `lint` failed 3 times in a row"]
+    );
+}

@@ -136,6 +136,12 @@ pub enum PairEvent {
         to: Role,
         text: String,
     },
+    /// A check (CI, the task's proof) finished on the task branch; repeated failures of the
+    /// same check count towards a loop.
+    CheckFinished {
+        check: String,
+        passed: bool,
+    },
     /// Time passed: retry deliveries, check for stalls.
     Tick,
 }
@@ -414,6 +420,10 @@ pub fn handle(state: &mut PairState, event: PairEvent, now: Timestamp) -> Vec<Ef
             enqueue(state, &mut fx, Sender::Human, to, text, now);
             dispatch(state, &mut fx, now);
         }
+        PairEvent::CheckFinished { check, passed } => {
+            count_check_failures(state, check, passed);
+            check_stall(state, &mut fx, now);
+        }
         PairEvent::Tick => {
             if state.task_state.phase().is_some() {
                 let outcome = state.mailbox.on_tick(now, &state.config.delivery);
@@ -438,6 +448,19 @@ pub fn handle(state: &mut PairState, event: PairEvent, now: Timestamp) -> Vec<Ef
         }
     }
     fx
+}
+
+fn count_check_failures(state: &mut PairState, check: String, passed: bool) {
+    let same = state
+        .failing_check
+        .as_ref()
+        .is_some_and(|(name, _)| *name == check);
+    state.failing_check = match (passed, same, state.failing_check.take()) {
+        (true, true, _) => None,
+        (true, false, other) => other,
+        (false, true, Some((name, times))) => Some((name, times + 1)),
+        (false, _, _) => Some((check, 1)),
+    };
 }
 
 fn on_human_answer(state: &mut PairState, fx: &mut Vec<Effect>, text: String, now: Timestamp) {
