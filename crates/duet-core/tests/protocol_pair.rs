@@ -743,7 +743,7 @@ fn the_same_check_failing_again_and_again_is_a_loop() {
         ..PairConfig::default()
     };
     let mut pair = Pair::new(config);
-    let mut run = |pair: &mut Pair, check: &str, passed: bool| {
+    let run = |pair: &mut Pair, check: &str, passed: bool| {
         pair.event(PairEvent::CheckFinished {
             check: check.into(),
             passed,
