@@ -329,3 +329,21 @@ fn mailbox_survives_a_json_round_trip() {
     let (next, _) = restored.accept(FROM_W, R, "b".into(), at(2), &cfg);
     assert_eq!(next, MessageId(2));
 }
+
+#[test]
+fn a_turn_that_ends_while_waiting_for_permission_releases_held_messages() {
+    let cfg = config();
+    for stop_hook in [false, true] {
+        let mut mailbox = Mailbox::default();
+        mailbox.on_turn_started(W, &[], at(0));
+        mailbox.on_permission_wait(W, at(1));
+        let (id, held) = mailbox.accept(FROM_R, W, "x".into(), at(2), &cfg);
+        assert_eq!(held, DeliveryStatus::Held);
+        if stop_hook {
+            assert_eq!(mailbox.on_stop_hook(W, at(3)).message_ids, vec![id]);
+        } else {
+            mailbox.on_turn_ended(W, at(3));
+            assert_eq!(mailbox.dispatch(W, at(3)), prompt_batch(W, &[id]));
+        }
+    }
+}

@@ -276,6 +276,7 @@ impl Mailbox {
 
     /// `role`'s turn ended (codex notify, headless turn completed): it is idle.
     pub fn on_turn_ended(&mut self, role: Role, now: Timestamp) {
+        self.release_held(role);
         if self.target(role) != TargetStatus::Exited {
             self.set_target(role, TargetStatus::Idle { since: now });
         }
@@ -284,6 +285,7 @@ impl Mailbox {
     /// claude's Stop hook asks for pending messages at the end of a turn: hand them all over
     /// (claude goes on with them), or none, and then it is idle.
     pub fn on_stop_hook(&mut self, role: Role, now: Timestamp) -> Batch {
+        self.release_held(role);
         match self.send_pending(role, now, Handover::StopHook) {
             Some(batch) => {
                 self.set_target(role, TargetStatus::Prompted { at: now });
@@ -337,6 +339,12 @@ impl Mailbox {
         if matches!(self.target(role), TargetStatus::WaitingPermission { .. }) {
             self.set_target(role, TargetStatus::Busy);
         }
+        self.release_held(role);
+    }
+
+    /// A turn that ends is no longer waiting for a permission answer either (it may have been
+    /// refused or interrupted): held messages are pending again.
+    fn release_held(&mut self, role: Role) {
         for envelope in &mut self.envelopes {
             if envelope.to == role && envelope.status == DeliveryStatus::Held {
                 envelope.status = DeliveryStatus::Pending;
