@@ -773,3 +773,65 @@ fn the_same_check_failing_again_and_again_is_a_loop() {
         ["the pair looks stuck: check `lint` failed 3 times in a row"]
     );
 }
+
+#[test]
+fn events_and_effects_round_trip_through_json() {
+    let events = vec![
+        PairEvent::ToolCalled {
+            call_id: "c".into(),
+            role: W,
+            call: ToolCall::TaskStatus,
+        },
+        PairEvent::Control {
+            event: LifecycleEvent::Fail {
+                reason: "disk full".into(),
+            },
+        },
+        PairEvent::TurnStarted {
+            role: R,
+            carried: vec![MessageId(3)],
+        },
+        PairEvent::Tick,
+    ];
+    for event in events {
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            serde_json::from_str::<PairEvent>(&json).unwrap(),
+            event,
+            "{json}"
+        );
+    }
+    assert_eq!(
+        serde_json::to_string(&PairEvent::Control {
+            event: LifecycleEvent::Pause
+        })
+        .unwrap(),
+        r#"{"type":"control","event":{"event":"pause"}}"#
+    );
+    let mut pair = Pair::default();
+    pair.commit(C1);
+    let (mut fx, _) = pair.call(
+        W,
+        ToolCall::RequestReview {
+            summary: "s".into(),
+        },
+    );
+    fx.extend(
+        pair.call(
+            W,
+            ToolCall::MarkDone {
+                summary: "s".into(),
+            },
+        )
+        .0,
+    );
+    fx.extend(pair.control(LifecycleEvent::Start));
+    for effect in fx {
+        let json = serde_json::to_string(&effect).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Effect>(&json).unwrap(),
+            effect,
+            "{json}"
+        );
+    }
+}
