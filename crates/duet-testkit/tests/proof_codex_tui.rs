@@ -12,7 +12,8 @@ use duet_testkit::{FakeModelServer, Script};
 use proof_support::{AGENT_TIMEOUT, git_repo, hermetic_git_env, json_lines, wait_for_file};
 
 const ANSWER: &str = "Scripted codex answer: 7777.";
-const PROMPT: &str = "what is the codex number?";
+// No `?`: on an empty composer it opens the shortcuts overlay instead of being typed.
+const PROMPT: &str = "tell me the codex number";
 /// codex treats an Enter that follows typed text within its paste-detection window as a newline.
 const CODEX_PASTE_SETTLE: Duration = Duration::from_millis(500);
 
@@ -23,7 +24,7 @@ title = "Proof session"
 
 [[step]]
 name = "answer the prompt"
-match.user_contains = "what is the codex number"
+match.user_contains = "tell me the codex number"
 reply.text = "{ANSWER}"
 "#
     ))
@@ -62,8 +63,13 @@ fn codex_tui_answers_a_typed_prompt_and_runs_notify() {
         .new_session("codex", &repo, &argv, &session_env)
         .unwrap();
 
-    // Pane text is the only readiness signal the codex TUI gives.
-    let screen = tmux.wait_for_text(&pane, "›", AGENT_TIMEOUT).unwrap();
+    // Pane text is the only readiness signal the codex TUI gives: the composer prompt and the
+    // footer naming the configured model (shown once the session is set up).
+    let screen = tmux
+        .wait_for(&pane, AGENT_TIMEOUT, "the codex composer", |screen| {
+            screen.contains("›") && screen.contains("fake-model")
+        })
+        .unwrap();
     for dialog in ["trust", "Would you like", "Sign in", "Update"] {
         assert!(!screen.contains(dialog), "a dialog is showing:\n{screen}");
     }
