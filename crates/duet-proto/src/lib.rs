@@ -1,0 +1,263 @@
+//! duet's control-socket protocol (version 1): the requests agents' helpers and human commands
+//! send to the controller, its responses, the framing, and a blocking client.
+//!
+//! Framing: one request per connection. The client writes one JSON object and a newline; the
+//! server answers with one JSON object and a newline and closes. A frame over
+//! [`MAX_FRAME_BYTES`] is refused. Requests from agents carry the agent's token, which binds
+//! them to one task and role; requests from humans carry none and are guarded by the socket's
+//! file mode (0600).
+
+mod client;
+mod frame;
+
+use serde::{Deserialize, Serialize};
+
+pub use client::{Client, ClientError, ClientErrorKind};
+pub use frame::{FrameError, decode_line, encode_line, read_frame};
+
+use duet_core::protocol::{Role, ToolCall};
+
+/// The protocol version this build speaks; a request with another version is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest request or response line accepted, in bytes (including the newline).
+pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+/// Environment variables through which agents' helpers find the controller.
+pub mod env {
+    /// Path of the controller's unix socket.
+    pub const SOCKET: &str = "DUET_SOCKET";
+    /// The agent's token: binds its requests to one task and role.
+    pub const TOKEN: &str = "DUET_TOKEN";
+    /// The task id (informational, for logs and humans).
+    pub const TASK: &str = "DUET_TASK";
+    /// The role, `worker` or `reviewer` (informational).
+    pub const ROLE: &str = "DUET_ROLE";
+}
+
+/// One request to the controller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub version: u32,
+    /// Set by agents' helpers (`duet mcp`, `duet hook`, `duet exec-agent`); absent for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    pub body: RequestBody,
+}
+
+impl Request {
+    /// A request from an agent's helper, bound by its token.
+    pub fn from_agent(token: impl Into<String>, body: RequestBody) -> Self {
+        Request {
+            version: PROTOCOL_VERSION,
+            token: Some(token.into()),
+            body,
+        }
+    }
+
+    /// A request from a human command.
+    pub fn from_human(body: RequestBody) -> Self {
+        Request {
+            version: PROTOCOL_VERSION,
+            token: None,
+            body,
+        }
+    }
+}
+
+/// What is asked. Agent requests need a token; human requests must not carry one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RequestBody {
+    // --- from agents (token required) ---
+    /// A bridge tool call from `duet mcp`.
+    ToolCall {
+        call: ToolCall,
+    },
+    /// A hook or notify payload from `duet hook`, passed through as the agent sent it.
+    Hook {
+        source: HookSource,
+        payload: serde_json::Value,
+    },
+    /// The agent process started (from `duet exec-agent`).
+    ProcessStarted {
+        pid: u32,
+    },
+    /// The agent process ended (from `duet exec-agent`).
+    ProcessExited {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+    },
+
+    // --- from humans (no token) ---
+    /// Every task (or one) with its state.
+    Status {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<String>,
+    },
+    /// A human message into a pair.
+    Say {
+        task: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<Role>,
+        text: String,
+    },
+    /// The answer to an `ask_human` / needs-human.
+    Answer {
+        task: String,
+        text: String,
+    },
+    Pause {
+        task: String,
+    },
+    Resume {
+        task: String,
+    },
+    Cancel {
+        task: String,
+    },
+    /// Stop the controller (agents keep running unless `stop_agents`).
+    Stop {
+        #[serde(default)]
+        stop_agents: bool,
+    },
+}
+
+impl RequestBody {
+    /// Whether this request must come from an agent (with a token).
+    pub fn is_agent_request(&self) -> bool {
+        matches!(
+            self,
+            RequestBody::ToolCall { .. }
+                | RequestBody::Hook { .. }
+                | RequestBody::ProcessStarted { .. }
+                | RequestBody::ProcessExited { .. }
+        )
+    }
+}
+
+/// Which hook mechanism a payload came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookSource {
+    /// A claude hook command (payload: the JSON on its stdin).
+    Claude,
+    /// codex's `notify` program (payload: the JSON in its last argument).
+    Codex,
+}
+
+/// The controller's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Response {
+    Ok { body: ResponseBody },
+    Error { error: ErrorBody },
+}
+
+impl Response {
+    pub fn ok(body: ResponseBody) -> Self {
+        Response::Ok { body }
+    }
+
+    pub fn error(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Response::Error {
+            error: ErrorBody {
+                kind,
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseBody {
+    /// Done; nothing to say.
+    Ack,
+    /// A tool call's result: text for the agent, or a refusal it should read and act on.
+    ToolResult { text: String, is_error: bool },
+    /// The answer to a hook: what `duet hook` must print on stdout (claude's Stop hook
+    /// hand-over), if anything.
+    HookReply {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stdout: Option<String>,
+    },
+    /// Task status as JSON (shape owned by the controller's status module).
+    Status { tasks: serde_json::Value },
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Not JSON, not a known request, or fields missing.
+    Malformed,
+    /// Over [`MAX_FRAME_BYTES`].
+    TooLarge,
+    /// Another protocol version.
+    VersionMismatch,
+    /// Missing or unknown token, or a token used for a request it may not make.
+    Unauthorized,
+    UnknownTask,
+    /// The task's state does not allow it.
+    WrongState,
+    Internal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use duet_core::protocol::Verdict;
+
+    #[test]
+    fn request_wire_form_is_stable() {
+        let req = Request::from_agent(
+            "t0k",
+            RequestBody::ToolCall {
+                call: ToolCall::SubmitReview {
+                    verdict: Verdict::Approve,
+                    findings: vec![],
+                },
+            },
+        );
+        let json = serde_json::to_string(&req).unwrap();
+        assert_eq!(
+            json,
+            r#"{"version":1,"token":"t0k","body":{"type":"tool_call","call":{"tool":"submit_review","verdict":"approve","findings":[]}}}"#
+        );
+        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
+    }
+
+    #[test]
+    fn response_wire_form_is_stable() {
+        let ok = Response::ok(ResponseBody::ToolResult {
+            text: "review requested".into(),
+            is_error: false,
+        });
+        assert_eq!(
+            serde_json::to_string(&ok).unwrap(),
+            r#"{"status":"ok","body":{"type":"tool_result","text":"review requested","is_error":false}}"#
+        );
+        let err = Response::error(ErrorKind::Unauthorized, "unknown token");
+        assert_eq!(
+            serde_json::to_string(&err).unwrap(),
+            r#"{"status":"error","error":{"kind":"unauthorized","message":"unknown token"}}"#
+        );
+    }
+
+    #[test]
+    fn agent_and_human_requests_are_told_apart() {
+        assert!(RequestBody::ProcessStarted { pid: 1 }.is_agent_request());
+        assert!(!RequestBody::Status { task: None }.is_agent_request());
+        assert!(!RequestBody::Stop { stop_agents: false }.is_agent_request());
+    }
+}
