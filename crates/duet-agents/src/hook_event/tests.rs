@@ -1,0 +1,1 @@
+//! Tests of hook payload parsing.

@@ -1,0 +1,20 @@
+//! Agent adapters and the tmux runtime: how duet starts `claude` and `codex` for one seat of a
+//! pair, how it reads their hook / notify events, and the tmux session the pair runs in.
+//!
+//! - [`adapter`]: [`launch_spec`] builds the argv, env and cwd of an agent from its profile
+//!   (`duet.toml`) and a [`LaunchContext`] (MCP bridge, hooks / notify, prompts, session).
+//! - [`hook_event`]: [`parse_claude_hook`] / [`parse_codex_notify`] turn the JSON the CLIs hand
+//!   to hooks into typed [`AgentSignal`]s.
+//! - [`tmux`]: [`TmuxRuntime`], one tmux session per task with the worker and reviewer panes.
+//! - [`toml_value`]: a small TOML value encoder for codex `-c key=value` overrides.
+
+pub mod adapter;
+pub mod hook_event;
+pub mod tmux;
+pub mod toml_value;
+
+pub use adapter::{
+    AdapterError, AdapterErrorKind, LaunchContext, LaunchSpec, SessionPlan, env_names, launch_spec,
+};
+pub use hook_event::{AgentSignal, HookParseError, parse_claude_hook, parse_codex_notify};
+pub use tmux::{PairPanes, PaneCommand, TmuxError, TmuxErrorKind, TmuxRuntime};
