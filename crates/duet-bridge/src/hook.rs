@@ -1,0 +1,199 @@
+//! `duet hook claude|codex`: forwards a hook payload (claude: the JSON on stdin; codex's notify:
+//! the JSON in the last argument) to the controller and prints its reply for claude's Stop hook.
+//!
+//! A hook must never block or break the agent: the exit code is always 0, the socket timeout is
+//! short ([`HOOK_TIMEOUT`]), and every problem (no controller, bad JSON, a refusal) is only
+//! logged to stderr.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use duet_proto::{Client, HookSource, MAX_FRAME_BYTES, Request, RequestBody, Response, ResponseBody};
+
+use crate::agent_env::AgentEnv;
+
+/// How long a hook waits for the controller (per connect/write/read step).
+pub const HOOK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The largest payload forwarded; the request around it must fit in one frame.
+pub const MAX_PAYLOAD_BYTES: usize = MAX_FRAME_BYTES - 4 * 1024;
+
+/// Runs the hook with this process's stdin, stdout and stderr. `payload_arg` is the payload
+/// given as an argument (codex's notify; for claude, stdin is read when it is `None`).
+/// Returns the exit code (always 0).
+pub fn run(source: HookSource, payload_arg: Option<String>, env: &AgentEnv) -> i32 {
+    run_with(
+        source,
+        payload_arg,
+        &mut std::io::stdin().lock(),
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+        env,
+    )
+}
+
+/// [`run`] over the given streams.
+pub fn run_with(
+    source: HookSource,
+    payload_arg: Option<String>,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    env: &AgentEnv,
+) -> i32 {
+    let name = source_name(source);
+    let mut log = |message: String| {
+        // Ignore write errors: the agent may have closed our stderr.
+        let _ = writeln!(stderr, "duet hook {name}: {message}");
+    };
+    let raw = match (source, payload_arg) {
+        (_, Some(arg)) => arg.into_bytes(),
+        (HookSource::Claude, None) => match read_bounded(stdin) {
+            Ok(bytes) => bytes,
+            Err(message) => {
+                log(message);
+                return 0;
+            }
+        },
+        (HookSource::Codex, None) => {
+            log("no payload: codex passes the notify JSON as the last argument".into());
+            return 0;
+        }
+    };
+    if raw.len() > MAX_PAYLOAD_BYTES {
+        log(format!(
+            "payload of {} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit; not forwarded",
+            raw.len()
+        ));
+        return 0;
+    }
+    let payload: serde_json::Value = match serde_json::from_slice(&raw) {
+        Ok(payload) => payload,
+        Err(err) => {
+            log(format!("payload is not JSON ({err}); not forwarded"));
+            return 0;
+        }
+    };
+    let (socket, token) = match env.connection() {
+        Ok(connection) => connection,
+        Err(err) => {
+            log(format!("{err}; payload not forwarded"));
+            return 0;
+        }
+    };
+    let client = Client::new(&socket, HOOK_TIMEOUT);
+    let request = Request::from_agent(token, RequestBody::Hook { source, payload });
+    match client.send(&request) {
+        Ok(Response::Ok {
+            body: ResponseBody::HookReply { stdout: Some(text) },
+        }) => {
+            if let Err(err) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+                log(format!("failed to print duet's reply: {err}"));
+            }
+        }
+        Ok(Response::Ok {
+            body: ResponseBody::HookReply { stdout: None } | ResponseBody::Ack,
+        }) => {}
+        Ok(Response::Ok { body }) => log(format!("unexpected answer from duet: {body:?}")),
+        Ok(Response::Error { error }) => log(format!(
+            "duet refused the payload ({:?}): {}",
+            error.kind, error.message
+        )),
+        Err(err) => {
+            let cause = std::error::Error::source(&err)
+                .map(|source| format!(": {source}"))
+                .unwrap_or_default();
+            log(format!(
+                "duet is not reachable ({err}{cause}); payload dropped"
+            ));
+        }
+    }
+    0
+}
+
+fn source_name(source: HookSource) -> &'static str {
+    match source {
+        HookSource::Claude => "claude",
+        HookSource::Codex => "codex",
+    }
+}
+
+/// Reads stdin up to the limit. An oversized input is drained (so the agent's write does not
+/// fail) and refused.
+fn read_bounded(stdin: &mut dyn Read) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(MAX_PAYLOAD_BYTES).unwrap_or(u64::MAX) + 1;
+    stdin
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(|err| format!("failed to read the payload from stdin: {err}"))?;
+    if bytes.len() > MAX_PAYLOAD_BYTES {
+        let rest = std::io::copy(stdin, &mut std::io::sink()).unwrap_or(0);
+        let total = u64::try_from(bytes.len()).unwrap_or(u64::MAX) + rest;
+        return Err(format!(
+            "payload of {total} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit; not forwarded"
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_in_memory(
+        source: HookSource,
+        arg: Option<&str>,
+        stdin: &[u8],
+        env: &AgentEnv,
+    ) -> (i32, String, String) {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let code = run_with(
+            source,
+            arg.map(str::to_owned),
+            &mut &stdin[..],
+            &mut out,
+            &mut err,
+            env,
+        );
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[test]
+    fn bad_json_is_logged_and_exits_zero() {
+        let env = AgentEnv::default();
+        let (code, out, err) = run_in_memory(HookSource::Claude, None, b"{not json", &env);
+        assert_eq!((code, out.as_str()), (0, ""));
+        assert!(err.starts_with("duet hook claude: payload is not JSON"), "{err}");
+    }
+
+    #[test]
+    fn codex_without_an_argument_is_logged() {
+        let (code, _, err) = run_in_memory(HookSource::Codex, None, b"", &AgentEnv::default());
+        assert_eq!(code, 0);
+        assert!(err.contains("no payload"), "{err}");
+    }
+
+    #[test]
+    fn an_oversized_payload_is_drained_and_refused() {
+        let big = vec![b' '; MAX_PAYLOAD_BYTES + 100];
+        let (code, _, err) = run_in_memory(HookSource::Claude, None, &big, &AgentEnv::default());
+        assert_eq!(code, 0);
+        assert!(
+            err.contains(&format!("payload of {} bytes is over", MAX_PAYLOAD_BYTES + 100)),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_environment_is_logged() {
+        let (code, _, err) = run_in_memory(HookSource::Claude, None, b"{}", &AgentEnv::default());
+        assert_eq!(code, 0);
+        assert!(err.contains("DUET_SOCKET and DUET_TOKEN not set"), "{err}");
+    }
+}

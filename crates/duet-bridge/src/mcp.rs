@@ -1,0 +1,223 @@
+//! `duet mcp`: the MCP stdio server that gives an agent its duet tools. Each call's arguments are
+//! checked for shape here (JSON schema types, required fields) and forwarded to the controller
+//! as a `ToolCall` request, one connection per call; the controller checks role, sizes and state
+//! and its answer (or the reason nothing answered) becomes the tool result.
+
+mod answer;
+pub mod args;
+pub mod descriptions;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use duet_core::protocol::{ToolCall, ToolName};
+use duet_proto::{Client, MAX_FRAME_BYTES, Request, RequestBody, encode_line};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{
+    CallToolResult, ContentBlock, Implementation, JsonObject, ServerCapabilities, ServerConfig,
+};
+use rmcp::{ErrorData, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+
+use crate::agent_env::AgentEnv;
+use crate::error::{BridgeError, BridgeErrorKind};
+use args::{AskHumanArgs, MarkDoneArgs, RequestReviewArgs, SendMessageArgs, SubmitReviewArgs};
+
+/// The name the bridge reports and is registered under in the agents' MCP configs, so the tools
+/// read `mcp__duet__<tool>`.
+pub const SERVER_NAME: &str = "duet";
+
+/// How long a tool call waits for the controller by default.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where the bridge sends its calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub socket: PathBuf,
+    pub token: String,
+    /// Per step (connect, write, read) of one call.
+    pub call_timeout: Duration,
+}
+
+impl Config {
+    /// From `DUET_SOCKET` and `DUET_TOKEN`, with the default timeout.
+    pub fn from_env(env: &AgentEnv) -> Result<Self, BridgeError> {
+        let (socket, token) = env.connection()?;
+        Ok(Config {
+            socket,
+            token,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+        })
+    }
+
+    /// From this process's environment.
+    pub fn from_process_env() -> Result<Self, BridgeError> {
+        Self::from_env(&AgentEnv::from_process())
+    }
+}
+
+/// The MCP server: one tool per [`ToolName`].
+#[derive(Debug, Clone)]
+pub struct DuetBridge {
+    client: Client,
+    token: String,
+    #[allow(dead_code)] // read by the code `tool_handler` generates
+    tool_router: ToolRouter<Self>,
+}
+
+fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+    rmcp::handler::server::common::schema_for_input::<T>()
+        .unwrap_or_else(|err| panic!("tool argument types have object schemas: {err}"))
+}
+
+#[tool_router]
+impl DuetBridge {
+    pub fn new(config: Config) -> Self {
+        DuetBridge {
+            client: Client::new(config.socket, config.call_timeout),
+            token: config.token,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(
+        description = descriptions::SEND_MESSAGE,
+        input_schema = input_schema::<SendMessageArgs>()
+    )]
+    async fn send_message(&self, arguments: JsonObject) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .parse_and_forward::<SendMessageArgs>(ToolName::SendMessage, arguments)
+            .await)
+    }
+
+    #[tool(
+        description = descriptions::REQUEST_REVIEW,
+        input_schema = input_schema::<RequestReviewArgs>()
+    )]
+    async fn request_review(&self, arguments: JsonObject) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .parse_and_forward::<RequestReviewArgs>(ToolName::RequestReview, arguments)
+            .await)
+    }
+
+    #[tool(
+        description = descriptions::SUBMIT_REVIEW,
+        input_schema = input_schema::<SubmitReviewArgs>()
+    )]
+    async fn submit_review(&self, arguments: JsonObject) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .parse_and_forward::<SubmitReviewArgs>(ToolName::SubmitReview, arguments)
+            .await)
+    }
+
+    #[tool(
+        description = descriptions::MARK_DONE,
+        input_schema = input_schema::<MarkDoneArgs>()
+    )]
+    async fn mark_done(&self, arguments: JsonObject) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .parse_and_forward::<MarkDoneArgs>(ToolName::MarkDone, arguments)
+            .await)
+    }
+
+    #[tool(
+        description = descriptions::ASK_HUMAN,
+        input_schema = input_schema::<AskHumanArgs>()
+    )]
+    async fn ask_human(&self, arguments: JsonObject) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .parse_and_forward::<AskHumanArgs>(ToolName::AskHuman, arguments)
+            .await)
+    }
+
+    #[tool(
+        description = descriptions::TASK_STATUS,
+        annotations(read_only_hint = true)
+    )]
+    async fn task_status(&self, arguments: JsonObject) -> Result<CallToolResult, ErrorData> {
+        if let Some(name) = arguments.keys().next() {
+            return Ok(error_result(format!(
+                "invalid arguments for task_status: unknown field `{name}`, it takes no arguments"
+            )));
+        }
+        Ok(self.forward(ToolCall::TaskStatus).await)
+    }
+}
+
+impl DuetBridge {
+    async fn parse_and_forward<T>(&self, tool: ToolName, arguments: JsonObject) -> CallToolResult
+    where
+        T: DeserializeOwned + Into<ToolCall>,
+    {
+        match args::parse::<T>(tool, arguments) {
+            Ok(parsed) => self.forward(parsed.into()).await,
+            Err(message) => error_result(message),
+        }
+    }
+
+    /// Sends `call` to the controller and turns its answer into the tool result.
+    async fn forward(&self, call: ToolCall) -> CallToolResult {
+        let tool = call.name();
+        let request = Request::from_agent(self.token.clone(), RequestBody::ToolCall { call });
+        let size = encode_line(&request).len();
+        if size > MAX_FRAME_BYTES {
+            return error_result(format!(
+                "{tool} refused: the arguments are {size} bytes, over duet's {MAX_FRAME_BYTES}-byte \
+                 limit for one call; shorten them"
+            ));
+        }
+        let client = self.client.clone();
+        let sent = tokio::task::spawn_blocking(move || client.send(&request)).await;
+        let answer = match sent {
+            Ok(result) => answer::tool_answer(tool, self.client.socket(), result),
+            Err(join_error) => answer::ToolAnswer::error(format!(
+                "{tool} failed inside duet mcp: {join_error}"
+            )),
+        };
+        answer.into_result()
+    }
+}
+
+fn error_result(text: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(text)])
+}
+
+#[tool_handler]
+impl ServerHandler for DuetBridge {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
+            .with_instructions(descriptions::INSTRUCTIONS)
+    }
+}
+
+/// Serves the bridge on this process's stdin/stdout until the agent closes it. Builds its own
+/// async runtime: call it from synchronous code (the CLI's `main`).
+pub fn serve_stdio(config: Config) -> Result<(), BridgeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|err| {
+            BridgeError::with_source(BridgeErrorKind::Runtime, "start the async runtime", err)
+        })?;
+    runtime.block_on(serve_stdio_async(config))
+}
+
+/// [`serve_stdio`] for callers already inside a tokio runtime.
+pub async fn serve_stdio_async(config: Config) -> Result<(), BridgeError> {
+    let serve_error = |err: Box<dyn std::error::Error + Send + Sync>| {
+        BridgeError::with_source(BridgeErrorKind::Serve, "serve duet's MCP tools on stdio", err)
+    };
+    let running = DuetBridge::new(config)
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|err| serve_error(Box::new(err)))?;
+    running
+        .waiting()
+        .await
+        .map_err(|err| serve_error(Box::new(err)))?;
+    Ok(())
+}

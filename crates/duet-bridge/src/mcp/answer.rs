@@ -1,0 +1,161 @@
+//! Turns the controller's answer to a tool call (or the reason there was none) into the text and
+//! error flag the agent sees.
+
+use std::path::Path;
+
+use duet_core::protocol::ToolName;
+use duet_proto::{ClientError, ClientErrorKind, ErrorKind, FrameError, Response, ResponseBody};
+use rmcp::model::{CallToolResult, ContentBlock};
+
+/// What the agent is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolAnswer {
+    pub text: String,
+    pub is_error: bool,
+}
+
+impl ToolAnswer {
+    pub fn ok(text: impl Into<String>) -> Self {
+        ToolAnswer {
+            text: text.into(),
+            is_error: false,
+        }
+    }
+
+    pub fn error(text: impl Into<String>) -> Self {
+        ToolAnswer {
+            text: text.into(),
+            is_error: true,
+        }
+    }
+
+    pub fn into_result(self) -> CallToolResult {
+        let content = vec![ContentBlock::text(self.text)];
+        if self.is_error {
+            CallToolResult::error(content)
+        } else {
+            CallToolResult::success(content)
+        }
+    }
+}
+
+/// The answer for `tool` given what the socket at `socket` said.
+pub fn tool_answer(
+    tool: ToolName,
+    socket: &Path,
+    sent: Result<Response, ClientError>,
+) -> ToolAnswer {
+    match sent {
+        Ok(Response::Ok { body }) => match body {
+            ResponseBody::ToolResult { text, is_error } => ToolAnswer { text, is_error },
+            ResponseBody::Ack => ToolAnswer::ok(format!("{tool}: done")),
+            ResponseBody::Status { tasks } => ToolAnswer::ok(
+                serde_json::to_string_pretty(&tasks).unwrap_or_else(|_| tasks.to_string()),
+            ),
+            ResponseBody::HookReply { .. } => ToolAnswer::error(format!(
+                "{tool} failed: duet answered with a hook reply instead of a tool result (a bug in \
+                 duet); call task_status to see whether the call took effect"
+            )),
+        },
+        Ok(Response::Error { error }) => ToolAnswer::error(format!(
+            "{tool} refused by duet ({}): {}",
+            error_kind_name(error.kind),
+            error.message
+        )),
+        Err(err) => {
+            let cause = root_cause(&err);
+            match err.kind {
+                ClientErrorKind::Connect => ToolAnswer::error(format!(
+                    "duet is not running: nothing answers at its control socket {} ({cause}). \
+                     The {tool} call was not delivered. Go on with what you can do without it \
+                     and call {tool} again later; if duet stays unreachable, stop and tell the \
+                     human.",
+                    socket.display()
+                )),
+                ClientErrorKind::Exchange => ToolAnswer::error(format!(
+                    "duet did not answer the {tool} call (control socket {}: {cause}). It may or \
+                     may not have received it: call task_status before calling {tool} again.",
+                    socket.display()
+                )),
+            }
+        }
+    }
+}
+
+fn error_kind_name(kind: ErrorKind) -> String {
+    match serde_json::to_value(kind) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{kind:?}"),
+    }
+}
+
+/// The underlying reason in words ("Connection refused (os error 111)", "timed out").
+fn root_cause(err: &ClientError) -> String {
+    match &err.source {
+        Some(FrameError::Io(io)) => io.to_string(),
+        Some(other) => other.to_string(),
+        None => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use duet_proto::ErrorKind;
+    use std::path::PathBuf;
+
+    fn socket() -> PathBuf {
+        PathBuf::from("/run/duet.sock")
+    }
+
+    #[test]
+    fn tool_results_pass_through_with_their_error_flag() {
+        let answer = tool_answer(
+            ToolName::MarkDone,
+            &socket(),
+            Ok(Response::ok(ResponseBody::ToolResult {
+                text: "mark_done refused: the reviewer has not approved HEAD abc1234".into(),
+                is_error: true,
+            })),
+        );
+        assert_eq!(
+            answer,
+            ToolAnswer::error("mark_done refused: the reviewer has not approved HEAD abc1234")
+        );
+    }
+
+    #[test]
+    fn protocol_errors_become_error_results_with_kind_and_message() {
+        let answer = tool_answer(
+            ToolName::SendMessage,
+            &socket(),
+            Ok(Response::error(ErrorKind::Unauthorized, "unknown token")),
+        );
+        assert_eq!(
+            answer,
+            ToolAnswer::error("send_message refused by duet (unauthorized): unknown token")
+        );
+    }
+
+    #[test]
+    fn an_unreachable_controller_says_duet_is_not_running_and_names_the_socket() {
+        let err = ClientError {
+            kind: ClientErrorKind::Connect,
+            action: "connect to",
+            socket: socket(),
+            source: Some(FrameError::Io(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused,
+            ))),
+        };
+        let answer = tool_answer(ToolName::RequestReview, &socket(), Err(err));
+        assert!(answer.is_error);
+        assert!(
+            answer.text.starts_with(
+                "duet is not running: nothing answers at its control socket /run/duet.sock (connection refused)"
+            ),
+            "{}",
+            answer.text
+        );
+        assert!(answer.text.contains("The request_review call was not delivered"));
+    }
+}
