@@ -2,7 +2,7 @@
 //! events together with their projections in one transaction, and rebuilding the projections.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
@@ -225,8 +225,7 @@ fn configure(conn: &Connection, path: &Path, options: OpenOptions) -> Result<(),
     // The timeout first: switching to WAL needs a lock another opener may hold.
     conn.busy_timeout(options.busy_timeout)
         .map_err(|e| configure_error(path, "busy_timeout", e))?;
-    let mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+    let mode = switch_to_wal(conn, options.busy_timeout)
         .map_err(|e| configure_error(path, "journal_mode=WAL", e))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::new(
@@ -245,6 +244,27 @@ fn configure(conn: &Connection, path: &Path, options: OpenOptions) -> Result<(),
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(|e| configure_error(path, "foreign_keys", e))?;
     Ok(())
+}
+
+/// Sets WAL mode, which is persistent in the file. Changing the journal mode needs an exclusive
+/// lock and SQLite answers BUSY at once (without calling the busy handler) while another
+/// connection, e.g. a concurrent first open, holds a lock; so this retries until `timeout`.
+fn switch_to_wal(conn: &Connection, timeout: Duration) -> rusqlite::Result<String> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && Instant::now() < deadline =>
+            {
+                // No event tells us when the other connection lets go; poll with a deadline.
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn configure_error(path: &Path, setting: &str, e: rusqlite::Error) -> StoreError {

@@ -12,9 +12,19 @@ use rusqlite::Connection;
 const EVENTS_PER_BATCH: i64 = 4;
 
 fn batch(task: &str) -> Vec<NewEvent> {
-    let mut events = vec![NewEvent::for_task(0, task, Event::TaskQueued { title: None })];
+    let mut events = vec![NewEvent::for_task(
+        0,
+        task,
+        Event::TaskQueued { title: None },
+    )];
     events.extend((0..EVENTS_PER_BATCH - 1).map(|i| {
-        NewEvent::for_task(0, task, Event::Note { text: format!("{task} note {i} {}", "x".repeat(2000)) })
+        NewEvent::for_task(
+            0,
+            task,
+            Event::Note {
+                text: format!("{task} note {i} {}", "x".repeat(2000)),
+            },
+        )
     }));
     events
 }
@@ -55,8 +65,14 @@ fn a_reader_sees_consistent_snapshots_while_a_writer_writes() {
     });
     // The reader was not locked out: it saw the log at several positions mid-way.
     assert!(snapshots_during_writes > 1);
-    assert!(distinct_positions > 2, "only {distinct_positions} positions seen");
-    assert_eq!(reader.snapshot().unwrap().last_seq, BATCHES * EVENTS_PER_BATCH);
+    assert!(
+        distinct_positions > 2,
+        "only {distinct_positions} positions seen"
+    );
+    assert_eq!(
+        reader.snapshot().unwrap().last_seq,
+        BATCHES * EVENTS_PER_BATCH
+    );
 }
 
 #[test]
@@ -70,12 +86,17 @@ fn an_open_read_transaction_does_not_block_the_writer_and_keeps_its_view() {
     raw.busy_timeout(std::time::Duration::ZERO).unwrap();
     let read = raw.transaction().unwrap();
     let count = |conn: &Connection| -> i64 {
-        conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap()
+        conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap()
     };
     assert_eq!(count(&read), EVENTS_PER_BATCH);
 
     writer.append_batch(&batch("b")).unwrap();
-    assert_eq!(count(&read), EVENTS_PER_BATCH, "the reader keeps its snapshot");
+    assert_eq!(
+        count(&read),
+        EVENTS_PER_BATCH,
+        "the reader keeps its snapshot"
+    );
     read.finish().unwrap();
     assert_eq!(count(&raw), 2 * EVENTS_PER_BATCH);
 }
@@ -93,16 +114,24 @@ fn two_writers_interleave_whole_transactions() {
                 let mut store = Store::open(path).unwrap();
                 start.wait();
                 for i in 0..40 {
-                    store.append_batch(&batch(&format!("{writer}{i:02}"))).unwrap();
+                    store
+                        .append_batch(&batch(&format!("{writer}{i:02}")))
+                        .unwrap();
                 }
             });
         }
     });
     let store = Store::open_read_only(&path).unwrap();
     let events = store.events(&EventFilter::all()).unwrap();
-    assert_eq!(events.len(), 80 * usize::try_from(EVENTS_PER_BATCH).unwrap());
+    assert_eq!(
+        events.len(),
+        80 * usize::try_from(EVENTS_PER_BATCH).unwrap()
+    );
     for chunk in events.chunks(usize::try_from(EVENTS_PER_BATCH).unwrap()) {
-        assert!(chunk.iter().all(|e| e.task_id == chunk[0].task_id), "a batch was split");
+        assert!(
+            chunk.iter().all(|e| e.task_id == chunk[0].task_id),
+            "a batch was split"
+        );
     }
     assert_eq!(store.task_states().unwrap().len(), 80);
 }

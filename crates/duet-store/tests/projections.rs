@@ -22,13 +22,19 @@ impl Rng {
 fn dump(path: &std::path::Path) -> BTreeMap<&'static str, Vec<Vec<Value>>> {
     let conn = Connection::open(path).unwrap();
     let mut tables = BTreeMap::new();
-    for (table, order) in [("tasks", "id"), ("messages", "id"), ("agents", "task_id, role")] {
+    for (table, order) in [
+        ("tasks", "id"),
+        ("messages", "id"),
+        ("agents", "task_id, role"),
+    ] {
         let mut statement = conn
             .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
             .unwrap();
         let columns = statement.column_count();
         let rows = statement
-            .query_map([], |row| (0..columns).map(|i| row.get::<_, Value>(i)).collect())
+            .query_map([], |row| {
+                (0..columns).map(|i| row.get::<_, Value>(i)).collect()
+            })
             .unwrap()
             .collect::<Result<Vec<Vec<Value>>, _>>()
             .unwrap();
@@ -91,19 +97,28 @@ fn random_history(store: &mut Store, rng: &mut Rng, steps: usize) -> (usize, usi
                 let event = if rng.below(2) == 0 {
                     Event::MessageDelivered { id }
                 } else {
-                    Event::MessageSuppressed { id, reason: "echo".into() }
+                    Event::MessageSuppressed {
+                        id,
+                        reason: "echo".into(),
+                    }
                 };
                 // Usually on the owning task; sometimes on another (refused).
-                let on = if rng.below(4) == 0 { task.clone() } else { owner };
+                let on = if rng.below(4) == 0 {
+                    task.clone()
+                } else {
+                    owner
+                };
                 let new = NewEvent::for_task(at, on, event);
                 match store.append(&new) {
                     Ok(_) => accepted += 1,
                     Err(_) => refused += 1,
                 }
                 open_messages.retain(|(_, id)| {
-                    store.messages(None).unwrap().iter().any(|m| {
-                        &m.id == id && m.state == duet_store::MessageState::Accepted
-                    })
+                    store
+                        .messages(None)
+                        .unwrap()
+                        .iter()
+                        .any(|m| &m.id == id && m.state == duet_store::MessageState::Accepted)
                 });
                 continue;
             }
@@ -117,7 +132,9 @@ fn random_history(store: &mut Store, rng: &mut Rng, steps: usize) -> (usize, usi
                     text: format!("finding {step}"),
                 }],
             },
-            9 => Event::CommitSeen { sha: format!("{step:07x}") },
+            9 => Event::CommitSeen {
+                sha: format!("{step:07x}"),
+            },
             _ => Event::CiResult {
                 sha: format!("{step:07x}"),
                 passed: rng.below(2) == 0,
@@ -157,7 +174,10 @@ fn rebuilding_from_the_log_equals_the_incremental_projections() {
         let mut store = Store::open_with(dir.path().join("state.db"), options).unwrap();
         let (accepted, refused) = random_history(&mut store, &mut Rng(seed), 600);
         // The history must exercise both paths, or the comparison proves little.
-        assert!(accepted > 200 && refused > 20, "seed {seed}: {accepted} / {refused}");
+        assert!(
+            accepted > 200 && refused > 20,
+            "seed {seed}: {accepted} / {refused}"
+        );
         assert_eq!(store.last_seq().unwrap(), i64::try_from(accepted).unwrap());
 
         let incremental = dump(store.path());
@@ -172,7 +192,10 @@ fn rebuilding_from_the_log_equals_the_incremental_projections() {
         store.append(&next).unwrap();
         let mut expected = incremental;
         let after = dump(store.path());
-        expected.get_mut("tasks").unwrap().push(after["tasks"].last().unwrap().clone());
+        expected
+            .get_mut("tasks")
+            .unwrap()
+            .push(after["tasks"].last().unwrap().clone());
         assert_eq!(after, expected);
     }
 }
