@@ -3,6 +3,9 @@
 # `git worktree add -b` on a repository of about 5,000 files, alternating the two in one run,
 # and prints the medians and the ratio duet / git (goal: at most 1.2).
 #
+# A plain loop rather than hyperfine: hyperfine runs all of one command before the other,
+# while alternating them spreads background load (other builds on the machine) evenly.
+#
 # Usage: scripts/bench-worktree.sh [runs (default 15)] [files (default 5000)]
 # Env:   BENCH_KEEP=1 keeps the temporary directory; BENCH_DIR=<dir> uses it instead of mktemp.
 set -euo pipefail

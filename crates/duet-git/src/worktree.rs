@@ -76,8 +76,13 @@ impl<'r> WorktreeManager<'r> {
         canonical(&self.root).join(task_id)
     }
 
-    /// Makes sure the task has its branch (created at `base` if missing) and its worktree
-    /// checked out on that branch. Calling it again returns the existing worktree.
+    /// Makes sure the task has its branch (created at `base` if missing, reused as it is if
+    /// present) and its worktree checked out on that branch, and records `base` as the
+    /// branch's base (`branch.<name>.duetbase`) for later removal checks. Calling it again
+    /// returns the existing worktree. On failure nothing it made is left behind.
+    ///
+    /// The first creation in a process turns off libgit2's strict hash verification
+    /// process-wide (see the `checkout` module for why).
     pub fn ensure(&self, task_id: &str, base: &str) -> Result<Worktree, GitError> {
         validate_task_id(task_id)?;
         let git = self.repo.main();
