@@ -1,0 +1,113 @@
+//! One actor per agent: it owns the agent's tmux pane and types what the loop asks it to,
+//! one delivery at a time, and reports back what it saw (watchexec's supervisor pattern:
+//! a handle, a control enum, acknowledgements).
+
+use std::time::{Duration, Instant};
+
+use duet_agents::TmuxRuntime;
+use duet_core::config::AgentKind;
+use duet_core::protocol::{MessageId, Role};
+use tokio::sync::mpsc;
+
+/// What the loop can ask of an agent's actor.
+#[derive(Debug)]
+pub enum AgentControl {
+    /// Type `text` at the agent's prompt; it carries `ids`.
+    Deliver { text: String, ids: Vec<MessageId> },
+}
+
+/// What an actor tells the loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentReport {
+    /// The text was entered and the agent is visibly working on it (codex; claude's own
+    /// UserPromptSubmit hook confirms claude's turns).
+    TurnSeen { role: Role, ids: Vec<MessageId> },
+    /// Typing failed; the messages stay unconfirmed and are retried by the protocol.
+    DeliveryFailed { role: Role, error: String },
+}
+
+/// The loop's handle on one agent's actor.
+#[derive(Debug, Clone)]
+pub struct AgentHandle {
+    tx: mpsc::Sender<AgentControl>,
+}
+
+impl AgentHandle {
+    /// Starts the actor for `role`'s agent in `pane`.
+    pub fn spawn(
+        role: Role,
+        kind: AgentKind,
+        pane: String,
+        tmux: TmuxRuntime,
+        reports: mpsc::Sender<AgentReport>,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(run(role, kind, pane, tmux, rx, reports));
+        AgentHandle { tx }
+    }
+
+    /// Queues a delivery; never blocks the loop (a full queue drops it, and the protocol's
+    /// retry sends it again).
+    pub fn deliver(&self, text: String, ids: Vec<MessageId>) {
+        if let Err(err) = self.tx.try_send(AgentControl::Deliver { text, ids }) {
+            tracing::warn!("agent actor did not take a delivery: {err}");
+        }
+    }
+}
+
+/// How long to look for codex's "working" footer after entering text.
+const CODEX_TURN_START_TIMEOUT: Duration = Duration::from_secs(20);
+/// The footer codex (and claude) show while a turn runs.
+const WORKING_FOOTER: &str = "esc to interrupt";
+
+async fn run(
+    role: Role,
+    kind: AgentKind,
+    pane: String,
+    tmux: TmuxRuntime,
+    mut rx: mpsc::Receiver<AgentControl>,
+    reports: mpsc::Sender<AgentReport>,
+) {
+    while let Some(AgentControl::Deliver { text, ids }) = rx.recv().await {
+        let (tmux2, pane2) = (tmux.clone(), pane.clone());
+        let typed = tokio::task::spawn_blocking(move || tmux2.send_text(&pane2, &text, kind)).await;
+        let report = match typed {
+            Ok(Ok(())) if kind == AgentKind::Codex => {
+                // codex has no hook at turn start: its pane is the (fallback) signal.
+                let (tmux3, pane3) = (tmux.clone(), pane.clone());
+                let seen = tokio::task::spawn_blocking(move || wait_for_working(&tmux3, &pane3))
+                    .await
+                    .unwrap_or(false);
+                seen.then_some(AgentReport::TurnSeen { role, ids })
+            }
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(AgentReport::DeliveryFailed {
+                role,
+                error: err.to_string(),
+            }),
+            Err(err) => Some(AgentReport::DeliveryFailed {
+                role,
+                error: err.to_string(),
+            }),
+        };
+        if let Some(report) = report
+            && reports.send(report).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn wait_for_working(tmux: &TmuxRuntime, pane: &str) -> bool {
+    let deadline = Instant::now() + CODEX_TURN_START_TIMEOUT;
+    while Instant::now() < deadline {
+        if tmux
+            .capture(pane)
+            .is_ok_and(|screen| screen.contains(WORKING_FOOTER))
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}

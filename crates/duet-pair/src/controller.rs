@@ -1,0 +1,537 @@
+//! The pair controller's decisions: control-socket requests and hook payloads in, the pure
+//! protocol (`duet_core::protocol::handle`) in the middle, IO actions out. No IO here, so every
+//! rule is tested without tmux, git or a database.
+
+use duet_agents::{AgentSignal, parse_claude_hook, parse_codex_notify};
+use duet_core::config::AgentKind;
+use duet_core::lifecycle::{LifecycleEvent, TaskState};
+use duet_core::protocol::delivery::TargetStatus;
+use duet_core::protocol::{
+    Effect, MessageId, PairEvent, PairState, Role, Sender, Timestamp, handle,
+};
+use duet_proto::{
+    ErrorKind, HookSource, PROTOCOL_VERSION, Request, RequestBody, Response, ResponseBody,
+};
+use duet_store::Event;
+
+use crate::records::{record_to_event, store_state};
+use crate::render::{carried_ids, render_batch};
+
+/// Identifies one open connection on the control socket, so an answer finds its caller.
+pub type ConnId = u64;
+
+/// What the runner must do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Answer the caller on connection `conn`.
+    Respond { conn: ConnId, response: Response },
+    /// Type `text` at `role`'s prompt; it carries messages `ids`.
+    Deliver {
+        role: Role,
+        text: String,
+        ids: Vec<MessageId>,
+    },
+    /// Append an event about this task to the store (before any answer that follows it).
+    Store(Event),
+    /// The task moved to a new state.
+    StateChanged(TaskState),
+    /// Tell the human: a question, a stall, an escalation.
+    AskHuman { from: Sender, question: String },
+    /// The human asked the controller to stop.
+    Stop { stop_agents: bool },
+}
+
+/// What the runner read from git about the task's worktree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitFacts {
+    pub head: String,
+    pub clean: bool,
+}
+
+/// One seat of the pair: its agent and what duet knows of its process and session.
+#[derive(Debug, Clone)]
+pub struct Seat {
+    pub role: Role,
+    pub kind: AgentKind,
+    pub profile: String,
+    pub token: String,
+    /// claude's session id (chosen by duet) or codex's thread id (learnt from notify).
+    pub session_id: Option<String>,
+    pub pid: Option<u32>,
+    /// Messages handed over at claude's Stop hook, confirmed by its next sign of life.
+    handed_over_at_stop: Vec<MessageId>,
+}
+
+impl Seat {
+    pub fn new(
+        role: Role,
+        kind: AgentKind,
+        profile: impl Into<String>,
+        token: impl Into<String>,
+    ) -> Self {
+        Seat {
+            role,
+            kind,
+            profile: profile.into(),
+            token: token.into(),
+            session_id: None,
+            pid: None,
+            handed_over_at_stop: Vec::new(),
+        }
+    }
+}
+
+/// The decisions of one pair.
+#[derive(Debug)]
+pub struct Controller {
+    pub state: PairState,
+    pub seats: [Seat; 2],
+}
+
+/// Text that only duet's own prompts and messages carry: a codex turn with it is the pair's
+/// thread, not the TUI's hidden title thread.
+const OWN_TEXT_MARKERS: [&str; 2] = ["[duet message #", "in a duet pair on task"];
+
+impl Controller {
+    pub fn new(state: PairState, worker: Seat, reviewer: Seat) -> Self {
+        Controller {
+            state,
+            seats: [worker, reviewer],
+        }
+    }
+
+    pub fn seat(&self, role: Role) -> &Seat {
+        &self.seats[role_index(role)]
+    }
+
+    fn seat_mut(&mut self, role: Role) -> &mut Seat {
+        &mut self.seats[role_index(role)]
+    }
+
+    /// The task is starting: queued → preparing → working.
+    pub fn start(&mut self, now: Timestamp) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for event in [LifecycleEvent::Start, LifecycleEvent::Prepared] {
+            if self.state.task_state != TaskState::Queued
+                && self.state.task_state != TaskState::Preparing
+            {
+                break;
+            }
+            actions.extend(self.apply(PairEvent::Control { event }, now, None));
+        }
+        actions
+    }
+
+    /// Time passed: retries and stall checks.
+    pub fn on_tick(&mut self, git: Option<&GitFacts>, now: Timestamp) -> Vec<Action> {
+        let mut actions = self.refresh_git(git, now);
+        actions.extend(self.apply(PairEvent::Tick, now, None));
+        actions
+    }
+
+    /// The runner saw `role` start a turn with the messages it typed (codex: the pane shows it
+    /// working after the text was entered).
+    pub fn on_turn_seen(&mut self, role: Role, ids: Vec<MessageId>, now: Timestamp) -> Vec<Action> {
+        self.apply(PairEvent::TurnStarted { role, carried: ids }, now, None)
+    }
+
+    /// One request from the control socket. Always produces exactly one `Respond` for `conn`.
+    pub fn on_request(
+        &mut self,
+        conn: ConnId,
+        request: Request,
+        git: Option<&GitFacts>,
+        now: Timestamp,
+    ) -> Vec<Action> {
+        if request.version != PROTOCOL_VERSION {
+            let message = format!(
+                "protocol version {} is not supported (this duet speaks {PROTOCOL_VERSION})",
+                request.version
+            );
+            return vec![respond(
+                conn,
+                Response::error(ErrorKind::VersionMismatch, message),
+            )];
+        }
+        let mut actions = Vec::new();
+        if request.body.is_agent_request() {
+            let Some(role) = request
+                .token
+                .as_deref()
+                .and_then(|t| self.role_for_token(t))
+            else {
+                return vec![respond(
+                    conn,
+                    Response::error(ErrorKind::Unauthorized, "unknown or missing agent token"),
+                )];
+            };
+            actions.extend(self.refresh_git(git, now));
+            actions.extend(self.agent_request(conn, role, request.body, now));
+        } else {
+            actions.extend(self.human_request(conn, request.body, now));
+        }
+        if !actions
+            .iter()
+            .any(|a| matches!(a, Action::Respond { conn: c, .. } if *c == conn))
+        {
+            actions.push(respond(conn, Response::ok(ResponseBody::Ack)));
+        }
+        actions
+    }
+
+    fn role_for_token(&self, token: &str) -> Option<Role> {
+        self.seats
+            .iter()
+            .find(|s| !s.token.is_empty() && s.token == token)
+            .map(|s| s.role)
+    }
+
+    fn refresh_git(&mut self, git: Option<&GitFacts>, now: Timestamp) -> Vec<Action> {
+        let Some(git) = git else { return Vec::new() };
+        let mut actions = Vec::new();
+        if git.head != self.state.head_commit {
+            actions.extend(self.apply(
+                PairEvent::CommitSeen {
+                    commit: git.head.clone(),
+                },
+                now,
+                None,
+            ));
+        }
+        if git.clean != self.state.worktree_clean {
+            actions.extend(self.apply(PairEvent::WorktreeChanged { clean: git.clean }, now, None));
+        }
+        actions
+    }
+
+    fn agent_request(
+        &mut self,
+        conn: ConnId,
+        role: Role,
+        body: RequestBody,
+        now: Timestamp,
+    ) -> Vec<Action> {
+        match body {
+            RequestBody::ToolCall { call } => self.apply(
+                PairEvent::ToolCalled {
+                    call_id: conn.to_string(),
+                    role,
+                    call,
+                },
+                now,
+                Some(conn),
+            ),
+            RequestBody::ProcessStarted { pid } => {
+                let seat = self.seat_mut(role);
+                seat.pid = Some(pid);
+                let launched = Event::AgentLaunched {
+                    role: role.to_string(),
+                    agent: seat.profile.clone(),
+                    session_id: seat.session_id.clone(),
+                };
+                let mut actions = vec![Action::Store(launched)];
+                actions.extend(self.apply(PairEvent::AgentStarted { role }, now, None));
+                actions
+            }
+            RequestBody::ProcessExited { code, signal } => {
+                self.seat_mut(role).pid = None;
+                let code = code.or(signal.map(|s| 128 + s));
+                self.apply(PairEvent::AgentExited { role, code }, now, None)
+            }
+            RequestBody::Hook { source, payload } => self.hook(conn, role, source, &payload, now),
+            _ => unreachable!("only agent requests reach agent_request"),
+        }
+    }
+
+    fn hook(
+        &mut self,
+        conn: ConnId,
+        role: Role,
+        source: HookSource,
+        payload: &serde_json::Value,
+        now: Timestamp,
+    ) -> Vec<Action> {
+        let text = payload.to_string();
+        let parsed = match source {
+            HookSource::Claude => parse_claude_hook(&text),
+            HookSource::Codex => parse_codex_notify(&text),
+        };
+        let event = match parsed {
+            Ok(event) => event,
+            Err(err) => {
+                return vec![respond(
+                    conn,
+                    Response::error(ErrorKind::Malformed, err.to_string()),
+                )];
+            }
+        };
+        let mut actions = Vec::new();
+        match event.signal {
+            AgentSignal::SessionId(id) => self.seat_mut(role).session_id = Some(id),
+            AgentSignal::TurnStarted { prompt } => {
+                let mut carried = carried_ids(&prompt);
+                carried.extend(std::mem::take(&mut self.seat_mut(role).handed_over_at_stop));
+                actions.extend(self.apply(PairEvent::TurnStarted { role, carried }, now, None));
+            }
+            AgentSignal::StopHook { .. } => {
+                actions.extend(self.confirm_stop_handover(role, now));
+                actions.extend(self.apply(
+                    PairEvent::StopHook {
+                        role,
+                        hook_id: conn.to_string(),
+                    },
+                    now,
+                    Some(conn),
+                ));
+            }
+            AgentSignal::Activity { .. } => {
+                actions.extend(self.confirm_stop_handover(role, now));
+                if matches!(
+                    self.state.mailbox.target(role),
+                    TargetStatus::WaitingPermission { .. }
+                ) {
+                    actions.extend(self.apply(PairEvent::PermissionResolved { role }, now, None));
+                }
+                actions.extend(self.apply(PairEvent::Activity { role }, now, None));
+            }
+            AgentSignal::PermissionRequested { .. } => {
+                actions.extend(self.apply(PairEvent::PermissionRequested { role }, now, None));
+            }
+            AgentSignal::TurnEnded { input_messages, .. } => {
+                let ours = input_messages
+                    .iter()
+                    .any(|m| OWN_TEXT_MARKERS.iter().any(|k| m.contains(k)));
+                let seat = self.seat_mut(role);
+                let same_thread = match (&seat.session_id, &event.session_id) {
+                    (Some(known), Some(got)) => known == got,
+                    _ => false,
+                };
+                if ours && seat.session_id.is_none() {
+                    seat.session_id = event.session_id.clone();
+                }
+                // codex's hidden title turn runs in another thread: it says nothing about the pair.
+                if ours || same_thread {
+                    let carried: Vec<MessageId> =
+                        input_messages.iter().flat_map(|m| carried_ids(m)).collect();
+                    if !carried.is_empty() {
+                        actions.extend(self.apply(
+                            PairEvent::TurnStarted { role, carried },
+                            now,
+                            None,
+                        ));
+                    }
+                    actions.extend(self.apply(PairEvent::TurnEnded { role }, now, None));
+                }
+            }
+            AgentSignal::Idle
+            | AgentSignal::SessionEnded { .. }
+            | AgentSignal::Unrecognized { .. } => {}
+        }
+        if !actions
+            .iter()
+            .any(|a| matches!(a, Action::Respond { conn: c, .. } if *c == conn))
+        {
+            actions.push(respond(
+                conn,
+                Response::ok(ResponseBody::HookReply { stdout: None }),
+            ));
+        }
+        actions
+    }
+
+    /// claude went on after a Stop-hook hand-over: the messages it was handed are delivered.
+    fn confirm_stop_handover(&mut self, role: Role, now: Timestamp) -> Vec<Action> {
+        let carried = std::mem::take(&mut self.seat_mut(role).handed_over_at_stop);
+        if carried.is_empty() {
+            return Vec::new();
+        }
+        self.apply(PairEvent::TurnStarted { role, carried }, now, None)
+    }
+
+    fn human_request(&mut self, conn: ConnId, body: RequestBody, now: Timestamp) -> Vec<Action> {
+        let task_matches = |task: &str, state: &PairState| task == state.task_id;
+        let unknown = |task: &str| {
+            respond(
+                conn,
+                Response::error(ErrorKind::UnknownTask, format!("unknown task `{task}`")),
+            )
+        };
+        match body {
+            RequestBody::Status { task } => {
+                if let Some(task) = task.filter(|t| !task_matches(t, &self.state)) {
+                    return vec![unknown(&task)];
+                }
+                vec![respond(
+                    conn,
+                    Response::ok(ResponseBody::Status {
+                        tasks: self.status_json(),
+                    }),
+                )]
+            }
+            RequestBody::Say { task, to, text } => {
+                if !task_matches(&task, &self.state) {
+                    return vec![unknown(&task)];
+                }
+                self.apply(
+                    PairEvent::HumanSays {
+                        to: to.unwrap_or(Role::Worker),
+                        text,
+                    },
+                    now,
+                    Some(conn),
+                )
+            }
+            RequestBody::Answer { task, text } => {
+                if !task_matches(&task, &self.state) {
+                    return vec![unknown(&task)];
+                }
+                self.apply(PairEvent::HumanAnswered { text }, now, Some(conn))
+            }
+            RequestBody::Pause { task } => self.control(conn, &task, LifecycleEvent::Pause, now),
+            RequestBody::Resume { task } => self.control(conn, &task, LifecycleEvent::Resume, now),
+            RequestBody::Cancel { task } => self.control(conn, &task, LifecycleEvent::Cancel, now),
+            RequestBody::Stop { stop_agents } => {
+                vec![
+                    respond(conn, Response::ok(ResponseBody::Ack)),
+                    Action::Stop { stop_agents },
+                ]
+            }
+            RequestBody::ToolCall { .. }
+            | RequestBody::Hook { .. }
+            | RequestBody::ProcessStarted { .. }
+            | RequestBody::ProcessExited { .. } => {
+                unreachable!("agent requests never reach human_request")
+            }
+        }
+    }
+
+    /// A human's pause / resume / cancel.
+    fn control(
+        &mut self,
+        conn: ConnId,
+        task: &str,
+        event: LifecycleEvent,
+        now: Timestamp,
+    ) -> Vec<Action> {
+        if task != self.state.task_id {
+            return vec![respond(
+                conn,
+                Response::error(ErrorKind::UnknownTask, format!("unknown task `{task}`")),
+            )];
+        }
+        self.apply(PairEvent::Control { event }, now, Some(conn))
+    }
+
+    /// The pair as JSON for `status`.
+    pub fn status_json(&self) -> serde_json::Value {
+        serde_json::json!([{
+            "id": self.state.task_id,
+            "state": self.state.task_state.to_string(),
+            "round": self.state.round,
+            "head": self.state.head_commit,
+            "worker": self.seat(Role::Worker).profile,
+            "reviewer": self.seat(Role::Reviewer).profile,
+            "status": self.state.status_text(),
+        }])
+    }
+
+    /// Runs one event through the protocol and turns its effects into actions. `conn` is the
+    /// caller whose request caused it (for refusals of control events).
+    fn apply(&mut self, event: PairEvent, now: Timestamp, conn: Option<ConnId>) -> Vec<Action> {
+        let before = self.state.task_state.clone();
+        let effects = handle(&mut self.state, event, now);
+        let mut actions = Vec::new();
+        let mut previous = before;
+        for effect in effects {
+            match effect {
+                Effect::Record(record) => {
+                    actions.extend(record_to_event(&self.state.task_id, record).map(Action::Store))
+                }
+                Effect::Reply { call_id, result } => {
+                    let (text, is_error) = match result {
+                        Ok(text) => (text, false),
+                        Err(refusal) => (refusal.to_string(), true),
+                    };
+                    if let Ok(conn) = call_id.parse() {
+                        actions.push(respond(
+                            conn,
+                            Response::ok(ResponseBody::ToolResult { text, is_error }),
+                        ));
+                    }
+                }
+                Effect::Deliver { to, message_ids } => {
+                    let text = self.batch_text(&message_ids);
+                    actions.push(Action::Deliver {
+                        role: to,
+                        text,
+                        ids: message_ids,
+                    });
+                }
+                Effect::HandOver {
+                    hook_id,
+                    to,
+                    message_ids,
+                } => {
+                    let stdout = (!message_ids.is_empty()).then(|| {
+                        let reason = self.batch_text(&message_ids);
+                        serde_json::json!({ "decision": "block", "reason": reason }).to_string()
+                    });
+                    self.seat_mut(to).handed_over_at_stop = message_ids;
+                    if let Ok(conn) = hook_id.parse() {
+                        actions.push(respond(
+                            conn,
+                            Response::ok(ResponseBody::HookReply { stdout }),
+                        ));
+                    }
+                }
+                Effect::SetTaskState(state) => {
+                    let reason = match &state {
+                        TaskState::NeedsHuman { reason, .. } | TaskState::Failed { reason } => {
+                            Some(reason.clone())
+                        }
+                        _ => None,
+                    };
+                    actions.push(Action::Store(Event::TaskStateChanged {
+                        from: store_state(&previous),
+                        to: store_state(&state),
+                        reason,
+                    }));
+                    previous = state.clone();
+                    actions.push(Action::StateChanged(state));
+                }
+                Effect::AskHuman { asker, question } => actions.push(Action::AskHuman {
+                    from: asker,
+                    question,
+                }),
+                Effect::Rejected(illegal) => {
+                    if let Some(conn) = conn {
+                        actions.push(respond(
+                            conn,
+                            Response::error(ErrorKind::WrongState, illegal.to_string()),
+                        ));
+                    }
+                }
+            }
+        }
+        actions
+    }
+
+    fn batch_text(&self, ids: &[MessageId]) -> String {
+        let envelopes: Vec<_> = ids
+            .iter()
+            .filter_map(|id| self.state.mailbox.get(*id))
+            .collect();
+        render_batch(&envelopes)
+    }
+}
+
+fn respond(conn: ConnId, response: Response) -> Action {
+    Action::Respond { conn, response }
+}
+
+fn role_index(role: Role) -> usize {
+    match role {
+        Role::Worker => 0,
+        Role::Reviewer => 1,
+    }
+}

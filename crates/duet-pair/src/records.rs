@@ -1,0 +1,118 @@
+//! How the protocol's records become store events, and task states become store states.
+
+use duet_core::lifecycle::TaskState;
+use duet_core::protocol::{PairRecord, Severity};
+use duet_store::{
+    Event, Finding as StoreFinding, TaskState as StoreTaskState, Verdict as StoreVerdict,
+};
+
+/// The store's message id for a pair's message: unique across tasks.
+pub fn message_key(task_id: &str, id: duet_core::protocol::MessageId) -> String {
+    format!("{task_id}#{}", id.0)
+}
+
+/// The store event for a protocol record, if the store keeps that kind of fact.
+pub fn record_to_event(task_id: &str, record: PairRecord) -> Option<Event> {
+    let note = |text: String| Some(Event::Note { text });
+    match record {
+        PairRecord::MessageAccepted { id, from, to, text } => Some(Event::MessageAccepted {
+            id: message_key(task_id, id),
+            from: from.to_string(),
+            to: to.to_string(),
+            text,
+        }),
+        PairRecord::MessageDelivered { id } => Some(Event::MessageDelivered {
+            id: message_key(task_id, id),
+        }),
+        PairRecord::MessageSuppressed { id, reason } => Some(Event::MessageSuppressed {
+            id: message_key(task_id, id),
+            reason: serde_json::to_string(&reason).unwrap_or_default(),
+        }),
+        PairRecord::MessageSent { id, attempt, via } => note(format!(
+            "message {} handed over ({via:?}, attempt {attempt})",
+            message_key(task_id, id)
+        )),
+        PairRecord::MessageFailed { id } => note(format!(
+            "message {} was not taken",
+            message_key(task_id, id)
+        )),
+        PairRecord::ToolRefused { role, refusal } => {
+            note(format!("refused {role}'s call: {refusal}"))
+        }
+        PairRecord::ReviewRequested {
+            round,
+            commit,
+            summary,
+        } => note(format!(
+            "review round {round} requested on {commit}: {summary}"
+        )),
+        PairRecord::ReviewSubmitted {
+            round,
+            commit,
+            verdict,
+            findings,
+        } => {
+            let _ = commit;
+            Some(Event::ReviewSubmitted {
+                round,
+                verdict: match verdict {
+                    duet_core::protocol::Verdict::Approve => StoreVerdict::Approve,
+                    duet_core::protocol::Verdict::ChangesRequested => {
+                        StoreVerdict::ChangesRequested
+                    }
+                },
+                findings: findings
+                    .into_iter()
+                    .map(|f| StoreFinding {
+                        severity: severity_name(f.severity).to_string(),
+                        file: f.file,
+                        line: f.line,
+                        text: f.text,
+                    })
+                    .collect(),
+            })
+        }
+        PairRecord::DoneDeclared { commit, summary } => {
+            note(format!("done declared on {commit}: {summary}"))
+        }
+        PairRecord::QuestionAsked { from, question } => {
+            note(format!("question from the {from}: {question}"))
+        }
+        PairRecord::HumanAnswered { to, text } => {
+            note(format!("the human answered the {to}: {text}"))
+        }
+        PairRecord::CommitSeen { commit } => Some(Event::CommitSeen { sha: commit }),
+        PairRecord::AgentExited { role, code } => Some(Event::AgentExited {
+            role: role.to_string(),
+            exit_code: code,
+        }),
+        PairRecord::StallDetected { verdict } => note(format!(
+            "stall detected: {}",
+            verdict.summary().unwrap_or_default()
+        )),
+    }
+}
+
+fn severity_name(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Blocker => "blocker",
+        Severity::Major => "major",
+        Severity::Minor => "minor",
+        Severity::Nit => "nit",
+    }
+}
+
+/// The store's flat state for a lifecycle state.
+pub fn store_state(state: &TaskState) -> StoreTaskState {
+    match state {
+        TaskState::Queued => StoreTaskState::Queued,
+        TaskState::Preparing => StoreTaskState::Preparing,
+        TaskState::Working => StoreTaskState::Working,
+        TaskState::Reviewing => StoreTaskState::Reviewing,
+        TaskState::Done => StoreTaskState::Done,
+        TaskState::NeedsHuman { .. } => StoreTaskState::NeedsHuman,
+        TaskState::Failed { .. } => StoreTaskState::Failed,
+        TaskState::Cancelled => StoreTaskState::Cancelled,
+        TaskState::Paused { .. } => StoreTaskState::Paused,
+    }
+}

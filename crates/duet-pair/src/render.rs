@@ -1,0 +1,183 @@
+//! The words duet says to agents: the worker's first prompt, the reviewer's briefing, and
+//! delivered messages with the markers that let duet recognise them when a turn starts.
+
+use duet_core::protocol::{Envelope, MessageId, Sender};
+
+/// What a task asks, as the prompts need it.
+#[derive(Debug, Clone)]
+pub struct TaskBrief {
+    pub id: String,
+    pub title: String,
+    pub prompt: String,
+    pub proof: Option<String>,
+    pub base_branch: String,
+    pub base_commit: String,
+    pub branch: String,
+}
+
+/// The marker that starts every delivered message; `#N` is the message id.
+const MARKER_PREFIX: &str = "[duet message #";
+
+/// The first prompt of the worker: the task, its proof, and the protocol.
+pub fn worker_prompt(task: &TaskBrief) -> String {
+    let proof = task
+        .proof
+        .as_deref()
+        .map(|p| format!("\nProof (how to show it works): {p}\n"))
+        .unwrap_or_default();
+    format!(
+        "You are the WORKER in a duet pair on task `{id}`: {title}.\n\
+         \n\
+         {prompt}\n\
+         {proof}\n\
+         How to work: you are in a git worktree on branch `{branch}` (based on `{base}`). \
+         Make the change, run the proof, and commit your work with git. Then call the duet tool \
+         `request_review` with a short summary; a reviewer will look at your commits. \
+         Review findings come back to you as messages: fix them, commit, and call `request_review` \
+         again. When the reviewer has approved your latest commit and the worktree is clean, call \
+         `mark_done` with a summary. Use `send_message` to talk to the reviewer and `ask_human` \
+         only for questions that only a human can answer.",
+        id = task.id,
+        title = task.title,
+        prompt = task.prompt.trim(),
+        branch = task.branch,
+        base = task.base_branch,
+    )
+}
+
+/// The reviewer's first prompt: who it is and what it waits for.
+pub fn reviewer_prompt(task: &TaskBrief) -> String {
+    format!(
+        "You are the REVIEWER in a duet pair on task `{id}`: {title}.\n\
+         \n\
+         The task given to the worker:\n{prompt}\n\
+         \n\
+         Do not change any files. When the worker asks for a review, duet sends you a message \
+         with the commit to review. Review the diff with `git diff {base_commit}..<commit>` in \
+         this worktree, run the proof if there is one, and call the duet tool `submit_review` \
+         with verdict `approve` or `changes_requested` and your findings (severity blocker | \
+         major | minor | nit, file, line, text). Use `send_message` to talk to the worker. \
+         For now, reply with one short line that you are ready, and wait.",
+        id = task.id,
+        title = task.title,
+        prompt = task.prompt.trim(),
+        base_commit = task.base_commit,
+    )
+}
+
+/// The text typed (or handed over) for a batch of messages.
+pub fn render_batch(envelopes: &[&Envelope]) -> String {
+    envelopes
+        .iter()
+        .map(|e| {
+            format!(
+                "{MARKER_PREFIX}{} from {}]\n{}",
+                e.id.0,
+                sender_name(e.from),
+                e.text.trim()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+fn sender_name(sender: Sender) -> String {
+    match sender {
+        Sender::Agent(role) => format!("the {role}"),
+        Sender::Human => "the human".to_string(),
+        Sender::Duet => "duet".to_string(),
+    }
+}
+
+/// The message ids whose markers appear in `text` (a prompt that started a turn).
+pub fn carried_ids(text: &str) -> Vec<MessageId> {
+    let mut ids = Vec::new();
+    let mut rest = text;
+    while let Some(pos) = rest.find(MARKER_PREFIX) {
+        rest = &rest[pos + MARKER_PREFIX.len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = digits.parse::<u64>()
+            && rest[digits.len()..].starts_with(' ')
+            && !ids.contains(&MessageId(n))
+        {
+            ids.push(MessageId(n));
+        }
+    }
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use duet_core::protocol::{DeliveryStatus, Role, Timestamp};
+
+    fn envelope(id: u64, from: Sender, text: &str) -> Envelope {
+        Envelope {
+            id: MessageId(id),
+            from,
+            to: Role::Worker,
+            text: text.into(),
+            accepted_at: Timestamp(0),
+            attempts: 0,
+            status: DeliveryStatus::Pending,
+        }
+    }
+
+    #[test]
+    fn batch_markers_are_found_again_in_a_prompt() {
+        let a = envelope(3, Sender::Agent(Role::Reviewer), "Please fix the typo.");
+        let b = envelope(12, Sender::Duet, "Review of abc1234 requested.");
+        let text = render_batch(&[&a, &b]);
+        assert_eq!(
+            text,
+            "[duet message #3 from the reviewer]\nPlease fix the typo.\n\n[duet message #12 from duet]\nReview of abc1234 requested."
+        );
+        assert_eq!(
+            carried_ids(&format!("Stop hook feedback:\n{text}")),
+            vec![MessageId(3), MessageId(12)]
+        );
+    }
+
+    #[test]
+    fn text_without_markers_carries_nothing() {
+        assert!(carried_ids("please look at [duet message #x from y]").is_empty());
+        assert!(carried_ids("[duet message #7]").is_empty());
+        assert!(carried_ids("").is_empty());
+    }
+
+    #[test]
+    fn prompts_hold_task_proof_and_protocol() {
+        let task = TaskBrief {
+            id: "t1".into(),
+            title: "Add greeting".into(),
+            prompt: "Add a --greeting flag.".into(),
+            proof: Some("cargo test".into()),
+            base_branch: "main".into(),
+            base_commit: "0123456789abcdef".into(),
+            branch: "duet/t1".into(),
+        };
+        let worker = worker_prompt(&task);
+        for needle in [
+            "WORKER",
+            "Add a --greeting flag.",
+            "Proof (how to show it works): cargo test",
+            "request_review",
+            "mark_done",
+            "duet/t1",
+        ] {
+            assert!(worker.contains(needle), "worker prompt lacks {needle:?}");
+        }
+        let reviewer = reviewer_prompt(&task);
+        for needle in [
+            "REVIEWER",
+            "submit_review",
+            "git diff 0123456789abcdef..<commit>",
+            "Do not change any files",
+        ] {
+            assert!(
+                reviewer.contains(needle),
+                "reviewer prompt lacks {needle:?}"
+            );
+        }
+    }
+}
