@@ -29,7 +29,7 @@ struct Recorded {
 /// A controller stand-in on a real unix socket: one request per connection, each recorded and
 /// answered by the scripted function.
 pub struct TestController {
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     socket: PathBuf,
     recorded: Arc<Recorded>,
     stopping: Arc<AtomicBool>,
@@ -48,6 +48,17 @@ impl TestController {
             .tempdir()
             .unwrap();
         let socket = dir.path().join("duet.sock");
+        let mut controller = Self::start_at(socket, answer);
+        controller._dir = Some(dir);
+        controller
+    }
+
+    /// Serves at `socket` (a controller restarting at the same path); the caller owns its
+    /// directory.
+    pub fn start_at(
+        socket: PathBuf,
+        answer: impl Fn(&Request) -> Response + Send + Sync + 'static,
+    ) -> Self {
         let listener = UnixListener::bind(&socket).unwrap();
         let recorded = Arc::new(Recorded::default());
         let stopping = Arc::new(AtomicBool::new(false));
@@ -58,7 +69,7 @@ impl TestController {
             std::thread::spawn(move || serve(listener, &answer, &recorded, &stopping))
         };
         TestController {
-            _dir: dir,
+            _dir: None,
             socket,
             recorded,
             stopping,
@@ -123,5 +134,54 @@ fn serve(listener: UnixListener, answer: &Answer, recorded: &Recorded, stopping:
         recorded.requests.lock().unwrap().push(request);
         recorded.changed.notify_all();
         let _ = stream.write_all(&encode_line(&response));
+    }
+}
+
+/// A socket that accepts connections and never answers (a hung controller). Dropping it closes
+/// the listener.
+pub struct SilentController {
+    _dir: tempfile::TempDir,
+    socket: PathBuf,
+    _listener: UnixListener,
+}
+
+impl SilentController {
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("duet-bridge-silent-")
+            .tempdir()
+            .unwrap();
+        let socket = dir.path().join("duet.sock");
+        // Unaccepted connections wait in the backlog: connect succeeds, reads time out.
+        let listener = UnixListener::bind(&socket).unwrap();
+        SilentController {
+            _dir: dir,
+            socket,
+            _listener: listener,
+        }
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+}
+
+/// Env for a spawned helper: only the given duet variables (the test process's own DUET_* are
+/// removed), HOME isolated.
+pub fn helper_env(
+    cmd: &mut std::process::Command,
+    socket: Option<&Path>,
+    token: Option<&str>,
+    home: &Path,
+) {
+    for name in ["DUET_SOCKET", "DUET_TOKEN", "DUET_TASK", "DUET_ROLE"] {
+        cmd.env_remove(name);
+    }
+    cmd.env("HOME", home);
+    if let Some(socket) = socket {
+        cmd.env("DUET_SOCKET", socket);
+    }
+    if let Some(token) = token {
+        cmd.env("DUET_TOKEN", token);
     }
 }
