@@ -54,11 +54,9 @@ fn codex_tui_answers_a_typed_prompt_and_runs_notify() {
     session_env.extend(env.envs());
     let mut argv = vec![codex.to_string_lossy().into_owned()];
     argv.extend(env.config_args());
-    argv.extend([
-        "-c".to_owned(),
-        notify,
-        "--dangerously-bypass-approvals-and-sandbox".to_owned(),
-    ]);
+    // No bypass flag: it would also skip the trust dialog, which the prepared trust table must
+    // avoid on its own.
+    argv.extend(["-c".to_owned(), notify]);
     let pane = tmux
         .new_session("codex", &repo, &argv, &session_env)
         .unwrap();
