@@ -7,7 +7,8 @@
 # while alternating them spreads background load (other builds on the machine) evenly.
 #
 # Usage: scripts/bench-worktree.sh [runs (default 15)] [files (default 5000)]
-# Env:   BENCH_KEEP=1 keeps the temporary directory; BENCH_DIR=<dir> uses it instead of mktemp.
+# Env:   BENCH_KEEP=1 keeps the temporary directory; BENCH_DIR=<dir> works in a fresh folder under <dir>
+#        (e.g. /dev/shm, to take the disk out of the measurement) instead of $TMPDIR.
 set -euo pipefail
 
 runs=${1:-15}
@@ -20,7 +21,8 @@ target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$repo_
   | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 duet_bin="$target_dir/release/examples/worktree_add"
 
-work=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/duet-bench.XXXXXX")}
+mkdir -p "${BENCH_DIR:-${TMPDIR:-/tmp}}"
+work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/duet-bench.XXXXXX")
 cleanup() { [[ ${BENCH_KEEP:-0} == 1 ]] || rm -rf "$work"; }
 trap cleanup EXIT
 
