@@ -27,8 +27,85 @@ pub enum Command {
     Validate(ValidateArgs),
     /// List the backlog's tasks and their state.
     Status(StatusArgs),
+    /// Work one task of the backlog with a worker and a reviewer, in the foreground.
+    Pair(PairArgs),
+    /// Attach your terminal to a task's tmux session (both agents side by side).
+    Attach(AttachArgs),
     /// Print a shell completion script for duet.
     Completions(CompletionsArgs),
+    /// The MCP bridge an agent starts (stdio); needs DUET_SOCKET and DUET_TOKEN.
+    #[command(hide = true)]
+    Mcp,
+    /// Forward an agent's hook (claude, JSON on stdin) or notify (codex, JSON argument).
+    #[command(hide = true)]
+    Hook(HookArgs),
+    /// Run an agent in its pane and report its start and exit to duet.
+    #[command(hide = true)]
+    ExecAgent(ExecAgentArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum HookAgent {
+    Claude,
+    Codex,
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// Which agent calls the hook.
+    #[arg(value_enum)]
+    pub agent: HookAgent,
+    /// codex's notify payload (JSON); claude's comes on stdin.
+    #[arg(
+        value_name = "PAYLOAD",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub payload: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecAgentArgs {
+    /// The agent's command line, after `--`.
+    #[arg(value_name = "ARGV", last = true, required = true)]
+    pub argv: Vec<std::ffi::OsString>,
+}
+
+/// Where duet's tmux sessions live: a dedicated tmux server, so your own sessions are untouched.
+#[derive(Debug, Args)]
+pub struct TmuxArgs {
+    /// Name of the tmux server (`tmux -L NAME`) that holds duet's sessions.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "DUET_TMUX_SOCKET",
+        default_value = "duet"
+    )]
+    pub tmux_socket: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PairArgs {
+    /// The task's id in the backlog.
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// Continue the agents' earlier conversations instead of starting new ones.
+    #[arg(long)]
+    pub resume: bool,
+
+    #[command(flatten)]
+    pub tmux: TmuxArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The task whose session to attach to.
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    #[command(flatten)]
+    pub tmux: TmuxArgs,
 }
 
 #[derive(Debug, Args)]

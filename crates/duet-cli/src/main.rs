@@ -4,6 +4,7 @@ mod cli;
 mod command_error;
 mod commands;
 mod fs_atomic;
+mod suggest;
 mod workspace;
 
 use std::process::ExitCode;
@@ -37,6 +38,11 @@ fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Init(args) => commands::init::run(&cwd, &args),
         Command::Validate(args) => commands::validate::run(&cwd, &args),
         Command::Status(args) => commands::status::run(&cwd, &args),
+        Command::Pair(args) => commands::pair::run(&cwd, &args),
+        Command::Attach(args) => commands::attach::run(&cwd, &args),
         Command::Completions(args) => commands::completions::run(&args),
+        Command::Mcp => commands::agent_helpers::mcp(),
+        Command::Hook(args) => commands::agent_helpers::hook(&args),
+        Command::ExecAgent(args) => commands::agent_helpers::exec_agent(args),
     }
 }

@@ -40,3 +40,11 @@ pub fn commits_since(worktree: &Path, base: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// The commit where the task branch (the worktree's HEAD) left `base` (a branch, tag or sha).
+pub fn fork_point(worktree: &Path, base: &str) -> Option<String> {
+    let repo = git2::Repository::open(worktree).ok()?;
+    let head = repo.head().ok()?.peel_to_commit().ok()?.id();
+    let base = repo.revparse_single(base).ok()?.peel_to_commit().ok()?.id();
+    Some(repo.merge_base(head, base).ok()?.to_string())
+}

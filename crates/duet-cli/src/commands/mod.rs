@@ -1,6 +1,9 @@
 //! One module per `duet` subcommand.
 
+pub mod agent_helpers;
+pub mod attach;
 pub mod completions;
 pub mod init;
+pub mod pair;
 pub mod status;
 pub mod validate;

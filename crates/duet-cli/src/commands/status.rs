@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::cli::StatusArgs;
 use crate::command_error::{CommandError, error_chain};
+use crate::suggest::closest;
 use crate::workspace::Workspace;
 
 /// One row of `duet status`, also its JSON form.
@@ -208,13 +209,4 @@ fn render_table(statuses: &[TaskStatus]) -> String {
         summary.join(", ")
     ));
     out
-}
-
-fn closest<'a>(wanted: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(wanted, c), *c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
 }

@@ -1,0 +1,226 @@
+//! `duet pair TASK [--resume]`: works one task with a worker and a reviewer in tmux, in the
+//! foreground, with a live status line per agent and a summary at the end.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use duet_agents::TmuxRuntime;
+use duet_agents::tmux::session_name;
+use duet_core::backlog::{Prompt, Task};
+use duet_core::config::{AgentProfile, Config};
+use duet_core::lifecycle::TaskState;
+use duet_core::protocol::Role;
+use duet_core::protocol::pair::PairConfig;
+use duet_git::WorktreeManager;
+use duet_pair::git_facts::fork_point;
+use duet_pair::{AgentSetup, PairSetup, PairSummary, Progress, TaskBrief, run_pair};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use crate::cli::PairArgs;
+use crate::command_error::{CommandError, error_chain};
+use crate::suggest::closest;
+use crate::workspace::Workspace;
+
+/// Exit code of a pair that ended without the task done (needs-human, failed, cancelled).
+const EXIT_NOT_DONE: u8 = 3;
+/// Exit code after Ctrl-C, as shells report SIGINT.
+const EXIT_INTERRUPTED: u8 = 130;
+
+pub fn run(cwd: &Path, args: &PairArgs) -> Result<ExitCode, CommandError> {
+    let ws = Workspace::discover(cwd)?;
+    let config = ws.load_config()?;
+    let backlog = ws.load_backlog(&config)?;
+    let Some(task) = backlog.get(&args.task) else {
+        let ids: Vec<&str> = backlog.tasks.iter().map(|t| t.id.as_str()).collect();
+        let hint = closest(&args.task, &ids)
+            .map_or("run `duet status` to list the tasks".to_string(), |c| {
+                format!("did you mean `{c}`?")
+            });
+        return Err(CommandError::user(format!("unknown task `{}`", args.task)).hint(hint));
+    };
+    let setup = prepare(&ws, &config, task, args)?;
+    let session = setup.session_name.clone();
+    println!(
+        "task {}: worktree {} (branch {})",
+        task.id,
+        setup.worktree.display(),
+        setup.task.branch
+    );
+    println!(
+        "agents in tmux session `{session}`: watch with `duet attach {}`",
+        task.id
+    );
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::internal(format!("failed to start the async runtime: {e}")))?;
+    let lines = StatusLines::new(&setup);
+    let summary = runtime
+        .block_on(run_pair(setup, |p| lines.update(p), async {
+            let _ = tokio::signal::ctrl_c().await;
+        }))
+        .map_err(|e| CommandError::user(error_chain(&e)))?;
+    lines.finish();
+    print_summary(&task.id.to_string(), &summary);
+    Ok(ExitCode::from(
+        match (&summary.outcome, summary.interrupted) {
+            (_, true) => EXIT_INTERRUPTED,
+            (TaskState::Done, false) => 0,
+            _ => EXIT_NOT_DONE,
+        },
+    ))
+}
+
+fn prepare(
+    ws: &Workspace,
+    config: &Config,
+    task: &Task,
+    args: &PairArgs,
+) -> Result<PairSetup, CommandError> {
+    let profile = |name: &str| -> Result<AgentSetup, CommandError> {
+        let profile: &AgentProfile = config.agents.get(name).ok_or_else(|| {
+            CommandError::user(format!("unknown agent profile `{name}`"))
+                .hint("run `duet validate`")
+        })?;
+        Ok(AgentSetup {
+            profile_name: name.to_string(),
+            profile: profile.clone(),
+        })
+    };
+    let worker = profile(task.worker_profile(config))?;
+    let reviewer = profile(task.reviewer_profile(config))?;
+    let base = task.base_branch(config);
+    let manager = WorktreeManager::new(ws.repo(), &config.worktree_root, &config.branch_prefix)
+        .map_err(|e| CommandError::user(error_chain(&e)))?;
+    let worktree = manager
+        .ensure(task.id.as_str(), base)
+        .map_err(|e| CommandError::user(error_chain(&e)))?;
+    let base_commit = fork_point(&worktree.path, base).ok_or_else(|| {
+        CommandError::user(format!(
+            "failed to find where branch `{}` left `{base}`",
+            worktree.branch
+        ))
+    })?;
+    let prompt = match &task.prompt {
+        Prompt::Inline(text) => text.clone(),
+        Prompt::File(path) => std::fs::read_to_string(path).map_err(|e| {
+            CommandError::user(format!(
+                "failed to read prompt file {}: {}",
+                path.display(),
+                error_chain(&e)
+            ))
+        })?,
+    };
+    let mut pair_config = PairConfig::default();
+    pair_config.limits.max_rounds = task.max_rounds(config).get();
+    let duet_exe = std::env::current_exe()
+        .map_err(|e| CommandError::internal(format!("failed to find the duet executable: {e}")))?;
+    Ok(PairSetup {
+        task: TaskBrief {
+            id: task.id.to_string(),
+            title: task.title.clone(),
+            prompt,
+            proof: task.proof.clone(),
+            base_branch: base.to_string(),
+            base_commit,
+            branch: worktree.branch.clone(),
+        },
+        worktree: worktree.path.clone(),
+        socket_path: ws.root().join(".duet").join("duet.sock"),
+        store_path: ws.state_db_path(),
+        duet_exe,
+        tmux: TmuxRuntime::new(Some(args.tmux.tmux_socket.clone())),
+        session_name: session_name(ws.root(), task.id.as_str()),
+        worker,
+        reviewer,
+        pair_config,
+        resume: args.resume,
+    })
+}
+
+/// One live line for the task and one per agent (indicatif; hidden when not on a terminal).
+struct StatusLines {
+    multi: MultiProgress,
+    task: ProgressBar,
+    worker: ProgressBar,
+    reviewer: ProgressBar,
+}
+
+impl StatusLines {
+    fn new(setup: &PairSetup) -> Self {
+        let multi = MultiProgress::new();
+        let style = ProgressStyle::with_template("{spinner} {prefix:>9} {wide_msg} {elapsed}")
+            .expect("valid template");
+        let line = |prefix: String, msg: &str| {
+            let bar = multi.add(
+                ProgressBar::new_spinner()
+                    .with_style(style.clone())
+                    .with_prefix(prefix),
+            );
+            bar.set_message(msg.to_string());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        };
+        StatusLines {
+            task: line("task".into(), &format!("{}: starting", setup.task.id)),
+            worker: line(
+                "worker".into(),
+                &format!("{} starting", setup.worker.profile_name),
+            ),
+            reviewer: line(
+                "reviewer".into(),
+                &format!("{} starting", setup.reviewer.profile_name),
+            ),
+            multi,
+        }
+    }
+
+    fn update(&self, progress: Progress) {
+        match progress {
+            Progress::TaskState(state) => self.task.set_message(state),
+            Progress::Agent {
+                role: Role::Worker,
+                status,
+            } => self.worker.set_message(status),
+            Progress::Agent {
+                role: Role::Reviewer,
+                status,
+            } => self.reviewer.set_message(status),
+            Progress::HumanNeeded(text) => {
+                let _ = self.multi.println(format!(
+                    "needs you: {text}\n  answer with `duet answer` or stop with Ctrl-C"
+                ));
+            }
+        }
+    }
+
+    fn finish(&self) {
+        for bar in [&self.task, &self.worker, &self.reviewer] {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn print_summary(task_id: &str, summary: &PairSummary) {
+    let outcome = if summary.interrupted {
+        format!("stopped ({})", summary.outcome)
+    } else {
+        summary.outcome.to_string()
+    };
+    println!("task {task_id}: {outcome}");
+    println!("  review rounds: {}", summary.rounds);
+    println!("  commits: {}", summary.commits.len());
+    for commit in &summary.commits {
+        println!("    {commit}");
+    }
+    println!(
+        "  messages: {} accepted, {} delivered, {} suppressed",
+        summary.messages_accepted, summary.messages_delivered, summary.messages_suppressed
+    );
+    if summary.interrupted {
+        println!("  continue with `duet pair {task_id} --resume`");
+    }
+}
