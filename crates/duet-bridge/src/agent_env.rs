@@ -58,7 +58,7 @@ impl AgentEnv {
                 Err(BridgeError::new(
                     BridgeErrorKind::MissingEnv,
                     format!(
-                        "find duet's control socket: {} not set (duet sets it for the agents it starts)",
+                        "find duet's control socket: {} not set (duet sets them for the agents it starts)",
                         missing.join(" and ")
                     ),
                 ))
@@ -107,7 +107,10 @@ mod tests {
         let err = env_of(&[("DUET_TOKEN", "")]).connection().unwrap_err();
         assert_eq!(err.kind, BridgeErrorKind::MissingEnv);
         let text = err.to_string();
-        assert!(text.contains("DUET_SOCKET and DUET_TOKEN not set"), "{text}");
+        assert!(
+            text.contains("DUET_SOCKET and DUET_TOKEN not set"),
+            "{text}"
+        );
         let err = env_of(&[("DUET_SOCKET", "/s")]).connection().unwrap_err();
         assert!(err.to_string().contains("DUET_TOKEN not set"), "{err}");
         assert!(!err.to_string().contains("DUET_SOCKET"), "{err}");

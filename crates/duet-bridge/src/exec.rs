@@ -151,7 +151,9 @@ fn forward(pid: Option<u32>, signal: Signal) {
         return;
     };
     if let Err(err) = kill(Pid::from_raw(pid), signal) {
-        log(format!("failed to forward {signal} to the agent ({pid}): {err}"));
+        log(format!(
+            "failed to forward {signal} to the agent ({pid}): {err}"
+        ));
     }
 }
 
@@ -168,7 +170,9 @@ impl Reporter {
                 target: Some((Client::new(socket, REPORT_TIMEOUT), token)),
             },
             Err(err) => {
-                log(format!("{err}; running the agent without reporting to duet"));
+                log(format!(
+                    "{err}; running the agent without reporting to duet"
+                ));
                 Reporter { target: None }
             }
         }
@@ -217,10 +221,7 @@ mod tests {
         assert_eq!(exit_code(Some(3), None), 3);
         assert_eq!(exit_code(None, Some(9)), 137);
         assert_eq!(exit_code(None, None), 1);
-        assert_eq!(
-            code_and_signal(ExitStatus::from_raw(15)),
-            (None, Some(15))
-        );
+        assert_eq!(code_and_signal(ExitStatus::from_raw(15)), (None, Some(15)));
         assert_eq!(
             code_and_signal(ExitStatus::from_raw(7 << 8)),
             (Some(7), None)

@@ -8,7 +8,9 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use duet_proto::{Client, HookSource, MAX_FRAME_BYTES, Request, RequestBody, Response, ResponseBody};
+use duet_proto::{
+    Client, HookSource, MAX_FRAME_BYTES, Request, RequestBody, Response, ResponseBody,
+};
 
 use crate::agent_env::AgentEnv;
 
@@ -87,7 +89,10 @@ pub fn run_with(
         Ok(Response::Ok {
             body: ResponseBody::HookReply { stdout: Some(text) },
         }) => {
-            if let Err(err) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+            if let Err(err) = stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
                 log(format!("failed to print duet's reply: {err}"));
             }
         }
@@ -169,7 +174,10 @@ mod tests {
         let env = AgentEnv::default();
         let (code, out, err) = run_in_memory(HookSource::Claude, None, b"{not json", &env);
         assert_eq!((code, out.as_str()), (0, ""));
-        assert!(err.starts_with("duet hook claude: payload is not JSON"), "{err}");
+        assert!(
+            err.starts_with("duet hook claude: payload is not JSON"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -185,7 +193,10 @@ mod tests {
         let (code, _, err) = run_in_memory(HookSource::Claude, None, &big, &AgentEnv::default());
         assert_eq!(code, 0);
         assert!(
-            err.contains(&format!("payload of {} bytes is over", MAX_PAYLOAD_BYTES + 100)),
+            err.contains(&format!(
+                "payload of {} bytes is over",
+                MAX_PAYLOAD_BYTES + 100
+            )),
             "{err}"
         );
     }

@@ -172,9 +172,9 @@ impl DuetBridge {
         let sent = tokio::task::spawn_blocking(move || client.send(&request)).await;
         let answer = match sent {
             Ok(result) => answer::tool_answer(tool, self.client.socket(), result),
-            Err(join_error) => answer::ToolAnswer::error(format!(
-                "{tool} failed inside duet mcp: {join_error}"
-            )),
+            Err(join_error) => {
+                answer::ToolAnswer::error(format!("{tool} failed inside duet mcp: {join_error}"))
+            }
         };
         answer.into_result()
     }
@@ -209,7 +209,11 @@ pub fn serve_stdio(config: Config) -> Result<(), BridgeError> {
 /// [`serve_stdio`] for callers already inside a tokio runtime.
 pub async fn serve_stdio_async(config: Config) -> Result<(), BridgeError> {
     let serve_error = |err: Box<dyn std::error::Error + Send + Sync>| {
-        BridgeError::with_source(BridgeErrorKind::Serve, "serve duet's MCP tools on stdio", err)
+        BridgeError::with_source(
+            BridgeErrorKind::Serve,
+            "serve duet's MCP tools on stdio",
+            err,
+        )
     };
     let running = DuetBridge::new(config)
         .serve(rmcp::transport::stdio())

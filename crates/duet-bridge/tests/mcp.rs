@@ -86,7 +86,10 @@ async fn lists_the_six_tools_with_role_and_timing_in_their_descriptions_and_exac
     );
     let by_name = |name: &str| tools.iter().find(|tool| tool.name == name).unwrap();
     let description = |name: &str| by_name(name).description.clone().unwrap().into_owned();
-    assert!(description("request_review").starts_with("Worker only. Call after you have committed your work"));
+    assert!(
+        description("request_review")
+            .starts_with("Worker only. Call after you have committed your work")
+    );
     assert!(description("mark_done").starts_with("Worker only."));
     assert!(description("submit_review").starts_with("Reviewer only."));
     for name in ["send_message", "ask_human", "task_status"] {
@@ -108,11 +111,22 @@ async fn lists_the_six_tools_with_role_and_timing_in_their_descriptions_and_exac
         }
     };
     let verdict = resolve(&review["properties"]["verdict"]);
-    assert_eq!(verdict["enum"], json!(["approve", "changes_requested"]), "{verdict:#}");
+    assert_eq!(
+        verdict["enum"],
+        json!(["approve", "changes_requested"]),
+        "{verdict:#}"
+    );
     let finding = resolve(&review["properties"]["findings"]["items"]);
-    assert_eq!(finding["required"], json!(["severity", "text"]), "{finding:#}");
+    assert_eq!(
+        finding["required"],
+        json!(["severity", "text"]),
+        "{finding:#}"
+    );
     let severity = resolve(&finding["properties"]["severity"]);
-    assert_eq!(severity["enum"], json!(["blocker", "major", "minor", "nit"]));
+    assert_eq!(
+        severity["enum"],
+        json!(["blocker", "major", "minor", "nit"])
+    );
 
     for (name, field) in [
         ("send_message", "text"),
@@ -138,7 +152,10 @@ async fn every_tool_call_is_forwarded_as_the_exact_tool_call_with_the_token() {
 
     let calls = [
         ("send_message", json!({"text": "Is the parser in scope?"})),
-        ("request_review", json!({"summary": "Added the parser; cargo test passes."})),
+        (
+            "request_review",
+            json!({"summary": "Added the parser; cargo test passes."}),
+        ),
         (
             "submit_review",
             json!({"verdict": "changes_requested", "findings": [
@@ -147,7 +164,10 @@ async fn every_tool_call_is_forwarded_as_the_exact_tool_call_with_the_token() {
             ]}),
         ),
         ("submit_review", json!({"verdict": "approve"})),
-        ("mark_done", json!({"summary": "Parser added and approved."})),
+        (
+            "mark_done",
+            json!({"summary": "Parser added and approved."}),
+        ),
         ("ask_human", json!({"question": "Which date format?"})),
         ("task_status", json!({})),
     ];
@@ -304,7 +324,10 @@ async fn an_unreachable_controller_is_a_clear_error_and_a_restarted_one_is_used_
         )),
         "{text}"
     );
-    assert!(text.contains("The request_review call was not delivered"), "{text}");
+    assert!(
+        text.contains("The request_review call was not delivered"),
+        "{text}"
+    );
 
     let answer = |_: &Request| {
         Response::ok(ResponseBody::ToolResult {
@@ -314,7 +337,10 @@ async fn an_unreachable_controller_is_a_clear_error_and_a_restarted_one_is_used_
     };
     let mut first = TestController::start_at(socket.clone(), answer);
     let up = call(&client, "task_status", json!({})).await;
-    assert_eq!((up.is_error, text_of(&up)), (Some(false), "status: working".into()));
+    assert_eq!(
+        (up.is_error, text_of(&up)),
+        (Some(false), "status: working".into())
+    );
     first.stop();
 
     let down_again = call(&client, "task_status", json!({})).await;
@@ -337,7 +363,9 @@ fn without_its_environment_the_bridge_exits_with_a_clear_message() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("duet mcp: failed to find duet's control socket: DUET_SOCKET and DUET_TOKEN not set"),
+        stderr.contains(
+            "duet mcp: failed to find duet's control socket: DUET_SOCKET and DUET_TOKEN not set"
+        ),
         "{stderr}"
     );
 }

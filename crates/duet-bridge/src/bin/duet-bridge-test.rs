@@ -43,7 +43,9 @@ fn main() -> ExitCode {
             exec::run(argv, &env)
         }
         other => {
-            eprintln!("usage: duet-bridge-test mcp | hook claude|codex [PAYLOAD] | exec-agent -- ARGV...; got {other:?}");
+            eprintln!(
+                "usage: duet-bridge-test mcp | hook claude|codex [PAYLOAD] | exec-agent -- ARGV...; got {other:?}"
+            );
             2
         }
     };

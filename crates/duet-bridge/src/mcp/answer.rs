@@ -156,6 +156,10 @@ mod tests {
             "{}",
             answer.text
         );
-        assert!(answer.text.contains("The request_review call was not delivered"));
+        assert!(
+            answer
+                .text
+                .contains("The request_review call was not delivered")
+        );
     }
 }

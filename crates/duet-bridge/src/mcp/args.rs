@@ -212,7 +212,9 @@ mod tests {
     fn errors_name_the_field_and_the_problem() {
         let err = parse::<SubmitReviewArgs>(
             ToolName::SubmitReview,
-            object(json!({"verdict": "approve", "findings": [{"severity": "critical", "text": "x"}]})),
+            object(
+                json!({"verdict": "approve", "findings": [{"severity": "critical", "text": "x"}]}),
+            ),
         )
         .unwrap_err();
         assert!(
@@ -221,8 +223,12 @@ mod tests {
         );
         assert!(err.contains("`blocker`, `major`, `minor`, `nit`"), "{err}");
 
-        let err = parse::<RequestReviewArgs>(ToolName::RequestReview, JsonObject::new()).unwrap_err();
-        assert_eq!(err, "invalid arguments for request_review: missing field `summary`");
+        let err =
+            parse::<RequestReviewArgs>(ToolName::RequestReview, JsonObject::new()).unwrap_err();
+        assert_eq!(
+            err,
+            "invalid arguments for request_review: missing field `summary`"
+        );
 
         let err = parse::<SendMessageArgs>(ToolName::SendMessage, object(json!({"text": 5})))
             .unwrap_err();
@@ -233,6 +239,9 @@ mod tests {
             object(json!({"question": "q", "urgent": true})),
         )
         .unwrap_err();
-        assert!(err.contains("unknown field `urgent`, expected `question`"), "{err}");
+        assert!(
+            err.contains("unknown field `urgent`, expected `question`"),
+            "{err}"
+        );
     }
 }

@@ -96,7 +96,12 @@ impl TestController {
                 !left.is_zero(),
                 "{n} requests expected within {timeout:?}, got {requests:#?}"
             );
-            requests = self.recorded.changed.wait_timeout(requests, left).unwrap().0;
+            requests = self
+                .recorded
+                .changed
+                .wait_timeout(requests, left)
+                .unwrap()
+                .0;
         }
         requests.clone()
     }

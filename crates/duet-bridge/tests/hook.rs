@@ -1,0 +1,166 @@
+//! `duet hook claude|codex` as a real process against a test controller on a real unix socket.
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use duet_proto::{HookSource, Request, RequestBody, Response, ResponseBody};
+use serde_json::json;
+use support::{SilentController, TestController, bridge_bin, helper_env};
+
+const TOKEN: &str = "tok-reviewer-7";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Runs `hook ARGS...` with `stdin` as its input.
+fn run_hook(args: &[&str], stdin: &[u8], socket: Option<&Path>, token: Option<&str>) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(bridge_bin());
+    cmd.arg("hook").args(args);
+    helper_env(&mut cmd, socket, token, home.path());
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_claude_stop_payload_is_forwarded_and_the_reply_printed_verbatim() {
+    let block = r#"{"decision":"block","reason":"Message from the reviewer:\nplease add a test"}"#;
+    let controller = TestController::start(move |_| {
+        Response::ok(ResponseBody::HookReply {
+            stdout: Some(block.to_owned()),
+        })
+    });
+    let payload = json!({
+        "session_id": "9f1c",
+        "hook_event_name": "Stop",
+        "stop_hook_active": false,
+        "last_assistant_message": "Done: \"quoted\" and ünïcode",
+    });
+    let output = run_hook(
+        &["claude"],
+        payload.to_string().as_bytes(),
+        Some(controller.socket()),
+        Some(TOKEN),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), block);
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        controller.wait_for_requests(1, WAIT),
+        vec![Request::from_agent(
+            TOKEN,
+            RequestBody::Hook {
+                source: HookSource::Claude,
+                payload
+            }
+        )]
+    );
+}
+
+#[test]
+fn a_codex_notify_payload_comes_from_the_last_argument() {
+    let controller =
+        TestController::start(|_| Response::ok(ResponseBody::HookReply { stdout: None }));
+    let payload = json!({
+        "type": "agent-turn-complete",
+        "thread-id": "0199-abc",
+        "turn-id": "1",
+        "last-assistant-message": "Reviewed.",
+    });
+    let output = run_hook(
+        &["codex", &payload.to_string()],
+        b"",
+        Some(controller.socket()),
+        Some(TOKEN),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        controller.wait_for_requests(1, WAIT),
+        vec![Request::from_agent(
+            TOKEN,
+            RequestBody::Hook {
+                source: HookSource::Codex,
+                payload
+            }
+        )]
+    );
+}
+
+#[test]
+fn without_duet_the_hook_exits_zero_at_once_and_says_why_on_stderr() {
+    let started = Instant::now();
+    let output = run_hook(&["claude"], br#"{"hook_event_name":"Stop"}"#, None, None);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("duet hook claude: failed to find duet's control socket: DUET_SOCKET and DUET_TOKEN not set"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("duet.sock");
+    let output = run_hook(&["claude"], b"{}", Some(&missing), Some(TOKEN));
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("duet is not reachable"), "{stderr}");
+    assert!(stderr.contains("payload dropped"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_hung_controller_costs_the_agent_at_most_the_hook_timeout() {
+    let silent = SilentController::start();
+    let started = Instant::now();
+    let output = run_hook(&["claude"], b"{}", Some(silent.socket()), Some(TOKEN));
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stdout.is_empty());
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+        "took {took:?}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("duet is not reachable"), "{stderr}");
+}
+
+#[test]
+fn input_that_is_not_json_is_not_forwarded_and_still_exits_zero() {
+    let controller = TestController::acking();
+    let output = run_hook(
+        &["claude"],
+        b"not json",
+        Some(controller.socket()),
+        Some(TOKEN),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("payload is not JSON"), "{stderr}");
+    let output = run_hook(
+        &["codex", "{oops"],
+        b"",
+        Some(controller.socket()),
+        Some(TOKEN),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert!(controller.requests().is_empty());
+}
