@@ -64,7 +64,7 @@ pub fn run(cwd: &Path, args: &PairArgs) -> Result<ExitCode, CommandError> {
         }))
         .map_err(|e| CommandError::user(error_chain(&e)))?;
     lines.finish();
-    print_summary(&task.id.to_string(), &summary);
+    print_summary(task.id.as_ref(), &summary);
     Ok(ExitCode::from(
         match (&summary.outcome, summary.interrupted) {
             (_, true) => EXIT_INTERRUPTED,
