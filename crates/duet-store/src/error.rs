@@ -24,6 +24,15 @@ impl StoreError {
         }
     }
 
+    /// Like `with_source`, but names the commonest cause of an unreadable file precisely.
+    pub(crate) fn from_sqlite(path: &Path, kind: StoreErrorKind, source: rusqlite::Error) -> Self {
+        let kind = match source.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => StoreErrorKind::NotADatabase,
+            _ => kind,
+        };
+        Self::with_source(path, kind, source)
+    }
+
     pub(crate) fn with_source(
         path: &Path,
         kind: StoreErrorKind,
@@ -57,6 +66,8 @@ pub enum StoreErrorKind {
     NotFound,
     #[error("open the state database")]
     Open,
+    #[error("open the state database: the file is not a SQLite database")]
+    NotADatabase,
     #[error("configure the database connection ({setting})")]
     Configure { setting: String },
     #[error("read the schema version")]

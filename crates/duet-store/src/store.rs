@@ -89,7 +89,7 @@ impl Store {
         conn.busy_timeout(OpenOptions::default().busy_timeout)
             .map_err(|e| configure_error(path, "busy_timeout", e))?;
         let found = schema::read_version(&conn)
-            .map_err(|e| StoreError::with_source(path, StoreErrorKind::ReadSchemaVersion, e))?;
+            .map_err(|e| StoreError::from_sqlite(path, StoreErrorKind::ReadSchemaVersion, e))?;
         let expected = schema::current_version();
         if found > expected {
             return Err(StoreError::new(
@@ -268,7 +268,7 @@ fn switch_to_wal(conn: &Connection, timeout: Duration) -> rusqlite::Result<Strin
 }
 
 fn configure_error(path: &Path, setting: &str, e: rusqlite::Error) -> StoreError {
-    StoreError::with_source(
+    StoreError::from_sqlite(
         path,
         StoreErrorKind::Configure {
             setting: setting.to_owned(),

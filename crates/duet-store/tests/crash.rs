@@ -104,7 +104,12 @@ impl Writer {
 
 /// Checks the whole database; returns the batches present.
 fn check_database(db: &Path, reported: &[Committed]) -> BTreeSet<usize> {
+    // `duet status` opens read-only right after a crash, before any writer recovers the WAL.
+    let reader = Store::open_read_only(db).expect("read-only open after SIGKILL");
+    let reader_view = reader.snapshot().expect("read after SIGKILL");
+    drop(reader);
     let mut store = Store::open(db).expect("reopen after SIGKILL");
+    assert_eq!(store.snapshot().unwrap(), reader_view);
     assert_eq!(store.integrity_problems().unwrap(), Vec::<String>::new());
 
     // Every event decodes (events() fails on any unparsable payload).

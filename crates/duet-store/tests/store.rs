@@ -126,6 +126,13 @@ fn read_only_store_reads_what_the_writer_wrote_and_refuses_to_write() {
     let err = reader.rebuild_projections().unwrap_err();
     assert_eq!(err.kind(), &StoreErrorKind::ReadOnly);
     assert_eq!(writer.task_states().unwrap().len(), 1);
+
+    // After the writer closed (SQLite removes the -wal and -shm files), a reader still opens.
+    let path = writer.path().to_path_buf();
+    drop((reader, writer));
+    assert!(!path.with_extension("db-wal").exists());
+    let reader = Store::open_read_only(&path).unwrap();
+    assert_eq!(reader.task_states().unwrap().len(), 1);
 }
 
 #[test]
@@ -544,4 +551,22 @@ fn an_unknown_task_state_in_the_database_is_an_error_not_a_fallback() {
     // The log is the truth: a rebuild repairs the projection.
     store.rebuild_projections().unwrap();
     assert_eq!(store.task_states().unwrap()[0].state, TaskState::Queued);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_named_as_such_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let garbage = "this is a backlog, not a database\n".repeat(200);
+    std::fs::write(&path, &garbage).unwrap();
+    for err in [
+        Store::open(&path).unwrap_err(),
+        Store::open_read_only(&path).unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), &StoreErrorKind::NotADatabase, "{err}");
+        assert!(err.to_string().contains("not a SQLite database"), "{err}");
+        assert_eq!(err.path(), path);
+    }
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), garbage);
+    assert!(!dir.path().join("state.db-wal").exists());
 }
