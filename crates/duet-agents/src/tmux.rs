@@ -16,6 +16,19 @@ pub const DEFAULT_SOCKET_NAME: &str = "duet";
 /// that follows typed text within its paste-detection window as a newline, and there is no
 /// event saying the window has closed.
 pub const CODEX_ENTER_DELAY: Duration = Duration::from_millis(400);
+/// How long to wait between a bracketed paste into claude and pressing Enter: an Enter right
+/// behind the paste is taken while claude still handles the paste and is lost (measured with
+/// claude-code 2.1.197).
+pub const CLAUDE_PASTE_ENTER_DELAY: Duration = Duration::from_millis(300);
+
+/// The pause before the Enter that submits text typed (or pasted) into an agent's TUI.
+pub fn enter_delay(kind: AgentKind, pasted: bool) -> Duration {
+    match (kind, pasted) {
+        (AgentKind::Codex, _) => CODEX_ENTER_DELAY,
+        (AgentKind::Claude, true) => CLAUDE_PASTE_ENTER_DELAY,
+        (AgentKind::Claude, false) => Duration::ZERO,
+    }
+}
 /// Size of a new session's window (detached sessions have no client to take a size from).
 const WINDOW_WIDTH: &str = "240";
 const WINDOW_HEIGHT: &str = "60";
@@ -185,22 +198,15 @@ impl TmuxRuntime {
         cmd.arg("-c").arg(cwd);
         push_env(&mut cmd, &worker.env);
         push_argv(&mut cmd, &worker.argv);
-        let target = exact(name);
+        // `=name:` names exactly this session (and its current window) for option commands.
+        let target = format!("{}:", exact(name));
         // Window options first, so a worker that exits at once still leaves its pane.
         for (option, value) in [
             ("remain-on-exit", "on"),
             ("pane-border-status", "top"),
             ("pane-border-format", " #{@duet_title} "),
         ] {
-            cmd.args([
-                ";",
-                "set-option",
-                "-w",
-                "-t",
-                &format!("{target}:"),
-                option,
-                value,
-            ]);
+            cmd.args([";", "set-option", "-w", "-t", &target, option, value]);
         }
         for (option, value) in [
             ("status-left", format!("[duet {}] ", format_literal(name))),
@@ -218,7 +224,7 @@ impl TmuxRuntime {
             ]);
         }
         cmd.args([";", "split-window", "-h", "-d", "-P", "-F", "#{pane_id}"]);
-        cmd.args(["-t", &format!("{target}:")]);
+        cmd.args(["-t", &target]);
         cmd.arg("-c").arg(cwd);
         push_env(&mut cmd, &reviewer.env);
         push_argv(&mut cmd, &reviewer.argv);
@@ -264,7 +270,7 @@ impl TmuxRuntime {
     ///
     /// One line is typed literally (`send-keys -l`); text with newlines is pasted as a
     /// bracketed paste, so the TUI keeps the newlines inside one message instead of taking
-    /// each as Enter. Codex gets its Enter [`CODEX_ENTER_DELAY`] later.
+    /// each as Enter. The Enter follows after [`enter_delay`].
     pub fn send_text(&self, pane: &str, text: &str, kind: AgentKind) -> Result<(), TmuxError> {
         if text.contains('\0') {
             return Err(TmuxError::new(
@@ -273,15 +279,17 @@ impl TmuxRuntime {
                 "the text contains a NUL byte",
             ));
         }
-        if text.contains('\n') || text.contains('\r') {
+        let pasted = text.contains('\n') || text.contains('\r');
+        if pasted {
             self.paste(pane, text)?;
         } else {
             let mut cmd = self.command();
             cmd.args(["send-keys", "-t", pane, "-l", "--", &literal_arg(text)]);
             self.run(cmd, &format!("type text into pane {pane}"))?;
         }
-        if kind == AgentKind::Codex {
-            std::thread::sleep(CODEX_ENTER_DELAY);
+        let delay = enter_delay(kind, pasted);
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
         }
         self.send_keys(pane, &["Enter"])
     }
