@@ -100,6 +100,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, seq: i64, new: &NewEvent) -> Result<()
             )?
             .execute(params![task_id, role, agent, session_id, seq])?;
         }
+        // Turn and exit facts about an agent the store never saw launched are still logged;
+        // they just have no agent row to update (hooks may report for an adopted session).
         Event::TurnEnded { role } => {
             tx.prepare_cached(
                 "UPDATE agents SET turns_ended = turns_ended + 1, updated_seq = ?3
