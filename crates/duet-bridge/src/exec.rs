@@ -197,12 +197,10 @@ impl Reporter {
                 "duet refused {what} ({:?}): {}",
                 error.kind, error.message
             )),
-            Err(err) => {
-                let cause = std::error::Error::source(&err)
-                    .map(|source| format!(": {source}"))
-                    .unwrap_or_default();
-                log(format!("failed to report {what} ({err}{cause})"));
-            }
+            Err(err) => log(format!(
+                "failed to report {what} ({})",
+                crate::failure::describe(&err)
+            )),
         }
     }
 }

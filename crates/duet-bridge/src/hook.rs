@@ -105,11 +105,9 @@ pub fn run_with(
             error.kind, error.message
         )),
         Err(err) => {
-            let cause = std::error::Error::source(&err)
-                .map(|source| format!(": {source}"))
-                .unwrap_or_default();
             log(format!(
-                "duet is not reachable ({err}{cause}); payload dropped"
+                "duet is not reachable ({}); payload dropped",
+                crate::failure::describe(&err)
             ));
         }
     }

@@ -14,6 +14,7 @@
 mod agent_env;
 mod error;
 pub mod exec;
+mod failure;
 pub mod hook;
 pub mod mcp;
 

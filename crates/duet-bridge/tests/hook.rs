@@ -141,6 +141,7 @@ fn a_hung_controller_costs_the_agent_at_most_the_hook_timeout() {
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("duet is not reachable"), "{stderr}");
+    assert!(stderr.contains("no answer in time"), "{stderr}");
 }
 
 #[test]

@@ -10,7 +10,9 @@ use crate::MAX_FRAME_BYTES;
 /// A frame that could not be read or understood.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
-    #[error("failed to read a frame: {0}")]
+    /// Connecting, writing or reading failed (the message is the OS's: "Connection refused",
+    /// "Resource temporarily unavailable" for a timeout, ...).
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("frame is over the {MAX_FRAME_BYTES}-byte limit")]
     TooLarge,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use duet_core::protocol::ToolName;
-use duet_proto::{ClientError, ClientErrorKind, ErrorKind, FrameError, Response, ResponseBody};
+use duet_proto::{ClientError, ClientErrorKind, ErrorKind, Response, ResponseBody};
 use rmcp::model::{CallToolResult, ContentBlock};
 
 /// What the agent is told.
@@ -63,7 +63,7 @@ pub fn tool_answer(
             error.message
         )),
         Err(err) => {
-            let cause = root_cause(&err);
+            let cause = crate::failure::cause(&err);
             match err.kind {
                 ClientErrorKind::Connect => ToolAnswer::error(format!(
                     "duet is not running: nothing answers at its control socket {} ({cause}). \
@@ -89,19 +89,10 @@ fn error_kind_name(kind: ErrorKind) -> String {
     }
 }
 
-/// The underlying reason in words ("Connection refused (os error 111)", "timed out").
-fn root_cause(err: &ClientError) -> String {
-    match &err.source {
-        Some(FrameError::Io(io)) => io.to_string(),
-        Some(other) => other.to_string(),
-        None => err.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use duet_proto::ErrorKind;
+    use duet_proto::{ErrorKind, FrameError};
     use std::path::PathBuf;
 
     fn socket() -> PathBuf {
