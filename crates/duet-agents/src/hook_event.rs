@@ -11,7 +11,8 @@ pub enum AgentSignal {
     /// A turn started with this user prompt (claude UserPromptSubmit).
     TurnStarted { prompt: String },
     /// A turn ended and the agent is idle (codex agent-turn-complete; claude StopFailure, a turn
-    /// ended by an API error). `input_messages`: the user messages the turn took (codex).
+    /// ended by an API error). `input_messages` (codex): every user message of the thread so
+    /// far, the one that started this turn last (measured with codex 0.169).
     TurnEnded {
         last_message: Option<String>,
         input_messages: Vec<String>,
