@@ -60,10 +60,23 @@ impl TomlValue {
     }
 }
 
-/// A TOML basic string (quotes, backslashes and control characters escaped; one line).
+/// A TOML basic string on one line: `"`, `\` and control characters escaped.
 pub fn quote(text: &str) -> String {
-    // The toml crate's Display of a string value is a correctly escaped single-line literal.
-    toml::Value::String(text.to_owned()).to_string()
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A key as TOML wants it: bare when it consists of `A-Za-z0-9_-` only, quoted otherwise.
@@ -96,6 +109,7 @@ mod tests {
             "'single'",
             "",
             "ünïcode ✓",
+            "bell\u{7}del\u{7f}",
         ] {
             let encoded = TomlValue::string(text).encode();
             assert!(!encoded.contains('\n'), "{encoded}");

@@ -1,1 +1,279 @@
-//! Tests of the adapter (argv / env vectors).
+//! Exact argv / env vectors of both adapters, new and resumed, with model and profile args.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use super::*;
+
+fn profile(kind: AgentKind, model: Option<&str>, args: &[&str]) -> AgentProfile {
+    AgentProfile {
+        kind,
+        command: kind.as_str().to_owned(),
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        env: BTreeMap::from([
+            (
+                "DUET_TOKEN".to_owned(),
+                "profile-cannot-override".to_owned(),
+            ),
+            ("EXTRA".to_owned(), "1".to_owned()),
+        ]),
+        model: model.map(str::to_owned),
+    }
+}
+
+fn ctx(session: SessionPlan, prompt: Option<&str>) -> LaunchContext {
+    LaunchContext {
+        role: Role::Worker,
+        task_id: "add-greeting".to_owned(),
+        worktree: PathBuf::from("/repo/.duet/worktrees/add-greeting"),
+        duet_exe: PathBuf::from("/opt/duet bin/duet"),
+        socket: PathBuf::from("/repo/.duet/duet.sock"),
+        token: "tok-123".to_owned(),
+        system_prompt: "You are the worker.".to_owned(),
+        initial_prompt: prompt.map(str::to_owned),
+        session,
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+const BRIDGE_ENV: &str = r#"{"DUET_ROLE":"worker","DUET_SOCKET":"/repo/.duet/duet.sock","DUET_TASK":"add-greeting","DUET_TOKEN":"tok-123"}"#;
+
+fn claude_mcp() -> String {
+    format!(
+        r#"{{"mcpServers":{{"duet":{{"args":["mcp"],"command":"/opt/duet bin/duet","env":{BRIDGE_ENV},"type":"stdio"}}}}}}"#
+    )
+}
+
+#[test]
+fn claude_new_session_with_model_profile_args_and_prompt() {
+    let c = ctx(
+        SessionPlan::New {
+            session_id: Some("0b5c1e7a-1111-4222-8333-944455556666".to_owned()),
+        },
+        Some("Implement the task."),
+    );
+    let spec = launch_spec(
+        &profile(AgentKind::Claude, Some("opus"), &["--verbose"]),
+        &c,
+    )
+    .unwrap();
+    assert_eq!(spec.program, "claude");
+    assert_eq!(spec.cwd, c.worktree);
+    let settings = claude_settings_json(&c).unwrap();
+    assert_eq!(
+        spec.args,
+        vec![
+            "--session-id".to_owned(),
+            "0b5c1e7a-1111-4222-8333-944455556666".to_owned(),
+            "--mcp-config".to_owned(),
+            claude_mcp(),
+            "--settings".to_owned(),
+            settings,
+            "--append-system-prompt".to_owned(),
+            "You are the worker.".to_owned(),
+            "--model".to_owned(),
+            "opus".to_owned(),
+            "--verbose".to_owned(),
+            "--".to_owned(),
+            "Implement the task.".to_owned(),
+        ]
+    );
+    assert_eq!(spec.argv()[0], "claude");
+    assert_eq!(spec.argv()[1..], spec.args[..]);
+}
+
+#[test]
+fn claude_resume_without_model_or_prompt() {
+    let c = ctx(
+        SessionPlan::Resume {
+            id: "sess-9".to_owned(),
+        },
+        None,
+    );
+    let spec = launch_spec(&profile(AgentKind::Claude, None, &[]), &c).unwrap();
+    assert_eq!(spec.args[..2], strings(&["--resume", "sess-9"]));
+    assert!(!spec.args.contains(&"--model".to_owned()));
+    assert!(!spec.args.contains(&"--".to_owned()), "{:?}", spec.args);
+    assert_eq!(spec.args.last().unwrap(), "You are the worker.");
+    // New without an id: claude picks one (reported by SessionStart).
+    let c = ctx(SessionPlan::New { session_id: None }, None);
+    let spec = launch_spec(&profile(AgentKind::Claude, None, &[]), &c).unwrap();
+    assert_eq!(spec.args[0], "--mcp-config");
+}
+
+#[test]
+fn claude_settings_run_duet_hook_for_every_event_shell_quoted() {
+    let c = ctx(SessionPlan::New { session_id: None }, None);
+    let settings: Value = serde_json::from_str(&claude_settings_json(&c).unwrap()).unwrap();
+    let hooks = settings["hooks"].as_object().unwrap();
+    let names: Vec<&str> = hooks.keys().map(String::as_str).collect();
+    let mut expected = CLAUDE_HOOK_EVENTS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    for (event, groups) in hooks {
+        let group = &groups[0];
+        assert_eq!(
+            group["hooks"],
+            json!([{ "type": "command", "command": "'/opt/duet bin/duet' hook claude" }]),
+            "{event}"
+        );
+        let is_tool_event =
+            ["PreToolUse", "PostToolUse", "PermissionRequest"].contains(&event.as_str());
+        assert_eq!(
+            group.get("matcher"),
+            is_tool_event.then_some(&json!("*")),
+            "{event}"
+        );
+    }
+}
+
+#[test]
+fn codex_new_session_with_model_profile_args_and_prompt() {
+    let c = ctx(
+        SessionPlan::New {
+            session_id: Some("ignored".to_owned()),
+        },
+        Some("-x review"),
+    );
+    let spec = launch_spec(&profile(AgentKind::Codex, Some("gpt-5"), &["--search"]), &c).unwrap();
+    assert_eq!(spec.program, "codex");
+    let expected = vec![
+        "-c".to_owned(),
+        r#"mcp_servers.duet.command="/opt/duet bin/duet""#.to_owned(),
+        "-c".to_owned(),
+        r#"mcp_servers.duet.args=["mcp"]"#.to_owned(),
+        "-c".to_owned(),
+        r#"mcp_servers.duet.env={ DUET_ROLE = "worker", DUET_SOCKET = "/repo/.duet/duet.sock", DUET_TASK = "add-greeting", DUET_TOKEN = "tok-123" }"#.to_owned(),
+        "-c".to_owned(),
+        r#"mcp_servers.duet.default_tools_approval_mode="approve""#.to_owned(),
+        "-c".to_owned(),
+        r#"notify=["/opt/duet bin/duet", "hook", "codex"]"#.to_owned(),
+        "-c".to_owned(),
+        r#"developer_instructions="You are the worker.""#.to_owned(),
+        "-m".to_owned(),
+        "gpt-5".to_owned(),
+        "--search".to_owned(),
+        "--".to_owned(),
+        "-x review".to_owned(),
+    ];
+    assert_eq!(spec.args, expected);
+}
+
+#[test]
+fn codex_resume_puts_the_subcommand_first_and_the_thread_id_after_the_options() {
+    let mut c = ctx(
+        SessionPlan::Resume {
+            id: "thread-7".to_owned(),
+        },
+        None,
+    );
+    c.system_prompt = String::new();
+    let spec = launch_spec(&profile(AgentKind::Codex, None, &["--no-alt-screen"]), &c).unwrap();
+    assert_eq!(spec.args[0], "resume");
+    assert_eq!(
+        spec.args[spec.args.len() - 3..],
+        strings(&["--no-alt-screen", "--", "thread-7"])
+    );
+    assert!(
+        !spec
+            .args
+            .iter()
+            .any(|a| a.starts_with("developer_instructions"))
+    );
+    assert!(!spec.args.contains(&"-m".to_owned()));
+    let c = ctx(
+        SessionPlan::Resume {
+            id: "thread-7".to_owned(),
+        },
+        Some("go on"),
+    );
+    let spec = launch_spec(&profile(AgentKind::Codex, None, &[]), &c).unwrap();
+    assert_eq!(
+        spec.args[spec.args.len() - 3..],
+        strings(&["--", "thread-7", "go on"])
+    );
+}
+
+#[test]
+fn codex_overrides_are_valid_toml_with_tricky_text() {
+    let mut c = ctx(SessionPlan::New { session_id: None }, None);
+    c.system_prompt = "Line one \"quoted\"\nback\\slash = 'x'".to_owned();
+    for (key, value) in codex_config_overrides(&c).unwrap() {
+        let doc: toml::Table = format!("v = {}", value.encode()).parse().unwrap();
+        if key == "developer_instructions" {
+            assert_eq!(doc["v"].as_str(), Some(c.system_prompt.as_str()));
+        }
+    }
+}
+
+#[test]
+fn env_is_the_profile_env_then_duets_variables() {
+    let c = ctx(SessionPlan::New { session_id: None }, None);
+    let spec = launch_spec(&profile(AgentKind::Codex, None, &[]), &c).unwrap();
+    assert_eq!(
+        spec.env,
+        vec![
+            (
+                "DUET_TOKEN".to_owned(),
+                "profile-cannot-override".to_owned()
+            ),
+            ("EXTRA".to_owned(), "1".to_owned()),
+            ("DUET_SOCKET".to_owned(), "/repo/.duet/duet.sock".to_owned()),
+            ("DUET_TOKEN".to_owned(), "tok-123".to_owned()),
+            ("DUET_TASK".to_owned(), "add-greeting".to_owned()),
+            ("DUET_ROLE".to_owned(), "worker".to_owned()),
+        ]
+    );
+    // Later entries win (tmux -e / Command::envs), so duet's token is the one the agent sees.
+    let seen: BTreeMap<_, _> = spec.env.iter().cloned().collect();
+    assert_eq!(seen["DUET_TOKEN"], "tok-123");
+}
+
+#[test]
+fn wrapped_argv_runs_the_agent_under_exec_agent() {
+    let c = ctx(SessionPlan::New { session_id: None }, None);
+    let spec = launch_spec(&profile(AgentKind::Codex, None, &[]), &c).unwrap();
+    let wrapped = spec.wrapped_argv(&c.duet_exe).unwrap();
+    assert_eq!(
+        wrapped[..4],
+        strings(&["/opt/duet bin/duet", "exec-agent", "--", "codex"])
+    );
+    assert_eq!(wrapped[4..], spec.args[..]);
+}
+
+#[test]
+fn bad_input_is_refused_with_the_reason() {
+    let c = ctx(SessionPlan::New { session_id: None }, None);
+    let mut bad_env = profile(AgentKind::Claude, None, &[]);
+    bad_env.env.insert("A=B".to_owned(), "x".to_owned());
+    let err = launch_spec(&bad_env, &c).unwrap_err();
+    assert_eq!(err.kind, AdapterErrorKind::InvalidEnvName);
+    assert!(err.to_string().contains("\"A=B\""), "{err}");
+
+    let nul = ctx(SessionPlan::New { session_id: None }, Some("a\0b"));
+    let err = launch_spec(&profile(AgentKind::Claude, None, &[]), &nul).unwrap_err();
+    assert_eq!(err.kind, AdapterErrorKind::NulByte);
+
+    use std::os::unix::ffi::OsStrExt;
+    let mut non_utf8 = ctx(SessionPlan::New { session_id: None }, None);
+    non_utf8.duet_exe = PathBuf::from(std::ffi::OsStr::from_bytes(b"/opt/\xffduet"));
+    for kind in AgentKind::ALL {
+        let err = launch_spec(&profile(kind, None, &[]), &non_utf8).unwrap_err();
+        assert_eq!(err.kind, AdapterErrorKind::NonUtf8Path, "{kind:?}");
+        assert!(err.to_string().contains("duet executable"), "{err}");
+    }
+}
+
+#[test]
+fn shell_quote_leaves_plain_paths_and_quotes_the_rest() {
+    assert_eq!(shell_quote("/usr/bin/duet"), "/usr/bin/duet");
+    assert_eq!(shell_quote("/a b/duet"), "'/a b/duet'");
+    assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    assert_eq!(shell_quote(""), "''");
+    assert_eq!(shell_quote("$HOME;rm"), "'$HOME;rm'");
+}
