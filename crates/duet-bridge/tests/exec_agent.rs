@@ -41,6 +41,24 @@ fn pid_in(path: &Path) -> u32 {
         .unwrap()
 }
 
+/// Waits until the agent has written its pid (a file written by another process: no event to
+/// await, so poll with a deadline).
+fn wait_for_pid(path: &Path) -> u32 {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.ends_with('\n') {
+            return text.trim().parse().unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pid in {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Waits for the wrapper (it is our child; it must be reaped).
 fn finish(child: Child) -> Output {
     child.wait_with_output().unwrap()
@@ -115,6 +133,7 @@ fn sigterm_is_forwarded_and_tty_signals_do_not_stop_the_wrapper() {
     let RequestBody::ProcessStarted { pid: agent_pid } = requests[0].body else {
         panic!("first report is not the start: {requests:?}");
     };
+    assert_eq!(wait_for_pid(&pid_file), agent_pid);
     // The wrapper alone gets the tty signals here (the agent would get its own from the tty):
     // they must neither end the wrapper nor reach the agent.
     for signal in [Signal::SIGINT, Signal::SIGQUIT, Signal::SIGTSTP] {
@@ -128,7 +147,6 @@ fn sigterm_is_forwarded_and_tty_signals_do_not_stop_the_wrapper() {
         "stderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(pid_in(&pid_file), agent_pid);
     assert_eq!(
         controller.wait_for_requests(2, WAIT),
         vec![started(agent_pid), exited(None, Some(15))]

@@ -105,6 +105,12 @@ fn a_codex_notify_payload_comes_from_the_last_argument() {
 fn without_duet_the_hook_exits_zero_at_once_and_says_why_on_stderr() {
     let started = Instant::now();
     let output = run_hook(&["claude"], br#"{"hook_event_name":"Stop"}"#, None, None);
+    // Well under the 2 s socket timeout: nothing is waited for.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(output.status.code(), Some(0));
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -115,6 +121,7 @@ fn without_duet_the_hook_exits_zero_at_once_and_says_why_on_stderr() {
 
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("duet.sock");
+    let started = Instant::now();
     let output = run_hook(&["claude"], b"{}", Some(&missing), Some(TOKEN));
     assert_eq!(output.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -353,6 +353,26 @@ async fn an_unreachable_controller_is_a_clear_error_and_a_restarted_one_is_used_
     client.cancel().await.unwrap();
 }
 
+#[tokio::test]
+async fn a_call_over_the_frame_limit_is_refused_before_it_reaches_duet() {
+    let controller = echo_controller();
+    let home = tempfile::tempdir().unwrap();
+    let client = connect(controller.socket(), home.path()).await;
+    let huge = "x".repeat(duet_proto::MAX_FRAME_BYTES);
+    let result = call(&client, "send_message", json!({ "text": huge })).await;
+    assert_eq!(result.is_error, Some(true));
+    let text = text_of(&result);
+    assert!(
+        text.starts_with("send_message refused: the arguments are ")
+            && text.contains("over duet's 1048576-byte limit for one call; shorten them"),
+        "{text}"
+    );
+    // The bridge is still serving, and nothing reached the controller before this call.
+    call(&client, "task_status", json!({})).await;
+    assert_eq!(controller.wait_for_requests(1, WAIT).len(), 1);
+    client.cancel().await.unwrap();
+}
+
 #[test]
 fn without_its_environment_the_bridge_exits_with_a_clear_message() {
     let home = tempfile::tempdir().unwrap();

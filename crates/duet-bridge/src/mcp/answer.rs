@@ -153,4 +153,25 @@ mod tests {
                 .contains("The request_review call was not delivered")
         );
     }
+
+    #[test]
+    fn a_controller_that_does_not_answer_in_time_may_have_received_the_call() {
+        let err = ClientError {
+            kind: ClientErrorKind::Exchange,
+            action: "read an answer from",
+            socket: socket(),
+            source: Some(FrameError::Io(std::io::Error::from(
+                std::io::ErrorKind::WouldBlock,
+            ))),
+        };
+        let answer = tool_answer(ToolName::SubmitReview, &socket(), Err(err));
+        assert_eq!(
+            answer,
+            ToolAnswer::error(
+                "duet did not answer the submit_review call (control socket /run/duet.sock: no \
+                 answer in time). It may or may not have received it: call task_status before \
+                 calling submit_review again."
+            )
+        );
+    }
 }
