@@ -13,10 +13,11 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in order. Append new ones; never edit a released one.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "event log and task, message, agent projections",
-    sql: r#"
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "event log and task, message, agent projections",
+        sql: r#"
         -- The facts. Append-only: the triggers below refuse UPDATE and DELETE.
         CREATE TABLE events (
             seq     INTEGER PRIMARY KEY,
@@ -75,7 +76,22 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (task_id, role)
         ) STRICT;
     "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "pair snapshots for restarting the daemon",
+        sql: r#"
+        -- The state a running pair's controller needs to go on after a restart (tokens, session
+        -- ids, protocol state). Not a fact: replaced in the same transaction as the events that
+        -- changed it, so it never disagrees with the log.
+        CREATE TABLE pair_snapshots (
+            task_id    TEXT PRIMARY KEY REFERENCES tasks (id),
+            last_seq   INTEGER NOT NULL,
+            snapshot   TEXT NOT NULL CHECK (json_valid(snapshot))
+        ) STRICT;
+    "#,
+    },
+];
 
 /// The schema version this binary writes and reads.
 pub(crate) fn current_version() -> u32 {

@@ -132,6 +132,14 @@ impl Store {
     /// Appends events in order in one transaction: all of them are committed, or (on any error,
     /// including a refused event) none. Returns their `seq`s.
     pub fn append_batch(&mut self, events: &[NewEvent]) -> Result<Vec<i64>, StoreError> {
+        self.write_batch(events, None)
+    }
+
+    fn write_batch(
+        &mut self,
+        events: &[NewEvent],
+        snapshot: Option<(&str, &str)>,
+    ) -> Result<Vec<i64>, StoreError> {
         if self.read_only {
             return Err(StoreError::new(&self.path, StoreErrorKind::ReadOnly));
         }
@@ -169,8 +177,46 @@ impl Store {
             projection::apply(&tx, seq, event).map_err(|e| apply_error(&path, e))?;
             seqs.push(seq);
         }
+        if let Some((task_id, snapshot)) = snapshot {
+            let last_seq: i64 = tx
+                .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |row| {
+                    row.get(0)
+                })
+                .map_err(write_error)?;
+            tx.prepare_cached(
+                "INSERT INTO pair_snapshots (task_id, last_seq, snapshot) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (task_id) DO UPDATE SET last_seq = excluded.last_seq, snapshot = excluded.snapshot",
+            )
+            .and_then(|mut upsert| upsert.execute(params![task_id, last_seq, snapshot]))
+            .map_err(write_error)?;
+        }
         tx.commit().map_err(write_error)?;
         Ok(seqs)
+    }
+
+    /// Appends `events` and replaces the snapshot of `task_id`'s pair, in one transaction: after a
+    /// crash the snapshot matches the log exactly. `snapshot` is JSON.
+    pub fn commit_with_snapshot(
+        &mut self,
+        events: &[NewEvent],
+        task_id: &str,
+        snapshot: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.write_batch(events, Some((task_id, snapshot)))
+    }
+
+    /// Every pair snapshot, by task id.
+    pub fn pair_snapshots(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let read_error =
+            |e: rusqlite::Error| StoreError::with_source(&self.path, StoreErrorKind::Query, e);
+        let mut statement = self
+            .conn
+            .prepare("SELECT task_id, snapshot FROM pair_snapshots ORDER BY task_id")
+            .map_err(read_error)?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(read_error)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(read_error)
     }
 
     /// Recomputes the derived tables from the event log, in one transaction. The result equals

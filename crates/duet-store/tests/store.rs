@@ -570,3 +570,38 @@ fn a_file_that_is_not_a_database_is_named_as_such_and_left_untouched() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), garbage);
     assert!(!dir.path().join("state.db-wal").exists());
 }
+
+#[test]
+fn snapshots_commit_with_their_events_and_replace_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut store = duet_store::Store::open(&path).unwrap();
+    let queued =
+        duet_store::NewEvent::for_task(1, "t", duet_store::Event::TaskQueued { title: None });
+    store
+        .commit_with_snapshot(&[queued], "t", r#"{"round":0}"#)
+        .unwrap();
+    let note = duet_store::NewEvent::for_task(2, "t", duet_store::Event::Note { text: "x".into() });
+    store
+        .commit_with_snapshot(&[note], "t", r#"{"round":1}"#)
+        .unwrap();
+    assert_eq!(
+        store.pair_snapshots().unwrap(),
+        vec![("t".to_string(), r#"{"round":1}"#.to_string())]
+    );
+
+    // A refused event rolls the snapshot back with it.
+    let bad = duet_store::NewEvent::for_task(
+        3,
+        "t",
+        duet_store::Event::MessageDelivered { id: "nope".into() },
+    );
+    assert!(
+        store
+            .commit_with_snapshot(&[bad], "t", r#"{"round":2}"#)
+            .is_err()
+    );
+    assert_eq!(store.pair_snapshots().unwrap()[0].1, r#"{"round":1}"#);
+    // Invalid JSON is refused by the schema.
+    assert!(store.commit_with_snapshot(&[], "t", "not json").is_err());
+}
