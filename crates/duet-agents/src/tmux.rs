@@ -322,6 +322,15 @@ impl TmuxRuntime {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
+    /// The pane's scrollback history and visible text, wrapped lines joined. A dead pane's last
+    /// output is often scrolled into the history by tmux's "Pane is dead" line.
+    pub fn capture_all(&self, pane: &str) -> Result<String, TmuxError> {
+        let mut cmd = self.command();
+        cmd.args(["capture-pane", "-p", "-J", "-S", "-", "-t", pane]);
+        let output = self.run(cmd, &format!("capture pane {pane} with its history"))?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     /// Whether session `name` exists (exactly that name, not a longer one).
     pub fn has_session(&self, name: &str) -> Result<bool, TmuxError> {
         let mut cmd = self.command();
@@ -366,25 +375,21 @@ impl TmuxRuntime {
     /// Whether the pane's process runs, or how it ended.
     pub fn pane_state(&self, pane: &str) -> Result<PaneState, TmuxError> {
         let action = format!("read the state of pane {pane}");
+        // Fields may be empty (a dead pane has no pid; an exit fills either status or signal).
         let text = self.display(
             pane,
-            "#{pane_dead} #{pane_pid} #{pane_dead_status} #{pane_dead_signal}",
+            "#{pane_dead}|#{pane_pid}|#{pane_dead_status}|#{pane_dead_signal}",
         )?;
-        let fields: Vec<&str> = text.split_whitespace().collect();
+        let fields: Vec<&str> = text.trim_end_matches('\n').split('|').collect();
+        let number = |field: &str| field.trim().parse::<i32>().ok();
         match fields.as_slice() {
             ["0", pid, ..] => Ok(PaneState::Running {
                 pid: parse_number(pid, &action)?,
             }),
-            ["1", _pid, rest @ ..] => {
-                // An exit with a code fills pane_dead_status; one by a signal pane_dead_signal.
-                let numbers: Vec<Option<i32>> = rest.iter().map(|f| f.parse().ok()).collect();
-                let (exit_code, signal) = match numbers.as_slice() {
-                    [code, signal] => (*code, *signal),
-                    [code] => (*code, None),
-                    _ => (None, None),
-                };
-                Ok(PaneState::Dead { exit_code, signal })
-            }
+            ["1", _pid, status, signal] => Ok(PaneState::Dead {
+                exit_code: number(status),
+                signal: number(signal),
+            }),
             _ => Err(TmuxError::new(
                 TmuxErrorKind::Output,
                 action,
