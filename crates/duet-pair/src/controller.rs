@@ -49,7 +49,7 @@ pub struct GitFacts {
 }
 
 /// One seat of the pair: its agent and what duet knows of its process and session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Seat {
     pub role: Role,
     pub kind: AgentKind,
@@ -59,6 +59,7 @@ pub struct Seat {
     pub session_id: Option<String>,
     pub pid: Option<u32>,
     /// Messages handed over at claude's Stop hook, confirmed by its next sign of life.
+    #[serde(default)]
     handed_over_at_stop: Vec<MessageId>,
 }
 

@@ -10,6 +10,7 @@ pub mod agent_actor;
 pub mod controller;
 pub mod error;
 pub mod git_facts;
+pub mod launch;
 pub mod records;
 pub mod render;
 pub mod runner;

@@ -6,9 +6,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use duet_agents::{
-    LaunchContext, PaneCommand, SessionPlan, TmuxRuntime, launch_spec, tmux::pane_title,
-};
+use duet_agents::{TmuxRuntime, tmux::pane_title};
 use duet_core::config::{AgentKind, AgentProfile};
 use duet_core::lifecycle::TaskState;
 use duet_core::protocol::pair::PairConfig;
@@ -21,7 +19,8 @@ use crate::agent_actor::{AgentHandle, AgentReport};
 use crate::controller::{Action, ConnId, Controller, Seat};
 use crate::error::{PairError, PairErrorKind};
 use crate::git_facts::{commits_since, read_git_facts};
-use crate::render::{TaskBrief, reviewer_prompt, worker_prompt};
+use crate::launch::{LaunchPlace, launch_pair};
+use crate::render::TaskBrief;
 use crate::socket::{self, Incoming};
 
 /// One seat's agent: the profile's name and settings.
@@ -152,7 +151,20 @@ pub async fn run_pair(
     let started = controller.start(now());
     run.execute(started, &[])?;
 
-    let panes = launch_agents(&setup, &controller, &sessions)?;
+    let place = LaunchPlace {
+        tmux: &setup.tmux,
+        session_name: &setup.session_name,
+        worktree: &setup.worktree,
+        duet_exe: &setup.duet_exe,
+        socket: &setup.socket_path,
+    };
+    let panes = launch_pair(
+        &place,
+        &setup.task,
+        [&setup.worker, &setup.reviewer],
+        &controller,
+        [sessions[0].as_deref(), sessions[1].as_deref()],
+    )?;
     let (reports_tx, mut reports) = mpsc::channel::<AgentReport>(64);
     let actors = [Role::Worker, Role::Reviewer].map(|role| {
         AgentHandle::spawn(
@@ -269,58 +281,6 @@ fn last_sessions(store: &Store, task_id: &str) -> [Option<String>; 2] {
         }
     }
     found
-}
-
-fn launch_agents(
-    setup: &PairSetup,
-    controller: &Controller,
-    earlier: &[Option<String>; 2],
-) -> Result<duet_agents::PairPanes, PairError> {
-    let command = |role: Role, agent: &AgentSetup, initial: String, earlier: &Option<String>| {
-        let seat = controller.seat(role);
-        let session = match (earlier, &seat.session_id) {
-            (Some(id), _) => SessionPlan::Resume { id: id.clone() },
-            (None, id) => SessionPlan::New {
-                session_id: id.clone(),
-            },
-        };
-        let context = LaunchContext {
-            role,
-            task_id: setup.task.id.clone(),
-            worktree: setup.worktree.clone(),
-            duet_exe: setup.duet_exe.clone(),
-            socket: setup.socket_path.clone(),
-            token: seat.token.clone(),
-            system_prompt: String::new(),
-            initial_prompt: earlier.is_none().then_some(initial),
-            session,
-        };
-        let spec = launch_spec(&agent.profile, &context)
-            .map_err(|e| PairError::new(PairErrorKind::Launch, e))?;
-        let argv = spec
-            .wrapped_argv(&setup.duet_exe)
-            .map_err(|e| PairError::new(PairErrorKind::Launch, e))?;
-        Ok::<_, PairError>(PaneCommand {
-            argv,
-            env: spec.env,
-        })
-    };
-    let worker = command(
-        Role::Worker,
-        &setup.worker,
-        worker_prompt(&setup.task),
-        &earlier[0],
-    )?;
-    let reviewer = command(
-        Role::Reviewer,
-        &setup.reviewer,
-        reviewer_prompt(&setup.task),
-        &earlier[1],
-    )?;
-    setup
-        .tmux
-        .create_pair_session(&setup.session_name, &setup.worktree, &worker, &reviewer)
-        .map_err(|e| PairError::new(PairErrorKind::Tmux, e))
 }
 
 /// The loop's IO state: where answers go, the store, the progress callback.
