@@ -81,6 +81,22 @@ fn real_claude_payloads_map_to_signals() {
 }
 
 #[test]
+fn a_real_permission_request_names_the_tool() {
+    let sample = include_str!("../../tests/samples/claude-permission.json");
+    let event = parse_claude_hook(sample).unwrap();
+    assert_eq!(
+        event.signal,
+        AgentSignal::PermissionRequested {
+            tool: Some("Bash".to_owned())
+        }
+    );
+    assert_eq!(
+        event.session_id.as_deref(),
+        Some("5e78c5a1-95ab-49d2-b6bf-277cce5504a6")
+    );
+}
+
+#[test]
 fn claude_payloads_per_documented_shape() {
     let table: Vec<(&str, AgentSignal)> = vec![
         (
