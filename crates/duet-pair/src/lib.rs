@@ -11,6 +11,7 @@ pub mod controller;
 pub mod error;
 pub mod git_facts;
 pub mod launch;
+pub mod prepare;
 pub mod records;
 pub mod render;
 pub mod runner;

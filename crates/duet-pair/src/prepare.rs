@@ -1,0 +1,83 @@
+//! Getting a backlog task ready to be worked: its worktree and branch, where it left its base,
+//! the prompt text, the two agent profiles and the protocol settings.
+
+use std::path::PathBuf;
+
+use duet_core::backlog::{Prompt, Task};
+use duet_core::config::Config;
+use duet_core::protocol::pair::PairConfig;
+use duet_git::{Repo, WorktreeManager};
+
+use crate::git_facts::fork_point;
+use crate::render::TaskBrief;
+use crate::runner::AgentSetup;
+
+/// A task with everything a pair needs to start on it.
+#[derive(Debug, Clone)]
+pub struct PreparedTask {
+    pub brief: TaskBrief,
+    pub worktree: PathBuf,
+    pub worker: AgentSetup,
+    pub reviewer: AgentSetup,
+    pub pair_config: PairConfig,
+}
+
+/// Why a task could not be prepared (said in words a user can act on).
+#[derive(Debug, thiserror::Error)]
+#[error("failed to prepare task `{task}`: {reason}")]
+pub struct PrepareError {
+    pub task: String,
+    pub reason: String,
+}
+
+/// Creates (or re-enters) the task's worktree and collects what its pair needs.
+pub fn prepare_task(repo: &Repo, config: &Config, task: &Task) -> Result<PreparedTask, PrepareError> {
+    let fail = |reason: String| PrepareError { task: task.id.to_string(), reason };
+    let profile = |name: &str| -> Result<AgentSetup, PrepareError> {
+        let profile = config.agents.get(name).ok_or_else(|| fail(format!("unknown agent profile `{name}`")))?;
+        Ok(AgentSetup { profile_name: name.to_string(), profile: profile.clone() })
+    };
+    let worker = profile(task.worker_profile(config))?;
+    let reviewer = profile(task.reviewer_profile(config))?;
+    let base = task.base_branch(config);
+    let manager = WorktreeManager::new(repo, &config.worktree_root, &config.branch_prefix).map_err(|e| fail(chain(&e)))?;
+    let worktree = manager.ensure(task.id.as_str(), base).map_err(|e| fail(chain(&e)))?;
+    let base_commit = fork_point(&worktree.path, base)
+        .ok_or_else(|| fail(format!("cannot find where branch `{}` left `{base}`", worktree.branch)))?;
+    let prompt = match &task.prompt {
+        Prompt::Inline(text) => text.clone(),
+        Prompt::File(path) => std::fs::read_to_string(path)
+            .map_err(|e| fail(format!("cannot read prompt file {}: {e}", path.display())))?,
+    };
+    let mut pair_config = PairConfig::default();
+    pair_config.limits.max_rounds = task.max_rounds(config).get();
+    Ok(PreparedTask {
+        brief: TaskBrief {
+            id: task.id.to_string(),
+            title: task.title.clone(),
+            prompt,
+            proof: task.proof.clone(),
+            base_branch: base.to_string(),
+            base_commit,
+            branch: worktree.branch.clone(),
+        },
+        worktree: worktree.path,
+        worker,
+        reviewer,
+        pair_config,
+    })
+}
+
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
