@@ -31,6 +31,20 @@ pub enum Command {
     Pair(PairArgs),
     /// Attach your terminal to a task's tmux session (both agents side by side).
     Attach(AttachArgs),
+    /// Send a message into a running task's pair (to the worker unless --to reviewer).
+    Say(SayArgs),
+    /// Answer a task's question (ask_human / needs-human); the pair goes on.
+    Answer(AnswerArgs),
+    /// Pause a running task: its agents get no messages until `duet resume`.
+    Pause(TaskControlArgs),
+    /// Resume a paused task.
+    Resume(TaskControlArgs),
+    /// Cancel a task for good.
+    Cancel(TaskControlArgs),
+    /// Stop the running duet (`duet run` or `duet pair`).
+    Stop(StopArgs),
+    /// Show a task's history: its events and the conversation between its agents.
+    Log(LogArgs),
     /// Print a shell completion script for duet.
     Completions(CompletionsArgs),
     /// The MCP bridge an agent starts (stdio); needs DUET_SOCKET and DUET_TOKEN.
@@ -133,6 +147,92 @@ pub struct StatusArgs {
     pub task: Option<String>,
 
     /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Redraw every --interval seconds until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+
+    /// Seconds between redraws with --watch.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, requires = "watch")]
+    pub interval: f64,
+
+    /// Stop --watch after N redraws (for tests and scripts).
+    #[arg(long, value_name = "N", hide = true, requires = "watch")]
+    pub count: Option<u64>,
+}
+
+/// Which agent of the pair a human message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    Worker,
+    Reviewer,
+}
+
+#[derive(Debug, Args)]
+pub struct SayArgs {
+    /// The task whose pair gets the message.
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// Which agent gets the message.
+    #[arg(long, value_enum, default_value = "worker")]
+    pub to: RoleArg,
+
+    /// The message (several words are joined with spaces).
+    #[arg(value_name = "TEXT", required = true)]
+    pub text: Vec<String>,
+
+    /// Print the response as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AnswerArgs {
+    /// The task that asked.
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// The answer (several words are joined with spaces).
+    #[arg(value_name = "TEXT", required = true)]
+    pub text: Vec<String>,
+
+    /// Print the response as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TaskControlArgs {
+    /// The task's id.
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// Print the response as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Also stop the agents (by default they keep running in tmux and can be resumed).
+    #[arg(long)]
+    pub agents: bool,
+
+    /// Print the response as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The task's id.
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// Print the events and the conversation as JSON.
     #[arg(long)]
     pub json: bool,
 }

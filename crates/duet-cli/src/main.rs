@@ -1,6 +1,7 @@
 //! The `duet` binary: parses the command line, runs one command, maps its error to an exit code.
 
 mod cli;
+mod client;
 mod command_error;
 mod commands;
 mod fs_atomic;
@@ -13,6 +14,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::command_error::{CommandError, error_chain};
+use crate::commands::control::Control;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -40,6 +42,13 @@ fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Status(args) => commands::status::run(&cwd, &args),
         Command::Pair(args) => commands::pair::run(&cwd, &args),
         Command::Attach(args) => commands::attach::run(&cwd, &args),
+        Command::Say(args) => commands::control::say(&cwd, &args),
+        Command::Answer(args) => commands::control::answer(&cwd, &args),
+        Command::Pause(args) => commands::control::control(&cwd, Control::Pause, &args),
+        Command::Resume(args) => commands::control::control(&cwd, Control::Resume, &args),
+        Command::Cancel(args) => commands::control::control(&cwd, Control::Cancel, &args),
+        Command::Stop(args) => commands::control::stop(&cwd, &args),
+        Command::Log(args) => commands::log::run(&cwd, &args),
         Command::Completions(args) => commands::completions::run(&args),
         Command::Mcp => commands::agent_helpers::mcp(),
         Command::Hook(args) => commands::agent_helpers::hook(&args),

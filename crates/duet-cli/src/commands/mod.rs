@@ -3,7 +3,9 @@
 pub mod agent_helpers;
 pub mod attach;
 pub mod completions;
+pub mod control;
 pub mod init;
+pub mod log;
 pub mod pair;
 pub mod status;
 pub mod validate;
