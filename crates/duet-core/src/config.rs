@@ -247,10 +247,10 @@ pub(crate) fn read_config(
     {
         config.max_parallel = n;
     }
-    if let Some(prefix) = r.non_empty_string(top, "branch_prefix", "branch_prefix") {
-        if check_branch_prefix(&mut r, &prefix) {
-            config.branch_prefix = prefix.value;
-        }
+    if let Some(prefix) = r.non_empty_string(top, "branch_prefix", "branch_prefix")
+        && check_branch_prefix(&mut r, &prefix)
+    {
+        config.branch_prefix = prefix.value;
     }
     if let Some(root) = r.non_empty_string(top, "worktree_root", "worktree_root") {
         config.worktree_root = root.value.into();

@@ -156,10 +156,8 @@ impl<'r> WorktreeManager<'r> {
             // neither existed), and so is the branch if this call created it.
             let _ = std::fs::remove_dir_all(&path);
             let _ = std::fs::remove_dir_all(registration::admin_dir(git, &admin_name));
-            if branch_created {
-                if let Ok(mut created) = git.find_branch(&branch, BranchType::Local) {
-                    let _ = created.delete();
-                }
+            if branch_created && let Ok(mut created) = git.find_branch(&branch, BranchType::Local) {
+                let _ = created.delete();
             }
             return Err(err);
         }
@@ -300,10 +298,10 @@ impl<'r> WorktreeManager<'r> {
         let git = self.repo.main();
         let dirty = dirty_paths(&reg.path)?;
         let mut tips = Vec::new();
-        if let Ok(wt_repo) = Repository::open(&reg.path) {
-            if let Ok(head) = wt_repo.head() {
-                tips.extend(head.target());
-            }
+        if let Ok(wt_repo) = Repository::open(&reg.path)
+            && let Ok(head) = wt_repo.head()
+        {
+            tips.extend(head.target());
         }
         let branch = reg
             .head_ref
@@ -437,10 +435,10 @@ fn resolve_commit(git: &Repository, base: &str) -> Result<Oid, GitError> {
         },
         source,
     };
-    if let Ok(branch) = git.find_branch(base, BranchType::Local) {
-        if let Ok(commit) = branch.get().peel_to_commit() {
-            return Ok(commit.id());
-        }
+    if let Ok(branch) = git.find_branch(base, BranchType::Local)
+        && let Ok(commit) = branch.get().peel_to_commit()
+    {
+        return Ok(commit.id());
     }
     let object = git.revparse_single(base).map_err(|e| not_found(Some(e)))?;
     let commit = object.peel_to_commit().map_err(|e| not_found(Some(e)))?;

@@ -14,7 +14,7 @@ pub use request_view::{RequestView, ToolResult};
 pub use script::{Api, Script, ScriptError, ScriptErrorKind, Step, ToolCall};
 pub use server::{FakeModelServer, FakeServerError, FakeServerErrorKind, ServerOptions};
 
-pub mod mcp_probe;
 pub mod agent_env;
 pub mod agents;
+pub mod mcp_probe;
 pub mod tmux;

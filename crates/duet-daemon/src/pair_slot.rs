@@ -1,0 +1,99 @@
+//! A running pair inside the daemon: its controller, panes and actors, and the snapshot that
+//! lets a restarted daemon take it over.
+
+use std::path::PathBuf;
+
+use duet_agents::PairPanes;
+use duet_core::protocol::{PairState, Role};
+use duet_pair::agent_actor::AgentHandle;
+use duet_pair::{AgentSetup, Controller, Seat, TaskBrief};
+use serde::{Deserialize, Serialize};
+
+/// One live pair.
+#[derive(Debug)]
+pub struct PairSlot {
+    pub controller: Controller,
+    pub panes: PairPanes,
+    pub actors: Vec<AgentHandle>,
+    pub brief: TaskBrief,
+    pub worktree: PathBuf,
+    pub session_name: String,
+    pub agents: [AgentSetup; 2],
+    /// Agent restarts so far, per role (worker, reviewer).
+    pub restarts: [u32; 2],
+    /// The last snapshot written, to skip writing an unchanged one.
+    pub last_snapshot: String,
+}
+
+/// What survives the daemon: enough to adopt the pair's tmux session or relaunch its agents
+/// with their conversations resumed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairSnapshot {
+    pub state: PairState,
+    pub seats: [Seat; 2],
+    pub worker_pane: String,
+    pub reviewer_pane: String,
+    pub session_name: String,
+    pub worktree: PathBuf,
+    pub brief: BriefSnapshot,
+    pub restarts: [u32; 2],
+}
+
+/// The task as the pair was started with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BriefSnapshot {
+    pub id: String,
+    pub title: String,
+    pub prompt: String,
+    pub proof: Option<String>,
+    pub base_branch: String,
+    pub base_commit: String,
+    pub branch: String,
+}
+
+impl From<&TaskBrief> for BriefSnapshot {
+    fn from(b: &TaskBrief) -> Self {
+        BriefSnapshot {
+            id: b.id.clone(),
+            title: b.title.clone(),
+            prompt: b.prompt.clone(),
+            proof: b.proof.clone(),
+            base_branch: b.base_branch.clone(),
+            base_commit: b.base_commit.clone(),
+            branch: b.branch.clone(),
+        }
+    }
+}
+
+impl From<BriefSnapshot> for TaskBrief {
+    fn from(b: BriefSnapshot) -> Self {
+        TaskBrief {
+            id: b.id,
+            title: b.title,
+            prompt: b.prompt,
+            proof: b.proof,
+            base_branch: b.base_branch,
+            base_commit: b.base_commit,
+            branch: b.branch,
+        }
+    }
+}
+
+impl PairSlot {
+    pub fn snapshot(&self) -> PairSnapshot {
+        PairSnapshot {
+            state: self.controller.state.clone(),
+            seats: self.controller.seats.clone(),
+            worker_pane: self.panes.worker_pane_id.clone(),
+            reviewer_pane: self.panes.reviewer_pane_id.clone(),
+            session_name: self.session_name.clone(),
+            worktree: self.worktree.clone(),
+            brief: BriefSnapshot::from(&self.brief),
+            restarts: self.restarts,
+        }
+    }
+
+    pub fn actor(&self, role: Role) -> Option<&AgentHandle> {
+        self.actors.get(usize::from(role == Role::Reviewer))
+    }
+}
