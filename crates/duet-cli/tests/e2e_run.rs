@@ -1,0 +1,188 @@
+//! `duet run` end to end: a backlog of 4 tasks with dependencies, `max_parallel = 2`, worked by
+//! real claude/codex pairs in tmux against the simulated model (`--simulate`), all done, in an
+//! order that respects the dependencies.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::TestEnvironment;
+use duet_store::{Event, EventFilter, Store, TaskState};
+use duet_testkit::agents::{ChildGuard, require_agents};
+
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Tasks and their dependencies: b after a, d after b and c.
+const TASKS: &[(&str, &[&str])] = &[("a", &[]), ("b", &["a"]), ("c", &[]), ("d", &["b", "c"])];
+
+fn backlog() -> String {
+    TASKS
+        .iter()
+        .map(|(id, deps)| {
+            let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\"")).collect();
+            format!(
+                "[[task]]\nid = \"{id}\"\ntitle = \"Write {id}.txt\"\nprompt = \"Create {id}.txt.\"\ndepends_on = [{}]\n\n",
+                deps.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// One worker (claude) and one reviewer (codex) scope per task; the worker writes and commits
+/// a file and asks for review, the reviewer approves, the worker calls mark_done.
+fn script() -> String {
+    let mut out = String::from("title = \"duet run e2e\"\n\n");
+    for (id, _) in TASKS {
+        out.push_str(&format!(
+            "[[agent]]\nname = \"{id}-worker\"\napi = \"anthropic\"\nany_user_contains = \"pair on task `{id}`\"\n\n\
+             [[agent]]\nname = \"{id}-reviewer\"\napi = \"openai\"\nany_user_contains = \"pair on task `{id}`\"\n\n"
+        ));
+    }
+    for (id, _) in TASKS {
+        out.push_str(&format!(
+            r#"[[step]]
+agent = "{id}-worker"
+name = "{id} write"
+match.user_contains = "You are the WORKER"
+reply.tool_calls = [{{ name = "Bash", input = {{ command = "echo {id} > {id}.txt && git add {id}.txt && git commit -q -m 'write {id}' && echo committed-{id}" }} }}]
+
+[[step]]
+agent = "{id}-worker"
+name = "{id} request review"
+match.tool_result = {{ name = "Bash", contains = "committed-{id}" }}
+reply.tool_calls = [{{ name = "mcp__duet__request_review", input = {{ summary = "wrote {id}.txt" }} }}]
+
+[[step]]
+agent = "{id}-worker"
+name = "{id} wait"
+match.tool_result = {{ name = "mcp__duet__request_review", contains = "round 1" }}
+reply.text = "Waiting for the review."
+
+[[step]]
+agent = "{id}-worker"
+name = "{id} done"
+match.user_contains = "The reviewer approved"
+reply.tool_calls = [{{ name = "mcp__duet__mark_done", input = {{ summary = "{id}.txt written" }} }}]
+
+[[step]]
+agent = "{id}-reviewer"
+name = "{id} ready"
+match.user_contains = "You are the REVIEWER"
+reply.text = "Ready."
+
+[[step]]
+agent = "{id}-reviewer"
+name = "{id} approve"
+match.user_contains = "(round 1 of"
+reply.tool_calls = [{{ name = "mcp__duet__submit_review", input = {{ verdict = "approve", findings = [] }} }}]
+
+[[step]]
+agent = "{id}-reviewer"
+name = "{id} approved"
+match.tool_result = {{ name = "mcp__duet__submit_review" }}
+reply.text = "Approved."
+
+"#
+        ));
+    }
+    out
+}
+
+/// Kills the test's private tmux server when the test ends, also on failure.
+struct TmuxServerGuard(String);
+
+impl Drop for TmuxServerGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.0, "kill-server"]).stderr(Stdio::null()).status();
+    }
+}
+
+#[test]
+fn four_tasks_with_dependencies_finish_with_two_pairs_at_a_time() {
+    if require_agents().is_none() {
+        return;
+    }
+    let env = TestEnvironment::default();
+    let repo = std::fs::canonicalize(env.repo_with_commit("repo")).unwrap();
+    assert_eq!(env.duet(&repo, &["init"]).code, 0);
+    let config = std::fs::read_to_string(repo.join("duet.toml")).unwrap().replace("max_parallel = 2", "max_parallel = 2");
+    std::fs::write(repo.join("duet.toml"), config).unwrap();
+    std::fs::write(repo.join("backlog.toml"), backlog()).unwrap();
+    let script_path = env.root().join("script.toml");
+    std::fs::write(&script_path, script()).unwrap();
+    let tmux = format!("duet-e2e-run-{}", std::process::id());
+    let _guard = TmuxServerGuard(tmux.clone());
+
+    let out_path = env.root().join("run.out");
+    let err_path = env.root().join("run.err");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_duet"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.home())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .current_dir(&repo)
+        .args(["run", "--exit-when-done", "--simulate"])
+        .arg(&script_path)
+        .args(["--tmux-socket", &tmux])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let mut child = ChildGuard::new(cmd.spawn().unwrap());
+    let status = child.wait_timeout(RUN_TIMEOUT).unwrap();
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let log = std::fs::read_to_string(repo.join(".duet/logs/duet.log")).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("duet run did not finish\nstdout:\n{stdout}\nstderr:\n{stderr}\nlog:\n{log}"));
+    assert_eq!(status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}\nlog:\n{log}");
+    assert!(stdout.contains("4 of 4 tasks done"), "{stdout}");
+
+    let order = state_changes(&repo);
+    // Dependencies: a task is prepared only after each of its dependencies is done.
+    for (id, deps) in TASKS {
+        let started = position(&order, id, TaskState::Preparing);
+        for dep in *deps {
+            let dep_done = position(&order, dep, TaskState::Done);
+            assert!(dep_done < started, "{id} started before {dep} was done: {order:?}");
+        }
+    }
+    // Never more than two pairs at once.
+    let mut running = 0i32;
+    for (_, from, to) in &order {
+        let active = |s: &TaskState| matches!(s, TaskState::Preparing | TaskState::Working | TaskState::Reviewing | TaskState::NeedsHuman);
+        running += i32::from(active(to)) - i32::from(active(from));
+        assert!(running <= 2, "more than two pairs at once: {order:?}");
+    }
+    // Every branch holds its task's commit.
+    for (id, _) in TASKS {
+        let log = env.git(&repo, &["log", "--format=%s", &format!("main..duet/{id}")]);
+        assert_eq!(log.trim(), format!("write {id}"));
+    }
+}
+
+/// Every state change in the store, in order: (task, from, to).
+fn state_changes(repo: &Path) -> Vec<(String, TaskState, TaskState)> {
+    let store = Store::open_read_only(repo.join(".duet/state.db")).unwrap();
+    store
+        .events(&EventFilter::all())
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::TaskStateChanged { from, to, .. } => Some((r.task_id.unwrap_or_default(), from, to)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn position(order: &[(String, TaskState, TaskState)], task: &str, to: TaskState) -> usize {
+    order
+        .iter()
+        .position(|(t, _, s)| t == task && *s == to)
+        .unwrap_or_else(|| panic!("{task} never reached {to}: {order:?}"))
+}
