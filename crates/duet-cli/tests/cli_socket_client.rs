@@ -445,3 +445,39 @@ fn a_user_without_permission_on_the_socket_is_refused() {
     assert_eq!(env.duet(&repo, &["pause", "greet"]).code, 0);
     assert_eq!(server.requests().len(), 1);
 }
+
+#[test]
+fn status_reads_the_daemons_blockers_and_reasons() {
+    let env = TestEnvironment::default();
+    let repo = setup(&env);
+    // The shape `duet run` answers: stored state, reason apart, blockers as the scheduler's.
+    let live = json!([
+        {"id": "greet", "state": "needs-human", "reason": "the pair looks stuck", "round": 3,
+         "worker": "claude", "reviewer": "codex", "branch": "duet/greet",
+         "last_activity_ms": 5_000, "blocked_by": [], "running": true, "status": "task greet is needs-human"},
+        {"id": "parser", "state": "queued", "reason": null, "round": 0,
+         "worker": "claude", "reviewer": "codex", "branch": "duet/parser",
+         "last_activity_ms": null, "running": false, "status": null,
+         "blocked_by": [{"reason": "no-free-slot", "running": 1, "max_parallel": 1}]}
+    ]);
+    let server = FakeController::start(
+        &socket_path(&repo),
+        vec![
+            Answer::Respond(Response::ok(ResponseBody::Status { tasks: live.clone() })),
+            Answer::Respond(Response::ok(ResponseBody::Status { tasks: live })),
+        ],
+    );
+    let out = env.duet(&repo, &["status", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let json: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["tasks"][0]["reason"], "the pair looks stuck");
+    assert_eq!(json["tasks"][0]["round"], 3);
+    assert_eq!(
+        json["tasks"][1]["waiting"],
+        json!(["all slots are taken (1 running, max_parallel = 1)"])
+    );
+    let out = env.duet(&repo, &["status"]);
+    assert!(out.stdout.contains("(needs you: the pair looks stuck)"), "{}", out.stdout);
+    assert!(out.stdout.contains("(all slots are taken (1 running, max_parallel = 1))"), "{}", out.stdout);
+    assert_eq!(server.requests().len(), 2);
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use duet_core::backlog::Backlog;
 use duet_core::config::Config;
+use duet_core::lifecycle::scheduler::Blocker;
 use duet_store::{Store, StoreErrorKind, TaskRow, TaskState};
 use serde::Serialize;
 
@@ -32,6 +33,8 @@ struct TaskStatus {
     round: u32,
     /// Why a queued task cannot start yet, or why a task needs the human.
     blocked_by: Vec<String>,
+    /// The running duet's reasons a queued task waits (dependencies, free slots), in words.
+    waiting: Vec<String>,
     reason: Option<String>,
     /// False for tasks the store knows but the backlog no longer lists.
     in_backlog: bool,
@@ -172,6 +175,7 @@ fn apply_live(statuses: &mut Vec<TaskStatus>, task: &serde_json::Value) {
                 reviewer: String::new(),
                 round: 0,
                 blocked_by: Vec::new(),
+                waiting: Vec::new(),
                 reason: None,
                 in_backlog: false,
                 last_activity_ms: None,
@@ -202,11 +206,20 @@ fn apply_live(statuses: &mut Vec<TaskStatus>, task: &serde_json::Value) {
             *field = value;
         }
     }
+    // The daemon names blockers as the scheduler's `Blocker`s; a plain string is a task id.
     if let Some(blocked) = task["blocked_by"].as_array() {
-        status.blocked_by = blocked
-            .iter()
-            .filter_map(|b| b.as_str().map(str::to_string))
-            .collect();
+        status.blocked_by.clear();
+        status.waiting.clear();
+        for blocker in blocked {
+            if let Some(id) = blocker.as_str() {
+                status.blocked_by.push(id.to_string());
+            } else if let Ok(blocker) = serde_json::from_value::<Blocker>(blocker.clone()) {
+                if let Blocker::Dependency { id, .. } = &blocker {
+                    status.blocked_by.push(id.clone());
+                }
+                status.waiting.push(blocker.to_string());
+            }
+        }
     }
     status.head = text("head").or(status.head.take());
     status.activity = text("status");
@@ -262,6 +275,7 @@ fn merge(
                 reviewer: task.reviewer_profile(config).to_string(),
                 round: row.map_or(0, |r| r.round),
                 blocked_by,
+                waiting: Vec::new(),
                 reason: row.and_then(|r| r.reason.clone()),
                 in_backlog: true,
                 last_activity_ms: row.map(|r| r.updated_at_ms),
@@ -286,6 +300,7 @@ fn merge(
         reviewer: String::new(),
         round: row.round,
         blocked_by: Vec::new(),
+        waiting: Vec::new(),
         reason: row.reason,
         in_backlog: false,
         last_activity_ms: Some(row.updated_at_ms),
@@ -322,7 +337,9 @@ fn render_table(statuses: &[TaskStatus], now_ms: i64) -> String {
         .iter()
         .map(|s| {
             let mut note = s.title.clone();
-            if !s.blocked_by.is_empty() {
+            if !s.waiting.is_empty() {
+                note.push_str(&format!(" ({})", s.waiting.join("; ")));
+            } else if !s.blocked_by.is_empty() {
                 note.push_str(&format!(" (waiting for {})", s.blocked_by.join(", ")));
             }
             if let Some(reason) = &s.reason {
