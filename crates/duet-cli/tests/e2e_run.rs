@@ -95,7 +95,10 @@ struct TmuxServerGuard(String);
 
 impl Drop for TmuxServerGuard {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.0, "kill-server"]).stderr(Stdio::null()).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
@@ -107,8 +110,12 @@ fn four_tasks_with_dependencies_finish_with_two_pairs_at_a_time() {
     let env = TestEnvironment::default();
     let repo = std::fs::canonicalize(env.repo_with_commit("repo")).unwrap();
     assert_eq!(env.duet(&repo, &["init"]).code, 0);
-    let config = std::fs::read_to_string(repo.join("duet.toml")).unwrap().replace("max_parallel = 2", "max_parallel = 2");
-    std::fs::write(repo.join("duet.toml"), config).unwrap();
+    // The default config has max_parallel = 2, which this test is about.
+    assert!(
+        std::fs::read_to_string(repo.join("duet.toml"))
+            .unwrap()
+            .contains("\nmax_parallel = 2\n")
+    );
     std::fs::write(repo.join("backlog.toml"), backlog()).unwrap();
     let script_path = env.root().join("script.toml");
     std::fs::write(&script_path, script()).unwrap();
@@ -139,8 +146,14 @@ fn four_tasks_with_dependencies_finish_with_two_pairs_at_a_time() {
     let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
     let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
     let log = std::fs::read_to_string(repo.join(".duet/logs/duet.log")).unwrap_or_default();
-    let status = status.unwrap_or_else(|| panic!("duet run did not finish\nstdout:\n{stdout}\nstderr:\n{stderr}\nlog:\n{log}"));
-    assert_eq!(status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}\nlog:\n{log}");
+    let status = status.unwrap_or_else(|| {
+        panic!("duet run did not finish\nstdout:\n{stdout}\nstderr:\n{stderr}\nlog:\n{log}")
+    });
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}\nlog:\n{log}"
+    );
     assert!(stdout.contains("4 of 4 tasks done"), "{stdout}");
 
     let order = state_changes(&repo);
@@ -149,13 +162,24 @@ fn four_tasks_with_dependencies_finish_with_two_pairs_at_a_time() {
         let started = position(&order, id, TaskState::Preparing);
         for dep in *deps {
             let dep_done = position(&order, dep, TaskState::Done);
-            assert!(dep_done < started, "{id} started before {dep} was done: {order:?}");
+            assert!(
+                dep_done < started,
+                "{id} started before {dep} was done: {order:?}"
+            );
         }
     }
     // Never more than two pairs at once.
     let mut running = 0i32;
     for (_, from, to) in &order {
-        let active = |s: &TaskState| matches!(s, TaskState::Preparing | TaskState::Working | TaskState::Reviewing | TaskState::NeedsHuman);
+        let active = |s: &TaskState| {
+            matches!(
+                s,
+                TaskState::Preparing
+                    | TaskState::Working
+                    | TaskState::Reviewing
+                    | TaskState::NeedsHuman
+            )
+        };
         running += i32::from(active(to)) - i32::from(active(from));
         assert!(running <= 2, "more than two pairs at once: {order:?}");
     }
@@ -174,7 +198,9 @@ fn state_changes(repo: &Path) -> Vec<(String, TaskState, TaskState)> {
         .unwrap()
         .into_iter()
         .filter_map(|r| match r.event {
-            Event::TaskStateChanged { from, to, .. } => Some((r.task_id.unwrap_or_default(), from, to)),
+            Event::TaskStateChanged { from, to, .. } => {
+                Some((r.task_id.unwrap_or_default(), from, to))
+            }
             _ => None,
         })
         .collect()

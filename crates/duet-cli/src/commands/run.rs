@@ -25,8 +25,10 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     // and the last good one is kept.
     ws.load_backlog(&config)?;
     if let Some(pid) = duet_daemon::lock::running_daemon(&ws.root().join(".duet/daemon.pid")) {
-        return Err(CommandError::user(format!("another duet daemon (pid {pid}) is running in this repository"))
-            .hint("`duet status` talks to it; `duet stop` stops it"));
+        return Err(CommandError::user(format!(
+            "another duet daemon (pid {pid}) is running in this repository"
+        ))
+        .hint("`duet status` talks to it; `duet stop` stops it"));
     }
     if args.detach {
         return detach(ws.root(), args);
@@ -38,7 +40,12 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     let simulated = match &args.simulate {
         Some(script) => {
             let script = load_script(script)?;
-            let sim = SimulatedModel::start(script, find_agent_bins()?, &[ws.root()], Some(log_dir.join("simulated-model.jsonl")))?;
+            let sim = SimulatedModel::start(
+                script,
+                find_agent_bins()?,
+                &[ws.root()],
+                Some(log_dir.join("simulated-model.jsonl")),
+            )?;
             config = simulate_config(&config, &sim);
             Some(sim)
         }
@@ -48,7 +55,9 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         repo_root: ws.root().to_path_buf(),
         backlog_path: ws.root().join(&config.backlog),
         config,
-        duet_exe: std::env::current_exe().map_err(|e| CommandError::internal(format!("failed to find the duet executable: {e}")))?,
+        duet_exe: std::env::current_exe().map_err(|e| {
+            CommandError::internal(format!("failed to find the duet executable: {e}"))
+        })?,
         tmux: TmuxRuntime::new(Some(args.tmux.tmux_socket.clone())),
         exit_when_done: args.exit_when_done,
         stop_agents_on_exit: args.stop_agents,
@@ -60,7 +69,11 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         .map_err(|e| CommandError::internal(format!("failed to start the async runtime: {e}")))?;
     let lines = ProgressLines::new();
     let summary = runtime
-        .block_on(duet_daemon::run(setup, |p| lines.update(p), shutdown_signal()))
+        .block_on(duet_daemon::run(
+            setup,
+            |p| lines.update(p),
+            shutdown_signal(),
+        ))
         .map_err(|e| CommandError::user(error_chain(&e)))?;
     lines.finish();
     drop(simulated);
@@ -98,7 +111,12 @@ fn detach(root: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     std::fs::create_dir_all(&log_dir)?;
     let out = std::fs::File::create(log_dir.join("daemon.out"))?;
     let mut command = Command::new(std::env::current_exe()?);
-    command.arg("-C").arg(root).arg("run").arg("--tmux-socket").arg(&args.tmux.tmux_socket);
+    command
+        .arg("-C")
+        .arg(root)
+        .arg("run")
+        .arg("--tmux-socket")
+        .arg(&args.tmux.tmux_socket);
     if args.stop_agents {
         command.arg("--stop-agents");
     }
@@ -108,29 +126,49 @@ fn detach(root: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     if let Some(script) = &args.simulate {
         command.arg("--simulate").arg(std::path::absolute(script)?);
     }
-    let child = command.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out).process_group(0).spawn()?;
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .process_group(0)
+        .spawn()?;
     let socket = root.join(".duet").join("duet.sock");
     let client = duet_proto::Client::new(&socket, Duration::from_secs(2));
     let deadline = Instant::now() + DETACH_READY_TIMEOUT;
     while Instant::now() < deadline {
-        let status = duet_proto::Request::from_human(duet_proto::RequestBody::Status { task: None });
+        let status =
+            duet_proto::Request::from_human(duet_proto::RequestBody::Status { task: None });
         if client.send(&status).is_ok() {
-            println!("duet is running in the background (pid {}); logs in {}", child.id(), log_dir.display());
+            println!(
+                "duet is running in the background (pid {}); logs in {}",
+                child.id(),
+                log_dir.display()
+            );
             println!("`duet status` shows the tasks, `duet stop` stops it");
             return Ok(ExitCode::SUCCESS);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(CommandError::user(format!("the background duet did not start within {DETACH_READY_TIMEOUT:?}"))
-        .hint(format!("see {}", log_dir.join("daemon.out").display())))
+    Err(CommandError::user(format!(
+        "the background duet did not start within {DETACH_READY_TIMEOUT:?}"
+    ))
+    .hint(format!("see {}", log_dir.join("daemon.out").display())))
 }
 
 /// Logs go to `.duet/logs/duet.log` (RUST_LOG or `info`).
 fn init_logging(log_dir: &Path) -> Result<(), CommandError> {
     std::fs::create_dir_all(log_dir)?;
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(log_dir.join("duet.log"))?;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(Mutex::new(file)).try_init();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_dir.join("duet.log"))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(Mutex::new(file))
+        .try_init();
     Ok(())
 }
 
@@ -145,10 +183,17 @@ impl ProgressLines {
     fn new() -> Self {
         let multi = MultiProgress::new();
         let overall = multi.add(ProgressBar::new_spinner());
-        overall.set_style(ProgressStyle::with_template("{spinner} duet run  {wide_msg} {elapsed}").expect("valid template"));
+        overall.set_style(
+            ProgressStyle::with_template("{spinner} duet run  {wide_msg} {elapsed}")
+                .expect("valid template"),
+        );
         overall.enable_steady_tick(Duration::from_millis(200));
         overall.set_message("starting");
-        ProgressLines { multi, overall, tasks: Mutex::new(BTreeMap::new()) }
+        ProgressLines {
+            multi,
+            overall,
+            tasks: Mutex::new(BTreeMap::new()),
+        }
     }
 
     fn update(&self, progress: DaemonProgress) {
@@ -157,7 +202,10 @@ impl ProgressLines {
                 let mut tasks = self.tasks.lock().expect("progress lock");
                 let entry = tasks.entry(task.clone()).or_insert_with(|| {
                     let bar = self.multi.add(ProgressBar::new_spinner());
-                    bar.set_style(ProgressStyle::with_template("  {prefix:>16} {wide_msg}").expect("valid template"));
+                    bar.set_style(
+                        ProgressStyle::with_template("  {prefix:>16} {wide_msg}")
+                            .expect("valid template"),
+                    );
                     bar.set_prefix(task.clone());
                     (bar, String::new())
                 });
@@ -165,13 +213,17 @@ impl ProgressLines {
                 entry.0.set_message(state);
                 let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
                 for (_, state) in tasks.values() {
-                    *counts.entry(state.split(':').next().unwrap_or("")).or_default() += 1;
+                    *counts
+                        .entry(state.split(':').next().unwrap_or(""))
+                        .or_default() += 1;
                 }
                 let text: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
                 self.overall.set_message(text.join(", "));
             }
             DaemonProgress::HumanNeeded { task, text } => {
-                let _ = self.multi.println(format!("{task} needs you: {text}\n  answer with `duet answer {task} TEXT`"));
+                let _ = self.multi.println(format!(
+                    "{task} needs you: {text}\n  answer with `duet answer {task} TEXT`"
+                ));
             }
             DaemonProgress::Note(text) => {
                 let _ = self.multi.println(text);
@@ -189,12 +241,26 @@ impl ProgressLines {
 
 fn print_summary(summary: &RunSummary) {
     if summary.interrupted {
-        println!("duet stopped; agents keep running in tmux unless --stop-agents (the next `duet run` adopts them)");
+        println!(
+            "duet stopped; agents keep running in tmux unless --stop-agents (the next `duet run` adopts them)"
+        );
     }
-    let width = summary.tasks.iter().map(|t| t.id.len()).max().unwrap_or(4).max(4);
-    println!("{:<width$}  {:<12}  {:>6}  {:>7}", "TASK", "STATE", "ROUNDS", "COMMITS");
+    let width = summary
+        .tasks
+        .iter()
+        .map(|t| t.id.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:<width$}  {:<12}  {:>6}  {:>7}",
+        "TASK", "STATE", "ROUNDS", "COMMITS"
+    );
     for task in &summary.tasks {
-        println!("{:<width$}  {:<12}  {:>6}  {:>7}", task.id, task.state, task.rounds, task.commits);
+        println!(
+            "{:<width$}  {:<12}  {:>6}  {:>7}",
+            task.id, task.state, task.rounds, task.commits
+        );
     }
     let done = summary.tasks.iter().filter(|t| t.state == "done").count();
     println!("{done} of {} tasks done", summary.tasks.len());
