@@ -22,7 +22,8 @@ pub const SOCKET_RELATIVE_PATH: &str = ".duet/duet.sock";
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The message a user sees when nothing answers on the socket.
-pub const NOT_RUNNING: &str = "no duet is running in this repository; start one with `duet run` or `duet pair TASK`";
+pub const NOT_RUNNING: &str =
+    "no duet is running in this repository; start one with `duet run` or `duet pair TASK`";
 
 /// A request that failed, before or after it reached the controller.
 #[derive(Debug)]
@@ -103,18 +104,21 @@ fn refused(body: ErrorBody, task: Option<&str>, backlog_ids: &[String]) -> Comma
                 None => err.hint("run `duet status` to list the tasks"),
             }
         }
-        ErrorKind::WrongState => CommandError::user(body.message)
-            .hint("run `duet status` to see the task's state"),
-        ErrorKind::VersionMismatch => {
-            CommandError::user(format!("the running duet refused this duet: {}", body.message))
-                .hint("use the same duet version as the running one, or restart it")
+        ErrorKind::WrongState => {
+            CommandError::user(body.message).hint("run `duet status` to see the task's state")
         }
-        ErrorKind::Unauthorized => {
-            CommandError::user(format!("the running duet refused the request: {}", body.message))
-        }
-        ErrorKind::Malformed | ErrorKind::TooLarge | ErrorKind::Internal => {
-            CommandError::internal(format!("the running duet failed the request: {}", body.message))
-        }
+        ErrorKind::VersionMismatch => CommandError::user(format!(
+            "the running duet refused this duet: {}",
+            body.message
+        ))
+        .hint("use the same duet version as the running one, or restart it"),
+        ErrorKind::Unauthorized => CommandError::user(format!(
+            "the running duet refused the request: {}",
+            body.message
+        )),
+        ErrorKind::Malformed | ErrorKind::TooLarge | ErrorKind::Internal => CommandError::internal(
+            format!("the running duet failed the request: {}", body.message),
+        ),
     }
 }
 

@@ -27,7 +27,8 @@ title = "Write the parser"
 prompt = "Write it."
 "#;
 
-const NOT_RUNNING: &str = "error: no duet is running in this repository; start one with `duet run` or `duet pair TASK`\n";
+const NOT_RUNNING: &str =
+    "error: no duet is running in this repository; start one with `duet run` or `duet pair TASK`\n";
 
 fn setup(env: &TestEnvironment) -> PathBuf {
     let repo = env.repo_with_commit("repo");
@@ -68,9 +69,9 @@ impl FakeController {
                 requests.push(serde_json::from_str(&line).unwrap());
                 let mut stream = stream;
                 match answer {
-                    Answer::Respond(response) => {
-                        stream.write_all(&duet_proto::encode_line(&response)).unwrap()
-                    }
+                    Answer::Respond(response) => stream
+                        .write_all(&duet_proto::encode_line(&response))
+                        .unwrap(),
                     Answer::Raw(bytes) => stream.write_all(bytes).unwrap(),
                 }
             }
@@ -158,10 +159,7 @@ fn each_command_sends_its_request_and_reports_success() {
         (&["pause", "greet"], "task `greet` paused\n"),
         (&["resume", "greet"], "task `greet` resumed\n"),
         (&["cancel", "greet"], "task `greet` cancelled\n"),
-        (
-            &["stop", "--agents"],
-            "duet is stopping, with its agents\n",
-        ),
+        (&["stop", "--agents"], "duet is stopping, with its agents\n"),
     ];
     for (args, expected) in runs {
         let out = env.duet(&repo, args);
@@ -209,7 +207,12 @@ fn json_prints_the_response_for_success_and_refusal() {
         json,
         json!({"status": "error", "error": {"kind": "wrong_state", "message": "cannot pause a paused task"}})
     );
-    assert!(out.stderr.starts_with("error: cannot pause a paused task\n"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: cannot pause a paused task\n"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(server.requests().len(), 2);
 }
 
@@ -231,13 +234,19 @@ fn refusals_of_each_kind_become_clear_errors_with_exit_codes() {
             "error: unknown task `zzz`\nhint: run `duet status` to list the tasks\n",
         ),
         (
-            refuse(ErrorKind::WrongState, "cannot answer: task greet is working"),
+            refuse(
+                ErrorKind::WrongState,
+                "cannot answer: task greet is working",
+            ),
             &["answer", "greet", "yes"],
             1,
             "error: cannot answer: task greet is working\nhint: run `duet status` to see the task's state\n",
         ),
         (
-            refuse(ErrorKind::VersionMismatch, "protocol version 1 is not supported"),
+            refuse(
+                ErrorKind::VersionMismatch,
+                "protocol version 1 is not supported",
+            ),
             &["resume", "greet"],
             1,
             "error: the running duet refused this duet: protocol version 1 is not supported\nhint: use the same duet version as the running one, or restart it\n",
@@ -294,11 +303,16 @@ fn an_answer_that_is_not_a_response_is_an_internal_error() {
     let out = env.duet(&repo, &["pause", "greet"]);
     assert_eq!(out.code, 70, "{out:?}");
     assert!(
-        out.stderr.contains("failed to understand the answer of duet's control socket"),
+        out.stderr
+            .contains("failed to understand the answer of duet's control socket"),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("failed to parse frame"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("failed to parse frame"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(server.requests().len(), 2);
 }
 
@@ -313,14 +327,17 @@ fn an_oversized_or_empty_message_is_refused_before_connecting() {
     let out = env.duet(&repo, &args);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
-        out.stderr
-            .contains("over duet's 1048576-byte limit"),
+        out.stderr.contains("over duet's 1048576-byte limit"),
         "{}",
         out.stderr
     );
     let out = env.duet(&repo, &["answer", "greet", "  "]);
     assert_eq!(out.code, 1);
-    assert!(out.stderr.starts_with("error: the message is empty\n"), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("error: the message is empty\n"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -337,7 +354,11 @@ fn status_shows_the_running_duets_view_over_the_backlog() {
         "status": "task greet is needs-human",
         "last_activity_ms": 1_000,
     }]);
-    let status = || Answer::Respond(Response::ok(ResponseBody::Status { tasks: live.clone() }));
+    let status = || {
+        Answer::Respond(Response::ok(ResponseBody::Status {
+            tasks: live.clone(),
+        }))
+    };
     let server = FakeController::start(&socket_path(&repo), vec![status(), status(), status()]);
 
     let out = env.duet(&repo, &["status", "--json"]);
@@ -353,19 +374,27 @@ fn status_shows_the_running_duets_view_over_the_backlog() {
     assert_eq!(greet["last_activity_ms"], 1_000);
     assert_eq!(greet["live"], true);
     let parser = &json["tasks"][1];
-    assert_eq!(parser["state"], "queued", "the backlog's other task is queued");
+    assert_eq!(
+        parser["state"], "queued",
+        "the backlog's other task is queued"
+    );
     assert_eq!(parser["live"], false);
 
     let out = env.duet(&repo, &["status"]);
     assert_eq!(out.code, 0, "{out:?}");
     let greet_line = out.stdout.lines().find(|l| l.starts_with("greet")).unwrap();
     assert!(
-        greet_line.contains("needs-human") && greet_line.contains("(needs you: which greeting, hello or hi?)"),
+        greet_line.contains("needs-human")
+            && greet_line.contains("(needs you: which greeting, hello or hi?)"),
         "{}",
         out.stdout
     );
     assert!(out.stdout.contains("ACTIVE"), "{}", out.stdout);
-    assert!(out.stdout.ends_with("(live from the running duet)\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.ends_with("(live from the running duet)\n"),
+        "{}",
+        out.stdout
+    );
 
     let out = env.duet(&repo, &["status", "parser"]);
     assert_eq!(out.code, 0, "{out:?}");
@@ -385,7 +414,15 @@ fn status_watch_redraws_until_its_count() {
     let server = FakeController::start(&socket_path(&repo), vec![status(), status(), status()]);
     let out = env.duet(
         &repo,
-        &["status", "--watch", "--interval", "0.05", "--count", "3", "--json"],
+        &[
+            "status",
+            "--watch",
+            "--interval",
+            "0.05",
+            "--count",
+            "3",
+            "--json",
+        ],
     );
     assert_eq!(out.code, 0, "{out:?}");
     let looks: Vec<Value> = out
@@ -399,7 +436,11 @@ fn status_watch_redraws_until_its_count() {
 
     let out = env.duet(&repo, &["status", "--watch", "--interval", "0"]);
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("--interval must be a positive number"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--interval must be a positive number"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -463,7 +504,9 @@ fn status_reads_the_daemons_blockers_and_reasons() {
     let server = FakeController::start(
         &socket_path(&repo),
         vec![
-            Answer::Respond(Response::ok(ResponseBody::Status { tasks: live.clone() })),
+            Answer::Respond(Response::ok(ResponseBody::Status {
+                tasks: live.clone(),
+            })),
             Answer::Respond(Response::ok(ResponseBody::Status { tasks: live })),
         ],
     );
@@ -477,7 +520,16 @@ fn status_reads_the_daemons_blockers_and_reasons() {
         json!(["all slots are taken (1 running, max_parallel = 1)"])
     );
     let out = env.duet(&repo, &["status"]);
-    assert!(out.stdout.contains("(needs you: the pair looks stuck)"), "{}", out.stdout);
-    assert!(out.stdout.contains("(all slots are taken (1 running, max_parallel = 1))"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("(needs you: the pair looks stuck)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("(all slots are taken (1 running, max_parallel = 1))"),
+        "{}",
+        out.stdout
+    );
     assert_eq!(server.requests().len(), 2);
 }

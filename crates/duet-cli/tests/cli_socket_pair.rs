@@ -148,7 +148,10 @@ impl LivePair {
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.child_mut().try_wait() {
-                panic!("duet pair exited ({status}) before {what}\n{}", self.output());
+                panic!(
+                    "duet pair exited ({status}) before {what}\n{}",
+                    self.output()
+                );
             }
             let out = env.duet(&self.repo, &["status", "--json"]);
             let status: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
@@ -194,15 +197,30 @@ fn human_commands_drive_a_live_pair() {
     // Status: live, with the pair's roles and the backlog's other task still queued.
     let out = env.duet(&repo, &["status"]);
     ok(&out);
-    assert!(out.stdout.contains("(live from the running duet)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("(live from the running duet)"),
+        "{}",
+        out.stdout
+    );
     let greet = live_task(&env, &repo);
     assert_eq!(greet["worker"], "fake");
-    assert!(greet["activity"].as_str().unwrap().contains("task greet is working"));
+    assert!(
+        greet["activity"]
+            .as_str()
+            .unwrap()
+            .contains("task greet is working")
+    );
 
     // A message to the reviewer is accepted and stored.
-    let out = env.duet(&repo, &["say", "greet", "--to", "reviewer", "please", "be", "strict"]);
+    let out = env.duet(
+        &repo,
+        &["say", "greet", "--to", "reviewer", "please", "be", "strict"],
+    );
     ok(&out);
-    assert_eq!(out.stdout, "message to the reviewer of task `greet` accepted\n");
+    assert_eq!(
+        out.stdout,
+        "message to the reviewer of task `greet` accepted\n"
+    );
 
     // Answering when nothing was asked is the wrong state; the pair's own words come through.
     let out = env.duet(&repo, &["answer", "greet", "yes"]);
@@ -224,7 +242,10 @@ fn human_commands_drive_a_live_pair() {
     // Unknown task: the pair says so, the CLI suggests the close one.
     let out = env.duet(&repo, &["pause", "gret"]);
     assert_eq!(out.code, 1);
-    assert_eq!(out.stderr, "error: unknown task `gret`\nhint: did you mean `greet`?\n");
+    assert_eq!(
+        out.stderr,
+        "error: unknown task `gret`\nhint: did you mean `greet`?\n"
+    );
 
     // The worker asks the human (the test plays the worker's bridge, with its token).
     let asked = Client::new(pair.socket(), Duration::from_secs(10))
@@ -237,23 +258,50 @@ fn human_commands_drive_a_live_pair() {
             },
         ))
         .unwrap();
-    assert!(matches!(asked, Response::Ok { body: ResponseBody::ToolResult { is_error: false, .. } }), "{asked:?}");
+    assert!(
+        matches!(
+            asked,
+            Response::Ok {
+                body: ResponseBody::ToolResult {
+                    is_error: false,
+                    ..
+                }
+            }
+        ),
+        "{asked:?}"
+    );
     let greet = live_task(&env, &repo);
     assert_eq!(greet["state"], "needs-human");
-    assert!(greet["reason"].as_str().unwrap().contains("hello or hi?"), "{greet}");
+    assert!(
+        greet["reason"].as_str().unwrap().contains("hello or hi?"),
+        "{greet}"
+    );
     let out = env.duet(&repo, &["status"]);
     assert!(out.stdout.contains("(needs you: "), "{}", out.stdout);
     let out = env.duet(&repo, &["answer", "greet", "say", "hello"]);
     ok(&out);
-    assert_eq!(out.stdout, "answer for task `greet` sent; the pair goes on\n");
+    assert_eq!(
+        out.stdout,
+        "answer for task `greet` sent; the pair goes on\n"
+    );
     assert_eq!(live_task(&env, &repo)["state"], "working");
 
     // Cancel ends the pair; afterwards nothing answers on the socket it leaves behind.
     ok(&env.duet(&repo, &["cancel", "greet"]));
-    assert_eq!(pair.wait_exit(), 3, "a cancelled pair is not done\n{}", pair.output());
+    assert_eq!(
+        pair.wait_exit(),
+        3,
+        "a cancelled pair is not done\n{}",
+        pair.output()
+    );
     let out = env.duet(&repo, &["pause", "greet"]);
     assert_eq!(out.code, 1);
-    assert!(out.stderr.starts_with("error: no duet is running in this repository"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: no duet is running in this repository"),
+        "{}",
+        out.stderr
+    );
 
     // The log, read from the store with no duet running, tells the story.
     let out = env.duet(&repo, &["log", "greet"]);
@@ -269,7 +317,11 @@ fn human_commands_drive_a_live_pair() {
         "human → worker",
         "say hello",
     ] {
-        assert!(out.stdout.contains(expected), "missing {expected:?} in\n{}", out.stdout);
+        assert!(
+            out.stdout.contains(expected),
+            "missing {expected:?} in\n{}",
+            out.stdout
+        );
     }
     let out = env.duet(&repo, &["log", "greet", "--json"]);
     ok(&out);
@@ -287,18 +339,30 @@ fn human_commands_drive_a_live_pair() {
             )
         })
         .collect();
-    assert!(said.contains(&("human", "reviewer", "please be strict")), "{said:?}");
-    assert!(said.iter().any(|(from, to, text)| *from == "human" && *to == "worker" && text.contains("say hello")), "{said:?}");
+    assert!(
+        said.contains(&("human", "reviewer", "please be strict")),
+        "{said:?}"
+    );
+    assert!(
+        said.iter().any(|(from, to, text)| *from == "human"
+            && *to == "worker"
+            && text.contains("say hello")),
+        "{said:?}"
+    );
 }
 
 /// Sends raw bytes on a new connection; the one-line answer.
 fn raw_exchange(socket: &Path, bytes: &[u8]) -> Value {
     let mut stream = UnixStream::connect(socket).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     // The server may answer and close before reading everything of an oversized frame.
     let _ = stream.write_all(bytes);
     let mut line = String::new();
-    BufReader::new(stream.try_clone().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(stream.try_clone().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let mut rest = Vec::new();
     let _ = stream.read_to_end(&mut rest);
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer {line:?} is not JSON: {e}"))
@@ -321,12 +385,24 @@ fn the_live_socket_refuses_bad_input_and_strangers() {
     let answer = raw_exchange(&socket, &big);
     assert_eq!(answer["error"]["kind"], "too_large", "{answer}");
 
-    let answer = raw_exchange(&socket, b"{\"version\":99,\"body\":{\"type\":\"pause\",\"task\":\"greet\"}}\n");
+    let answer = raw_exchange(
+        &socket,
+        b"{\"version\":99,\"body\":{\"type\":\"pause\",\"task\":\"greet\"}}\n",
+    );
     assert_eq!(answer["error"]["kind"], "version_mismatch", "{answer}");
-    let answer = raw_exchange(&socket, b"{\"version\":1,\"body\":{\"type\":\"pause\",\"task\":\"nope\"}}\n");
+    let answer = raw_exchange(
+        &socket,
+        b"{\"version\":1,\"body\":{\"type\":\"pause\",\"task\":\"nope\"}}\n",
+    );
     assert_eq!(answer["error"]["kind"], "unknown_task", "{answer}");
-    let answer = raw_exchange(&socket, b"{\"version\":1,\"body\":{\"type\":\"process_started\",\"pid\":1}}\n");
-    assert_eq!(answer["error"]["kind"], "unauthorized", "an agent request without a token: {answer}");
+    let answer = raw_exchange(
+        &socket,
+        b"{\"version\":1,\"body\":{\"type\":\"process_started\",\"pid\":1}}\n",
+    );
+    assert_eq!(
+        answer["error"]["kind"], "unauthorized",
+        "an agent request without a token: {answer}"
+    );
 
     // None of that disturbed the pair.
     assert_eq!(live_task(&env, &pair.repo)["state"], "working");
@@ -339,13 +415,25 @@ fn the_live_socket_refuses_bad_input_and_strangers() {
     }
     if let Some(out) = cli_socket_support::duet_as_nobody(&env, &pair.repo, &["cancel", "greet"]) {
         assert_eq!(out.code, 1, "{out:?}");
-        assert!(out.stderr.contains("permission denied on duet's control socket"), "{}", out.stderr);
-        assert_eq!(live_task(&env, &pair.repo)["state"], "working", "the stranger's cancel did nothing");
+        assert!(
+            out.stderr
+                .contains("permission denied on duet's control socket"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            live_task(&env, &pair.repo)["state"],
+            "working",
+            "the stranger's cancel did nothing"
+        );
     }
 
     // `duet stop` ends the pair without an outcome.
     let out = env.duet(&pair.repo, &["stop", "--json"]);
     ok(&out);
-    assert_eq!(serde_json::from_str::<Value>(&out.stdout).unwrap(), json!({"status": "ok", "body": {"type": "ack"}}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&out.stdout).unwrap(),
+        json!({"status": "ok", "body": {"type": "ack"}})
+    );
     assert_eq!(pair.wait_exit(), 3, "{}", pair.output());
 }

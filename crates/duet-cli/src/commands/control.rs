@@ -45,7 +45,11 @@ pub fn answer(cwd: &Path, args: &AnswerArgs) -> Result<ExitCode, CommandError> {
     exchange(cwd, Some(&args.task), body, args.json, done)
 }
 
-pub fn control(cwd: &Path, which: Control, args: &TaskControlArgs) -> Result<ExitCode, CommandError> {
+pub fn control(
+    cwd: &Path,
+    which: Control,
+    args: &TaskControlArgs,
+) -> Result<ExitCode, CommandError> {
     let task = args.task.clone();
     let (body, verb) = match which {
         Control::Pause => (RequestBody::Pause { task }, "paused"),
@@ -72,7 +76,9 @@ pub fn stop(cwd: &Path, args: &StopArgs) -> Result<ExitCode, CommandError> {
 fn message_text(words: &[String]) -> Result<String, CommandError> {
     let text = words.join(" ");
     if text.trim().is_empty() {
-        return Err(CommandError::user("the message is empty").hint("write the text after the task id"));
+        return Err(
+            CommandError::user("the message is empty").hint("write the text after the task id")
+        );
     }
     Ok(text)
 }
