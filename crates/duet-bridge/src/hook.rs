@@ -3,19 +3,28 @@
 //!
 //! A hook must never block or break the agent: the exit code is always 0, the socket timeout is
 //! short ([`HOOK_TIMEOUT`]), and every problem (no controller, bad JSON, a refusal) is only
-//! logged to stderr.
+//! logged to stderr. A hook that finds nobody listening tries again for a few seconds
+//! ([`CONNECT_RETRY_WINDOW`]): a daemon being restarted must not miss a turn's end.
 
 use std::io::{Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use duet_proto::{
-    Client, HookSource, MAX_FRAME_BYTES, Request, RequestBody, Response, ResponseBody,
+    Client, ClientError, ClientErrorKind, HookSource, MAX_FRAME_BYTES, Request, RequestBody,
+    Response, ResponseBody,
 };
 
 use crate::agent_env::AgentEnv;
 
 /// How long a hook waits for the controller (per connect/write/read step).
 pub const HOOK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a hook keeps trying to connect while nobody listens (a restarting daemon); only
+/// failed connections are retried, never a request that may have reached the controller.
+pub const CONNECT_RETRY_WINDOW: Duration = Duration::from_secs(5);
+
+/// The pause between two connection attempts.
+const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// The largest payload forwarded; the request around it must fit in one frame.
 pub const MAX_PAYLOAD_BYTES: usize = MAX_FRAME_BYTES - 4 * 1024;
@@ -42,6 +51,27 @@ pub fn run_with(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
     env: &AgentEnv,
+) -> i32 {
+    run_with_retry(
+        source,
+        payload_arg,
+        stdin,
+        stdout,
+        stderr,
+        env,
+        CONNECT_RETRY_WINDOW,
+    )
+}
+
+/// [`run_with`] with the connection retry window given.
+fn run_with_retry(
+    source: HookSource,
+    payload_arg: Option<String>,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    env: &AgentEnv,
+    retry_window: Duration,
 ) -> i32 {
     let name = source_name(source);
     let mut log = |message: String| {
@@ -85,7 +115,7 @@ pub fn run_with(
     };
     let client = Client::new(&socket, HOOK_TIMEOUT);
     let request = Request::from_agent(token, RequestBody::Hook { source, payload });
-    match client.send(&request) {
+    match send_retrying_connect(&client, &request, retry_window) {
         Ok(Response::Ok {
             body: ResponseBody::HookReply { stdout: Some(text) },
         }) => {
@@ -112,6 +142,23 @@ pub fn run_with(
         }
     }
     0
+}
+
+/// Sends `request`, trying to connect again until `window` has passed while nobody listens.
+fn send_retrying_connect(
+    client: &Client,
+    request: &Request,
+    window: Duration,
+) -> Result<Response, ClientError> {
+    let deadline = Instant::now() + window;
+    loop {
+        match client.send(request) {
+            Err(err) if err.kind == ClientErrorKind::Connect && Instant::now() < deadline => {
+                std::thread::sleep(CONNECT_RETRY_PAUSE);
+            }
+            other => return other,
+        }
+    }
 }
 
 fn source_name(source: HookSource) -> &'static str {

@@ -118,19 +118,56 @@ fn without_duet_the_hook_exits_zero_at_once_and_says_why_on_stderr() {
         stderr.contains("duet hook claude: failed to find duet's control socket: DUET_SOCKET and DUET_TOKEN not set"),
         "{stderr}"
     );
+}
 
+#[test]
+fn with_nobody_listening_the_hook_retries_for_the_window_then_drops_the_payload() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("duet.sock");
     let started = Instant::now();
     let output = run_hook(&["claude"], b"{}", Some(&missing), Some(TOKEN));
+    let took = started.elapsed();
     assert_eq!(output.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("duet is not reachable"), "{stderr}");
     assert!(stderr.contains("payload dropped"), "{stderr}");
+    let window = duet_bridge::hook::CONNECT_RETRY_WINDOW;
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        started.elapsed()
+        took >= window && took < window + Duration::from_secs(2),
+        "took {took:?}"
+    );
+}
+
+#[test]
+fn a_daemon_that_comes_back_within_the_window_gets_the_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("duet.sock");
+    // A stale socket file of a killed daemon: connecting is refused until the new one binds.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    let hook = {
+        let home = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(bridge_bin());
+        cmd.args(["hook", "codex", r#"{"type":"agent-turn-complete"}"#]);
+        helper_env(&mut cmd, Some(&socket), Some(TOKEN), home.path());
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Not synchronisation: the daemon comes back a while after the hook started retrying.
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::remove_file(&socket).unwrap();
+    let controller = TestController::start_at(socket, |_| {
+        Response::ok(ResponseBody::HookReply { stdout: None })
+    });
+    let requests = controller.wait_for_requests(1, WAIT);
+    assert_eq!(requests[0].token.as_deref(), Some(TOKEN));
+    let output = hook.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 
