@@ -9,14 +9,13 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
+use cli_socket_support::LiveDuet;
 use common::{RunOutput, TestEnvironment};
 use duet_core::protocol::ToolCall;
 use duet_proto::{Client, Request, RequestBody, Response, ResponseBody};
-use duet_testkit::agents::ChildGuard;
 use serde_json::{Value, json};
 
 const BACKLOG: &str = r#"
@@ -30,151 +29,6 @@ id = "parser"
 title = "Write the parser"
 prompt = "Write it."
 "#;
-
-/// Records the agent's token where the test finds it, then waits until its pane is killed.
-const FAKE_AGENT: &str = r#"#!/bin/sh
-printf '%s\n' "$DUET_TOKEN" > "$FAKE_AGENT_DIR/$DUET_ROLE.token.tmp"
-mv "$FAKE_AGENT_DIR/$DUET_ROLE.token.tmp" "$FAKE_AGENT_DIR/$DUET_ROLE.token"
-exec sleep 600
-"#;
-
-const DEADLINE: Duration = Duration::from_secs(60);
-
-/// Kills the test's private tmux server when the test ends, also on failure.
-struct TmuxServerGuard(String);
-
-impl Drop for TmuxServerGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-/// A running `duet pair greet` with stand-in agents.
-struct LivePair {
-    child: ChildGuard,
-    repo: PathBuf,
-    agents_dir: PathBuf,
-    out_path: PathBuf,
-    err_path: PathBuf,
-    _tmux: TmuxServerGuard,
-}
-
-impl LivePair {
-    fn start(env: &TestEnvironment, name: &str) -> Self {
-        let repo = std::fs::canonicalize(env.repo_with_commit("repo")).unwrap();
-        assert_eq!(env.duet(&repo, &["init"]).code, 0);
-        std::fs::write(repo.join("backlog.toml"), BACKLOG).unwrap();
-        let agents_dir = env.root().join("agents");
-        std::fs::create_dir_all(&agents_dir).unwrap();
-        let script = env.root().join("fake-agent.sh");
-        std::fs::write(&script, FAKE_AGENT).unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::write(
-            repo.join("duet.toml"),
-            format!(
-                "base_branch = \"main\"\n\
-                 [roles]\nworker = \"fake\"\nreviewer = \"stand-in\"\n\
-                 [agents.fake]\nkind = \"claude\"\ncommand = \"{script}\"\nenv = {{ FAKE_AGENT_DIR = \"{dir}\" }}\n\
-                 [agents.stand-in]\nkind = \"claude\"\ncommand = \"{script}\"\nenv = {{ FAKE_AGENT_DIR = \"{dir}\" }}\n",
-                script = script.display(),
-                dir = agents_dir.display()
-            ),
-        )
-        .unwrap();
-
-        let tmux = format!("duet-sock-{name}-{}", std::process::id());
-        let out_path = env.root().join("pair.out");
-        let err_path = env.root().join("pair.err");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_duet"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", env.home())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "Test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
-            .current_dir(&repo)
-            .args(["pair", "greet", "--tmux-socket", &tmux])
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out_path).unwrap())
-            .stderr(std::fs::File::create(&err_path).unwrap());
-        let mut pair = LivePair {
-            child: ChildGuard::new(cmd.spawn().unwrap()),
-            repo,
-            agents_dir,
-            out_path,
-            err_path,
-            _tmux: TmuxServerGuard(tmux),
-        };
-        let agents_dir = pair.agents_dir.clone();
-        pair.wait_for(env, "both agents to start", |_| {
-            ["worker", "reviewer"]
-                .iter()
-                .all(|role| agents_dir.join(format!("{role}.token")).exists())
-        });
-        pair.wait_for(env, "the pair to work", |status| {
-            status["live"] == true && status["tasks"][0]["state"] == "working"
-        });
-        pair
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.repo.join(".duet/duet.sock")
-    }
-
-    fn token(&self, role: &str) -> String {
-        std::fs::read_to_string(self.agents_dir.join(format!("{role}.token")))
-            .unwrap()
-            .trim()
-            .to_string()
-    }
-
-    fn output(&self) -> String {
-        format!(
-            "stdout:\n{}\nstderr:\n{}",
-            std::fs::read_to_string(&self.out_path).unwrap_or_default(),
-            std::fs::read_to_string(&self.err_path).unwrap_or_default()
-        )
-    }
-
-    /// Polls `duet status --json` until `ready` holds (there is no event to wait on from
-    /// outside the pair's process).
-    fn wait_for(&mut self, env: &TestEnvironment, what: &str, ready: impl Fn(&Value) -> bool) {
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.child.child_mut().try_wait() {
-                panic!(
-                    "duet pair exited ({status}) before {what}\n{}",
-                    self.output()
-                );
-            }
-            let out = env.duet(&self.repo, &["status", "--json"]);
-            let status: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
-            if ready(&status) {
-                return;
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "timed out waiting for {what}; last status: {}\n{}",
-                out.stdout,
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Waits for `duet pair` to exit; its exit code.
-    fn wait_exit(&mut self) -> i32 {
-        let status = self.child.wait_timeout(DEADLINE).unwrap();
-        let status = status.unwrap_or_else(|| panic!("duet pair did not exit\n{}", self.output()));
-        status.code().unwrap_or(-1)
-    }
-}
 
 fn ok(out: &RunOutput) {
     assert_eq!(out.code, 0, "{out:?}");
@@ -191,7 +45,7 @@ fn live_task(env: &TestEnvironment, repo: &Path) -> Value {
 #[test]
 fn human_commands_drive_a_live_pair() {
     let env = TestEnvironment::default();
-    let mut pair = LivePair::start(&env, "drive");
+    let mut pair = LiveDuet::start(&env, "drive", BACKLOG, "", &["pair", "greet"]);
     let repo = pair.repo.clone();
 
     // Status: live, with the pair's roles and the backlog's other task still queued.
@@ -371,7 +225,7 @@ fn raw_exchange(socket: &Path, bytes: &[u8]) -> Value {
 #[test]
 fn the_live_socket_refuses_bad_input_and_strangers() {
     let env = TestEnvironment::default();
-    let mut pair = LivePair::start(&env, "refuse");
+    let mut pair = LiveDuet::start(&env, "refuse", BACKLOG, "", &["pair", "greet"]);
     let socket = pair.socket();
 
     let answer = raw_exchange(&socket, b"{\"version\":1,\"body\":{\"type\":\"pause\"\n");

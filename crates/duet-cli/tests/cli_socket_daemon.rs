@@ -1,0 +1,112 @@
+//! The human socket commands against a real `duet run` (the daemon) with stand-in agents and
+//! one slot: the running task is driven through its pair, the queued one through the queue.
+
+mod cli_socket_support;
+mod common;
+
+use cli_socket_support::LiveDuet;
+use common::TestEnvironment;
+use serde_json::Value;
+
+const BACKLOG: &str = r#"
+[[task]]
+id = "greet"
+title = "Add a greeting"
+prompt = "Add greeting.txt."
+priority = 5
+
+[[task]]
+id = "parser"
+title = "Write the parser"
+prompt = "Write it."
+"#;
+
+fn task(env: &TestEnvironment, duet: &LiveDuet, id: &str) -> Value {
+    let out = env.duet(&duet.repo, &["status", id, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let status: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(status["live"], true, "{}", out.stdout);
+    status["tasks"][0].clone()
+}
+
+#[test]
+fn human_commands_reach_the_daemons_pairs_and_queue() {
+    let env = TestEnvironment::default();
+    let mut duet = LiveDuet::start(&env, "daemon", BACKLOG, "max_parallel = 1", &["run"]);
+    let repo = duet.repo.clone();
+
+    // The queued task waits for the one slot, and says so.
+    let parser = task(&env, &duet, "parser");
+    assert_eq!(parser["state"], "queued");
+    let waiting = parser["waiting"].as_array().unwrap();
+    assert!(
+        waiting
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("all slots are taken")),
+        "{parser}"
+    );
+    let out = env.duet(&repo, &["status"]);
+    assert!(
+        out.stdout.contains("(live from the running duet)"),
+        "{}",
+        out.stdout
+    );
+
+    // A queued task has no pair to talk to: the daemon's refusal comes through.
+    let out = env.duet(&repo, &["say", "parser", "hello"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.starts_with(
+            "error: cannot say something to task `parser`: it is queued and no pair is working on it\n"
+        ),
+        "{}",
+        out.stderr
+    );
+
+    // The queue: pause, pause again (refused), resume.
+    assert_eq!(env.duet(&repo, &["pause", "parser"]).code, 0);
+    assert_eq!(task(&env, &duet, "parser")["state"], "paused");
+    let out = env.duet(&repo, &["pause", "parser"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("it is paused"), "{}", out.stderr);
+    assert_eq!(env.duet(&repo, &["resume", "parser"]).code, 0);
+    assert_eq!(task(&env, &duet, "parser")["state"], "queued");
+
+    // The running pair: a message, a pause.
+    let out = env.duet(&repo, &["say", "greet", "--to", "reviewer", "be strict"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(env.duet(&repo, &["pause", "greet"]).code, 0);
+    assert_eq!(task(&env, &duet, "greet")["state"], "paused");
+
+    // Unknown task, with a suggestion from the backlog.
+    let out = env.duet(&repo, &["cancel", "parsr"]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: unknown task `parsr`\nhint: did you mean `parser`?\n"
+    );
+    let out = env.duet(&repo, &["status", "parsr"]);
+    assert_eq!(out.code, 1);
+
+    // Stop: the daemon ends; the store keeps what happened.
+    let out = env.duet(&repo, &["stop"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let code = duet.wait_exit();
+    assert!(
+        code == 0 || code == 130,
+        "duet run exited {code}\n{}",
+        duet.output()
+    );
+    let out = env.duet(&repo, &["pause", "greet"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .starts_with("error: no duet is running in this repository"),
+        "{}",
+        out.stderr
+    );
+    let out = env.duet(&repo, &["log", "greet"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("human → reviewer"), "{}", out.stdout);
+    assert!(out.stdout.contains("working → paused"), "{}", out.stdout);
+}
