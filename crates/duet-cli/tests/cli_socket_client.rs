@@ -461,6 +461,10 @@ fn open_up(env: &TestEnvironment, repo: &Path) {
     for dir in [env.root(), repo, &repo.join(".duet")] {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
+    // `duet init` writes its files privately (0600).
+    for file in ["duet.toml", "backlog.toml"] {
+        std::fs::set_permissions(repo.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
 }
 
 #[test]
@@ -482,6 +486,18 @@ fn a_user_without_permission_on_the_socket_is_refused() {
         out.stderr
     );
     assert!(out.stderr.contains("mode 0600"), "{}", out.stderr);
+    // `status` still works for the stranger, from the store, and says why it is not live.
+    let out = cli_socket_support::duet_as_nobody(&env, &repo, &["status", "--json"]).unwrap();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.starts_with(
+            "warning: could not ask the running duet: permission denied on duet's control socket"
+        ),
+        "{}",
+        out.stderr
+    );
+    let json: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["live"], false);
     // The owner still gets through: the refusal was the file mode, not a broken socket.
     assert_eq!(env.duet(&repo, &["pause", "greet"]).code, 0);
     assert_eq!(server.requests().len(), 1);
