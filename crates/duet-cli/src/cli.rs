@@ -27,8 +27,12 @@ pub enum Command {
     Validate(ValidateArgs),
     /// List the backlog's tasks and their state.
     Status(StatusArgs),
+    /// Work the whole backlog with parallel pairs (the daemon); Ctrl-C stops it, agents keep running.
+    Run(RunArgs),
     /// Work one task of the backlog with a worker and a reviewer, in the foreground.
     Pair(PairArgs),
+    /// Work a sample backlog with real claude/codex pairs against a simulated model (no account).
+    Demo(DemoArgs),
     /// Attach your terminal to a task's tmux session (both agents side by side).
     Attach(AttachArgs),
     /// Send a message into a running task's pair (to the worker unless --to reviewer).
@@ -99,6 +103,30 @@ pub struct TmuxArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run in the background; logs go to .duet/logs/.
+    #[arg(long)]
+    pub detach: bool,
+
+    /// Stop the agents' tmux sessions too when duet stops (default: they keep running and the
+    /// next `duet run` adopts them).
+    #[arg(long)]
+    pub stop_agents: bool,
+
+    /// Stop once no task can make progress any more, instead of waiting for new tasks.
+    #[arg(long)]
+    pub exit_when_done: bool,
+
+    /// Rehearse: run the real agent CLIs against a scripted model server (no account, no
+    /// tokens spent) following this fake-model script (see crates/duet-testkit/README.md).
+    #[arg(long, value_name = "SCRIPT")]
+    pub simulate: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub tmux: TmuxArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct PairArgs {
     /// The task's id in the backlog.
     #[arg(value_name = "TASK")]
@@ -107,6 +135,20 @@ pub struct PairArgs {
     /// Continue the agents' earlier conversations instead of starting new ones.
     #[arg(long)]
     pub resume: bool,
+
+    #[command(flatten)]
+    pub tmux: TmuxArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder for the sample repository (new or empty; default: a new temporary folder, kept).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Stop a pair that is not finished after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub task_timeout: u64,
 
     #[command(flatten)]
     pub tmux: TmuxArgs,
@@ -155,7 +197,12 @@ pub struct StatusArgs {
     pub watch: bool,
 
     /// Seconds between redraws with --watch.
-    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, requires = "watch")]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 2.0,
+        requires = "watch"
+    )]
     pub interval: f64,
 
     /// Stop --watch after N redraws (for tests and scripts).

@@ -4,7 +4,10 @@ mod cli;
 mod client;
 mod command_error;
 mod commands;
+mod demo;
 mod fs_atomic;
+mod pair_setup;
+mod simulate;
 mod suggest;
 mod workspace;
 
@@ -40,7 +43,9 @@ fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Init(args) => commands::init::run(&cwd, &args),
         Command::Validate(args) => commands::validate::run(&cwd, &args),
         Command::Status(args) => commands::status::run(&cwd, &args),
+        Command::Run(args) => commands::run::run(&cwd, &args),
         Command::Pair(args) => commands::pair::run(&cwd, &args),
+        Command::Demo(args) => commands::demo::run(&cwd, &args),
         Command::Attach(args) => commands::attach::run(&cwd, &args),
         Command::Say(args) => commands::control::say(&cwd, &args),
         Command::Answer(args) => commands::control::answer(&cwd, &args),
