@@ -171,7 +171,12 @@ fn run_task(
         (true, false) => format!("stopped ({})", summary.outcome),
         (false, _) => summary.outcome.to_string(),
     };
-    println!("    {}: {outcome}", task.id);
+    println!(
+        "    {} finished: {outcome} ({} review round(s), {} commit(s))",
+        task.id,
+        summary.rounds,
+        summary.commits.len()
+    );
     let result = TaskResult {
         id: task.id.to_string(),
         worker,
