@@ -5,7 +5,7 @@
 use duet_agents::{AgentSignal, parse_claude_hook, parse_codex_notify};
 use duet_core::config::AgentKind;
 use duet_core::lifecycle::{LifecycleEvent, TaskState};
-use duet_core::protocol::delivery::TargetStatus;
+use duet_core::protocol::delivery::{DeliveryStatus, Handover, TargetStatus};
 use duet_core::protocol::{
     Effect, MessageId, PairEvent, PairState, Role, Sender, Timestamp, handle,
 };
@@ -213,15 +213,19 @@ impl Controller {
         now: Timestamp,
     ) -> Vec<Action> {
         match body {
-            RequestBody::ToolCall { call } => self.apply(
-                PairEvent::ToolCalled {
-                    call_id: conn.to_string(),
-                    role,
-                    call,
-                },
-                now,
-                Some(conn),
-            ),
+            RequestBody::ToolCall { call } => {
+                let mut actions = self.confirm_typed_turn(role, now);
+                actions.extend(self.apply(
+                    PairEvent::ToolCalled {
+                        call_id: conn.to_string(),
+                        role,
+                        call,
+                    },
+                    now,
+                    Some(conn),
+                ));
+                actions
+            }
             RequestBody::ProcessStarted { pid } => {
                 let seat = self.seat_mut(role);
                 seat.pid = Some(pid);
@@ -338,6 +342,31 @@ impl Controller {
             ));
         }
         actions
+    }
+
+    /// A bridge call from an agent duet typed to (only ever when it was idle) comes from the
+    /// turn that the typed text started: those messages are delivered, also when the call ends
+    /// the pair before the turn's own signal (codex's notify, its pane) arrives.
+    fn confirm_typed_turn(&mut self, role: Role, now: Timestamp) -> Vec<Action> {
+        if !matches!(
+            self.state.mailbox.target(role),
+            TargetStatus::Prompted { .. }
+        ) {
+            return Vec::new();
+        }
+        let carried = self.state.mailbox.ids_to(role, |status| {
+            matches!(
+                status,
+                DeliveryStatus::Sent {
+                    via: Handover::Prompt,
+                    ..
+                }
+            )
+        });
+        if carried.is_empty() {
+            return Vec::new();
+        }
+        self.apply(PairEvent::TurnStarted { role, carried }, now, None)
     }
 
     /// claude went on after a Stop-hook hand-over: the messages it was handed are delivered.

@@ -460,3 +460,94 @@ fn an_agent_exit_is_recorded_and_escalated() {
         c.state.task_state
     );
 }
+
+/// Found by the e2e test with a codex worker: its `mark_done` ended the pair before codex's
+/// notify confirmed the approval it was typed, so the store said "never delivered".
+#[test]
+fn a_bridge_call_from_an_agent_that_was_typed_to_confirms_what_it_was_typed() {
+    let mut c = controller(AgentKind::Codex);
+    both_idle(&mut c);
+    let request = agent(
+        "worker-token",
+        RequestBody::ToolCall {
+            call: ToolCall::RequestReview {
+                summary: "added the flag".into(),
+            },
+        },
+    );
+    c.on_request(7, request, Some(&committed()), Timestamp(10));
+    let verdict = agent(
+        "reviewer-token",
+        RequestBody::ToolCall {
+            call: ToolCall::SubmitReview {
+                verdict: Verdict::Approve,
+                findings: Vec::new(),
+            },
+        },
+    );
+    let actions = c.on_request(8, verdict, Some(&committed()), Timestamp(11));
+    let (text, is_error) = tool_result(&actions, 8);
+    assert!(!is_error, "{text}");
+    let delivered = actions
+        .iter()
+        .position(|a| matches!(a, Action::Store(Event::MessageDelivered { id }) if id == "t1#1"))
+        .expect("the typed review request is delivered");
+    let review = actions
+        .iter()
+        .position(|a| matches!(a, Action::Store(Event::ReviewSubmitted { .. })))
+        .unwrap();
+    assert!(delivered < review, "{actions:#?}");
+
+    // Once only: a later call (or codex's notify) does not deliver it again.
+    let status = agent(
+        "reviewer-token",
+        RequestBody::ToolCall {
+            call: ToolCall::TaskStatus,
+        },
+    );
+    let actions = c.on_request(9, status, None, Timestamp(12));
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::Store(Event::MessageDelivered { .. }))),
+        "{actions:#?}"
+    );
+}
+
+#[test]
+fn a_bridge_call_from_a_busy_agent_confirms_nothing() {
+    let mut c = controller(AgentKind::Codex);
+    both_idle(&mut c);
+    // The worker (claude) starts a turn of its own; a message to it waits for its Stop hook.
+    c.on_request(
+        20,
+        agent(
+            "worker-token",
+            claude_hook("UserPromptSubmit", json!({"prompt": "go on"})),
+        ),
+        None,
+        Timestamp(20),
+    );
+    let send = ToolCall::SendMessage {
+        text: "use the short flag".into(),
+    };
+    c.on_request(
+        21,
+        agent("reviewer-token", RequestBody::ToolCall { call: send }),
+        None,
+        Timestamp(21),
+    );
+    let status = agent(
+        "worker-token",
+        RequestBody::ToolCall {
+            call: ToolCall::TaskStatus,
+        },
+    );
+    let actions = c.on_request(22, status, None, Timestamp(22));
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::Store(Event::MessageDelivered { .. }))),
+        "{actions:#?}"
+    );
+}
