@@ -1,0 +1,494 @@
+//! Shared set-up of the `duet pair` end-to-end tests: a repository with a backlog, the real
+//! agent CLIs pointed at a scripted fake model server, a private tmux server, running
+//! `duet pair` (to its end, or in the background to interrupt it), and reading the store.
+//!
+//! Include it next to `mod common;` with `#[path = "common/e2e.rs"] mod e2e;`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use duet_store::{Event, EventFilter, EventRecord, Store};
+use duet_testkit::agent_env::{ClaudeEnv, CodexEnv};
+use duet_testkit::agents::{ChildGuard, require_agents};
+use duet_testkit::request_log::{LogEntry, Outcome};
+use duet_testkit::{FakeModelServer, Script};
+
+use crate::common::TestEnvironment;
+
+/// How long a whole `duet pair` run may take before the test gives up.
+pub const PAIR_TIMEOUT: Duration = Duration::from_secs(240);
+/// How long to wait for one expected fact (a store event, a log entry).
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The task every e2e test works on.
+pub const TASK: &str = "greet";
+
+const BACKLOG: &str = r#"
+[[task]]
+id = "greet"
+title = "Add a greeting"
+prompt = "Add greeting.txt that greets the world."
+proof = "cat greeting.txt"
+"#;
+
+/// A script from `tests/scripts/`.
+pub fn script(name: &str) -> Script {
+    Script::load(script_path(name)).unwrap()
+}
+
+/// A script from `tests/scripts/` with each `(placeholder, value)` filled in.
+pub fn script_with(name: &str, values: &[(&str, &str)]) -> Script {
+    let mut text = std::fs::read_to_string(script_path(name)).unwrap();
+    for (placeholder, value) in values {
+        assert!(text.contains(placeholder), "{name} has no {placeholder}");
+        text = text.replace(placeholder, value);
+    }
+    Script::from_toml_str(&text).unwrap()
+}
+
+fn script_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/scripts")
+        .join(name)
+}
+
+/// Kills the test's private tmux server when the test ends, also on failure.
+pub struct TmuxServerGuard(pub String);
+
+impl Drop for TmuxServerGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Which agent profile works and which reviews.
+#[derive(Debug, Clone, Copy)]
+pub enum Roles {
+    ClaudeWorksCodexReviews,
+    CodexWorksClaudeReviews,
+}
+
+impl Roles {
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Roles::ClaudeWorksCodexReviews => ("claude", "codex"),
+            Roles::CodexWorksClaudeReviews => ("codex", "claude"),
+        }
+    }
+}
+
+/// One e2e world: a repository with duet initialised and the backlog, the fake model server
+/// playing `script`, both agent CLIs configured against it, and a private tmux server.
+pub struct PairWorld {
+    pub env: TestEnvironment,
+    pub repo: PathBuf,
+    pub server: FakeModelServer,
+    pub tmux_socket: String,
+    _claude_env: ClaudeEnv,
+    _codex_env: CodexEnv,
+    // Declared last: dropped after the fields above, once the test is over.
+    _tmux: TmuxServerGuard,
+}
+
+impl PairWorld {
+    /// Sets the world up, or `None` (after a skip line) when the agent CLIs are not installed.
+    /// `name` makes the tmux socket unique among tests running at the same time.
+    pub fn start(name: &str, script: Script, roles: Roles, max_rounds: u32) -> Option<Self> {
+        let bins = require_agents()?;
+        let env = TestEnvironment::default();
+        let repo = env.repo_with_commit("repo");
+        let repo = std::fs::canonicalize(repo).unwrap();
+        assert_eq!(env.duet(&repo, &["init"]).code, 0);
+        std::fs::write(repo.join("backlog.toml"), BACKLOG).unwrap();
+
+        let server = FakeModelServer::start(script).unwrap();
+        let claude_env = ClaudeEnv::prepare(
+            &server.anthropic_base_url(),
+            "sk-ant-duet-test-key-0123456789",
+            &[&repo],
+        )
+        .unwrap();
+        let codex_env =
+            CodexEnv::prepare(&bins.codex, &server.openai_base_url(), &[&repo]).unwrap();
+        write_config(
+            &repo,
+            &bins.claude,
+            &claude_env,
+            &bins.codex,
+            &codex_env,
+            roles.names(),
+            max_rounds,
+        );
+        let tmux_socket = format!("duet-e2e-{name}-{}", std::process::id());
+        Some(PairWorld {
+            env,
+            repo,
+            server,
+            tmux_socket: tmux_socket.clone(),
+            _claude_env: claude_env,
+            _codex_env: codex_env,
+            _tmux: TmuxServerGuard(tmux_socket),
+        })
+    }
+
+    /// Starts `duet pair greet` in the background.
+    pub fn spawn_pair(&self) -> RunningPair {
+        let out_path = self.env.root().join("pair.out");
+        let err_path = self.env.root().join("pair.err");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_duet"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.env.home())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .current_dir(&self.repo)
+            .args(["pair", TASK, "--tmux-socket", &self.tmux_socket])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap());
+        RunningPair {
+            child: ChildGuard::new(cmd.spawn().unwrap()),
+            out_path,
+            err_path,
+        }
+    }
+
+    /// Runs `duet pair greet` to its end.
+    pub fn run_pair(&self) -> PairRun {
+        self.finish(self.spawn_pair())
+    }
+
+    /// Waits for `pair` to end on its own; panics with what happened so far after
+    /// [`PAIR_TIMEOUT`].
+    pub fn finish(&self, pair: RunningPair) -> PairRun {
+        match pair.wait_timeout(PAIR_TIMEOUT) {
+            Ok(run) => run,
+            Err((stdout, stderr)) => panic!(
+                "duet pair did not finish within {PAIR_TIMEOUT:?}\nstdout:\n{stdout}\nstderr:\n{stderr}\n{}",
+                self.diagnostics()
+            ),
+        }
+    }
+
+    /// The model requests, the task's events and the panes' screens, for failure messages.
+    pub fn diagnostics(&self) -> String {
+        let requests: Vec<String> = self
+            .server
+            .log()
+            .iter()
+            .filter(|e| e.api.is_some())
+            .map(|e| {
+                let results: Vec<String> = e
+                    .tool_results
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{}{} {:?}",
+                            r.name.as_deref().unwrap_or("?"),
+                            if r.is_error { " (error)" } else { "" },
+                            tail(&r.content, 160)
+                        )
+                    })
+                    .collect();
+                format!(
+                    "  #{} {} {:?} user={:?} results={results:?}{}",
+                    e.seq,
+                    e.scope.as_deref().unwrap_or("-"),
+                    e.outcome,
+                    tail(&e.user_text, 120),
+                    e.detail
+                        .as_deref()
+                        .map(|d| format!(" detail={d}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        let panes = Command::new("tmux")
+            .args([
+                "-L",
+                &self.tmux_socket,
+                "list-panes",
+                "-a",
+                "-F",
+                "#{pane_id}",
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let screens: Vec<String> = panes
+            .lines()
+            .map(|pane| {
+                let screen = Command::new("tmux")
+                    .args(["-L", &self.tmux_socket, "capture-pane", "-p", "-t", pane])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+                format!("--- pane {pane} ---\n{}", lines.join("\n"))
+            })
+            .collect();
+        format!(
+            "model requests:\n{}\nevents:\n{}\n{}",
+            requests.join("\n"),
+            describe(&self.events()),
+            screens.join("\n")
+        )
+    }
+
+    /// The requests the fake server answered with HTTP 400 (no step matched), for messages.
+    pub fn unmatched_requests(&self) -> String {
+        let unmatched: Vec<_> = self
+            .server
+            .log()
+            .into_iter()
+            .filter(|e| e.detail.is_some() && !e.is_step())
+            .collect();
+        format!("{unmatched:#?}")
+    }
+
+    /// The task branch's commit subjects, newest first.
+    pub fn branch_log(&self) -> Vec<String> {
+        self.env
+            .git(&self.repo, &["log", "--format=%s", "main..duet/greet"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The task's events in the store (read-only, while `duet pair` may still be writing).
+    pub fn events(&self) -> Vec<EventRecord> {
+        task_events(&self.repo)
+    }
+
+    /// Waits until the task's events satisfy `done`; panics with the events after `timeout`.
+    pub fn wait_for_events(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&[EventRecord]) -> bool,
+    ) -> Vec<EventRecord> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let events = self.events();
+            if done(&events) {
+                return events;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}; events so far:\n{}\nunmatched requests: {}",
+                describe(&events),
+                self.unmatched_requests()
+            );
+            // The store has no change notification for readers in other processes: poll.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the task is in needs-human; returns the reason stored with the move.
+    pub fn wait_for_needs_human(&self) -> String {
+        let events = self.wait_for_events("the task to need the human", STEP_TIMEOUT, |events| {
+            needs_human_reason(events).is_some()
+        });
+        needs_human_reason(&events).unwrap()
+    }
+}
+
+/// The name of the script step that answered `entry`, if a step did.
+pub fn step_name(entry: &LogEntry) -> Option<&str> {
+    match &entry.outcome {
+        Outcome::Step { name, .. } => name.as_deref(),
+        _ => None,
+    }
+}
+
+/// The reason of the last move into needs-human, if any.
+pub fn needs_human_reason(events: &[EventRecord]) -> Option<String> {
+    events.iter().rev().find_map(|r| match &r.event {
+        Event::TaskStateChanged {
+            to: duet_store::TaskState::NeedsHuman,
+            reason,
+            ..
+        } => Some(reason.clone().unwrap_or_default()),
+        _ => None,
+    })
+}
+
+/// The last `max` characters of `text`.
+fn tail(text: &str, max: usize) -> &str {
+    let start = text.len().saturating_sub(max);
+    let start = (start..=text.len())
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(text.len());
+    &text[start..]
+}
+
+/// One line per event, for failure messages.
+pub fn describe(events: &[EventRecord]) -> String {
+    events
+        .iter()
+        .map(|r| format!("  {:?}", r.event))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The task's events, read from the store in `repo` without taking it over.
+pub fn task_events(repo: &Path) -> Vec<EventRecord> {
+    let path = repo.join(".duet/state.db");
+    let Ok(store) = Store::open_read_only(&path) else {
+        return Vec::new();
+    };
+    store
+        .events(&EventFilter::all().task(TASK))
+        .unwrap_or_default()
+}
+
+/// A `duet pair` running in the background (killed and reaped if the test fails).
+pub struct RunningPair {
+    child: ChildGuard,
+    out_path: PathBuf,
+    err_path: PathBuf,
+}
+
+/// How `duet pair` ended and what it printed.
+#[derive(Debug)]
+pub struct PairRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl RunningPair {
+    pub fn pid(&mut self) -> u32 {
+        self.child.child_mut().id()
+    }
+
+    /// What it printed so far.
+    pub fn output(&self) -> (String, String) {
+        (
+            std::fs::read_to_string(&self.out_path).unwrap_or_default(),
+            std::fs::read_to_string(&self.err_path).unwrap_or_default(),
+        )
+    }
+
+    /// Waits for it to exit on its own; after `timeout` it is killed and its output so far is
+    /// the error.
+    pub fn wait_timeout(mut self, timeout: Duration) -> Result<PairRun, (String, String)> {
+        let status = self.child.wait_timeout(timeout).unwrap();
+        let (stdout, stderr) = self.output();
+        match status {
+            Some(status) => Ok(PairRun {
+                code: status.code().unwrap_or(-1),
+                stdout,
+                stderr,
+            }),
+            None => Err((stdout, stderr)),
+        }
+    }
+
+    /// Ctrl-C: sends SIGINT and waits for it to stop.
+    pub fn interrupt(mut self) -> PairRun {
+        let pid = self.pid().to_string();
+        let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(status.success(), "kill -INT {pid} failed");
+        self.wait_timeout(STEP_TIMEOUT)
+            .unwrap_or_else(|(stdout, stderr)| {
+                panic!("duet pair did not stop after SIGINT\nstdout:\n{stdout}\nstderr:\n{stderr}")
+            })
+    }
+}
+
+/// A TOML inline table of env vars.
+fn env_table(vars: &[(String, String)]) -> String {
+    let items: Vec<String> = vars
+        .iter()
+        .map(|(k, v)| format!("{k} = {}", toml_string(v)))
+        .collect();
+    format!("{{ {} }}", items.join(", "))
+}
+
+fn toml_string(text: &str) -> String {
+    toml_edit::Value::from(text).to_string().trim().to_string()
+}
+
+fn toml_array(items: &[String]) -> String {
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|i| toml_string(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// duet.toml with agent profiles pointed at the fake model server.
+fn write_config(
+    repo: &Path,
+    claude: &Path,
+    claude_env: &ClaudeEnv,
+    codex: &Path,
+    codex_env: &CodexEnv,
+    roles: (&str, &str),
+    max_rounds: u32,
+) {
+    let mut codex_args = codex_env.config_args();
+    codex_args.push("--dangerously-bypass-approvals-and-sandbox".into());
+    let config = format!(
+        "base_branch = \"main\"\n\
+         [roles]\nworker = \"{worker}\"\nreviewer = \"{reviewer}\"\n\
+         [review]\nmax_rounds = {max_rounds}\n\
+         [agents.claude]\nkind = \"claude\"\ncommand = {claude}\nargs = [\"--dangerously-skip-permissions\"]\nenv = {claude_env}\n\
+         [agents.codex]\nkind = \"codex\"\ncommand = {codex}\nargs = {codex_args}\nenv = {codex_env}\n",
+        worker = roles.0,
+        reviewer = roles.1,
+        claude = toml_string(&claude.to_string_lossy()),
+        claude_env = env_table(&claude_env.envs()),
+        codex = toml_string(&codex.to_string_lossy()),
+        codex_args = toml_array(&codex_args),
+        codex_env = env_table(&codex_env.envs()),
+    );
+    std::fs::write(repo.join("duet.toml"), config).unwrap();
+}
+
+/// Every accepted message was delivered, and none twice.
+pub fn assert_messages_delivered_once(events: &[EventRecord]) {
+    let accepted: Vec<String> = events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::MessageAccepted { id, .. } => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    let delivered: Vec<String> = events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::MessageDelivered { id } => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!accepted.is_empty());
+    let mut unique = delivered.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        delivered.len(),
+        "a message was delivered twice: {delivered:?}"
+    );
+    let mut accepted_sorted = accepted.clone();
+    accepted_sorted.sort();
+    assert_eq!(
+        unique, accepted_sorted,
+        "accepted {accepted:?}, delivered {delivered:?}"
+    );
+}

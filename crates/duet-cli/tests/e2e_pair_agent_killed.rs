@@ -1,0 +1,104 @@
+//! `duet pair` end to end: when an agent's process is killed, duet notices at once (the
+//! `duet exec-agent` wrapper reports the exit), stores it, and hands the task to the human.
+
+mod common;
+#[path = "common/e2e.rs"]
+mod e2e;
+
+use std::process::Command;
+
+use duet_store::Event;
+use e2e::{PairWorld, Roles, STEP_TIMEOUT, describe, script};
+
+#[test]
+fn killing_the_worker_agent_is_noticed_and_the_task_needs_the_human() {
+    let Some(world) = PairWorld::start(
+        "killed",
+        script("pair_agent_killed.toml"),
+        Roles::ClaudeWorksCodexReviews,
+        5,
+    ) else {
+        return;
+    };
+    let pair = world.spawn_pair();
+    world
+        .server
+        .wait_until_steps_consumed(2, STEP_TIMEOUT)
+        .unwrap();
+    world.wait_for_events("both agents launched", STEP_TIMEOUT, |events| {
+        launched(events) == 2
+    });
+
+    // The pane runs the wrapper; the agent is its child.
+    let wrapper = worker_pane_pid(&world.tmux_socket);
+    let agent = children(wrapper);
+    assert_eq!(agent.len(), 1, "wrapper {wrapper} has children {agent:?}");
+    let agent = agent[0];
+    let status = Command::new("kill")
+        .args(["-KILL", &agent.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let reason = world.wait_for_needs_human();
+    assert_eq!(reason, "the worker exited (exit code 137)");
+    let events = world.events();
+    let exits: Vec<_> = events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::AgentExited { role, exit_code } => Some((role.as_str(), *exit_code)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(exits, vec![("worker", Some(137))], "{}", describe(&events));
+
+    let run = pair.interrupt();
+    assert_eq!(
+        run.code, 130,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout
+            .contains("task greet: stopped (needs-human: the worker exited (exit code 137))"),
+        "{}",
+        run.stdout
+    );
+}
+
+fn launched(events: &[duet_store::EventRecord]) -> usize {
+    events
+        .iter()
+        .filter(|r| matches!(r.event, Event::AgentLaunched { .. }))
+        .count()
+}
+
+/// The pid of the process in the worker's pane (its border title names the role).
+fn worker_pane_pid(socket: &str) -> u32 {
+    let out = Command::new("tmux")
+        .args([
+            "-L",
+            socket,
+            "list-panes",
+            "-a",
+            "-F",
+            "#{pane_pid} #{@duet_title}",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|line| {
+            let (pid, title) = line.split_once(' ')?;
+            title.contains(" worker ").then(|| pid.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no worker pane in {text:?}"))
+}
+
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}

@@ -1,0 +1,111 @@
+//! `duet pair` end to end: protocol violations by a real `claude` worker are refused through
+//! the bridge with the reason (as MCP error results the model reads), nothing of them is
+//! carried out, and the pair still finishes the task the proper way.
+
+mod common;
+#[path = "common/e2e.rs"]
+mod e2e;
+
+use duet_store::{Event, TaskState};
+use e2e::{PairWorld, Roles, assert_messages_delivered_once, describe, script};
+
+#[test]
+fn mark_done_before_approval_and_submit_review_from_the_worker_are_refused() {
+    let Some(world) = PairWorld::start(
+        "refusals",
+        script("pair_refusals.toml"),
+        Roles::ClaudeWorksCodexReviews,
+        5,
+    ) else {
+        return;
+    };
+    let run = world.run_pair();
+    assert_eq!(
+        run.code,
+        0,
+        "duet pair failed\nstdout:\n{}\nstderr:\n{}\nunmatched requests: {}",
+        run.stdout,
+        run.stderr,
+        world.unmatched_requests()
+    );
+    assert!(run.stdout.contains("task greet: done"), "{}", run.stdout);
+    assert!(run.stdout.contains("review rounds: 1"), "{}", run.stdout);
+    assert_eq!(
+        world.server.unconsumed_steps(),
+        Vec::<usize>::new(),
+        "every scripted step was used"
+    );
+
+    // What the worker's model was told, as claude passed the bridge's answers on.
+    let log = world.server.log();
+    let result_of = |tool: &str| {
+        let results: Vec<_> = log
+            .iter()
+            .filter(|e| e.scope.as_deref() == Some("worker"))
+            .filter_map(|e| e.tool_result(tool).cloned())
+            .collect();
+        results
+    };
+    let mark_done = result_of("mcp__duet__mark_done");
+    assert_eq!(
+        mark_done.len(),
+        1,
+        "one mark_done answered before the pair ended"
+    );
+    assert!(mark_done[0].is_error, "{mark_done:?}");
+    assert!(
+        mark_done[0]
+            .content
+            .contains("mark_done refused: the reviewer has not approved HEAD"),
+        "{}",
+        mark_done[0].content
+    );
+    let submit = result_of("mcp__duet__submit_review");
+    assert_eq!(submit.len(), 1);
+    assert!(submit[0].is_error, "{submit:?}");
+    assert!(
+        submit[0]
+            .content
+            .contains("submit_review refused: only the reviewer can call submit_review"),
+        "{}",
+        submit[0].content
+    );
+
+    // The store keeps both refusals; the worker's verdict was not taken: the only review is
+    // the reviewer's, and the task became done only after it.
+    let events = world.events();
+    let refusals: Vec<&str> = events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::Note { text } if text.starts_with("refused worker's call") => {
+                Some(text.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refusals.len(), 2, "{}", describe(&events));
+    assert!(refusals[0].contains("mark_done refused"), "{refusals:?}");
+    assert!(
+        refusals[1].contains("submit_review refused"),
+        "{refusals:?}"
+    );
+    let reviews: Vec<_> = events
+        .iter()
+        .filter(|r| matches!(r.event, Event::ReviewSubmitted { .. }))
+        .collect();
+    assert_eq!(reviews.len(), 1, "{}", describe(&events));
+    let done = events
+        .iter()
+        .find(|r| {
+            matches!(
+                r.event,
+                Event::TaskStateChanged {
+                    to: TaskState::Done,
+                    ..
+                }
+            )
+        })
+        .expect("the task became done");
+    assert!(reviews[0].seq < done.seq, "{}", describe(&events));
+    assert_messages_delivered_once(&events);
+}
