@@ -46,10 +46,6 @@ pub fn find_agent_bins() -> Result<AgentBins, CommandError> {
 }
 
 /// Reads a fake-model script (TOML or JSON); errors say where and why.
-#[allow(
-    dead_code,
-    reason = "for `duet run --simulate SCRIPT`, which the daemon adds"
-)]
 pub fn load_script(path: &Path) -> Result<Script, CommandError> {
     Script::load(path).map_err(|e| {
         CommandError::user(format!(
