@@ -3,15 +3,17 @@
 //!
 //! A hook must never block or break the agent: the exit code is always 0, the socket timeout is
 //! short ([`HOOK_TIMEOUT`]), and every problem (no controller, bad JSON, a refusal) is only
-//! logged to stderr. A hook that finds nobody listening tries again for a few seconds
-//! ([`CONNECT_RETRY_WINDOW`]): a daemon being restarted must not miss a turn's end.
+//! logged to stderr. A hook that finds nobody listening, or whose daemon died before answering,
+//! tries again for a few seconds ([`CONNECT_RETRY_WINDOW`]): a daemon being restarted must not
+//! miss a turn's end. Each run adds one id to the payload (`duet_request_id`), the same on every
+//! retry, so the controller answers a retried hook it already handled with the same answer.
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use duet_proto::{
-    Client, ClientError, ClientErrorKind, HookSource, MAX_FRAME_BYTES, Request, RequestBody,
-    Response, ResponseBody,
+    Client, ClientError, ClientErrorKind, FrameError, HookSource, MAX_FRAME_BYTES, Request,
+    RequestBody, Response, ResponseBody,
 };
 
 use crate::agent_env::AgentEnv;
@@ -19,8 +21,8 @@ use crate::agent_env::AgentEnv;
 /// How long a hook waits for the controller (per connect/write/read step).
 pub const HOOK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How long a hook keeps trying to connect while nobody listens (a restarting daemon); only
-/// failed connections are retried, never a request that may have reached the controller.
+/// How long a hook keeps trying while nobody listens or the daemon dies before answering (a
+/// restarting daemon). A controller that is only slow (a timeout) is not asked again.
 pub const CONNECT_RETRY_WINDOW: Duration = Duration::from_secs(5);
 
 /// The pause between two connection attempts.
@@ -99,7 +101,7 @@ fn run_with_retry(
         ));
         return 0;
     }
-    let payload: serde_json::Value = match serde_json::from_slice(&raw) {
+    let mut payload: serde_json::Value = match serde_json::from_slice(&raw) {
         Ok(payload) => payload,
         Err(err) => {
             log(format!("payload is not JSON ({err}); not forwarded"));
@@ -113,6 +115,12 @@ fn run_with_retry(
             return 0;
         }
     };
+    if let Some(fields) = payload.as_object_mut() {
+        fields.insert(
+            HOOK_REQUEST_ID_FIELD.to_owned(),
+            serde_json::Value::String(request_id()),
+        );
+    }
     let client = Client::new(&socket, HOOK_TIMEOUT);
     let request = Request::from_agent(token, RequestBody::Hook { source, payload });
     match send_retrying_connect(&client, &request, retry_window) {
@@ -144,7 +152,19 @@ fn run_with_retry(
     0
 }
 
-/// Sends `request`, trying to connect again until `window` has passed while nobody listens.
+/// The payload field carrying the hook run's id (the controller's name for it).
+const HOOK_REQUEST_ID_FIELD: &str = "duet_request_id";
+
+/// An id unique to this hook run: pid and start time.
+fn request_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// Sends `request`, trying again until `window` has passed while nobody listens or the
+/// controller went away without answering.
 fn send_retrying_connect(
     client: &Client,
     request: &Request,
@@ -153,11 +173,29 @@ fn send_retrying_connect(
     let deadline = Instant::now() + window;
     loop {
         match client.send(request) {
-            Err(err) if err.kind == ClientErrorKind::Connect && Instant::now() < deadline => {
+            Err(err) if controller_gone(&err) && Instant::now() < deadline => {
                 std::thread::sleep(CONNECT_RETRY_PAUSE);
             }
             other => return other,
         }
+    }
+}
+
+/// Nobody listens, or the connection closed without an answer (the daemon died); not a
+/// timeout, which means a controller that is alive.
+fn controller_gone(err: &ClientError) -> bool {
+    if err.kind == ClientErrorKind::Connect {
+        return true;
+    }
+    match &err.source {
+        Some(FrameError::Truncated) => true,
+        Some(FrameError::Io(io)) => matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::UnexpectedEof
+        ),
+        _ => false,
     }
 }
 

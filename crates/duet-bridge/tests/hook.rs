@@ -32,6 +32,33 @@ fn run_hook(args: &[&str], stdin: &[u8], socket: Option<&Path>, token: Option<&s
     child.wait_with_output().unwrap()
 }
 
+/// The requests with the hook run's id taken out of each payload (checked to be there).
+fn without_request_id(requests: Vec<Request>) -> Vec<Request> {
+    requests
+        .into_iter()
+        .map(|mut request| {
+            if let RequestBody::Hook { payload, .. } = &mut request.body {
+                let id = payload.as_object_mut().unwrap().remove("duet_request_id");
+                assert!(
+                    id.as_ref().is_some_and(serde_json::Value::is_string),
+                    "{id:?}"
+                );
+            }
+            request
+        })
+        .collect()
+}
+
+/// The `duet_request_id` of a forwarded hook.
+fn request_id(request: &Request) -> String {
+    match &request.body {
+        RequestBody::Hook { payload, .. } => {
+            payload["duet_request_id"].as_str().unwrap().to_owned()
+        }
+        other => panic!("not a hook: {other:?}"),
+    }
+}
+
 #[test]
 fn a_claude_stop_payload_is_forwarded_and_the_reply_printed_verbatim() {
     let block = r#"{"decision":"block","reason":"Message from the reviewer:\nplease add a test"}"#;
@@ -60,7 +87,7 @@ fn a_claude_stop_payload_is_forwarded_and_the_reply_printed_verbatim() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(
-        controller.wait_for_requests(1, WAIT),
+        without_request_id(controller.wait_for_requests(1, WAIT)),
         vec![Request::from_agent(
             TOKEN,
             RequestBody::Hook {
@@ -90,7 +117,7 @@ fn a_codex_notify_payload_comes_from_the_last_argument() {
     assert_eq!(output.status.code(), Some(0));
     assert!(output.stdout.is_empty());
     assert_eq!(
-        controller.wait_for_requests(1, WAIT),
+        without_request_id(controller.wait_for_requests(1, WAIT)),
         vec![Request::from_agent(
             TOKEN,
             RequestBody::Hook {
@@ -208,4 +235,50 @@ fn input_that_is_not_json_is_not_forwarded_and_still_exits_zero() {
     );
     assert_eq!(output.status.code(), Some(0));
     assert!(controller.requests().is_empty());
+}
+
+#[test]
+fn a_daemon_that_dies_before_answering_is_asked_again_with_the_same_request_id() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("duet.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    // The first daemon reads the request and dies without answering; the next one answers.
+    let daemons = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for answer in [false, true] {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            lines.push(line);
+            if answer {
+                let reply = Response::ok(ResponseBody::HookReply {
+                    stdout: Some("{\"decision\":\"block\",\"reason\":\"hi\"}".into()),
+                });
+                (&stream)
+                    .write_all(&duet_proto::encode_line(&reply))
+                    .unwrap();
+            }
+        }
+        lines
+    });
+    let output = run_hook(
+        &["claude"],
+        br#"{"hook_event_name":"Stop"}"#,
+        Some(&socket),
+        Some(TOKEN),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        r#"{"decision":"block","reason":"hi"}"#
+    );
+    let lines = daemons.join().unwrap();
+    let requests: Vec<Request> = lines
+        .iter()
+        .map(|l| duet_proto::decode_line(l.as_bytes()).unwrap())
+        .collect();
+    assert_eq!(requests[0], requests[1], "the same request, id and all");
+    assert!(!request_id(&requests[0]).is_empty());
 }

@@ -61,6 +61,10 @@ pub struct Seat {
     /// Messages handed over at claude's Stop hook, confirmed by its next sign of life.
     #[serde(default)]
     handed_over_at_stop: Vec<MessageId>,
+    /// The last hooks answered (their `duet_request_id` and the answer's stdout), so a hook
+    /// sent again after a daemon died mid-request gets the same answer and changes nothing.
+    #[serde(default)]
+    answered_hooks: Vec<(String, Option<String>)>,
 }
 
 impl Seat {
@@ -78,6 +82,7 @@ impl Seat {
             session_id: None,
             pid: None,
             handed_over_at_stop: Vec::new(),
+            answered_hooks: Vec::new(),
         }
     }
 }
@@ -92,6 +97,12 @@ pub struct Controller {
 /// Text that only duet's own prompts and messages carry: a codex turn with it is the pair's
 /// thread, not the TUI's hidden title thread.
 const OWN_TEXT_MARKERS: [&str; 2] = ["[duet message #", "in a duet pair on task"];
+
+/// The payload field `duet hook` adds: one id per hook run, the same on each of its retries.
+pub const HOOK_REQUEST_ID_FIELD: &str = "duet_request_id";
+
+/// How many answered hooks a seat remembers (hooks of one agent run one at a time).
+const ANSWERED_HOOKS_KEPT: usize = 16;
 
 impl Controller {
     pub fn new(state: PairState, worker: Seat, reviewer: Seat) -> Self {
@@ -248,7 +259,50 @@ impl Controller {
         }
     }
 
+    /// A hook, once: a retried one (same request id) gets the first answer again.
     fn hook(
+        &mut self,
+        conn: ConnId,
+        role: Role,
+        source: HookSource,
+        payload: &serde_json::Value,
+        now: Timestamp,
+    ) -> Vec<Action> {
+        let request_id = payload
+            .get(HOOK_REQUEST_ID_FIELD)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        if let Some(id) = &request_id
+            && let Some((_, stdout)) = self.seat(role).answered_hooks.iter().find(|(i, _)| i == id)
+        {
+            let stdout = stdout.clone();
+            return vec![respond(
+                conn,
+                Response::ok(ResponseBody::HookReply { stdout }),
+            )];
+        }
+        let actions = self.hook_once(conn, role, source, payload, now);
+        if let Some(id) = request_id {
+            let stdout = actions.iter().find_map(|a| match a {
+                Action::Respond {
+                    conn: c,
+                    response:
+                        Response::Ok {
+                            body: ResponseBody::HookReply { stdout },
+                        },
+                } if *c == conn => Some(stdout.clone()),
+                _ => None,
+            });
+            let answered = &mut self.seat_mut(role).answered_hooks;
+            answered.push((id, stdout.flatten()));
+            if answered.len() > ANSWERED_HOOKS_KEPT {
+                answered.remove(0);
+            }
+        }
+        actions
+    }
+
+    fn hook_once(
         &mut self,
         conn: ConnId,
         role: Role,

@@ -551,3 +551,64 @@ fn a_bridge_call_from_a_busy_agent_confirms_nothing() {
         "{actions:#?}"
     );
 }
+
+#[test]
+fn a_hook_sent_again_after_its_answer_was_lost_gets_the_same_answer_and_changes_nothing() {
+    let mut c = controller(AgentKind::Codex);
+    both_idle(&mut c);
+    c.on_request(
+        60,
+        agent(
+            "worker-token",
+            claude_hook("UserPromptSubmit", json!({"prompt": "go on"})),
+        ),
+        None,
+        Timestamp(60),
+    );
+    let send = ToolCall::SendMessage {
+        text: "please also update the README".into(),
+    };
+    c.on_request(
+        61,
+        agent("reviewer-token", RequestBody::ToolCall { call: send }),
+        None,
+        Timestamp(61),
+    );
+    let stop = claude_hook(
+        "Stop",
+        json!({"stop_hook_active": false, "duet_request_id": "hook-1"}),
+    );
+    let first = c.on_request(62, agent("worker-token", stop.clone()), None, Timestamp(62));
+    let handed = response_for(&first, 62);
+    assert!(
+        matches!(&handed, Response::Ok { body: ResponseBody::HookReply { stdout: Some(s) } } if s.contains("README")),
+        "{first:#?}"
+    );
+
+    // The daemon stored that and died before answering; a new one adopts the pair from its
+    // snapshot, and the hook, retried, comes again with the same id.
+    let seats = serde_json::to_string(&c.seats).unwrap();
+    let seats: [Seat; 2] = serde_json::from_str(&seats).unwrap();
+    let [worker, reviewer] = seats;
+    let mut adopted = Controller::new(c.state.clone(), worker, reviewer);
+    let again = adopted.on_request(70, agent("worker-token", stop), None, Timestamp(70));
+    assert_eq!(
+        again,
+        vec![Action::Respond {
+            conn: 70,
+            response: handed
+        }]
+    );
+
+    // A new Stop (another id) after claude went on confirms the hand-over once.
+    let next = claude_hook(
+        "Stop",
+        json!({"stop_hook_active": true, "duet_request_id": "hook-2"}),
+    );
+    let actions = adopted.on_request(71, agent("worker-token", next), None, Timestamp(71));
+    let delivered = actions
+        .iter()
+        .filter(|a| matches!(a, Action::Store(Event::MessageDelivered { .. })))
+        .count();
+    assert_eq!(delivered, 1, "{actions:#?}");
+}
