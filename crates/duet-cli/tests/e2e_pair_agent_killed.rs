@@ -1,4 +1,4 @@
-//! `duet pair` end to end: when an agent's process is killed, duet notices at once (the
+//! `duet pair` end to end: when an agent's process (worker or reviewer) is killed, duet notices at once (the
 //! `duet exec-agent` wrapper reports the exit), stores it, and hands the task to the human.
 
 mod common;
@@ -12,8 +12,19 @@ use e2e::{PairWorld, Roles, STEP_TIMEOUT, describe, script};
 
 #[test]
 fn killing_the_worker_agent_is_noticed_and_the_task_needs_the_human() {
+    kill_agent_and_expect_needs_human("killed-worker", "worker");
+}
+
+#[test]
+fn killing_the_reviewer_agent_is_noticed_and_the_task_needs_the_human() {
+    kill_agent_and_expect_needs_human("killed-reviewer", "reviewer");
+}
+
+/// Starts the pair (claude works, codex reviews), SIGKILLs `role`'s agent process once both
+/// have finished their first turn, and checks that duet stores the exit and asks the human.
+fn kill_agent_and_expect_needs_human(name: &str, role: &str) {
     let Some(world) = PairWorld::start(
-        "killed",
+        name,
         script("pair_agent_killed.toml"),
         Roles::ClaudeWorksCodexReviews,
         5,
@@ -29,19 +40,18 @@ fn killing_the_worker_agent_is_noticed_and_the_task_needs_the_human() {
         launched(events) == 2
     });
 
-    // The pane runs the wrapper; the agent is its child.
-    let wrapper = worker_pane_pid(&world.tmux_socket);
+    // The pane runs the wrapper (`duet exec-agent`); the agent is its child.
+    let wrapper = pane_pid(&world.tmux_socket, role);
     let agent = children(wrapper);
     assert_eq!(agent.len(), 1, "wrapper {wrapper} has children {agent:?}");
-    let agent = agent[0];
     let status = Command::new("kill")
-        .args(["-KILL", &agent.to_string()])
+        .args(["-KILL", &agent[0].to_string()])
         .status()
         .unwrap();
     assert!(status.success());
 
     let reason = world.wait_for_needs_human();
-    assert_eq!(reason, "the worker exited (exit code 137)");
+    assert_eq!(reason, format!("the {role} exited (exit code 137)"));
     let events = world.events();
     let exits: Vec<_> = events
         .iter()
@@ -50,7 +60,7 @@ fn killing_the_worker_agent_is_noticed_and_the_task_needs_the_human() {
             _ => None,
         })
         .collect();
-    assert_eq!(exits, vec![("worker", Some(137))], "{}", describe(&events));
+    assert_eq!(exits, vec![(role, Some(137))], "{}", describe(&events));
 
     let run = pair.interrupt();
     assert_eq!(
@@ -59,8 +69,9 @@ fn killing_the_worker_agent_is_noticed_and_the_task_needs_the_human() {
         run.stdout, run.stderr
     );
     assert!(
-        run.stdout
-            .contains("task greet: stopped (needs-human: the worker exited (exit code 137))"),
+        run.stdout.contains(&format!(
+            "task greet: stopped (needs-human: the {role} exited (exit code 137))"
+        )),
         "{}",
         run.stdout
     );
@@ -73,8 +84,8 @@ fn launched(events: &[duet_store::EventRecord]) -> usize {
         .count()
 }
 
-/// The pid of the process in the worker's pane (its border title names the role).
-fn worker_pane_pid(socket: &str) -> u32 {
+/// The pid of the process in `role`'s pane (its border title names the role).
+fn pane_pid(socket: &str, role: &str) -> u32 {
     let out = Command::new("tmux")
         .args([
             "-L",
@@ -87,12 +98,13 @@ fn worker_pane_pid(socket: &str) -> u32 {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
+    let needle = format!(" {role} ");
     text.lines()
         .find_map(|line| {
             let (pid, title) = line.split_once(' ')?;
-            title.contains(" worker ").then(|| pid.parse().ok())?
+            title.contains(&needle).then(|| pid.parse().ok())?
         })
-        .unwrap_or_else(|| panic!("no worker pane in {text:?}"))
+        .unwrap_or_else(|| panic!("no {role} pane in {text:?}"))
 }
 
 fn children(pid: u32) -> Vec<u32> {
