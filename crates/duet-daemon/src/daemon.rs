@@ -72,6 +72,7 @@ pub async fn run(
         progress: &mut progress,
         stop: None,
     };
+    tracing::info!("daemon {} started", std::process::id());
     daemon.queue_new_tasks()?;
     daemon.adopt_pairs()?;
     daemon.schedule()?;
@@ -502,6 +503,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 .and_then(|t| self.tokens.get(t))
                 .cloned();
             let Some(task) = task.filter(|t| self.pairs.contains_key(t)) else {
+                tracing::warn!(
+                    "refused an agent request with an unknown token: {}",
+                    request_summary(&request.body)
+                );
                 self.respond(
                     conn,
                     Response::error(ErrorKind::Unauthorized, "unknown or missing agent token"),
@@ -520,10 +525,20 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 return Ok(());
             }
             let slot = self.pairs.get_mut(&task).expect("checked above");
+            tracing::debug!(
+                "task {task}: agent request {}",
+                request_summary(&request.body)
+            );
             let git = read_git_facts(&slot.worktree);
             let actions = slot
                 .controller
                 .on_request(conn, request, git.as_ref(), now());
+            let mailbox = &slot.controller.state.mailbox;
+            tracing::debug!(
+                "task {task}: worker {:?}, reviewer {:?}",
+                mailbox.worker,
+                mailbox.reviewer
+            );
             return self.apply(&task, actions);
         }
         self.human_request(conn, request)
@@ -757,6 +772,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 Action::Store(_) => {}
                 Action::Respond { conn, response } => self.respond(conn, response),
                 Action::Deliver { role, text, ids } => {
+                    tracing::debug!("task {task}: delivering {ids:?} to the {role}");
                     if let Some(actor) = self.pairs.get(task).and_then(|s| s.actor(role)) {
                         actor.deliver(text, ids);
                     }
@@ -833,6 +849,25 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             })
             .collect();
         RunSummary { tasks, interrupted }
+    }
+}
+
+/// A request in a few words, for the log (payloads can be long).
+fn request_summary(body: &RequestBody) -> String {
+    match body {
+        RequestBody::Hook { source, payload } => {
+            let event = payload
+                .get("hook_event_name")
+                .or_else(|| payload.get("type"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("?");
+            format!("hook {source:?} {event}")
+        }
+        RequestBody::ToolCall { call } => {
+            let text = format!("{call:?}");
+            format!("tool call {}", text.chars().take(80).collect::<String>())
+        }
+        other => format!("{other:?}"),
     }
 }
 

@@ -1,0 +1,553 @@
+//! Shared set-up of the `duet run` restart tests: a repository with a backlog, the real agent
+//! CLIs pointed at a scripted fake model server that lives in the TEST process (so it outlives
+//! every daemon the test kills, as a real model API would), a private tmux server, daemons
+//! started / killed / stopped, and the store read while they run.
+//!
+//! Include it with `#[path = "e2e_run_support/mod.rs"] mod support;` next to `mod common;`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use duet_store::{Event, EventFilter, EventRecord, Store, TaskState};
+use duet_testkit::agent_env::{ClaudeEnv, CodexEnv};
+use duet_testkit::agents::{ChildGuard, require_agents};
+use duet_testkit::{FakeModelServer, Script};
+
+use crate::common::TestEnvironment;
+
+/// How long a daemon may take to finish the work left.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long to wait for one expected fact.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// Kills the test's private tmux server when the test ends, also on failure.
+pub struct TmuxServerGuard(pub String);
+
+impl Drop for TmuxServerGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// One world: a repository with duet initialised, the backlog, the fake model server playing
+/// the script, both CLIs configured against it (claude works, codex reviews), private tmux.
+pub struct RunWorld {
+    pub env: TestEnvironment,
+    pub repo: PathBuf,
+    pub server: FakeModelServer,
+    pub tmux_socket: String,
+    /// Files a scripted shell command waits for (see [`gate_command`]).
+    pub gates: tempfile::TempDir,
+    spawned: std::cell::Cell<usize>,
+    _claude_env: ClaudeEnv,
+    _codex_env: CodexEnv,
+    // Declared last: dropped after the fields above.
+    _tmux: TmuxServerGuard,
+}
+
+impl RunWorld {
+    /// Sets the world up, or `None` (after a skip line) without the agent CLIs. `script` is
+    /// given the gate folder (scripts name gate files in it).
+    pub fn start(
+        name: &str,
+        backlog: &str,
+        max_parallel: usize,
+        script: impl FnOnce(&Path) -> String,
+    ) -> Option<Self> {
+        let bins = require_agents()?;
+        let env = TestEnvironment::default();
+        let repo = std::fs::canonicalize(env.repo_with_commit("repo")).unwrap();
+        assert_eq!(env.duet(&repo, &["init"]).code, 0);
+        std::fs::write(repo.join("backlog.toml"), backlog).unwrap();
+        let gates = tempfile::tempdir().unwrap();
+        let script = Script::from_toml_str(&script(gates.path())).unwrap();
+        let server = FakeModelServer::start(script).unwrap();
+        let claude_env = ClaudeEnv::prepare(
+            &server.anthropic_base_url(),
+            "sk-ant-duet-test-key-0123456789",
+            &[&repo],
+        )
+        .unwrap();
+        let codex_env =
+            CodexEnv::prepare(&bins.codex, &server.openai_base_url(), &[&repo]).unwrap();
+        write_config(&repo, &bins, &claude_env, &codex_env, max_parallel);
+        let tmux_socket = format!("duet-e2e-run-{name}-{}", std::process::id());
+        Some(RunWorld {
+            env,
+            repo,
+            server,
+            tmux_socket: tmux_socket.clone(),
+            gates,
+            spawned: std::cell::Cell::new(0),
+            _claude_env: claude_env,
+            _codex_env: codex_env,
+            _tmux: TmuxServerGuard(tmux_socket),
+        })
+    }
+
+    /// The path of gate `name` (created by [`RunWorld::open_gate`]).
+    pub fn gate(&self, name: &str) -> PathBuf {
+        self.gates.path().join(name)
+    }
+
+    /// Lets the scripted commands waiting for gate `name` go on.
+    pub fn open_gate(&self, name: &str) {
+        std::fs::write(self.gate(name), "").unwrap();
+    }
+
+    /// `duet ARGS` with the test's hermetic environment, in the repository.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_duet"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.env.home())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .env("RUST_LOG", "info,duet_daemon=debug")
+            .current_dir(&self.repo)
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Starts `duet run --tmux-socket S ARGS` in the background.
+    pub fn spawn_run(&self, args: &[&str]) -> Daemon {
+        let n = self.spawned.get() + 1;
+        self.spawned.set(n);
+        let out_path = self.env.root().join(format!("run-{n}.out"));
+        let err_path = self.env.root().join(format!("run-{n}.err"));
+        let mut cmd = self.command(&["run", "--tmux-socket", &self.tmux_socket]);
+        cmd.args(args)
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap());
+        Daemon {
+            child: ChildGuard::new(cmd.spawn().unwrap()),
+            out_path,
+            err_path,
+            log_path: self.repo.join(".duet/logs/duet.log"),
+        }
+    }
+
+    /// Every event in the store (read-only, while a daemon may be writing).
+    pub fn events(&self) -> Vec<EventRecord> {
+        let Ok(store) = Store::open_read_only(self.repo.join(".duet/state.db")) else {
+            return Vec::new();
+        };
+        store.events(&EventFilter::all()).unwrap_or_default()
+    }
+
+    /// Waits until the events satisfy `done`; panics with them after `timeout`.
+    pub fn wait_for_events(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&[EventRecord]) -> bool,
+    ) -> Vec<EventRecord> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let events = self.events();
+            if done(&events) {
+                return events;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}; events so far:\n{}\nunmatched model requests: {}\ndaemon log:\n{}\npanes:\n{}",
+                describe(&events),
+                self.unmatched_requests(),
+                self.log(),
+                self.panes()
+            );
+            // The store has no change notification for readers in other processes: poll.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The daemons' log so far (every daemon of the repository appends to it).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.repo.join(".duet/logs/duet.log")).unwrap_or_default()
+    }
+
+    /// Waits until the fake model server answered with the step named `name`.
+    pub fn wait_for_step(&self, name: &str) {
+        self.server
+            .wait_for_entry(|e| step_name(e) == Some(name), STEP_TIMEOUT)
+            .unwrap_or_else(|err| {
+                panic!(
+                    "step {name:?} was not reached: {err}\nevents:\n{}\nunmatched: {}",
+                    describe(&self.events()),
+                    self.unmatched_requests()
+                )
+            });
+    }
+
+    /// The requests no step matched (HTTP 400 answers), for failure messages.
+    pub fn unmatched_requests(&self) -> String {
+        let unmatched: Vec<_> = self
+            .server
+            .log()
+            .into_iter()
+            .filter(|e| e.detail.is_some() && !e.is_step())
+            .collect();
+        format!("{unmatched:#?}")
+    }
+
+    /// A task branch's commit subjects, newest first.
+    pub fn branch_log(&self, task: &str) -> Vec<String> {
+        self.env
+            .git(
+                &self.repo,
+                &["log", "--format=%s", &format!("main..duet/{task}")],
+            )
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// What every pane shows, for failure messages.
+    pub fn panes(&self) -> String {
+        let tmux = |args: &[&str]| {
+            let out = Command::new("tmux")
+                .args(["-L", &self.tmux_socket])
+                .args(args)
+                .stderr(Stdio::null())
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        tmux(&[
+            "list-panes",
+            "-a",
+            "-F",
+            "#{pane_id} #{session_name} #{@duet_title}",
+        ])
+        .lines()
+        .map(|line| {
+            let pane = line.split(' ').next().unwrap_or_default();
+            format!("--- {line}\n{}", tmux(&["capture-pane", "-p", "-t", pane]))
+        })
+        .collect()
+    }
+
+    /// The tmux sessions alive on the test's server.
+    pub fn tmux_sessions(&self) -> Vec<String> {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.tmux_socket,
+                "list-sessions",
+                "-F",
+                "#{session_name}",
+            ])
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The pid of the process in `task`'s pane for `role` (the `duet exec-agent` wrapper).
+    pub fn pane_pid(&self, task: &str, role: &str) -> u32 {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.tmux_socket,
+                "list-panes",
+                "-a",
+                "-F",
+                "#{pane_pid} #{pane_dead} #{session_name} #{@duet_title}",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .find_map(|line| {
+                let mut parts = line.splitn(4, ' ');
+                let (pid, dead, session, title) =
+                    (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+                (dead == "0"
+                    && session.ends_with(&format!("-{task}"))
+                    && title.contains(&format!(" {role} ")))
+                .then(|| pid.parse().ok())?
+            })
+            .unwrap_or_else(|| panic!("no live {role} pane of {task} in {text:?}"))
+    }
+}
+
+/// A `duet run` in the background (killed and reaped if the test fails).
+pub struct Daemon {
+    child: ChildGuard,
+    out_path: PathBuf,
+    err_path: PathBuf,
+    log_path: PathBuf,
+}
+
+/// How a daemon ended and what it printed.
+#[derive(Debug)]
+pub struct Finished {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Daemon {
+    pub fn pid(&mut self) -> u32 {
+        self.child.child_mut().id()
+    }
+
+    fn output(&self) -> (String, String) {
+        (
+            std::fs::read_to_string(&self.out_path).unwrap_or_default(),
+            std::fs::read_to_string(&self.err_path).unwrap_or_default(),
+        )
+    }
+
+    /// Waits for it to exit; panics with its output and log after `timeout`.
+    pub fn wait(mut self, timeout: Duration) -> Finished {
+        use std::os::unix::process::ExitStatusExt;
+        let status = self.child.wait_timeout(timeout).unwrap();
+        let (stdout, stderr) = self.output();
+        let Some(status) = status else {
+            let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+            panic!(
+                "duet run did not finish within {timeout:?}\nstdout:\n{stdout}\nstderr:\n{stderr}\nlog:\n{log}"
+            );
+        };
+        Finished {
+            code: status.code(),
+            signal: status.signal(),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Sends `signal` (e.g. "KILL", "TERM") and waits for it to exit.
+    pub fn signal(mut self, signal: &str) -> Finished {
+        let pid = self.pid().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {pid} failed");
+        self.wait(STEP_TIMEOUT)
+    }
+
+    /// The daemon's log so far (all daemons of the repository append to it).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+/// The name of the script step that answered `entry`, if a step did.
+pub fn step_name(entry: &duet_testkit::request_log::LogEntry) -> Option<&str> {
+    match &entry.outcome {
+        duet_testkit::request_log::Outcome::Step { name, .. } => name.as_deref(),
+        _ => None,
+    }
+}
+
+/// One line per event, for failure messages.
+pub fn describe(events: &[EventRecord]) -> String {
+    events
+        .iter()
+        .map(|r| format!("  {} {:?}", r.task_id.as_deref().unwrap_or("-"), r.event))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// How many events of `task` satisfy `is`.
+pub fn count(events: &[EventRecord], task: &str, is: impl Fn(&Event) -> bool) -> usize {
+    events
+        .iter()
+        .filter(|r| r.task_id.as_deref() == Some(task) && is(&r.event))
+        .count()
+}
+
+/// Whether `task` is in `state` (its last state change went there).
+pub fn is_in(events: &[EventRecord], task: &str, state: TaskState) -> bool {
+    events
+        .iter()
+        .rev()
+        .filter(|r| r.task_id.as_deref() == Some(task))
+        .find_map(|r| match &r.event {
+            Event::TaskStateChanged { to, .. } => Some(*to == state),
+            _ => None,
+        })
+        .unwrap_or(false)
+}
+
+/// The note a daemon writes for each pair it takes over.
+pub fn adopted(event: &Event) -> bool {
+    matches!(event, Event::Note { text } if text == "pair adopted by a new daemon")
+}
+
+/// Every accepted message was delivered exactly once, and handed over once (the store's
+/// "handed over" notes count the times a message was typed or returned from a Stop hook).
+pub fn assert_each_message_delivered_once(events: &[EventRecord]) {
+    let accepted: Vec<&str> = events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::MessageAccepted { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !accepted.is_empty(),
+        "no messages at all:\n{}",
+        describe(events)
+    );
+    for id in accepted {
+        let delivered = events
+            .iter()
+            .filter(|r| matches!(&r.event, Event::MessageDelivered { id: d } if d == id))
+            .count();
+        let handed = events
+            .iter()
+            .filter(|r| matches!(&r.event, Event::Note { text } if text.starts_with(&format!("message {id} handed over"))))
+            .count();
+        assert_eq!(
+            (delivered, handed),
+            (1, 1),
+            "message {id}: delivered {delivered} times, handed over {handed} times\n{}",
+            describe(events)
+        );
+    }
+}
+
+/// A shell command that waits until gate file `gate` exists, then runs `then`.
+pub fn gate_command(gate: &Path, then: &str) -> String {
+    format!(
+        "while [ ! -e '{}' ]; do sleep 0.1; done; {then}",
+        gate.display()
+    )
+}
+
+/// A backlog of independent tasks (`id`, `depends_on`).
+pub fn backlog(tasks: &[(&str, &[&str])]) -> String {
+    tasks
+        .iter()
+        .map(|(id, deps)| {
+            let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\"")).collect();
+            format!(
+                "[[task]]\nid = \"{id}\"\ntitle = \"Write {id}.txt\"\nprompt = \"Create {id}.txt.\"\ndepends_on = [{}]\n\n",
+                deps.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// Scopes for `task`'s worker (claude) and reviewer (codex): `<task>-worker`, `<task>-reviewer`.
+pub fn scopes(task: &str) -> String {
+    format!(
+        "[[agent]]\nname = \"{task}-worker\"\napi = \"anthropic\"\nany_user_contains = \"pair on task `{task}`\"\n\n\
+         [[agent]]\nname = \"{task}-reviewer\"\napi = \"openai\"\nany_user_contains = \"pair on task `{task}`\"\n\n"
+    )
+}
+
+/// The plain round of `task`: the worker commits `<task>.txt` (after `gate`, if any) and asks
+/// for review, the reviewer approves, the worker marks it done.
+pub fn plain_steps(task: &str, gate: Option<&Path>) -> String {
+    let commit = format!(
+        "echo {task} > {task}.txt && git add {task}.txt && git commit -q -m 'write {task}' && echo committed-{task}"
+    );
+    let command = match gate {
+        Some(gate) => gate_command(gate, &commit),
+        None => commit,
+    };
+    format!(
+        r#"[[step]]
+agent = "{task}-worker"
+name = "{task} write"
+match.user_contains = "You are the WORKER"
+reply.tool_calls = [{{ name = "Bash", input = {{ command = {command} }} }}]
+
+[[step]]
+agent = "{task}-worker"
+name = "{task} request review"
+match.tool_result = {{ name = "Bash", contains = "committed-{task}" }}
+reply.tool_calls = [{{ name = "mcp__duet__request_review", input = {{ summary = "wrote {task}.txt" }} }}]
+
+[[step]]
+agent = "{task}-worker"
+name = "{task} wait"
+match.tool_result = {{ name = "mcp__duet__request_review", contains = "round 1" }}
+reply.text = "Waiting for the review."
+
+[[step]]
+agent = "{task}-worker"
+name = "{task} done"
+match.user_contains = "The reviewer approved"
+reply.tool_calls = [{{ name = "mcp__duet__mark_done", input = {{ summary = "{task}.txt written" }} }}]
+
+[[step]]
+agent = "{task}-reviewer"
+name = "{task} ready"
+match.user_contains = "You are the REVIEWER"
+reply.text = "Ready."
+
+[[step]]
+agent = "{task}-reviewer"
+name = "{task} approve"
+match.user_contains = "(round 1 of"
+reply.tool_calls = [{{ name = "mcp__duet__submit_review", input = {{ verdict = "approve", findings = [] }} }}]
+
+[[step]]
+agent = "{task}-reviewer"
+name = "{task} approved"
+match.tool_result = {{ name = "mcp__duet__submit_review" }}
+reply.text = "Approved."
+
+"#,
+        command = toml_string(&command),
+    )
+}
+
+/// A TOML basic string.
+pub fn toml_string(text: &str) -> String {
+    toml_edit::Value::from(text).to_string().trim().to_string()
+}
+
+fn env_table(vars: &[(String, String)]) -> String {
+    let items: Vec<String> = vars
+        .iter()
+        .map(|(k, v)| format!("{k} = {}", toml_string(v)))
+        .collect();
+    format!("{{ {} }}", items.join(", "))
+}
+
+/// duet.toml with the agent profiles pointed at the fake model server.
+fn write_config(
+    repo: &Path,
+    bins: &duet_testkit::agents::AgentBins,
+    claude_env: &ClaudeEnv,
+    codex_env: &CodexEnv,
+    max_parallel: usize,
+) {
+    let mut codex_args = codex_env.config_args();
+    codex_args.push("--dangerously-bypass-approvals-and-sandbox".into());
+    let codex_args: Vec<String> = codex_args.iter().map(|a| toml_string(a)).collect();
+    let config = format!(
+        "base_branch = \"main\"\nmax_parallel = {max_parallel}\n\
+         [roles]\nworker = \"claude\"\nreviewer = \"codex\"\n\
+         [agents.claude]\nkind = \"claude\"\ncommand = {claude}\nargs = [\"--dangerously-skip-permissions\"]\nenv = {claude_env}\n\
+         [agents.codex]\nkind = \"codex\"\ncommand = {codex}\nargs = [{codex_args}]\nenv = {codex_env}\n",
+        claude = toml_string(&bins.claude.to_string_lossy()),
+        claude_env = env_table(&claude_env.envs()),
+        codex = toml_string(&bins.codex.to_string_lossy()),
+        codex_args = codex_args.join(", "),
+        codex_env = env_table(&codex_env.envs()),
+    );
+    std::fs::write(repo.join("duet.toml"), config).unwrap();
+}
