@@ -51,6 +51,12 @@ pub fn prepare_task(repo: &Repo, config: &Config, task: &Task) -> Result<Prepare
     };
     let mut pair_config = PairConfig::default();
     pair_config.limits.max_rounds = task.max_rounds(config).get();
+    // duet.toml's [stall] settings: idle = no activity at all; the repeat limit counts the
+    // same findings, echoed messages and the same failing check alike.
+    pair_config.stall.idle_after = config.stall.idle;
+    pair_config.stall.same_findings_rounds = config.stall.repeat_limit.get();
+    pair_config.stall.ping_pongs = config.stall.repeat_limit.get();
+    pair_config.stall.same_check_failures = config.stall.repeat_limit.get();
     Ok(PreparedTask {
         brief: TaskBrief {
             id: task.id.to_string(),
