@@ -10,6 +10,7 @@ use duet_agents::tmux::{PaneState, session_name};
 use duet_core::backlog::Backlog;
 use duet_core::config::AgentKind;
 use duet_core::lifecycle::TaskState;
+use duet_core::protocol::delivery::TargetStatus;
 use duet_core::protocol::{PairState, Role, Timestamp};
 use duet_git::Repo;
 use duet_pair::agent_actor::{AgentHandle, AgentReport};
@@ -23,6 +24,7 @@ use duet_store::{Event, NewEvent, Store, TaskState as StoredState};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backlog_watch::BacklogWatch;
+use crate::idle_watch::IdleWatch;
 use crate::lock::DaemonLock;
 use crate::pair_slot::{PairSlot, PairSnapshot};
 use crate::status::{status_json, stored_kind};
@@ -319,6 +321,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             agents: [prepared.worker, prepared.reviewer],
             restarts: [0, 0],
             last_snapshot: String::new(),
+            watches: [None, None],
         };
         self.install(task_id, slot);
         self.apply(task_id, started)
@@ -433,6 +436,16 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             reviewer_pane_id: snapshot.reviewer_pane,
         };
         let tmux = self.setup.tmux.clone();
+        let clock = std::time::Instant::now();
+        // Agents at rest say so only through hooks, which are lost while no daemon listens:
+        // the panes of those not known to be idle are watched.
+        let mut watches: [Option<IdleWatch>; 2] = [Role::Worker, Role::Reviewer].map(|role| {
+            matches!(
+                controller.state.mailbox.target(role),
+                TargetStatus::Busy | TargetStatus::Prompted { .. }
+            )
+            .then(|| IdleWatch::new(clock, None))
+        });
         if tmux.has_session(&snapshot.session_name).unwrap_or(false) {
             // Agents that died while no daemon was watching start again, resumed.
             for role in [Role::Worker, Role::Reviewer] {
@@ -440,6 +453,8 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     tmux.pane_state(panes.pane(role)),
                     Ok(PaneState::Dead { .. }) | Err(_)
                 ) {
+                    watches[usize::from(role == Role::Reviewer)] =
+                        Some(IdleWatch::new(clock, Some(resumed_nudge(None))));
                     let place = self.place(&snapshot.session_name, &snapshot.worktree, &socket);
                     let agent = &agents[usize::from(role == Role::Reviewer)];
                     let resume = controller.seat(role).session_id.clone();
@@ -467,6 +482,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 Ok(new_panes) => panes = new_panes,
                 Err(err) => return self.fail_unstarted(task_id, err.to_string()),
             }
+            watches = [0, 1].map(|_| Some(IdleWatch::new(clock, Some(resumed_nudge(None)))));
         }
         let slot = PairSlot {
             controller,
@@ -478,6 +494,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             agents,
             restarts: snapshot.restarts,
             last_snapshot: json,
+            watches,
         };
         self.append(
             task_id,
@@ -529,10 +546,21 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 "task {task}: agent request {}",
                 request_summary(&request.body)
             );
+            let role = request
+                .token
+                .as_deref()
+                .and_then(|t| slot.controller.seats.iter().find(|s| s.token == t))
+                .map(|s| s.role);
+            let is_hook = matches!(request.body, RequestBody::Hook { .. });
+            let before = role.map(|r| slot.controller.state.mailbox.target(r));
             let git = read_git_facts(&slot.worktree);
             let actions = slot
                 .controller
                 .on_request(conn, request, git.as_ref(), now());
+            if let (true, Some(role), Some(before)) = (is_hook, role, before) {
+                let after = slot.controller.state.mailbox.target(role);
+                slot.hook_moved(role, before, after);
+            }
             let mailbox = &slot.controller.state.mailbox;
             tracing::debug!(
                 "task {task}: worker {:?}, reviewer {:?}",
@@ -591,6 +619,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         slot.restarts[index] += 1;
         let attempt = slot.restarts[index];
         let exit_code = code.or(signal.map(|s| 128 + s));
+        slot.watches[index] = Some(IdleWatch::new(
+            std::time::Instant::now(),
+            Some(resumed_nudge(exit_code)),
+        ));
         self.append(
             task,
             Event::AgentExited {
@@ -692,7 +724,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             return Ok(());
         };
         let actions = match report {
-            AgentReport::TurnSeen { role, ids } => slot.controller.on_turn_seen(role, ids, now()),
+            AgentReport::TurnSeen { role, ids } => {
+                slot.watches[usize::from(role == Role::Reviewer)] = None;
+                slot.controller.on_turn_seen(role, ids, now())
+            }
             AgentReport::DeliveryFailed { role, error } => {
                 tracing::warn!("task {task}: failed to deliver to the {role}: {error}");
                 Vec::new()
@@ -704,12 +739,50 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     fn on_tick(&mut self) -> Result<(), DaemonError> {
         let tasks: Vec<String> = self.pairs.keys().cloned().collect();
         for task in tasks {
+            self.look_at_watched_panes(&task)?;
             let Some(slot) = self.pairs.get_mut(&task) else {
                 continue;
             };
             let git = read_git_facts(&slot.worktree);
             let actions = slot.controller.on_tick(git.as_ref(), now());
             self.apply(&task, actions)?;
+        }
+        Ok(())
+    }
+
+    /// Watched agents seen at rest: pending messages go to them, a resumed one is told to go
+    /// on, or the protocol learns that it is idle.
+    fn look_at_watched_panes(&mut self, task: &str) -> Result<(), DaemonError> {
+        let clock = std::time::Instant::now();
+        for role in [Role::Worker, Role::Reviewer] {
+            let index = usize::from(role == Role::Reviewer);
+            let Some(slot) = self.pairs.get_mut(task) else {
+                return Ok(());
+            };
+            let Some(watch) = slot.watches[index].as_mut() else {
+                continue;
+            };
+            let gone = slot.controller.state.mailbox.target(role) == TargetStatus::Exited;
+            if gone || watch.expired(clock) {
+                slot.watches[index] = None;
+                continue;
+            }
+            let Ok(screen) = self.setup.tmux.capture(slot.panes.pane(role)) else {
+                continue;
+            };
+            if !watch.look(&screen, clock) {
+                continue;
+            }
+            let nudge = slot.watches[index].take().and_then(|w| w.nudge);
+            tracing::debug!("task {task}: the {role} is at rest (seen in its pane)");
+            if slot.controller.has_pending(role)
+                || nudge.is_none() && !slot.controller.is_idle(role)
+            {
+                let actions = slot.controller.on_agent_idle(role, now());
+                self.apply(task, actions)?;
+            } else if let (Some(text), Some(actor)) = (nudge, slot.actor(role)) {
+                actor.deliver(text, Vec::new());
+            }
         }
         Ok(())
     }
@@ -850,6 +923,15 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .collect();
         RunSummary { tasks, interrupted }
     }
+}
+
+/// What a resumed agent is told once it is at its prompt.
+fn resumed_nudge(exit_code: Option<i32>) -> String {
+    let why = match exit_code {
+        Some(code) => format!("Your process exited (exit code {code}) and duet started it again"),
+        None => "duet started your process again".to_owned(),
+    };
+    format!("{why}, with this conversation resumed. Go on where you left off.")
 }
 
 /// A request in a few words, for the log (payloads can be long).

@@ -6,9 +6,11 @@
 //!   (`duet_core::lifecycle::scheduler`) picks.
 //! - [`lock`]: one daemon per repository. [`backlog_watch`]: reloads of the backlog file.
 //! - [`pair_slot`]: a running pair and its snapshot, from which a restarted daemon adopts it.
+//! - [`idle_watch`]: an agent at rest seen from its pane (resumed agents, turn ends missed).
 
 pub mod backlog_watch;
 mod daemon;
+pub mod idle_watch;
 pub mod lock;
 pub mod pair_slot;
 mod status;

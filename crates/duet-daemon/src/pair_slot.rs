@@ -4,10 +4,13 @@
 use std::path::PathBuf;
 
 use duet_agents::PairPanes;
+use duet_core::protocol::delivery::TargetStatus;
 use duet_core::protocol::{PairState, Role};
 use duet_pair::agent_actor::AgentHandle;
 use duet_pair::{AgentSetup, Controller, Seat, TaskBrief};
 use serde::{Deserialize, Serialize};
+
+use crate::idle_watch::IdleWatch;
 
 /// One live pair.
 #[derive(Debug)]
@@ -23,6 +26,8 @@ pub struct PairSlot {
     pub restarts: [u32; 2],
     /// The last snapshot written, to skip writing an unchanged one.
     pub last_snapshot: String,
+    /// Agents (worker, reviewer) whose rest is read from their pane.
+    pub watches: [Option<IdleWatch>; 2],
 }
 
 /// What survives the daemon: enough to adopt the pair's tmux session or relaunch its agents
@@ -90,6 +95,23 @@ impl PairSlot {
             worktree: self.worktree.clone(),
             brief: BriefSnapshot::from(&self.brief),
             restarts: self.restarts,
+        }
+    }
+
+    /// A hook moved `role`'s status: a turn started (it works: nothing to watch for) or ended
+    /// (it rests: an agent with nothing to be told needs no watching either).
+    pub fn hook_moved(&mut self, role: Role, before: TargetStatus, after: TargetStatus) {
+        let index = usize::from(role == Role::Reviewer);
+        let Some(watch) = &self.watches[index] else {
+            return;
+        };
+        let started = after == TargetStatus::Busy && before != TargetStatus::Busy;
+        let rested = matches!(
+            after,
+            TargetStatus::Idle { .. } | TargetStatus::Prompted { .. }
+        ) && before != after;
+        if started || rested && watch.nudge.is_none() {
+            self.watches[index] = None;
         }
     }
 

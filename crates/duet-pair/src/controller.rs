@@ -147,6 +147,29 @@ impl Controller {
         self.apply(PairEvent::TurnStarted { role, carried: ids }, now, None)
     }
 
+    /// The runner saw `role` at rest at its prompt although no hook said its turn ended (a
+    /// resumed agent, or a turn end missed while no daemon listened): it is idle.
+    pub fn on_agent_idle(&mut self, role: Role, now: Timestamp) -> Vec<Action> {
+        self.apply(PairEvent::TurnEnded { role }, now, None)
+    }
+
+    /// Whether `role` is known to be at its prompt (or gone).
+    pub fn is_idle(&self, role: Role) -> bool {
+        matches!(
+            self.state.mailbox.target(role),
+            TargetStatus::Idle { .. } | TargetStatus::Exited
+        )
+    }
+
+    /// Messages to `role` waiting to be handed over.
+    pub fn has_pending(&self, role: Role) -> bool {
+        self.state
+            .mailbox
+            .envelopes
+            .iter()
+            .any(|e| e.to == role && e.status == duet_core::protocol::DeliveryStatus::Pending)
+    }
+
     /// One request from the control socket. Always produces exactly one `Respond` for `conn`.
     pub fn on_request(
         &mut self,

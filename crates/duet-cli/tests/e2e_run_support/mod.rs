@@ -91,6 +91,31 @@ impl RunWorld {
         })
     }
 
+    /// Waits until claude has written the transcript of session `id` with `text` in it (a
+    /// claude killed before that cannot be resumed).
+    pub fn wait_for_claude_transcript(&self, id: &str, text: &str) {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        let root = self._claude_env.home().join(".claude/projects");
+        loop {
+            let found = std::fs::read_dir(&root)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|dir| dir.path().join(format!("{id}.jsonl")))
+                .any(|file| std::fs::read_to_string(file).is_ok_and(|t| t.contains(text)));
+            if found {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no transcript of claude session {id} with {text:?} under {}",
+                root.display()
+            );
+            // Claude's transcript is a plain file: nothing to wait on but its contents.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The path of gate `name` (created by [`RunWorld::open_gate`]).
     pub fn gate(&self, name: &str) -> PathBuf {
         self.gates.path().join(name)
@@ -257,8 +282,10 @@ impl RunWorld {
             .collect()
     }
 
-    /// The pid of the process in `task`'s pane for `role` (the `duet exec-agent` wrapper).
+    /// The pid of the process in `task`'s pane for `role` (the `duet exec-agent` wrapper): the
+    /// worker's pane is the session's first, the reviewer's the second.
     pub fn pane_pid(&self, task: &str, role: &str) -> u32 {
+        let index = if role == "worker" { "0" } else { "1" };
         let out = Command::new("tmux")
             .args([
                 "-L",
@@ -266,20 +293,19 @@ impl RunWorld {
                 "list-panes",
                 "-a",
                 "-F",
-                "#{pane_pid} #{pane_dead} #{session_name} #{@duet_title}",
+                "#{pane_pid} #{pane_dead} #{pane_index} #{session_name}",
             ])
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         text.lines()
             .find_map(|line| {
-                let mut parts = line.splitn(4, ' ');
-                let (pid, dead, session, title) =
-                    (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-                (dead == "0"
-                    && session.ends_with(&format!("-{task}"))
-                    && title.contains(&format!(" {role} ")))
-                .then(|| pid.parse().ok())?
+                let fields: Vec<&str> = line.split(' ').collect();
+                let [pid, dead, pane_index, session] = fields[..] else {
+                    return None;
+                };
+                (dead == "0" && pane_index == index && session.ends_with(&format!("-{task}")))
+                    .then(|| pid.parse().ok())?
             })
             .unwrap_or_else(|| panic!("no live {role} pane of {task} in {text:?}"))
     }
@@ -426,10 +452,11 @@ pub fn assert_each_message_delivered_once(events: &[EventRecord]) {
     }
 }
 
-/// A shell command that waits until gate file `gate` exists, then runs `then`.
+/// A shell command that waits until gate file `gate` exists (at most 100 s, so a command
+/// orphaned by a killed agent ends too), then runs `then`.
 pub fn gate_command(gate: &Path, then: &str) -> String {
     format!(
-        "while [ ! -e '{}' ]; do sleep 0.1; done; {then}",
+        "i=0; while [ ! -e '{}' ] && [ $i -lt 1000 ]; do sleep 0.1; i=$((i+1)); done; {then}",
         gate.display()
     )
 }
