@@ -215,10 +215,20 @@ pub async fn serve_stdio_async(config: Config) -> Result<(), BridgeError> {
             err,
         )
     };
+    let ready =
+        duet_proto::Request::from_agent(config.token.clone(), duet_proto::RequestBody::BridgeReady);
+    let notify = Client::new(config.socket.clone(), config.call_timeout);
     let running = DuetBridge::new(config)
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|err| serve_error(Box::new(err)))?;
+    // The agent has done its MCP handshake and lists the tools next: tell duet, so that it
+    // hands messages over only once the agent can answer them with duet's tools.
+    tokio::task::spawn_blocking(move || {
+        if let Err(err) = notify.send(&ready) {
+            eprintln!("duet mcp: failed to tell duet the bridge is ready: {err}");
+        }
+    });
     running
         .waiting()
         .await

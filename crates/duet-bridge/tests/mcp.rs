@@ -53,6 +53,7 @@ fn echo_controller() -> TestController {
             text: format!("accepted {}", call.name()),
             is_error: false,
         }),
+        RequestBody::BridgeReady => Response::ok(ResponseBody::Ack),
         other => panic!("the bridge sent a non-tool request: {other:?}"),
     })
 }
@@ -140,7 +141,13 @@ async fn lists_the_six_tools_with_role_and_timing_in_their_descriptions_and_exac
     }
     let status = schema(by_name("task_status"));
     assert_eq!(status["properties"], json!({}), "{status:#}");
-    assert!(controller.requests().is_empty(), "listing sends nothing");
+    assert!(controller.tool_calls().is_empty(), "listing calls no tool");
+    // ...but the bridge told duet it is ready, once, with its token.
+    let ready = controller.wait_for_requests(1, WAIT);
+    assert_eq!(
+        ready,
+        vec![Request::from_agent(TOKEN, RequestBody::BridgeReady)]
+    );
     client.cancel().await.unwrap();
 }
 
@@ -216,7 +223,10 @@ async fn every_tool_call_is_forwarded_as_the_exact_tool_call_with_the_token() {
     .into_iter()
     .map(|call| Request::from_agent(TOKEN, RequestBody::ToolCall { call }))
     .collect();
-    assert_eq!(controller.wait_for_requests(expected.len(), WAIT), expected);
+    assert_eq!(
+        controller.wait_for_tool_calls(expected.len(), WAIT),
+        expected
+    );
     client.cancel().await.unwrap();
 }
 
@@ -247,7 +257,7 @@ async fn refusals_and_protocol_errors_become_error_results_with_the_reason() {
         text_of(&unauthorized),
         "send_message refused by duet (unauthorized): unknown token"
     );
-    assert_eq!(controller.wait_for_requests(2, WAIT).len(), 2);
+    assert_eq!(controller.wait_for_tool_calls(2, WAIT).len(), 2);
     client.cancel().await.unwrap();
 }
 
@@ -297,7 +307,7 @@ async fn malformed_arguments_are_refused_with_the_field_and_nothing_is_forwarded
     // A valid call afterwards is the only thing the controller sees.
     call(&client, "task_status", json!({})).await;
     assert_eq!(
-        controller.wait_for_requests(1, WAIT),
+        controller.wait_for_tool_calls(1, WAIT),
         vec![Request::from_agent(
             TOKEN,
             RequestBody::ToolCall {
@@ -349,7 +359,7 @@ async fn an_unreachable_controller_is_a_clear_error_and_a_restarted_one_is_used_
     let second = TestController::start_at(socket.clone(), answer);
     let up_again = call(&client, "task_status", json!({})).await;
     assert_eq!(up_again.is_error, Some(false));
-    assert_eq!(second.wait_for_requests(1, WAIT).len(), 1);
+    assert_eq!(second.wait_for_tool_calls(1, WAIT).len(), 1);
     client.cancel().await.unwrap();
 }
 
@@ -369,7 +379,7 @@ async fn a_call_over_the_frame_limit_is_refused_before_it_reaches_duet() {
     );
     // The bridge is still serving, and nothing reached the controller before this call.
     call(&client, "task_status", json!({})).await;
-    assert_eq!(controller.wait_for_requests(1, WAIT).len(), 1);
+    assert_eq!(controller.wait_for_tool_calls(1, WAIT).len(), 1);
     client.cancel().await.unwrap();
 }
 

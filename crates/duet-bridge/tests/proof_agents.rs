@@ -55,6 +55,7 @@ fn review_controller() -> TestController {
             text: CONTROLLER_ANSWER.into(),
             is_error: false,
         }),
+        RequestBody::BridgeReady => Response::ok(ResponseBody::Ack),
         other => panic!("unexpected request from the agent: {other:?}"),
     })
 }
@@ -218,7 +219,14 @@ fn claude_calls_request_review_through_the_bridge() {
     .envs(env.envs());
     let output = run_bounded(cmd);
 
-    assert_eq!(controller.requests(), vec![expected_request(summary)]);
+    assert_eq!(controller.tool_calls(), vec![expected_request(summary)]);
+    assert!(
+        controller
+            .requests()
+            .iter()
+            .any(|r| r.body == RequestBody::BridgeReady),
+        "the bridge reported ready"
+    );
     assert_model_saw_the_bridge(&server);
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(result["result"], "Review requested.", "{result:#}");
@@ -266,7 +274,14 @@ fn codex_calls_request_review_through_the_bridge() {
         .envs(env.envs());
     let output = run_bounded(cmd);
 
-    assert_eq!(controller.requests(), vec![expected_request(summary)]);
+    assert_eq!(controller.tool_calls(), vec![expected_request(summary)]);
+    assert!(
+        controller
+            .requests()
+            .iter()
+            .any(|r| r.body == RequestBody::BridgeReady),
+        "the bridge reported ready"
+    );
     assert_model_saw_the_bridge(&server);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

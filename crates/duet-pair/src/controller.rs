@@ -65,7 +65,22 @@ pub struct Seat {
     /// sent again after a daemon died mid-request gets the same answer and changes nothing.
     #[serde(default)]
     answered_hooks: Vec<(String, Option<String>)>,
+    /// The agent's `duet mcp` finished its handshake. Until then the agent cannot call duet's
+    /// tools, so nothing is handed to it (snapshots from before this field: ready).
+    #[serde(default = "ready_by_default")]
+    pub bridge_ready: bool,
+    /// When the agent became idle while its bridge was not ready yet.
+    #[serde(default)]
+    idle_before_bridge: Option<Timestamp>,
 }
+
+fn ready_by_default() -> bool {
+    true
+}
+
+/// How long an idle agent whose bridge never reported ready is waited for before messages
+/// are handed to it anyway (an agent whose MCP server failed still gets typed to).
+const BRIDGE_READY_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Seat {
     pub fn new(
@@ -83,6 +98,8 @@ impl Seat {
             pid: None,
             handed_over_at_stop: Vec::new(),
             answered_hooks: Vec::new(),
+            bridge_ready: false,
+            idle_before_bridge: None,
         }
     }
 }
@@ -137,6 +154,19 @@ impl Controller {
     /// Time passed: retries and stall checks.
     pub fn on_tick(&mut self, git: Option<&GitFacts>, now: Timestamp) -> Vec<Action> {
         let mut actions = self.refresh_git(git, now);
+        for role in [Role::Worker, Role::Reviewer] {
+            let seat = self.seat(role);
+            if !seat.bridge_ready
+                && seat
+                    .idle_before_bridge
+                    .is_some_and(|since| now.since(since) >= BRIDGE_READY_GRACE)
+            {
+                tracing::warn!(
+                    "the {role}'s duet bridge never reported ready; handing messages over anyway"
+                );
+                actions.extend(self.bridge_ready(role, now));
+            }
+        }
         actions.extend(self.apply(PairEvent::Tick, now, None));
         actions
     }
@@ -278,6 +308,7 @@ impl Controller {
                 self.apply(PairEvent::AgentExited { role, code }, now, None)
             }
             RequestBody::Hook { source, payload } => self.hook(conn, role, source, &payload, now),
+            RequestBody::BridgeReady => self.bridge_ready(role, now),
             _ => unreachable!("only agent requests reach agent_request"),
         }
     }
@@ -355,6 +386,11 @@ impl Controller {
                 carried.extend(std::mem::take(&mut self.seat_mut(role).handed_over_at_stop));
                 actions.extend(self.apply(PairEvent::TurnStarted { role, carried }, now, None));
             }
+            AgentSignal::StopHook { .. } if !self.seat(role).bridge_ready => {
+                // Idle, but without duet's tools yet: hold what is pending until its bridge is up.
+                actions.extend(self.confirm_stop_handover(role, now));
+                self.seat_mut(role).idle_before_bridge = Some(now);
+            }
             AgentSignal::StopHook { .. } => {
                 actions.extend(self.confirm_stop_handover(role, now));
                 actions.extend(self.apply(
@@ -380,6 +416,8 @@ impl Controller {
                 actions.extend(self.apply(PairEvent::PermissionRequested { role }, now, None));
             }
             AgentSignal::TurnEnded { input_messages, .. } => {
+                // claude's StopFailure: a turn that began with a Stop-hook hand-over took it.
+                actions.extend(self.confirm_stop_handover(role, now));
                 let ours = input_messages
                     .iter()
                     .any(|m| OWN_TEXT_MARKERS.iter().any(|k| m.contains(k)));
@@ -402,7 +440,11 @@ impl Controller {
                             None,
                         ));
                     }
-                    actions.extend(self.apply(PairEvent::TurnEnded { role }, now, None));
+                    if self.seat(role).bridge_ready {
+                        actions.extend(self.apply(PairEvent::TurnEnded { role }, now, None));
+                    } else {
+                        self.seat_mut(role).idle_before_bridge = Some(now);
+                    }
                 }
             }
             AgentSignal::Idle
@@ -444,6 +486,16 @@ impl Controller {
             return Vec::new();
         }
         self.apply(PairEvent::TurnStarted { role, carried }, now, None)
+    }
+
+    /// The agent's bridge is up: if it already sat idle at its prompt, it is idle now.
+    fn bridge_ready(&mut self, role: Role, now: Timestamp) -> Vec<Action> {
+        let seat = self.seat_mut(role);
+        seat.bridge_ready = true;
+        match seat.idle_before_bridge.take() {
+            Some(_) => self.apply(PairEvent::TurnEnded { role }, now, None),
+            None => Vec::new(),
+        }
     }
 
     /// claude went on after a Stop-hook hand-over: the messages it was handed are delivered.
@@ -506,7 +558,8 @@ impl Controller {
             RequestBody::ToolCall { .. }
             | RequestBody::Hook { .. }
             | RequestBody::ProcessStarted { .. }
-            | RequestBody::ProcessExited { .. } => {
+            | RequestBody::ProcessExited { .. }
+            | RequestBody::BridgeReady => {
                 unreachable!("agent requests never reach human_request")
             }
         }

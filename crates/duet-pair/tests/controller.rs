@@ -85,6 +85,12 @@ fn both_idle(c: &mut Controller) {
             None,
             Timestamp(2),
         );
+        c.on_request(
+            89,
+            agent(token, RequestBody::BridgeReady),
+            None,
+            Timestamp(2),
+        );
         let _ = role;
     }
     c.on_request(
@@ -611,4 +617,113 @@ fn a_hook_sent_again_after_its_answer_was_lost_gets_the_same_answer_and_changes_
         .filter(|a| matches!(a, Action::Store(Event::MessageDelivered { .. })))
         .count();
     assert_eq!(delivered, 1, "{actions:#?}");
+}
+
+#[test]
+fn nothing_is_handed_to_an_agent_before_its_bridge_is_ready() {
+    let mut c = controller(AgentKind::Codex);
+    for token in ["worker-token", "reviewer-token"] {
+        c.on_request(
+            1,
+            agent(token, RequestBody::ProcessStarted { pid: 10 }),
+            None,
+            Timestamp(2),
+        );
+    }
+    c.on_request(
+        2,
+        agent("reviewer-token", RequestBody::BridgeReady),
+        None,
+        Timestamp(2),
+    );
+    // The worker (claude) ends its first turn before its MCP server is connected.
+    let actions = c.on_request(
+        3,
+        agent(
+            "worker-token",
+            claude_hook("Stop", json!({"stop_hook_active": false})),
+        ),
+        None,
+        Timestamp(3),
+    );
+    assert_eq!(
+        response_for(&actions, 3),
+        Response::ok(ResponseBody::HookReply { stdout: None })
+    );
+    let send = ToolCall::SendMessage {
+        text: "look at the README first".into(),
+    };
+    let actions = c.on_request(
+        4,
+        agent("reviewer-token", RequestBody::ToolCall { call: send }),
+        None,
+        Timestamp(4),
+    );
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Deliver { .. })),
+        "typed before the bridge was up: {actions:#?}"
+    );
+
+    // The bridge comes up: the waiting message goes out at once.
+    let actions = c.on_request(
+        5,
+        agent("worker-token", RequestBody::BridgeReady),
+        None,
+        Timestamp(5),
+    );
+    let typed: Vec<_> = actions
+        .iter()
+        .filter(|a| {
+            matches!(
+                a,
+                Action::Deliver {
+                    role: Role::Worker,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(typed.len(), 1, "{actions:#?}");
+}
+
+#[test]
+fn a_bridge_that_never_reports_ready_is_given_up_on_after_a_grace_period() {
+    let mut c = controller(AgentKind::Codex);
+    c.on_request(
+        1,
+        agent("worker-token", RequestBody::ProcessStarted { pid: 10 }),
+        None,
+        Timestamp(0),
+    );
+    c.on_request(
+        2,
+        agent(
+            "worker-token",
+            claude_hook("Stop", json!({"stop_hook_active": false})),
+        ),
+        None,
+        Timestamp(1_000),
+    );
+    let send = ToolCall::SendMessage {
+        text: "hello".into(),
+    };
+    c.on_request(
+        3,
+        agent("reviewer-token", RequestBody::ToolCall { call: send }),
+        None,
+        Timestamp(1_000),
+    );
+    let early = c.on_tick(None, Timestamp(20_000));
+    assert!(!early.iter().any(|a| matches!(a, Action::Deliver { .. })));
+    let late = c.on_tick(None, Timestamp(31_001));
+    assert!(
+        late.iter().any(|a| matches!(
+            a,
+            Action::Deliver {
+                role: Role::Worker,
+                ..
+            }
+        )),
+        "{late:#?}"
+    );
 }

@@ -83,6 +83,9 @@ pub enum RequestBody {
     ProcessStarted {
         pid: u32,
     },
+    /// The agent's MCP bridge (`duet mcp`) finished its handshake: from now on the agent has
+    /// duet's tools, so messages may be handed to it.
+    BridgeReady,
     /// The agent process ended (from `duet exec-agent`).
     ProcessExited {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,6 +137,7 @@ impl RequestBody {
                 | RequestBody::Hook { .. }
                 | RequestBody::ProcessStarted { .. }
                 | RequestBody::ProcessExited { .. }
+                | RequestBody::BridgeReady
         )
     }
 }

@@ -86,6 +86,39 @@ impl TestController {
         self.recorded.requests.lock().unwrap().clone()
     }
 
+    /// Waits until `n` tool calls arrived (other requests, such as the bridge's ready report,
+    /// are left out); panics after `timeout`.
+    pub fn wait_for_tool_calls(&self, n: usize, timeout: Duration) -> Vec<Request> {
+        let is_call = |r: &Request| matches!(r.body, duet_proto::RequestBody::ToolCall { .. });
+        let deadline = Instant::now() + timeout;
+        let mut requests = self.recorded.requests.lock().unwrap();
+        while requests.iter().filter(|r| is_call(r)).count() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {n} tool calls; got {:?}",
+                *requests
+            );
+            requests = self
+                .recorded
+                .changed
+                .wait_timeout(requests, left)
+                .unwrap()
+                .0;
+        }
+        requests.iter().filter(|r| is_call(r)).cloned().collect()
+    }
+
+    /// The tool calls received so far.
+    pub fn tool_calls(&self) -> Vec<Request> {
+        let requests = self.recorded.requests.lock().unwrap();
+        requests
+            .iter()
+            .filter(|r| matches!(r.body, duet_proto::RequestBody::ToolCall { .. }))
+            .cloned()
+            .collect()
+    }
+
     /// Waits until `n` requests arrived (woken by each arrival); panics after `timeout`.
     pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
         let deadline = Instant::now() + timeout;
