@@ -38,6 +38,11 @@ impl BacklogWatch {
             .to_path_buf();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             let Ok(event) = event else { return };
+            // Reading the file (our own reload does) is no change: reacting to it would make
+            // every reload trigger the next one.
+            if matches!(event.kind, notify::EventKind::Access(_)) {
+                return;
+            }
             if event
                 .paths
                 .iter()

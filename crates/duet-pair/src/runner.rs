@@ -203,8 +203,9 @@ pub async fn run_pair(
                 }
             },
             _ = ticker.tick() => {
-                let git = read_git_facts(&setup.worktree);
-                controller.on_tick(git.as_ref(), now())
+                // No git on the tick: a status of the worktree every second costs CPU that grows
+                // with its size; agents' hooks and calls bring fresh git facts when they act.
+                controller.on_tick(None, now())
             }
             () = &mut shutdown => {
                 interrupted = true;
