@@ -31,19 +31,39 @@ pub struct PrepareError {
 }
 
 /// Creates (or re-enters) the task's worktree and collects what its pair needs.
-pub fn prepare_task(repo: &Repo, config: &Config, task: &Task) -> Result<PreparedTask, PrepareError> {
-    let fail = |reason: String| PrepareError { task: task.id.to_string(), reason };
+pub fn prepare_task(
+    repo: &Repo,
+    config: &Config,
+    task: &Task,
+) -> Result<PreparedTask, PrepareError> {
+    let fail = |reason: String| PrepareError {
+        task: task.id.to_string(),
+        reason,
+    };
     let profile = |name: &str| -> Result<AgentSetup, PrepareError> {
-        let profile = config.agents.get(name).ok_or_else(|| fail(format!("unknown agent profile `{name}`")))?;
-        Ok(AgentSetup { profile_name: name.to_string(), profile: profile.clone() })
+        let profile = config
+            .agents
+            .get(name)
+            .ok_or_else(|| fail(format!("unknown agent profile `{name}`")))?;
+        Ok(AgentSetup {
+            profile_name: name.to_string(),
+            profile: profile.clone(),
+        })
     };
     let worker = profile(task.worker_profile(config))?;
     let reviewer = profile(task.reviewer_profile(config))?;
     let base = task.base_branch(config);
-    let manager = WorktreeManager::new(repo, &config.worktree_root, &config.branch_prefix).map_err(|e| fail(chain(&e)))?;
-    let worktree = manager.ensure(task.id.as_str(), base).map_err(|e| fail(chain(&e)))?;
-    let base_commit = fork_point(&worktree.path, base)
-        .ok_or_else(|| fail(format!("cannot find where branch `{}` left `{base}`", worktree.branch)))?;
+    let manager = WorktreeManager::new(repo, &config.worktree_root, &config.branch_prefix)
+        .map_err(|e| fail(chain(&e)))?;
+    let worktree = manager
+        .ensure(task.id.as_str(), base)
+        .map_err(|e| fail(chain(&e)))?;
+    let base_commit = fork_point(&worktree.path, base).ok_or_else(|| {
+        fail(format!(
+            "cannot find where branch `{}` left `{base}`",
+            worktree.branch
+        ))
+    })?;
     let prompt = match &task.prompt {
         Prompt::Inline(text) => text.clone(),
         Prompt::File(path) => std::fs::read_to_string(path)
