@@ -6,6 +6,7 @@ mod command_error;
 mod commands;
 mod demo;
 mod fs_atomic;
+mod live_lines;
 mod pair_setup;
 mod simulate;
 mod suggest;

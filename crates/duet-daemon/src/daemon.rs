@@ -743,8 +743,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             let Some(slot) = self.pairs.get_mut(&task) else {
                 continue;
             };
-            let git = read_git_facts(&slot.worktree);
-            let actions = slot.controller.on_tick(git.as_ref(), now());
+            // No git on the tick: a status of every worktree every second costs CPU that grows
+            // with pairs and files; agents' hooks and calls bring fresh git facts when they act.
+            let actions = slot.controller.on_tick(None, now());
             self.apply(&task, actions)?;
         }
         Ok(())
@@ -851,6 +852,21 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     }
                 }
                 Action::StateChanged(state) => {
+                    if let Some(slot) = self.pairs.get(task) {
+                        for role in [Role::Worker, Role::Reviewer] {
+                            let kind = slot.controller.seat(role).kind;
+                            let title = duet_agents::tmux::pane_title(
+                                task,
+                                role,
+                                kind,
+                                state.kind().as_str(),
+                            );
+                            let _ = self
+                                .setup
+                                .tmux
+                                .set_pane_title(slot.panes.pane(role), &title);
+                        }
+                    }
                     (self.progress)(DaemonProgress::TaskState {
                         task: task.to_string(),
                         state: state.to_string(),

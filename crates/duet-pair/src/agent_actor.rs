@@ -73,12 +73,20 @@ async fn run(
         let typed = tokio::task::spawn_blocking(move || tmux2.send_text(&pane2, &text, kind)).await;
         let report = match typed {
             Ok(Ok(())) if kind == AgentKind::Codex => {
-                // codex has no hook at turn start: its pane is the (fallback) signal.
-                let (tmux3, pane3) = (tmux.clone(), pane.clone());
-                let seen = tokio::task::spawn_blocking(move || wait_for_working(&tmux3, &pane3))
-                    .await
-                    .unwrap_or(false);
-                seen.then_some(AgentReport::TurnSeen { role, ids })
+                // codex has no hook at turn start: its pane is the (fallback) signal. Watched
+                // aside, so that a turn too quick to be seen (its notify confirms it) does not
+                // hold up this agent's next delivery.
+                let (tmux3, pane3, reports3) = (tmux.clone(), pane.clone(), reports.clone());
+                tokio::spawn(async move {
+                    let seen =
+                        tokio::task::spawn_blocking(move || wait_for_working(&tmux3, &pane3))
+                            .await
+                            .unwrap_or(false);
+                    if seen {
+                        let _ = reports3.send(AgentReport::TurnSeen { role, ids }).await;
+                    }
+                });
+                None
             }
             Ok(Ok(())) => None,
             Ok(Err(err)) => Some(AgentReport::DeliveryFailed {

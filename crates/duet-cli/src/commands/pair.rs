@@ -12,6 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::cli::PairArgs;
 use crate::command_error::{CommandError, error_chain};
+use crate::live_lines::say_line;
 use crate::pair_setup::prepare_pair;
 use crate::suggest::closest;
 use crate::workspace::Workspace;
@@ -117,9 +118,10 @@ impl StatusLines {
                 status,
             } => self.reviewer.set_message(status),
             Progress::HumanNeeded(text) => {
-                let _ = self.multi.println(format!(
-                    "needs you: {text}\n  answer with `duet answer` or stop with Ctrl-C"
-                ));
+                say_line(
+                    &self.multi,
+                    format!("needs you: {text}\n  answer with `duet answer` or stop with Ctrl-C"),
+                );
             }
         }
     }

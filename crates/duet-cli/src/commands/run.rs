@@ -12,6 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::cli::RunArgs;
 use crate::command_error::{CommandError, error_chain};
+use crate::live_lines::say_line;
 use crate::simulate::{SimulatedModel, find_agent_bins, load_script, simulate_config};
 use crate::workspace::Workspace;
 
@@ -221,12 +222,13 @@ impl ProgressLines {
                 self.overall.set_message(text.join(", "));
             }
             DaemonProgress::HumanNeeded { task, text } => {
-                let _ = self.multi.println(format!(
-                    "{task} needs you: {text}\n  answer with `duet answer {task} TEXT`"
-                ));
+                say_line(
+                    &self.multi,
+                    format!("{task} needs you: {text}\n  answer with `duet answer {task} TEXT`"),
+                );
             }
             DaemonProgress::Note(text) => {
-                let _ = self.multi.println(text);
+                say_line(&self.multi, text);
             }
         }
     }
