@@ -238,3 +238,36 @@ fn running_counts_slot_holders() {
     ];
     assert_eq!(count_running(&tasks), 3);
 }
+
+#[test]
+fn why_blocked_all_agrees_with_why_blocked_for_every_task() {
+    use duet_core::lifecycle::StateKind;
+    use duet_core::lifecycle::scheduler::{TaskView, why_blocked, why_blocked_all};
+    let view = |id: &str, priority: i64, deps: &[&str], state: StateKind| TaskView {
+        id: id.into(),
+        priority,
+        depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        state,
+    };
+    let tasks = vec![
+        view("a", 0, &[], StateKind::Done),
+        view("b", 1, &["a"], StateKind::Queued),
+        view("c", 5, &[], StateKind::Queued),
+        view("d", 0, &["x"], StateKind::Queued),
+        view("e", 0, &["f"], StateKind::Queued),
+        view("f", 0, &[], StateKind::Failed),
+        view("g", 0, &[], StateKind::Working),
+        view("h", 0, &[], StateKind::Queued),
+    ];
+    for (running, max) in [(1, 1), (1, 2), (1, 3), (0, 8)] {
+        let all = why_blocked_all(&tasks, running, max);
+        for (task, blockers) in tasks.iter().zip(&all) {
+            assert_eq!(
+                Some(blockers.clone()),
+                why_blocked(&task.id, &tasks, running, max),
+                "{} at {running}/{max}",
+                task.id
+            );
+        }
+    }
+}

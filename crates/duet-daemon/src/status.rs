@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use duet_core::backlog::Backlog;
 use duet_core::config::Config;
 use duet_core::lifecycle::StateKind;
-use duet_core::lifecycle::scheduler::{TaskView, count_running, why_blocked};
+use duet_core::lifecycle::scheduler::{TaskView, count_running, why_blocked_all};
 use duet_store::{Store, TaskState as StoredState};
 
 use crate::pair_slot::PairSlot;
@@ -54,14 +54,15 @@ pub fn status_json(
         .collect();
     let running = count_running(&views);
     let max = config.max_parallel.get();
+    let all_blockers = why_blocked_all(&views, running, max);
     let tasks: Vec<serde_json::Value> = backlog
         .tasks
         .iter()
-        .filter(|t| only.is_none_or(|o| o == t.id.as_str()))
-        .map(|t| {
+        .zip(all_blockers)
+        .filter(|(t, _)| only.is_none_or(|o| o == t.id.as_str()))
+        .map(|(t, blockers)| {
             let row = rows.get(t.id.as_str());
-            let blocked = why_blocked(t.id.as_str(), &views, running, max)
-                .unwrap_or_default()
+            let blocked = blockers
                 .into_iter()
                 .filter(|b| {
                     !matches!(

@@ -88,6 +88,46 @@ pub fn why_blocked(
     }
 }
 
+/// [`why_blocked`] for every task at once, in one pass (the index and the start order are
+/// built once): what `status` shows for a whole backlog. Same order as `tasks`.
+pub fn why_blocked_all(
+    tasks: &[TaskView],
+    running: usize,
+    max_parallel: usize,
+) -> Vec<Vec<Blocker>> {
+    let by_id = index_by_id(tasks);
+    let free = max_parallel.saturating_sub(running);
+    let positions: HashMap<&str, usize> = ready_in_start_order(tasks)
+        .into_iter()
+        .enumerate()
+        .map(|(position, task)| (task.id.as_str(), position))
+        .collect();
+    tasks
+        .iter()
+        .map(|task| {
+            if task.state != StateKind::Queued {
+                return vec![Blocker::NotQueued { state: task.state }];
+            }
+            let blockers = dependency_blockers(task, &by_id);
+            if !blockers.is_empty() {
+                return blockers;
+            }
+            if free == 0 {
+                return vec![Blocker::NoFreeSlot {
+                    running,
+                    max_parallel,
+                }];
+            }
+            let position = positions.get(task.id.as_str()).copied().unwrap_or_default();
+            if position < free {
+                Vec::new()
+            } else {
+                vec![Blocker::WaitingForSlot { ahead: position }]
+            }
+        })
+        .collect()
+}
+
 fn index_by_id(tasks: &[TaskView]) -> HashMap<&str, &TaskView> {
     tasks.iter().map(|task| (task.id.as_str(), task)).collect()
 }
