@@ -3,12 +3,15 @@
 //! order that respects the dependencies.
 
 mod common;
+#[path = "e2e_run_support/mod.rs"]
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::TestEnvironment;
+use support::{TmuxServerGuard, backlog, plain_steps, scopes};
 use duet_store::{Event, EventFilter, Store, TaskState};
 use duet_testkit::agents::{ChildGuard, require_agents};
 
@@ -17,89 +20,17 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 /// Tasks and their dependencies: b after a, d after b and c.
 const TASKS: &[(&str, &[&str])] = &[("a", &[]), ("b", &["a"]), ("c", &[]), ("d", &["b", "c"])];
 
-fn backlog() -> String {
-    TASKS
-        .iter()
-        .map(|(id, deps)| {
-            let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\"")).collect();
-            format!(
-                "[[task]]\nid = \"{id}\"\ntitle = \"Write {id}.txt\"\nprompt = \"Create {id}.txt.\"\ndepends_on = [{}]\n\n",
-                deps.join(", ")
-            )
-        })
-        .collect()
-}
-
 /// One worker (claude) and one reviewer (codex) scope per task; the worker writes and commits
 /// a file and asks for review, the reviewer approves, the worker calls mark_done.
 fn script() -> String {
     let mut out = String::from("title = \"duet run e2e\"\n\n");
     for (id, _) in TASKS {
-        out.push_str(&format!(
-            "[[agent]]\nname = \"{id}-worker\"\napi = \"anthropic\"\nany_user_contains = \"pair on task `{id}`\"\n\n\
-             [[agent]]\nname = \"{id}-reviewer\"\napi = \"openai\"\nany_user_contains = \"pair on task `{id}`\"\n\n"
-        ));
+        out.push_str(&scopes(id));
     }
     for (id, _) in TASKS {
-        out.push_str(&format!(
-            r#"[[step]]
-agent = "{id}-worker"
-name = "{id} write"
-match.user_contains = "You are the WORKER"
-reply.tool_calls = [{{ name = "Bash", input = {{ command = "echo {id} > {id}.txt && git add {id}.txt && git commit -q -m 'write {id}' && echo committed-{id}" }} }}]
-
-[[step]]
-agent = "{id}-worker"
-name = "{id} request review"
-match.tool_result = {{ name = "Bash", contains = "committed-{id}" }}
-reply.tool_calls = [{{ name = "mcp__duet__request_review", input = {{ summary = "wrote {id}.txt" }} }}]
-
-[[step]]
-agent = "{id}-worker"
-name = "{id} wait"
-match.tool_result = {{ name = "mcp__duet__request_review", contains = "round 1" }}
-reply.text = "Waiting for the review."
-
-[[step]]
-agent = "{id}-worker"
-name = "{id} done"
-match.user_contains = "The reviewer approved"
-reply.tool_calls = [{{ name = "mcp__duet__mark_done", input = {{ summary = "{id}.txt written" }} }}]
-
-[[step]]
-agent = "{id}-reviewer"
-name = "{id} ready"
-match.user_contains = "You are the REVIEWER"
-reply.text = "Ready."
-
-[[step]]
-agent = "{id}-reviewer"
-name = "{id} approve"
-match.user_contains = "(round 1 of"
-reply.tool_calls = [{{ name = "mcp__duet__submit_review", input = {{ verdict = "approve", findings = [] }} }}]
-
-[[step]]
-agent = "{id}-reviewer"
-name = "{id} approved"
-match.tool_result = {{ name = "mcp__duet__submit_review" }}
-reply.text = "Approved."
-
-"#
-        ));
+        out.push_str(&plain_steps(id, None));
     }
     out
-}
-
-/// Kills the test's private tmux server when the test ends, also on failure.
-struct TmuxServerGuard(String);
-
-impl Drop for TmuxServerGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 #[test]
@@ -116,7 +47,7 @@ fn four_tasks_with_dependencies_finish_with_two_pairs_at_a_time() {
             .unwrap()
             .contains("\nmax_parallel = 2\n")
     );
-    std::fs::write(repo.join("backlog.toml"), backlog()).unwrap();
+    std::fs::write(repo.join("backlog.toml"), backlog(TASKS)).unwrap();
     let script_path = env.root().join("script.toml");
     std::fs::write(&script_path, script()).unwrap();
     let tmux = format!("duet-e2e-run-{}", std::process::id());
