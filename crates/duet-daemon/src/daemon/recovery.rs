@@ -1,0 +1,252 @@
+//! Recovery: taking over the pairs a previous daemon left (adoption), restarting agents that
+//! died, and seeing resumed or adopted agents at rest from their panes.
+
+use duet_agents::PairPanes;
+use duet_agents::tmux::PaneState;
+use duet_core::protocol::Role;
+use duet_core::protocol::delivery::TargetStatus;
+use duet_pair::Controller;
+use duet_pair::launch::{launch_pair, pane_command, respawn_in_pane};
+use duet_pair::prepare::prepare_task;
+use duet_store::{Event, TaskState as StoredState};
+
+use super::{Daemon, MAX_AGENT_RESTARTS, now, store_err};
+use crate::idle_watch::IdleWatch;
+use crate::pair_slot::{PairSlot, PairSnapshot};
+use crate::{DaemonError, DaemonProgress};
+
+impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
+    /// Takes over the pairs a previous daemon left running (or relaunches their agents).
+    pub(super) fn adopt_pairs(&mut self) -> Result<(), DaemonError> {
+        let snapshots = self.store.pair_snapshots().map_err(store_err)?;
+        for (task_id, json) in snapshots {
+            let live = matches!(
+                self.stored_state(&task_id),
+                Some(
+                    StoredState::Preparing
+                        | StoredState::Working
+                        | StoredState::Reviewing
+                        | StoredState::NeedsHuman
+                        | StoredState::Paused
+                )
+            );
+            if !live {
+                continue;
+            }
+            let snapshot: PairSnapshot = match serde_json::from_str(&json) {
+                Ok(snapshot) => snapshot,
+                Err(err) => {
+                    self.fail_unstarted(
+                        &task_id,
+                        format!("its saved state cannot be read ({err})"),
+                    )?;
+                    continue;
+                }
+            };
+            self.adopt(&task_id, snapshot, json)?;
+        }
+        Ok(())
+    }
+
+    fn adopt(
+        &mut self,
+        task_id: &str,
+        snapshot: PairSnapshot,
+        json: String,
+    ) -> Result<(), DaemonError> {
+        let Some(task) = self.backlog.get(task_id).cloned() else {
+            return self.fail_unstarted(task_id, "it is no longer in the backlog".into());
+        };
+        let profiles =
+            prepare_task(&self.repo, &self.setup.config, &task).map(|p| [p.worker, p.reviewer]);
+        let agents = match profiles {
+            Ok(agents) => agents,
+            Err(err) => return self.fail_unstarted(task_id, err.to_string()),
+        };
+        let [worker_seat, reviewer_seat] = snapshot.seats;
+        let controller = Controller::new(snapshot.state, worker_seat, reviewer_seat);
+        let brief: duet_pair::TaskBrief = snapshot.brief.into();
+        let socket = self.setup.socket_path();
+        let mut panes = PairPanes {
+            worker_pane_id: snapshot.worker_pane,
+            reviewer_pane_id: snapshot.reviewer_pane,
+        };
+        let tmux = self.setup.tmux.clone();
+        let clock = std::time::Instant::now();
+        // Agents at rest say so only through hooks, which are lost while no daemon listens:
+        // the panes of those not known to be idle are watched.
+        let mut watches: [Option<IdleWatch>; 2] = [Role::Worker, Role::Reviewer].map(|role| {
+            matches!(
+                controller.state.mailbox.target(role),
+                TargetStatus::Busy | TargetStatus::Prompted { .. }
+            )
+            .then(|| IdleWatch::new(clock, None))
+        });
+        if tmux.has_session(&snapshot.session_name).unwrap_or(false) {
+            // Agents that died while no daemon was watching start again, resumed.
+            for role in [Role::Worker, Role::Reviewer] {
+                if matches!(
+                    tmux.pane_state(panes.pane(role)),
+                    Ok(PaneState::Dead { .. }) | Err(_)
+                ) {
+                    watches[usize::from(role == Role::Reviewer)] =
+                        Some(IdleWatch::new(clock, Some(resumed_nudge(None))));
+                    let place = self.place(&snapshot.session_name, &snapshot.worktree, &socket);
+                    let agent = &agents[usize::from(role == Role::Reviewer)];
+                    let resume = controller.seat(role).session_id.clone();
+                    let command =
+                        pane_command(&place, &brief, role, agent, &controller, resume.as_deref())
+                            .map_err(|e| DaemonError::new("restart an agent", e))?;
+                    respawn_in_pane(&tmux, panes.pane(role), &snapshot.worktree, &command)
+                        .map_err(|e| DaemonError::new("restart an agent", e))?;
+                }
+            }
+        } else {
+            let resume = [
+                controller.seat(Role::Worker).session_id.clone(),
+                controller.seat(Role::Reviewer).session_id.clone(),
+            ];
+            let place = self.place(&snapshot.session_name, &snapshot.worktree, &socket);
+            let launched = launch_pair(
+                &place,
+                &brief,
+                [&agents[0], &agents[1]],
+                &controller,
+                [resume[0].as_deref(), resume[1].as_deref()],
+            );
+            match launched {
+                Ok(new_panes) => panes = new_panes,
+                Err(err) => return self.fail_unstarted(task_id, err.to_string()),
+            }
+            watches = [0, 1].map(|_| Some(IdleWatch::new(clock, Some(resumed_nudge(None)))));
+        }
+        let slot = PairSlot {
+            controller,
+            actors: Vec::new(),
+            panes,
+            brief,
+            worktree: snapshot.worktree,
+            session_name: snapshot.session_name,
+            agents,
+            restarts: snapshot.restarts,
+            last_snapshot: json,
+            watches,
+        };
+        self.append(
+            task_id,
+            Event::Note {
+                text: "pair adopted by a new daemon".into(),
+            },
+        )?;
+        self.install(task_id, slot);
+        Ok(())
+    }
+
+    /// An agent died: start it again with its conversation resumed, up to the limit. Returns
+    /// whether it was restarted (false: the protocol hears of the exit and asks the human).
+    pub(super) fn restart_agent(
+        &mut self,
+        task: &str,
+        token: &str,
+        code: Option<i32>,
+        signal: Option<i32>,
+    ) -> Result<bool, DaemonError> {
+        let socket = self.setup.socket_path();
+        let slot = self.pairs.get(task).expect("live pair");
+        let Some(role) = slot
+            .controller
+            .seats
+            .iter()
+            .find(|s| s.token == token)
+            .map(|s| s.role)
+        else {
+            return Ok(false);
+        };
+        let index = usize::from(role == Role::Reviewer);
+        if slot.restarts[index] >= MAX_AGENT_RESTARTS
+            || slot.controller.state.task_state.is_terminal()
+        {
+            return Ok(false);
+        }
+        let resume = slot.controller.seat(role).session_id.clone();
+        let place = self.place(&slot.session_name, &slot.worktree, &socket);
+        let command = pane_command(
+            &place,
+            &slot.brief,
+            role,
+            &slot.agents[index],
+            &slot.controller,
+            resume.as_deref(),
+        );
+        let pane = slot.panes.pane(role).to_string();
+        let restarted = command
+            .and_then(|command| respawn_in_pane(&self.setup.tmux, &pane, &slot.worktree, &command));
+        if let Err(err) = restarted {
+            tracing::warn!("task {task}: failed to restart the {role}: {err}");
+            return Ok(false);
+        }
+        let slot = self.pairs.get_mut(task).expect("live pair");
+        slot.restarts[index] += 1;
+        let attempt = slot.restarts[index];
+        let exit_code = code.or(signal.map(|s| 128 + s));
+        slot.watches[index] = Some(IdleWatch::new(
+            std::time::Instant::now(),
+            Some(resumed_nudge(exit_code)),
+        ));
+        self.append(
+            task,
+            Event::AgentExited {
+                role: role.to_string(),
+                exit_code,
+            },
+        )?;
+        self.append(task, Event::Note { text: format!("the {role} was restarted, its conversation resumed (restart {attempt} of {MAX_AGENT_RESTARTS})") })?;
+        Ok(true)
+    }
+
+    /// Watched agents seen at rest: pending messages go to them, a resumed one is told to go
+    /// on, or the protocol learns that it is idle.
+    pub(super) fn look_at_watched_panes(&mut self, task: &str) -> Result<(), DaemonError> {
+        let clock = std::time::Instant::now();
+        for role in [Role::Worker, Role::Reviewer] {
+            let index = usize::from(role == Role::Reviewer);
+            let Some(slot) = self.pairs.get_mut(task) else {
+                return Ok(());
+            };
+            let Some(watch) = slot.watches[index].as_mut() else {
+                continue;
+            };
+            let gone = slot.controller.state.mailbox.target(role) == TargetStatus::Exited;
+            if gone || watch.expired(clock) {
+                slot.watches[index] = None;
+                continue;
+            }
+            let Ok(screen) = self.setup.tmux.capture(slot.panes.pane(role)) else {
+                continue;
+            };
+            if !watch.look(&screen, clock) {
+                continue;
+            }
+            let nudge = slot.watches[index].take().and_then(|w| w.nudge);
+            tracing::debug!("task {task}: the {role} is at rest (seen in its pane)");
+            if slot.controller.has_pending(role)
+                || nudge.is_none() && !slot.controller.is_idle(role)
+            {
+                let actions = slot.controller.on_agent_idle(role, now());
+                self.apply(task, actions)?;
+            } else if let (Some(text), Some(actor)) = (nudge, slot.actor(role)) {
+                actor.deliver(text, Vec::new());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a resumed agent is told once it is at its prompt.
+fn resumed_nudge(exit_code: Option<i32>) -> String {
+    let why = match exit_code {
+        Some(code) => format!("Your process exited (exit code {code}) and duet started it again"),
+        None => "duet started your process again".to_owned(),
+    };
+    format!("{why}, with this conversation resumed. Go on where you left off.")
+}
