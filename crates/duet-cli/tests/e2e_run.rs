@@ -11,9 +11,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::TestEnvironment;
-use support::{TmuxServerGuard, backlog, plain_steps, scopes};
 use duet_store::{Event, EventFilter, Store, TaskState};
 use duet_testkit::agents::{ChildGuard, require_agents};
+use support::{TmuxServerGuard, backlog, plain_steps, scopes};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
