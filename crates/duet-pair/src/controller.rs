@@ -428,6 +428,10 @@ impl Controller {
                 };
                 if ours && seat.session_id.is_none() {
                     seat.session_id = event.session_id.clone();
+                    // Known from now on, also to a `duet pair --resume` after a hard stop.
+                    if let Some(id) = &event.session_id {
+                        actions.push(Action::Store(Event::Note { text: format!("session {role} {id}") }));
+                    }
                 }
                 // codex's hidden title turn runs in another thread: it says nothing about the pair.
                 if ours || same_thread {
@@ -486,6 +490,17 @@ impl Controller {
             return Vec::new();
         }
         self.apply(PairEvent::TurnStarted { role, carried }, now, None)
+    }
+
+    /// `role` was started resuming its conversation: it waits at its prompt with no turn running
+    /// and no hook will say so, so it counts as idle as soon as its bridge is up.
+    pub fn expect_idle_once_ready(&mut self, role: Role, now: Timestamp) {
+        self.seat_mut(role).idle_before_bridge = Some(now);
+    }
+
+    /// A message from duet itself (as the human's would be) to `role`.
+    pub fn say_from_duet(&mut self, role: Role, text: String, now: Timestamp) -> Vec<Action> {
+        self.apply(PairEvent::HumanSays { to: role, text }, now, None)
     }
 
     /// The agent's bridge is up: if it already sat idle at its prompt, it is idle now.

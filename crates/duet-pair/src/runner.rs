@@ -148,7 +148,31 @@ pub async fn run_pair(
             title: Some(setup.task.title.clone()),
         })?;
     }
-    let started = controller.start(now());
+    // A task worked before (stopped, done, needing the human) starts its new run from the queue.
+    let stored = run.store.task(&task_id).map_err(|e| PairError::new(PairErrorKind::Store, e))?;
+    if let Some(row) = stored.filter(|row| row.state != duet_store::TaskState::Queued) {
+        let reason = if setup.resume { "resumed by duet pair" } else { "started again by duet pair" };
+        run.store(Event::TaskStateChanged {
+            from: row.state,
+            to: duet_store::TaskState::Queued,
+            reason: Some(reason.into()),
+        })?;
+    }
+    let mut started = controller.start(now());
+    if setup.resume {
+        // Resumed agents sit at their prompt with no turn running, and no hook will say so: they
+        // count as idle once their bridge is up, and the worker is told to go on.
+        let at = now();
+        for role in [Role::Worker, Role::Reviewer] {
+            controller.expect_idle_once_ready(role, at);
+        }
+        started.extend(controller.say_from_duet(
+            Role::Worker,
+            "duet pair was started again with your conversation resumed: go on with the task where you left off."
+                .into(),
+            at,
+        ));
+    }
     run.execute(started, &[])?;
 
     let place = LaunchPlace {

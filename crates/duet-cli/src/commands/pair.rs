@@ -53,11 +53,12 @@ pub fn run(cwd: &Path, args: &PairArgs) -> Result<ExitCode, CommandError> {
         .build()
         .map_err(|e| CommandError::internal(format!("failed to start the async runtime: {e}")))?;
     let lines = StatusLines::new(&setup);
-    let summary = runtime
-        .block_on(run_pair(setup, |p| lines.update(p), async {
-            let _ = tokio::signal::ctrl_c().await;
-        }))
-        .map_err(|e| CommandError::user(error_chain(&e)))?;
+    let outcome = runtime.block_on(run_pair(setup, |p| lines.update(p), async {
+        let _ = tokio::signal::ctrl_c().await;
+    }));
+    // Blocking helpers still watching a pane (codex turn starts) must not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    let summary = outcome.map_err(|e| CommandError::user(error_chain(&e)))?;
     lines.finish();
     print_summary(task.id.as_ref(), &summary);
     Ok(ExitCode::from(

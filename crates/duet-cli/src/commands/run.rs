@@ -69,13 +69,14 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         .build()
         .map_err(|e| CommandError::internal(format!("failed to start the async runtime: {e}")))?;
     let lines = ProgressLines::new();
-    let summary = runtime
-        .block_on(duet_daemon::run(
-            setup,
-            |p| lines.update(p),
-            shutdown_signal(),
-        ))
-        .map_err(|e| CommandError::user(error_chain(&e)))?;
+    let outcome = runtime.block_on(duet_daemon::run(
+        setup,
+        |p| lines.update(p),
+        shutdown_signal(),
+    ));
+    // Blocking helpers still watching a pane (codex turn starts) must not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    let summary = outcome.map_err(|e| CommandError::user(error_chain(&e)))?;
     lines.finish();
     drop(simulated);
     print_summary(&summary);

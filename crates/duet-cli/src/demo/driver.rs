@@ -139,27 +139,27 @@ fn run_task(
     let timeout = options.task_timeout;
     let id = task.id.to_string();
     let mut last_state = String::new();
-    let summary = runtime
-        .block_on(run_pair(
-            setup,
-            move |progress| {
-                if let Progress::TaskState(state) = &progress {
-                    if *state == last_state {
-                        return;
-                    }
-                    last_state.clone_from(state);
+    let outcome = runtime.block_on(run_pair(
+        setup,
+        move |progress| {
+            if let Progress::TaskState(state) = &progress {
+                if *state == last_state {
+                    return;
                 }
-                print_progress(&id, progress);
-            },
-            async move {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    () = tokio::time::sleep(timeout) => timeout_flag.store(true, Ordering::SeqCst),
-                }
-            },
-        ))
-        .map_err(|e| CommandError::user(error_chain(&e)))?;
-    drop(runtime);
+                last_state.clone_from(state);
+            }
+            print_progress(&id, progress);
+        },
+        async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = tokio::time::sleep(timeout) => timeout_flag.store(true, Ordering::SeqCst),
+            }
+        },
+    ));
+    // Blocking helpers still watching a pane (codex turn starts) must not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    let summary = outcome.map_err(|e| CommandError::user(error_chain(&e)))?;
     let timed_out = timed_out.load(Ordering::SeqCst);
     let done = summary.outcome == TaskState::Done && !summary.interrupted;
     let outcome = match (summary.interrupted, timed_out) {

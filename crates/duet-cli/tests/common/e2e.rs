@@ -139,6 +139,11 @@ impl PairWorld {
 
     /// Starts `duet pair greet` in the background.
     pub fn spawn_pair(&self) -> RunningPair {
+        self.spawn_pair_with(&[])
+    }
+
+    /// Starts `duet pair greet EXTRA...` in the background.
+    pub fn spawn_pair_with(&self, extra: &[&str]) -> RunningPair {
         let out_path = self.env.root().join("pair.out");
         let err_path = self.env.root().join("pair.err");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_duet"));
@@ -153,6 +158,7 @@ impl PairWorld {
             .env("GIT_COMMITTER_EMAIL", "test@example.com")
             .current_dir(&self.repo)
             .args(["pair", TASK, "--tmux-socket", &self.tmux_socket])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out_path).unwrap())
             .stderr(std::fs::File::create(&err_path).unwrap());
