@@ -430,7 +430,9 @@ impl Controller {
                     seat.session_id = event.session_id.clone();
                     // Known from now on, also to a `duet pair --resume` after a hard stop.
                     if let Some(id) = &event.session_id {
-                        actions.push(Action::Store(Event::Note { text: format!("session {role} {id}") }));
+                        actions.push(Action::Store(Event::Note {
+                            text: format!("session {role} {id}"),
+                        }));
                     }
                 }
                 // codex's hidden title turn runs in another thread: it says nothing about the pair.

@@ -149,9 +149,16 @@ pub async fn run_pair(
         })?;
     }
     // A task worked before (stopped, done, needing the human) starts its new run from the queue.
-    let stored = run.store.task(&task_id).map_err(|e| PairError::new(PairErrorKind::Store, e))?;
+    let stored = run
+        .store
+        .task(&task_id)
+        .map_err(|e| PairError::new(PairErrorKind::Store, e))?;
     if let Some(row) = stored.filter(|row| row.state != duet_store::TaskState::Queued) {
-        let reason = if setup.resume { "resumed by duet pair" } else { "started again by duet pair" };
+        let reason = if setup.resume {
+            "resumed by duet pair"
+        } else {
+            "started again by duet pair"
+        };
         run.store(Event::TaskStateChanged {
             from: row.state,
             to: duet_store::TaskState::Queued,
