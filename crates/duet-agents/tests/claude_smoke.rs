@@ -194,11 +194,11 @@ fn claude_launched_from_its_spec_runs_hooks_and_takes_typed_messages() {
         ((stops >= 2).then_some(()), format!("{:?}", events(&duet)))
     });
     server.wait_until_steps_consumed(3, TIMEOUT).unwrap();
-    assert!(
-        rt.capture(&panes.worker_pane_id)
-            .unwrap()
-            .contains("SECOND-TURN-DONE")
-    );
+    // The Stop hook fires a moment before the TUI has drawn the answer: wait for the screen.
+    poll(TIMEOUT, "the second answer on screen", || {
+        let screen = rt.capture(&panes.worker_pane_id).unwrap_or_default();
+        (screen.contains("SECOND-TURN-DONE").then_some(()), screen)
+    });
     assert_eq!(rt.pane_title(&panes.worker_pane_id).unwrap(), title);
 
     // /exit ends the session: SessionEnd, then the pane is dead but still there.
