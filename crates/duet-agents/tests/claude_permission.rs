@@ -11,8 +11,9 @@ use duet_core::config::{AgentKind, AgentProfile};
 use duet_core::protocol::Role;
 use duet_testkit::agent_env::ClaudeEnv;
 use duet_testkit::agents::require_claude;
+use duet_testkit::hermetic::git_env;
 use duet_testkit::{FakeModelServer, Script};
-use support::{StandInDuet, TestTmux, git_repo, hermetic_git_env, poll};
+use support::{StandInDuet, TestTmux, git_repo, poll};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -58,7 +59,7 @@ reply.tool_calls = [{ name = "Bash", input = { command = "touch needs-permission
         session: SessionPlan::New { session_id: None },
     };
     let spec = launch_spec(&profile, &ctx).unwrap();
-    let mut pane_env = hermetic_git_env();
+    let mut pane_env = git_env();
     pane_env.extend(env.envs());
     pane_env.extend(spec.env.clone());
     let worker = PaneCommand {

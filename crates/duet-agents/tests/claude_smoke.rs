@@ -15,8 +15,9 @@ use duet_core::config::{AgentKind, AgentProfile};
 use duet_core::protocol::Role;
 use duet_testkit::agent_env::ClaudeEnv;
 use duet_testkit::agents::require_claude;
+use duet_testkit::hermetic::git_env;
 use duet_testkit::{FakeModelServer, Script};
-use support::{StandInDuet, TestTmux, git_repo, hermetic_git_env, poll};
+use support::{StandInDuet, TestTmux, git_repo, poll};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 const SESSION_ID: &str = "6f1c2a4e-8b7d-4c3a-9e21-5d0f7a9b3c11";
@@ -92,7 +93,7 @@ fn claude_launched_from_its_spec_runs_hooks_and_takes_typed_messages() {
         },
     };
     let spec = launch_spec(&profile, &ctx).unwrap();
-    let mut pane_env = hermetic_git_env();
+    let mut pane_env = git_env();
     pane_env.extend(env.envs());
     pane_env.extend(spec.env.clone());
     let worker = PaneCommand {

@@ -13,8 +13,9 @@ use duet_core::config::{AgentKind, AgentProfile};
 use duet_core::protocol::Role;
 use duet_testkit::agent_env::CodexEnv;
 use duet_testkit::agents::require_codex;
+use duet_testkit::hermetic::git_env;
 use duet_testkit::{FakeModelServer, Script};
-use support::{StandInDuet, TestTmux, git_repo, hermetic_git_env, poll};
+use support::{StandInDuet, TestTmux, git_repo, poll};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 const SYSTEM_PROMPT: &str = "You are the REVIEWER-ROLE-MARKER of a duet pair.";
@@ -96,7 +97,7 @@ fn codex_launched_from_its_spec_notifies_takes_typed_messages_and_resumes() {
     };
     let pane_command = |ctx: &LaunchContext| {
         let spec = launch_spec(&profile, ctx).unwrap();
-        let mut pane_env = hermetic_git_env();
+        let mut pane_env = git_env();
         pane_env.extend(env.envs());
         pane_env.extend(spec.env.clone());
         PaneCommand {

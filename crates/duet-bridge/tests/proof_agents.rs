@@ -4,15 +4,15 @@
 
 mod support;
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use duet_core::protocol::ToolCall;
 use duet_proto::{Request, RequestBody, Response, ResponseBody};
 use duet_testkit::agent_env::{ClaudeEnv, CodexEnv, toml_str};
-use duet_testkit::agents::{ChildGuard, require_claude, require_codex};
+use duet_testkit::agents::{require_claude, require_codex};
+use duet_testkit::hermetic::{GIT_ENV, assert_success, git_repo, run_bounded};
 use duet_testkit::{FakeModelServer, Script};
 use support::{TestController, bridge_bin};
 
@@ -71,79 +71,11 @@ fn expected_request(summary: &str) -> Request {
     )
 }
 
-fn hermetic_git_env() -> [(&'static str, &'static str); 6] {
-    [
-        ("GIT_CONFIG_GLOBAL", "/dev/null"),
-        ("GIT_CONFIG_NOSYSTEM", "1"),
-        ("GIT_AUTHOR_NAME", "Duet Test"),
-        ("GIT_AUTHOR_EMAIL", "duet-test@example.invalid"),
-        ("GIT_COMMITTER_NAME", "Duet Test"),
-        ("GIT_COMMITTER_EMAIL", "duet-test@example.invalid"),
-    ]
-}
-
-/// A temporary git repository with one commit, its path canonical.
-fn git_repo() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::Builder::new()
-        .prefix("duet-bridge-repo-")
-        .tempdir()
-        .unwrap();
-    let root = std::fs::canonicalize(dir.path()).unwrap();
-    std::fs::write(root.join("README.md"), "# proof repo\n").unwrap();
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "README.md"],
-        &["commit", "-q", "-m", "init"],
-    ] {
-        let status = Command::new("git")
-            .args(args)
-            .current_dir(&root)
-            .envs(hermetic_git_env())
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?} failed");
-    }
-    (dir, root)
-}
-
-/// Runs `cmd` with stdin closed; kills it and fails after `AGENT_TIMEOUT`.
-fn run_bounded(mut cmd: Command) -> Output {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut guard = ChildGuard::new(cmd.spawn().expect("failed to spawn the agent"));
-    let mut stdout = guard.child_mut().stdout.take().unwrap();
-    let mut stderr = guard.child_mut().stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let err = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        buf
-    });
-    let status = guard.wait_timeout(AGENT_TIMEOUT).unwrap();
-    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
-    let status = status.unwrap_or_else(|| {
-        panic!(
-            "{cmd:?} did not finish within {AGENT_TIMEOUT:?}\nstdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&stdout),
-            String::from_utf8_lossy(&stderr)
-        )
-    });
-    assert!(
-        status.success(),
-        "agent exited with {status}\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&stdout),
-        String::from_utf8_lossy(&stderr)
-    );
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
+/// Runs the agent `cmd` and asserts that it succeeded.
+fn run_agent(cmd: Command) -> Output {
+    let output = run_bounded(cmd, AGENT_TIMEOUT);
+    assert_success(&output, "agent");
+    output
 }
 
 /// What the model was offered and shown: every duet tool, and the controller's answer as the
@@ -183,7 +115,7 @@ fn claude_calls_request_review_through_the_bridge() {
         return;
     };
     let summary = "Added the greeting; cargo test passes.";
-    let (_repo_dir, repo) = git_repo();
+    let (_repo_dir, repo) = git_repo("duet-bridge-repo-");
     let server = FakeModelServer::start(script(summary)).unwrap();
     let env = ClaudeEnv::prepare(
         &server.anthropic_base_url(),
@@ -215,9 +147,9 @@ fn claude_calls_request_review_through_the_bridge() {
     // --mcp-config takes several values: end the options before the prompt.
     .args(["--", "please ask for a review"])
     .current_dir(&repo)
-    .envs(hermetic_git_env())
+    .envs(GIT_ENV)
     .envs(env.envs());
-    let output = run_bounded(cmd);
+    let output = run_agent(cmd);
 
     assert_eq!(controller.tool_calls(), vec![expected_request(summary)]);
     assert!(
@@ -236,7 +168,7 @@ fn claude_calls_request_review_through_the_bridge() {
 fn codex_calls_request_review_through_the_bridge() {
     let Some(codex) = require_codex() else { return };
     let summary = "Fixed the parser; all tests pass.";
-    let (_repo_dir, repo) = git_repo();
+    let (_repo_dir, repo) = git_repo("duet-bridge-repo-");
     let server = FakeModelServer::start(script(summary)).unwrap();
     let env = CodexEnv::prepare(&codex, &server.openai_base_url(), &[&repo]).unwrap();
     let controller = review_controller();
@@ -270,9 +202,9 @@ fn codex_calls_request_review_through_the_bridge() {
         .arg(&repo)
         .arg("please ask for a review")
         .current_dir(&repo)
-        .envs(hermetic_git_env())
+        .envs(GIT_ENV)
         .envs(env.envs());
-    let output = run_bounded(cmd);
+    let output = run_agent(cmd);
 
     assert_eq!(controller.tool_calls(), vec![expected_request(summary)]);
     assert!(

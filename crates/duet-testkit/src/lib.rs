@@ -16,5 +16,6 @@ pub use server::{FakeModelServer, FakeServerError, FakeServerErrorKind, ServerOp
 
 pub mod agent_env;
 pub mod agents;
+pub mod hermetic;
 pub mod mcp_probe;
 pub mod tmux;

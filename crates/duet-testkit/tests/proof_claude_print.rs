@@ -7,8 +7,9 @@ use std::process::Command;
 
 use duet_testkit::agent_env::ClaudeEnv;
 use duet_testkit::agents::require_claude;
+use duet_testkit::hermetic::{GIT_ENV, assert_success, run_bounded};
 use duet_testkit::{FakeModelServer, Script};
-use proof_support::{AGENT_TIMEOUT, assert_success, git_repo, hermetic_git_env, run_bounded};
+use proof_support::{AGENT_TIMEOUT, git_repo};
 
 const SCRIPT: &str = r#"
 [[step]]
@@ -46,7 +47,7 @@ fn claude_print_runs_a_scripted_bash_call_and_reports_its_result() {
         "please write proof.txt",
     ])
     .current_dir(&repo)
-    .envs(hermetic_git_env())
+    .envs(GIT_ENV)
     .envs(env.envs());
     let output = run_bounded(cmd, AGENT_TIMEOUT);
     assert_success(&output, "claude -p");

@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use duet_testkit::agent_env::ClaudeEnv;
 use duet_testkit::agents::require_claude;
+use duet_testkit::hermetic::{git_env, wait_for_file};
 use duet_testkit::tmux::TmuxServer;
 use duet_testkit::{FakeModelServer, Script};
-use proof_support::{
-    AGENT_TIMEOUT, append_stdin_command, git_repo, hermetic_git_env, json_lines, wait_for_file,
-};
+use proof_support::{AGENT_TIMEOUT, append_stdin_command, git_repo, json_lines};
 use serde_json::json;
 
 const ANSWER: &str = "Scripted answer from the fake model: 4242.";
@@ -51,10 +50,7 @@ fn claude_tui_answers_a_typed_prompt_and_fires_the_stop_hook() {
         json!({ "hooks": { "SessionStart": hook(&started), "Stop": hook(&stopped) } }).to_string();
 
     let mut tmux = TmuxServer::new();
-    let mut session_env: Vec<(String, String)> = hermetic_git_env()
-        .into_iter()
-        .map(|(key, value)| (key.to_owned(), value.to_owned()))
-        .collect();
+    let mut session_env: Vec<(String, String)> = git_env();
     session_env.extend(env.envs());
     let argv = [
         claude.to_string_lossy().into_owned(),

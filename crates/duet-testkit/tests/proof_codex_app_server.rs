@@ -10,8 +10,9 @@ use std::time::Instant;
 
 use duet_testkit::agent_env::CodexEnv;
 use duet_testkit::agents::{ChildGuard, require_codex};
+use duet_testkit::hermetic::GIT_ENV;
 use duet_testkit::{FakeModelServer, Script};
-use proof_support::{AGENT_TIMEOUT, git_repo, hermetic_git_env};
+use proof_support::{AGENT_TIMEOUT, git_repo};
 use serde_json::{Value, json};
 
 const ANSWER: &str = "Answer through the app server.";
@@ -92,7 +93,7 @@ fn codex_app_server_runs_a_turn_over_stdio() {
     cmd.arg("app-server")
         .args(env.config_args())
         .current_dir(&repo)
-        .envs(hermetic_git_env())
+        .envs(GIT_ENV)
         .envs(env.envs())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -7,10 +7,9 @@ use std::process::Command;
 
 use duet_testkit::agent_env::CodexEnv;
 use duet_testkit::agents::require_codex;
+use duet_testkit::hermetic::{GIT_ENV, assert_success, run_bounded};
 use duet_testkit::{FakeModelServer, Script};
-use proof_support::{
-    AGENT_TIMEOUT, assert_success, git_repo, hermetic_git_env, json_lines, run_bounded,
-};
+use proof_support::{AGENT_TIMEOUT, git_repo, json_lines};
 
 const SCRIPT: &str = r#"
 [[step]]
@@ -27,8 +26,8 @@ reply.tool_calls = [{ name = "apply_patch", input = """
 +from apply_patch
 *** Update File: README.md
 @@
--# proof repo
-+# proof repo, patched
+-# test repo
++# test repo, patched
 *** End Patch
 """ }]
 
@@ -52,7 +51,7 @@ fn codex_exec_runs_a_scripted_command_and_patch() {
         .arg(&repo)
         .arg("make the proof files")
         .current_dir(&repo)
-        .envs(hermetic_git_env())
+        .envs(GIT_ENV)
         .envs(env.envs());
     let output = run_bounded(cmd, AGENT_TIMEOUT);
     assert_success(&output, "codex exec");
@@ -67,7 +66,7 @@ fn codex_exec_runs_a_scripted_command_and_patch() {
     );
     assert_eq!(
         std::fs::read_to_string(repo.join("README.md")).unwrap(),
-        "# proof repo, patched\n"
+        "# test repo, patched\n"
     );
     assert!(
         server.unconsumed_steps().is_empty(),

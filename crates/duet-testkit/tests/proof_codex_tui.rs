@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use duet_testkit::agent_env::{CodexEnv, toml_str};
 use duet_testkit::agents::require_codex;
+use duet_testkit::hermetic::{git_env, wait_for_file};
 use duet_testkit::tmux::TmuxServer;
 use duet_testkit::{FakeModelServer, Script};
-use proof_support::{AGENT_TIMEOUT, git_repo, hermetic_git_env, json_lines, wait_for_file};
+use proof_support::{AGENT_TIMEOUT, git_repo, json_lines};
 
 const ANSWER: &str = "Scripted codex answer: 7777.";
 // No `?`: on an empty composer it opens the shortcuts overlay instead of being typed.
@@ -47,10 +48,7 @@ fn codex_tui_answers_a_typed_prompt_and_runs_notify() {
     );
 
     let mut tmux = TmuxServer::new();
-    let mut session_env: Vec<(String, String)> = hermetic_git_env()
-        .into_iter()
-        .map(|(key, value)| (key.to_owned(), value.to_owned()))
-        .collect();
+    let mut session_env: Vec<(String, String)> = git_env();
     session_env.extend(env.envs());
     let mut argv = vec![codex.to_string_lossy().into_owned()];
     argv.extend(env.config_args());

@@ -7,12 +7,10 @@ use std::process::Command;
 
 use duet_testkit::agent_env::{ClaudeEnv, CodexEnv};
 use duet_testkit::agents::{require_claude, require_codex};
+use duet_testkit::hermetic::{GIT_ENV, assert_success, run_bounded};
 use duet_testkit::mcp_probe::{PROBE_TOOL_ANSWER, RecordArgs, read_records};
 use duet_testkit::{FakeModelServer, Script};
-use proof_support::{
-    AGENT_TIMEOUT, assert_success, claude_probe_mcp_config, codex_probe_args, git_repo,
-    hermetic_git_env, run_bounded,
-};
+use proof_support::{AGENT_TIMEOUT, claude_probe_mcp_config, codex_probe_args, git_repo};
 
 /// A script that calls the probe's `record` tool with `text`/`n`, then ends the turn once the
 /// tool answered.
@@ -63,7 +61,7 @@ fn claude_calls_a_tool_of_the_mcp_server_in_its_config() {
     // --mcp-config takes several values: end the options before the prompt.
     .args(["--", "please call the probe"])
     .current_dir(&repo)
-    .envs(hermetic_git_env())
+    .envs(GIT_ENV)
     .envs(env.envs());
     let output = run_bounded(cmd, AGENT_TIMEOUT);
     assert_success(&output, "claude -p with the probe");
@@ -101,7 +99,7 @@ fn codex_calls_a_tool_of_the_mcp_server_in_its_config() {
         .arg(&repo)
         .arg("please call the probe")
         .current_dir(&repo)
-        .envs(hermetic_git_env())
+        .envs(GIT_ENV)
         .envs(env.envs());
     let output = run_bounded(cmd, AGENT_TIMEOUT);
     assert_success(&output, "codex exec with the probe");

@@ -79,43 +79,9 @@ pub fn poll<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> (Option
     }
 }
 
-/// Env that keeps git away from the user's and the system's config.
-pub fn hermetic_git_env() -> Vec<(String, String)> {
-    [
-        ("GIT_CONFIG_GLOBAL", "/dev/null"),
-        ("GIT_CONFIG_NOSYSTEM", "1"),
-        ("GIT_AUTHOR_NAME", "Duet Test"),
-        ("GIT_AUTHOR_EMAIL", "duet-test@example.invalid"),
-        ("GIT_COMMITTER_NAME", "Duet Test"),
-        ("GIT_COMMITTER_EMAIL", "duet-test@example.invalid"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
-}
-
 /// A temporary git repository with one commit, its path canonical.
 pub fn git_repo() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::Builder::new()
-        .prefix("duet-agents-repo-")
-        .tempdir()
-        .unwrap();
-    let root = std::fs::canonicalize(dir.path()).unwrap();
-    std::fs::write(root.join("README.md"), "# test repo\n").unwrap();
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "README.md"],
-        &["commit", "-q", "-m", "init"],
-    ] {
-        let status = Command::new("git")
-            .args(args)
-            .current_dir(&root)
-            .envs(hermetic_git_env())
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?} failed");
-    }
-    (dir, root)
+    duet_testkit::hermetic::git_repo("duet-agents-repo-")
 }
 
 /// A stand-in for the `duet` executable: `hook <kind>` appends the payload (stdin for claude,

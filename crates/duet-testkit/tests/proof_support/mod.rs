@@ -3,116 +3,18 @@
 
 #![allow(dead_code)] // each proof test uses a different subset
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use duet_testkit::agents::ChildGuard;
+use duet_testkit::hermetic;
 use duet_testkit::mcp_probe::{PROBE_RECORD_FILE_ENV, PROBE_SERVER_NAME};
 
 /// Generous bound for one agent run against the fake server.
 pub const AGENT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Env that keeps git away from the user's and the system's config.
-pub fn hermetic_git_env() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("GIT_CONFIG_GLOBAL", "/dev/null"),
-        ("GIT_CONFIG_NOSYSTEM", "1"),
-        ("GIT_AUTHOR_NAME", "Duet Test"),
-        ("GIT_AUTHOR_EMAIL", "duet-test@example.invalid"),
-        ("GIT_COMMITTER_NAME", "Duet Test"),
-        ("GIT_COMMITTER_EMAIL", "duet-test@example.invalid"),
-    ]
-}
-
 /// A temporary git repository with one commit (a README), its path canonical.
 pub fn git_repo() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::Builder::new()
-        .prefix("duet-proof-repo-")
-        .tempdir()
-        .unwrap();
-    let root = std::fs::canonicalize(dir.path()).unwrap();
-    std::fs::write(root.join("README.md"), "# proof repo\n").unwrap();
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "README.md"],
-        &["commit", "-q", "-m", "init"],
-    ] {
-        let status = Command::new("git")
-            .args(args)
-            .current_dir(&root)
-            .envs(hermetic_git_env())
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?} failed");
-    }
-    (dir, root)
-}
-
-/// Runs `cmd` with stdin closed, collecting its output; kills it (and fails) after `timeout`.
-pub fn run_bounded(mut cmd: Command, timeout: Duration) -> Output {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut guard = ChildGuard::new(cmd.spawn().expect("failed to spawn agent"));
-    let mut stdout = guard.child_mut().stdout.take().unwrap();
-    let mut stderr = guard.child_mut().stderr.take().unwrap();
-    // Drain both pipes on threads so a chatty child cannot block on a full pipe.
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        buf
-    });
-    let status = guard.wait_timeout(timeout).unwrap();
-    let stdout = out_reader.join().unwrap();
-    let stderr = err_reader.join().unwrap();
-    let Some(status) = status else {
-        panic!(
-            "{cmd:?} did not finish within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&stdout),
-            String::from_utf8_lossy(&stderr)
-        );
-    };
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
-}
-
-/// Panics with the output when the run failed.
-pub fn assert_success(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what} exited with {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Polls `path` until `done(content)` holds (hooks write files; there is no event to await
-/// from outside their process). Returns the content.
-pub fn wait_for_file(path: &Path, timeout: Duration, mut done: impl FnMut(&str) -> bool) -> String {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let content = std::fs::read_to_string(path).unwrap_or_default();
-        if done(&content) {
-            return content;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} did not reach the awaited state within {timeout:?}; content:\n{content}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    hermetic::git_repo("duet-proof-repo-")
 }
 
 /// A shell command that appends its stdin plus a newline to `file` (a hook receiver).
