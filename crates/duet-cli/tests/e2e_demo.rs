@@ -8,25 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::TestEnvironment;
+use common::{TestEnvironment, TmuxServerGuard};
 use duet_store::{Event, EventFilter, EventRecord, Store, TaskState};
 use duet_testkit::agents::{ChildGuard, require_agents};
 use duet_testkit::{Outcome, Script, read_log_file};
 
 const DEMO_TIMEOUT: Duration = Duration::from_secs(420);
 const TASKS: [&str; 3] = ["word-count", "cli-flag", "readme"];
-
-/// Kills the test's private tmux server when the test ends, also on failure.
-struct TmuxServerGuard(String);
-
-impl Drop for TmuxServerGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 struct DemoRun {
     code: i32,

@@ -7,13 +7,14 @@ mod common;
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::TestEnvironment;
+use common::TmuxServerGuard;
 use duet_store::{Event, EventFilter, Store, TaskState};
 use duet_testkit::agents::{ChildGuard, require_agents};
-use support::{TmuxServerGuard, backlog, plain_steps, scopes};
+use support::{backlog, plain_steps, scopes};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -55,17 +56,8 @@ fn four_tasks_with_dependencies_finish_with_two_pairs_at_a_time() {
 
     let out_path = env.root().join("run.out");
     let err_path = env.root().join("run.err");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_duet"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", env.home())
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .current_dir(&repo)
+    let mut cmd = env.duet_command();
+    cmd.current_dir(&repo)
         .args(["run", "--exit-when-done", "--simulate"])
         .arg(&script_path)
         .args(["--tmux-socket", &tmux])

@@ -8,10 +8,10 @@ mod support;
 
 use std::process::Command;
 
+use common::toml_string;
 use duet_store::{Event, TaskState};
 use support::{
     RUN_TIMEOUT, RunWorld, STEP_TIMEOUT, backlog, count, describe, gate_command, is_in, scopes,
-    toml_string,
 };
 
 /// The worker's first turn waits for gate `go`; after its restart it is told to go on and

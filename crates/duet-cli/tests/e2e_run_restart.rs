@@ -14,10 +14,11 @@ mod support;
 
 use std::path::Path;
 
+use common::toml_string;
 use duet_store::{Event, TaskState};
 use support::{
     RUN_TIMEOUT, RunWorld, STEP_TIMEOUT, adopted, assert_each_message_delivered_once, backlog,
-    count, describe, gate_command, plain_steps, scopes, toml_string,
+    count, describe, gate_command, plain_steps, scopes,
 };
 
 const MESSAGE: &str = "Please keep a.txt short.";

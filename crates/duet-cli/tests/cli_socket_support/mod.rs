@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use duet_testkit::agents::ChildGuard;
 use serde_json::Value;
 
-use crate::common::{RunOutput, TestEnvironment};
+use crate::common::{RunOutput, TestEnvironment, TmuxServerGuard};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -67,18 +67,6 @@ mv "$FAKE_AGENT_DIR/$DUET_ROLE.token.tmp" "$FAKE_AGENT_DIR/$DUET_ROLE.token"
 exec sleep 600
 "#;
 
-/// Kills the test's private tmux server when the test ends, also on failure.
-pub struct TmuxServerGuard(String);
-
-impl Drop for TmuxServerGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// A running `duet pair` or `duet run` with stand-in agents, in its own repository.
 pub struct LiveDuet {
     child: ChildGuard,
@@ -123,17 +111,8 @@ impl LiveDuet {
         let tmux = format!("duet-sock-{name}-{}", std::process::id());
         let out_path = env.root().join("pair.out");
         let err_path = env.root().join("pair.err");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_duet"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", env.home())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "Test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
-            .current_dir(&repo)
+        let mut cmd = env.duet_command();
+        cmd.current_dir(&repo)
             .args(args)
             .args(["--tmux-socket", &tmux])
             .stdin(Stdio::null())

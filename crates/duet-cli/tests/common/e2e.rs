@@ -16,7 +16,7 @@ use duet_testkit::agents::{ChildGuard, require_agents};
 use duet_testkit::request_log::{LogEntry, Outcome};
 use duet_testkit::{FakeModelServer, Script};
 
-use crate::common::TestEnvironment;
+use crate::common::{TestEnvironment, TmuxServerGuard, agent_profiles};
 
 /// How long a whole `duet pair` run may take before the test gives up.
 pub const PAIR_TIMEOUT: Duration = Duration::from_secs(240);
@@ -53,18 +53,6 @@ fn script_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/scripts")
         .join(name)
-}
-
-/// Kills the test's private tmux server when the test ends, also on failure.
-pub struct TmuxServerGuard(pub String);
-
-impl Drop for TmuxServerGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 /// Which agent profile works and which reviews.
@@ -146,17 +134,8 @@ impl PairWorld {
     pub fn spawn_pair_with(&self, extra: &[&str]) -> RunningPair {
         let out_path = self.env.root().join("pair.out");
         let err_path = self.env.root().join("pair.err");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_duet"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.env.home())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "Test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
-            .current_dir(&self.repo)
+        let mut cmd = self.env.duet_command();
+        cmd.current_dir(&self.repo)
             .args(["pair", TASK, "--tmux-socket", &self.tmux_socket])
             .args(extra)
             .stdin(Stdio::null())
@@ -413,30 +392,6 @@ impl RunningPair {
     }
 }
 
-/// A TOML inline table of env vars.
-fn env_table(vars: &[(String, String)]) -> String {
-    let items: Vec<String> = vars
-        .iter()
-        .map(|(k, v)| format!("{k} = {}", toml_string(v)))
-        .collect();
-    format!("{{ {} }}", items.join(", "))
-}
-
-fn toml_string(text: &str) -> String {
-    toml_edit::Value::from(text).to_string().trim().to_string()
-}
-
-fn toml_array(items: &[String]) -> String {
-    format!(
-        "[{}]",
-        items
-            .iter()
-            .map(|i| toml_string(i))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
 /// duet.toml with agent profiles pointed at the fake model server.
 fn write_config(
     repo: &Path,
@@ -447,21 +402,13 @@ fn write_config(
     roles: (&str, &str),
     max_rounds: u32,
 ) {
-    let mut codex_args = codex_env.config_args();
-    codex_args.push("--dangerously-bypass-approvals-and-sandbox".into());
     let config = format!(
         "base_branch = \"main\"\n\
          [roles]\nworker = \"{worker}\"\nreviewer = \"{reviewer}\"\n\
-         [review]\nmax_rounds = {max_rounds}\n\
-         [agents.claude]\nkind = \"claude\"\ncommand = {claude}\nargs = [\"--dangerously-skip-permissions\"]\nenv = {claude_env}\n\
-         [agents.codex]\nkind = \"codex\"\ncommand = {codex}\nargs = {codex_args}\nenv = {codex_env}\n",
+         [review]\nmax_rounds = {max_rounds}\n{profiles}",
         worker = roles.0,
         reviewer = roles.1,
-        claude = toml_string(&claude.to_string_lossy()),
-        claude_env = env_table(&claude_env.envs()),
-        codex = toml_string(&codex.to_string_lossy()),
-        codex_args = toml_array(&codex_args),
-        codex_env = env_table(&codex_env.envs()),
+        profiles = agent_profiles(claude, claude_env, codex, codex_env),
     );
     std::fs::write(repo.join("duet.toml"), config).unwrap();
 }

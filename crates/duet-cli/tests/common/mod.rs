@@ -4,7 +4,10 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+
+use duet_testkit::agent_env::{ClaudeEnv, CodexEnv};
+use duet_testkit::hermetic::GIT_ENV;
 
 /// A temporary world with a home folder and a place for repositories.
 pub struct TestEnvironment {
@@ -64,6 +67,17 @@ impl TestEnvironment {
             .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z");
     }
 
+    /// The `duet` binary with only PATH, HOME and the hermetic git env, for the long runs of the
+    /// end-to-end tests (their agents draw in tmux, so no TERM=dumb or NO_COLOR here).
+    pub fn duet_command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_duet"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .envs(GIT_ENV);
+        cmd
+    }
+
     /// Runs `duet ARGS` in `dir`.
     pub fn duet(&self, dir: &Path, args: &[&str]) -> RunOutput {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_duet"));
@@ -111,4 +125,57 @@ impl TestEnvironment {
             .unwrap_or_else(|_| root.clone());
         text.replace(&canonical, "$TEST").replace(&root, "$TEST")
     }
+}
+
+/// Kills the test's private tmux server when the test ends, also on failure.
+pub struct TmuxServerGuard(pub String);
+
+impl Drop for TmuxServerGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A TOML basic string.
+pub fn toml_string(text: &str) -> String {
+    toml_edit::Value::from(text).to_string().trim().to_string()
+}
+
+/// A TOML inline table of env vars.
+pub fn env_table(vars: &[(String, String)]) -> String {
+    let items: Vec<String> = vars
+        .iter()
+        .map(|(k, v)| format!("{k} = {}", toml_string(v)))
+        .collect();
+    format!("{{ {} }}", items.join(", "))
+}
+
+/// A TOML array of strings.
+pub fn toml_array(items: &[String]) -> String {
+    let items: Vec<String> = items.iter().map(|i| toml_string(i)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// The `[agents.claude]` and `[agents.codex]` sections of a duet.toml that run both CLIs
+/// against the fake model server their envs point at, without permission prompts.
+pub fn agent_profiles(
+    claude: &Path,
+    claude_env: &ClaudeEnv,
+    codex: &Path,
+    codex_env: &CodexEnv,
+) -> String {
+    let mut codex_args = codex_env.config_args();
+    codex_args.push("--dangerously-bypass-approvals-and-sandbox".into());
+    format!(
+        "[agents.claude]\nkind = \"claude\"\ncommand = {claude}\nargs = [\"--dangerously-skip-permissions\"]\nenv = {claude_env}\n\
+         [agents.codex]\nkind = \"codex\"\ncommand = {codex}\nargs = {codex_args}\nenv = {codex_env}\n",
+        claude = toml_string(&claude.to_string_lossy()),
+        claude_env = env_table(&claude_env.envs()),
+        codex = toml_string(&codex.to_string_lossy()),
+        codex_args = toml_array(&codex_args),
+        codex_env = env_table(&codex_env.envs()),
+    )
 }

@@ -16,24 +16,12 @@ use duet_testkit::agent_env::{ClaudeEnv, CodexEnv};
 use duet_testkit::agents::{ChildGuard, require_agents};
 use duet_testkit::{FakeModelServer, Script};
 
-use crate::common::TestEnvironment;
+use crate::common::{TestEnvironment, TmuxServerGuard, agent_profiles, toml_string};
 
 /// How long a daemon may take to finish the work left.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long to wait for one expected fact.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(45);
-
-/// Kills the test's private tmux server when the test ends, also on failure.
-pub struct TmuxServerGuard(pub String);
-
-impl Drop for TmuxServerGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 /// One world: a repository with duet initialised, the backlog, the fake model server playing
 /// the script, both CLIs configured against it (claude works, codex reviews), private tmux.
@@ -128,17 +116,8 @@ impl RunWorld {
 
     /// `duet ARGS` with the test's hermetic environment, in the repository.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_duet"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.env.home())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "Test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
-            .env("RUST_LOG", "info,duet_daemon=debug")
+        let mut cmd = self.env.duet_command();
+        cmd.env("RUST_LOG", "info,duet_daemon=debug")
             .current_dir(&self.repo)
             .args(args)
             .stdin(Stdio::null());
@@ -541,19 +520,6 @@ reply.text = "Approved."
     )
 }
 
-/// A TOML basic string.
-pub fn toml_string(text: &str) -> String {
-    toml_edit::Value::from(text).to_string().trim().to_string()
-}
-
-fn env_table(vars: &[(String, String)]) -> String {
-    let items: Vec<String> = vars
-        .iter()
-        .map(|(k, v)| format!("{k} = {}", toml_string(v)))
-        .collect();
-    format!("{{ {} }}", items.join(", "))
-}
-
 /// duet.toml with the agent profiles pointed at the fake model server.
 fn write_config(
     repo: &Path,
@@ -562,19 +528,10 @@ fn write_config(
     codex_env: &CodexEnv,
     max_parallel: usize,
 ) {
-    let mut codex_args = codex_env.config_args();
-    codex_args.push("--dangerously-bypass-approvals-and-sandbox".into());
-    let codex_args: Vec<String> = codex_args.iter().map(|a| toml_string(a)).collect();
     let config = format!(
         "base_branch = \"main\"\nmax_parallel = {max_parallel}\n\
-         [roles]\nworker = \"claude\"\nreviewer = \"codex\"\n\
-         [agents.claude]\nkind = \"claude\"\ncommand = {claude}\nargs = [\"--dangerously-skip-permissions\"]\nenv = {claude_env}\n\
-         [agents.codex]\nkind = \"codex\"\ncommand = {codex}\nargs = [{codex_args}]\nenv = {codex_env}\n",
-        claude = toml_string(&bins.claude.to_string_lossy()),
-        claude_env = env_table(&claude_env.envs()),
-        codex = toml_string(&bins.codex.to_string_lossy()),
-        codex_args = codex_args.join(", "),
-        codex_env = env_table(&codex_env.envs()),
+         [roles]\nworker = \"claude\"\nreviewer = \"codex\"\n{profiles}",
+        profiles = agent_profiles(&bins.claude, claude_env, &bins.codex, codex_env),
     );
     std::fs::write(repo.join("duet.toml"), config).unwrap();
 }
