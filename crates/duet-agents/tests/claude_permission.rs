@@ -6,14 +6,13 @@ mod support;
 use std::time::Duration;
 
 use duet_agents::hook_event::{AgentSignal, parse_claude_hook};
-use duet_agents::{LaunchContext, PaneCommand, SessionPlan, launch_spec};
+use duet_agents::{LaunchContext, SessionPlan, launch_spec};
 use duet_core::config::{AgentKind, AgentProfile};
 use duet_core::protocol::Role;
 use duet_testkit::agent_env::ClaudeEnv;
 use duet_testkit::agents::require_claude;
-use duet_testkit::hermetic::git_env;
 use duet_testkit::{FakeModelServer, Script};
-use support::{StandInDuet, TestTmux, git_repo, poll};
+use support::{StandInDuet, TestTmux, agent_pane, git_repo, idle_pane, poll};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -59,17 +58,8 @@ reply.tool_calls = [{ name = "Bash", input = { command = "touch needs-permission
         session: SessionPlan::New { session_id: None },
     };
     let spec = launch_spec(&profile, &ctx).unwrap();
-    let mut pane_env = git_env();
-    pane_env.extend(env.envs());
-    pane_env.extend(spec.env.clone());
-    let worker = PaneCommand {
-        argv: spec.argv(),
-        env: pane_env,
-    };
-    let idle = PaneCommand {
-        argv: vec!["sleep".to_owned(), "600".to_owned()],
-        env: Vec::new(),
-    };
+    let worker = agent_pane(&spec, env.envs());
+    let idle = idle_pane();
     let tmux = TestTmux::new();
     let rt = &tmux.runtime;
     let panes = rt

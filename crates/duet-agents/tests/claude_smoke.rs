@@ -10,14 +10,13 @@ use std::time::Duration;
 
 use duet_agents::hook_event::{AgentSignal, parse_claude_hook};
 use duet_agents::tmux::{PaneState, pane_title};
-use duet_agents::{LaunchContext, PaneCommand, SessionPlan, launch_spec};
+use duet_agents::{LaunchContext, SessionPlan, launch_spec};
 use duet_core::config::{AgentKind, AgentProfile};
 use duet_core::protocol::Role;
 use duet_testkit::agent_env::ClaudeEnv;
 use duet_testkit::agents::require_claude;
-use duet_testkit::hermetic::git_env;
 use duet_testkit::{FakeModelServer, Script};
-use support::{StandInDuet, TestTmux, git_repo, poll};
+use support::{StandInDuet, TestTmux, agent_pane, git_repo, idle_pane, poll};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 const SESSION_ID: &str = "6f1c2a4e-8b7d-4c3a-9e21-5d0f7a9b3c11";
@@ -93,17 +92,8 @@ fn claude_launched_from_its_spec_runs_hooks_and_takes_typed_messages() {
         },
     };
     let spec = launch_spec(&profile, &ctx).unwrap();
-    let mut pane_env = git_env();
-    pane_env.extend(env.envs());
-    pane_env.extend(spec.env.clone());
-    let worker = PaneCommand {
-        argv: spec.argv(),
-        env: pane_env,
-    };
-    let reviewer = PaneCommand {
-        argv: vec!["sleep".to_owned(), "600".to_owned()],
-        env: Vec::new(),
-    };
+    let worker = agent_pane(&spec, env.envs());
+    let reviewer = idle_pane();
     let tmux = TestTmux::new();
     let rt = &tmux.runtime;
     let panes = rt

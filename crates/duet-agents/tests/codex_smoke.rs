@@ -8,14 +8,13 @@ mod support;
 use std::time::Duration;
 
 use duet_agents::hook_event::{AgentSignal, HookEvent, parse_codex_notify};
-use duet_agents::{LaunchContext, PaneCommand, SessionPlan, launch_spec};
+use duet_agents::{LaunchContext, SessionPlan, launch_spec};
 use duet_core::config::{AgentKind, AgentProfile};
 use duet_core::protocol::Role;
 use duet_testkit::agent_env::CodexEnv;
 use duet_testkit::agents::require_codex;
-use duet_testkit::hermetic::git_env;
 use duet_testkit::{FakeModelServer, Script};
-use support::{StandInDuet, TestTmux, git_repo, poll};
+use support::{StandInDuet, TestTmux, agent_pane, git_repo, idle_pane, poll};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 const SYSTEM_PROMPT: &str = "You are the REVIEWER-ROLE-MARKER of a duet pair.";
@@ -97,18 +96,9 @@ fn codex_launched_from_its_spec_notifies_takes_typed_messages_and_resumes() {
     };
     let pane_command = |ctx: &LaunchContext| {
         let spec = launch_spec(&profile, ctx).unwrap();
-        let mut pane_env = git_env();
-        pane_env.extend(env.envs());
-        pane_env.extend(spec.env.clone());
-        PaneCommand {
-            argv: spec.argv(),
-            env: pane_env,
-        }
+        agent_pane(&spec, env.envs())
     };
-    let idle = PaneCommand {
-        argv: vec!["sleep".to_owned(), "600".to_owned()],
-        env: Vec::new(),
-    };
+    let idle = idle_pane();
     let tmux = TestTmux::new();
     let rt = &tmux.runtime;
     let panes = rt

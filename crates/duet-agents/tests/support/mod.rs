@@ -10,7 +10,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use duet_agents::TmuxRuntime;
+use duet_agents::{LaunchSpec, PaneCommand, TmuxRuntime};
+use duet_testkit::hermetic::git_env;
 
 /// A tmux runtime on its own socket; dropping it kills the server, waits for the panes'
 /// processes and removes the socket.
@@ -82,6 +83,26 @@ pub fn poll<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> (Option
 /// A temporary git repository with one commit, its path canonical.
 pub fn git_repo() -> (tempfile::TempDir, PathBuf) {
     duet_testkit::hermetic::git_repo("duet-agents-repo-")
+}
+
+/// The pane command that runs `spec` with the hermetic git env, then `agent_env` (the fake
+/// model server's), then the spec's own env (later entries win).
+pub fn agent_pane(spec: &LaunchSpec, agent_env: Vec<(String, String)>) -> PaneCommand {
+    let mut env = git_env();
+    env.extend(agent_env);
+    env.extend(spec.env.clone());
+    PaneCommand {
+        argv: spec.argv(),
+        env,
+    }
+}
+
+/// A pane that only waits: the other side of a pair session whose test drives one agent.
+pub fn idle_pane() -> PaneCommand {
+    PaneCommand {
+        argv: vec!["sleep".to_owned(), "600".to_owned()],
+        env: Vec::new(),
+    }
 }
 
 /// A stand-in for the `duet` executable: `hook <kind>` appends the payload (stdin for claude,
