@@ -5,29 +5,15 @@ mod proof_support;
 
 use std::time::Duration;
 
+use duet_testkit::FakeModelServer;
 use duet_testkit::agent_env::ClaudeEnv;
 use duet_testkit::agents::require_claude;
 use duet_testkit::hermetic::{git_env, wait_for_file};
 use duet_testkit::tmux::TmuxServer;
-use duet_testkit::{FakeModelServer, Script};
-use proof_support::{AGENT_TIMEOUT, append_stdin_command, git_repo, json_lines};
+use proof_support::{AGENT_TIMEOUT, answer_script, append_stdin_command, git_repo, json_lines};
 use serde_json::json;
 
 const ANSWER: &str = "Scripted answer from the fake model: 4242.";
-
-fn script() -> Script {
-    Script::from_toml_str(&format!(
-        r#"
-title = "Proof session"
-
-[[step]]
-name = "answer the prompt"
-match.user_contains = "what is the magic number"
-reply.text = "{ANSWER}"
-"#
-    ))
-    .unwrap()
-}
 
 #[test]
 fn claude_tui_answers_a_typed_prompt_and_fires_the_stop_hook() {
@@ -35,7 +21,7 @@ fn claude_tui_answers_a_typed_prompt_and_fires_the_stop_hook() {
         return;
     };
     let (_repo_dir, repo) = git_repo();
-    let server = FakeModelServer::start(script()).unwrap();
+    let server = FakeModelServer::start(answer_script("what is the magic number", ANSWER)).unwrap();
     let env = ClaudeEnv::prepare(
         &server.anthropic_base_url(),
         "sk-duet-proof-key-0002",

@@ -5,12 +5,12 @@ mod proof_support;
 
 use std::time::Duration;
 
+use duet_testkit::FakeModelServer;
 use duet_testkit::agent_env::{CodexEnv, toml_str};
 use duet_testkit::agents::require_codex;
 use duet_testkit::hermetic::{git_env, wait_for_file};
 use duet_testkit::tmux::TmuxServer;
-use duet_testkit::{FakeModelServer, Script};
-use proof_support::{AGENT_TIMEOUT, git_repo, json_lines};
+use proof_support::{AGENT_TIMEOUT, answer_script, git_repo, json_lines};
 
 const ANSWER: &str = "Scripted codex answer: 7777.";
 // No `?`: on an empty composer it opens the shortcuts overlay instead of being typed.
@@ -18,25 +18,11 @@ const PROMPT: &str = "tell me the codex number";
 /// codex treats an Enter that follows typed text within its paste-detection window as a newline.
 const CODEX_PASTE_SETTLE: Duration = Duration::from_millis(500);
 
-fn script() -> Script {
-    Script::from_toml_str(&format!(
-        r#"
-title = "Proof session"
-
-[[step]]
-name = "answer the prompt"
-match.user_contains = "tell me the codex number"
-reply.text = "{ANSWER}"
-"#
-    ))
-    .unwrap()
-}
-
 #[test]
 fn codex_tui_answers_a_typed_prompt_and_runs_notify() {
     let Some(codex) = require_codex() else { return };
     let (_repo_dir, repo) = git_repo();
-    let server = FakeModelServer::start(script()).unwrap();
+    let server = FakeModelServer::start(answer_script(PROMPT, ANSWER)).unwrap();
     let env = CodexEnv::prepare(&codex, &server.openai_base_url(), &[&repo]).unwrap();
     let notify_dir = tempfile::tempdir().unwrap();
     let notified = notify_dir.path().join("notify.jsonl");

@@ -17,6 +17,24 @@ pub fn git_repo() -> (tempfile::TempDir, PathBuf) {
     hermetic::git_repo("duet-proof-repo-")
 }
 
+/// A one-step script: a prompt containing `prompt_part` is answered with the text `answer`.
+pub fn answer_script(prompt_part: &str, answer: &str) -> duet_testkit::Script {
+    use duet_testkit::agent_env::toml_str;
+    duet_testkit::Script::from_toml_str(&format!(
+        r#"
+title = "Proof session"
+
+[[step]]
+name = "answer the prompt"
+match.user_contains = {prompt}
+reply.text = {answer}
+"#,
+        prompt = toml_str(prompt_part),
+        answer = toml_str(answer),
+    ))
+    .unwrap()
+}
+
 /// A shell command that appends its stdin plus a newline to `file` (a hook receiver).
 pub fn append_stdin_command(file: &Path) -> String {
     format!("cat >> '{}'; echo >> '{}'", file.display(), file.display())
