@@ -4,7 +4,7 @@
 mod cli_socket_support;
 mod common;
 
-use cli_socket_support::LiveDuet;
+use cli_socket_support::{LiveDuet, assert_no_duet_running};
 use common::TestEnvironment;
 use serde_json::Value;
 
@@ -97,14 +97,7 @@ fn human_commands_reach_the_daemons_pairs_and_queue() {
         "duet run exited {code}\n{}",
         duet.output()
     );
-    let out = env.duet(&repo, &["pause", "greet"]);
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr
-            .starts_with("error: no duet is running in this repository"),
-        "{}",
-        out.stderr
-    );
+    assert_no_duet_running(&env, &repo);
     let out = env.duet(&repo, &["log", "greet"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("human → reviewer"), "{}", out.stdout);

@@ -12,7 +12,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use cli_socket_support::LiveDuet;
+use cli_socket_support::{LiveDuet, assert_no_duet_running};
 use common::{RunOutput, TestEnvironment};
 use duet_core::protocol::ToolCall;
 use duet_proto::{Client, Request, RequestBody, Response, ResponseBody};
@@ -148,14 +148,7 @@ fn human_commands_drive_a_live_pair() {
         "a cancelled pair is not done\n{}",
         pair.output()
     );
-    let out = env.duet(&repo, &["pause", "greet"]);
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr
-            .starts_with("error: no duet is running in this repository"),
-        "{}",
-        out.stderr
-    );
+    assert_no_duet_running(&env, &repo);
 
     // The log, read from the store with no duet running, tells the story.
     let out = env.duet(&repo, &["log", "greet"]);

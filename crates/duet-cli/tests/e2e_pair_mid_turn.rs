@@ -86,20 +86,7 @@ fn a_message_sent_while_the_worker_is_mid_turn_arrives_after_its_turn_once() {
     // Let the command finish: the turn ends and the message follows.
     std::fs::write(&go_file, "").unwrap();
     let run = world.finish(pair);
-    assert_eq!(
-        run.code,
-        0,
-        "duet pair failed\nstdout:\n{}\nstderr:\n{}\nunmatched requests: {}",
-        run.stdout,
-        run.stderr,
-        world.unmatched_requests()
-    );
-    assert!(run.stdout.contains("task greet: done"), "{}", run.stdout);
-    assert_eq!(
-        world.server.unconsumed_steps(),
-        Vec::<usize>::new(),
-        "every scripted step was used"
-    );
+    world.assert_task_done(&run);
 
     // The worker's model got the message in one new prompt, after the turn it arrived in.
     let log = world.server.log();

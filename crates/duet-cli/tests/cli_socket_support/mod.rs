@@ -16,6 +16,18 @@ use crate::common::{RunOutput, TestEnvironment, TmuxServerGuard};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
+/// Asserts that a socket command in `repo` finds no duet to talk to (exit 1, and why).
+pub fn assert_no_duet_running(env: &TestEnvironment, repo: &Path) {
+    let out = env.duet(repo, &["pause", "greet"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("error: no duet is running in this repository"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// The unprivileged user the permission tests switch to.
 const NOBODY: u32 = 65534;
 

@@ -230,6 +230,29 @@ impl PairWorld {
         )
     }
 
+    /// Asserts that `run` ended with the task done (exit 0) and that every scripted step was
+    /// used.
+    pub fn assert_task_done(&self, run: &PairRun) {
+        assert_eq!(
+            run.code,
+            0,
+            "duet pair failed\nstdout:\n{}\nstderr:\n{}\nunmatched requests: {}",
+            run.stdout,
+            run.stderr,
+            self.unmatched_requests()
+        );
+        assert!(
+            run.stdout.contains(&format!("task {TASK}: done")),
+            "{}",
+            run.stdout
+        );
+        assert_eq!(
+            self.server.unconsumed_steps(),
+            Vec::<usize>::new(),
+            "every scripted step was used"
+        );
+    }
+
     /// The requests the fake server answered with HTTP 400 (no step matched), for messages.
     pub fn unmatched_requests(&self) -> String {
         let unmatched: Vec<_> = self
