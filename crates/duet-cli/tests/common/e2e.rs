@@ -11,12 +11,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use duet_store::{Event, EventFilter, EventRecord, Store};
-use duet_testkit::agent_env::{ClaudeEnv, CodexEnv};
-use duet_testkit::agents::{ChildGuard, require_agents};
+use duet_testkit::Script;
+use duet_testkit::agents::ChildGuard;
 use duet_testkit::request_log::{LogEntry, Outcome};
-use duet_testkit::{FakeModelServer, Script};
 
-use crate::common::{TestEnvironment, TmuxServerGuard, agent_profiles};
+use crate::common::world::AgentWorld;
 
 /// How long a whole `duet pair` run may take before the test gives up.
 pub const PAIR_TIMEOUT: Duration = Duration::from_secs(240);
@@ -71,58 +70,33 @@ impl Roles {
     }
 }
 
-/// One e2e world: a repository with duet initialised and the backlog, the fake model server
-/// playing `script`, both agent CLIs configured against it, and a private tmux server.
+/// One e2e world (see [`AgentWorld`], whose fields it derefs to) configured for `duet pair`
+/// with the given roles and review rounds.
 pub struct PairWorld {
-    pub env: TestEnvironment,
-    pub repo: PathBuf,
-    pub server: FakeModelServer,
-    pub tmux_socket: String,
-    _claude_env: ClaudeEnv,
-    _codex_env: CodexEnv,
-    // Declared last: dropped after the fields above, once the test is over.
-    _tmux: TmuxServerGuard,
+    world: AgentWorld,
+}
+
+impl std::ops::Deref for PairWorld {
+    type Target = AgentWorld;
+
+    fn deref(&self) -> &AgentWorld {
+        &self.world
+    }
 }
 
 impl PairWorld {
     /// Sets the world up, or `None` (after a skip line) when the agent CLIs are not installed.
     /// `name` makes the tmux socket unique among tests running at the same time.
     pub fn start(name: &str, script: Script, roles: Roles, max_rounds: u32) -> Option<Self> {
-        let bins = require_agents()?;
-        let env = TestEnvironment::default();
-        let repo = env.repo_with_commit("repo");
-        let repo = std::fs::canonicalize(repo).unwrap();
-        assert_eq!(env.duet(&repo, &["init"]).code, 0);
-        std::fs::write(repo.join("backlog.toml"), BACKLOG).unwrap();
-
-        let server = FakeModelServer::start(script).unwrap();
-        let claude_env = ClaudeEnv::prepare(
-            &server.anthropic_base_url(),
-            "sk-ant-duet-test-key-0123456789",
-            &[&repo],
-        )
-        .unwrap();
-        let codex_env =
-            CodexEnv::prepare(&bins.codex, &server.openai_base_url(), &[&repo]).unwrap();
-        write_config(
-            &repo,
-            &bins.claude,
-            &claude_env,
-            &bins.codex,
-            &codex_env,
-            roles.names(),
-            max_rounds,
-        );
         let tmux_socket = format!("duet-e2e-{name}-{}", std::process::id());
-        Some(PairWorld {
-            env,
-            repo,
-            server,
-            tmux_socket: tmux_socket.clone(),
-            _claude_env: claude_env,
-            _codex_env: codex_env,
-            _tmux: TmuxServerGuard(tmux_socket),
-        })
+        let world = AgentWorld::start(tmux_socket, BACKLOG, script)?;
+        let (worker, reviewer) = roles.names();
+        world.write_config(&format!(
+            "base_branch = \"main\"\n\
+             [roles]\nworker = \"{worker}\"\nreviewer = \"{reviewer}\"\n\
+             [review]\nmax_rounds = {max_rounds}\n"
+        ));
+        Some(PairWorld { world })
     }
 
     /// Starts `duet pair greet` in the background.
@@ -253,24 +227,9 @@ impl PairWorld {
         );
     }
 
-    /// The requests the fake server answered with HTTP 400 (no step matched), for messages.
-    pub fn unmatched_requests(&self) -> String {
-        let unmatched: Vec<_> = self
-            .server
-            .log()
-            .into_iter()
-            .filter(|e| e.detail.is_some() && !e.is_step())
-            .collect();
-        format!("{unmatched:#?}")
-    }
-
     /// The task branch's commit subjects, newest first.
     pub fn branch_log(&self) -> Vec<String> {
-        self.env
-            .git(&self.repo, &["log", "--format=%s", "main..duet/greet"])
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.world.branch_log(TASK)
     }
 
     /// The task's events in the store (read-only, while `duet pair` may still be writing).
@@ -413,27 +372,6 @@ impl RunningPair {
                 panic!("duet pair did not stop after SIGINT\nstdout:\n{stdout}\nstderr:\n{stderr}")
             })
     }
-}
-
-/// duet.toml with agent profiles pointed at the fake model server.
-fn write_config(
-    repo: &Path,
-    claude: &Path,
-    claude_env: &ClaudeEnv,
-    codex: &Path,
-    codex_env: &CodexEnv,
-    roles: (&str, &str),
-    max_rounds: u32,
-) {
-    let config = format!(
-        "base_branch = \"main\"\n\
-         [roles]\nworker = \"{worker}\"\nreviewer = \"{reviewer}\"\n\
-         [review]\nmax_rounds = {max_rounds}\n{profiles}",
-        worker = roles.0,
-        reviewer = roles.1,
-        profiles = agent_profiles(claude, claude_env, codex, codex_env),
-    );
-    std::fs::write(repo.join("duet.toml"), config).unwrap();
 }
 
 /// Every accepted message was delivered, and none twice.

@@ -12,31 +12,32 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use duet_store::{Event, EventFilter, EventRecord, Store, TaskState};
-use duet_testkit::agent_env::{ClaudeEnv, CodexEnv};
-use duet_testkit::agents::{ChildGuard, require_agents};
-use duet_testkit::{FakeModelServer, Script};
+use duet_testkit::Script;
+use duet_testkit::agents::ChildGuard;
 
-use crate::common::{TestEnvironment, TmuxServerGuard, agent_profiles, toml_string};
+use crate::common::toml_string;
+use crate::common::world::AgentWorld;
 
 /// How long a daemon may take to finish the work left.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long to wait for one expected fact.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(45);
 
-/// One world: a repository with duet initialised, the backlog, the fake model server playing
-/// the script, both CLIs configured against it (claude works, codex reviews), private tmux.
+/// One world (see [`AgentWorld`], whose fields it derefs to) configured for `duet run`
+/// (claude works, codex reviews), with gate files for scripted commands to wait for.
 pub struct RunWorld {
-    pub env: TestEnvironment,
-    pub repo: PathBuf,
-    pub server: FakeModelServer,
-    pub tmux_socket: String,
+    world: AgentWorld,
     /// Files a scripted shell command waits for (see [`gate_command`]).
     pub gates: tempfile::TempDir,
     spawned: std::cell::Cell<usize>,
-    _claude_env: ClaudeEnv,
-    _codex_env: CodexEnv,
-    // Declared last: dropped after the fields above.
-    _tmux: TmuxServerGuard,
+}
+
+impl std::ops::Deref for RunWorld {
+    type Target = AgentWorld;
+
+    fn deref(&self) -> &AgentWorld {
+        &self.world
+    }
 }
 
 impl RunWorld {
@@ -48,34 +49,18 @@ impl RunWorld {
         max_parallel: usize,
         script: impl FnOnce(&Path) -> String,
     ) -> Option<Self> {
-        let bins = require_agents()?;
-        let env = TestEnvironment::default();
-        let repo = std::fs::canonicalize(env.repo_with_commit("repo")).unwrap();
-        assert_eq!(env.duet(&repo, &["init"]).code, 0);
-        std::fs::write(repo.join("backlog.toml"), backlog).unwrap();
         let gates = tempfile::tempdir().unwrap();
         let script = Script::from_toml_str(&script(gates.path())).unwrap();
-        let server = FakeModelServer::start(script).unwrap();
-        let claude_env = ClaudeEnv::prepare(
-            &server.anthropic_base_url(),
-            "sk-ant-duet-test-key-0123456789",
-            &[&repo],
-        )
-        .unwrap();
-        let codex_env =
-            CodexEnv::prepare(&bins.codex, &server.openai_base_url(), &[&repo]).unwrap();
-        write_config(&repo, &bins, &claude_env, &codex_env, max_parallel);
         let tmux_socket = format!("duet-e2e-run-{name}-{}", std::process::id());
+        let world = AgentWorld::start(tmux_socket, backlog, script)?;
+        world.write_config(&format!(
+            "base_branch = \"main\"\nmax_parallel = {max_parallel}\n\
+             [roles]\nworker = \"claude\"\nreviewer = \"codex\"\n"
+        ));
         Some(RunWorld {
-            env,
-            repo,
-            server,
-            tmux_socket: tmux_socket.clone(),
+            world,
             gates,
             spawned: std::cell::Cell::new(0),
-            _claude_env: claude_env,
-            _codex_env: codex_env,
-            _tmux: TmuxServerGuard(tmux_socket),
         })
     }
 
@@ -83,7 +68,7 @@ impl RunWorld {
     /// claude killed before that cannot be resumed).
     pub fn wait_for_claude_transcript(&self, id: &str, text: &str) {
         let deadline = Instant::now() + STEP_TIMEOUT;
-        let root = self._claude_env.home().join(".claude/projects");
+        let root = self.claude_env.home().join(".claude/projects");
         loop {
             let found = std::fs::read_dir(&root)
                 .into_iter()
@@ -192,29 +177,6 @@ impl RunWorld {
                     self.unmatched_requests()
                 )
             });
-    }
-
-    /// The requests no step matched (HTTP 400 answers), for failure messages.
-    pub fn unmatched_requests(&self) -> String {
-        let unmatched: Vec<_> = self
-            .server
-            .log()
-            .into_iter()
-            .filter(|e| e.detail.is_some() && !e.is_step())
-            .collect();
-        format!("{unmatched:#?}")
-    }
-
-    /// A task branch's commit subjects, newest first.
-    pub fn branch_log(&self, task: &str) -> Vec<String> {
-        self.env
-            .git(
-                &self.repo,
-                &["log", "--format=%s", &format!("main..duet/{task}")],
-            )
-            .lines()
-            .map(str::to_string)
-            .collect()
     }
 
     /// What every pane shows, for failure messages.
@@ -518,20 +480,4 @@ reply.text = "Approved."
 "#,
         command = toml_string(&command),
     )
-}
-
-/// duet.toml with the agent profiles pointed at the fake model server.
-fn write_config(
-    repo: &Path,
-    bins: &duet_testkit::agents::AgentBins,
-    claude_env: &ClaudeEnv,
-    codex_env: &CodexEnv,
-    max_parallel: usize,
-) {
-    let config = format!(
-        "base_branch = \"main\"\nmax_parallel = {max_parallel}\n\
-         [roles]\nworker = \"claude\"\nreviewer = \"codex\"\n{profiles}",
-        profiles = agent_profiles(&bins.claude, claude_env, &bins.codex, codex_env),
-    );
-    std::fs::write(repo.join("duet.toml"), config).unwrap();
 }
