@@ -11,7 +11,7 @@ use std::time::Duration;
 use duet_core::protocol::ToolCall;
 use duet_proto::{Request, RequestBody, Response, ResponseBody};
 use duet_testkit::agent_env::{ClaudeEnv, CodexEnv, toml_str};
-use duet_testkit::agents::{require_claude, require_codex};
+use duet_testkit::agents::{claude_print_with_mcp, require_claude, require_codex};
 use duet_testkit::hermetic::{GIT_ENV, assert_success, git_repo, run_bounded};
 use duet_testkit::{FakeModelServer, Script};
 use support::{TestController, bridge_bin};
@@ -78,6 +78,24 @@ fn run_agent(cmd: Command) -> Output {
     output
 }
 
+/// The bridge reported ready, passed exactly the one `request_review` on, and the model saw
+/// the controller's answer.
+fn assert_bridge_carried_the_request(
+    controller: &TestController,
+    server: &FakeModelServer,
+    summary: &str,
+) {
+    assert_eq!(controller.tool_calls(), vec![expected_request(summary)]);
+    assert!(
+        controller
+            .requests()
+            .iter()
+            .any(|r| r.body == RequestBody::BridgeReady),
+        "the bridge reported ready"
+    );
+    assert_model_saw_the_bridge(server);
+}
+
 /// What the model was offered and shown: every duet tool, and the controller's answer as the
 /// request_review result.
 fn assert_model_saw_the_bridge(server: &FakeModelServer) {
@@ -134,32 +152,12 @@ fn claude_calls_request_review_through_the_bridge() {
         }
     });
 
-    let mut cmd = Command::new(&claude);
-    cmd.args([
-        "-p",
-        "--output-format",
-        "json",
-        "--dangerously-skip-permissions",
-        "--strict-mcp-config",
-    ])
-    .arg("--mcp-config")
-    .arg(mcp_config.to_string())
-    // --mcp-config takes several values: end the options before the prompt.
-    .args(["--", "please ask for a review"])
-    .current_dir(&repo)
-    .envs(GIT_ENV)
-    .envs(env.envs());
+    let mut cmd =
+        claude_print_with_mcp(&claude, &mcp_config.to_string(), "please ask for a review");
+    cmd.current_dir(&repo).envs(GIT_ENV).envs(env.envs());
     let output = run_agent(cmd);
 
-    assert_eq!(controller.tool_calls(), vec![expected_request(summary)]);
-    assert!(
-        controller
-            .requests()
-            .iter()
-            .any(|r| r.body == RequestBody::BridgeReady),
-        "the bridge reported ready"
-    );
-    assert_model_saw_the_bridge(&server);
+    assert_bridge_carried_the_request(&controller, &server, summary);
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(result["result"], "Review requested.", "{result:#}");
 }
@@ -206,15 +204,7 @@ fn codex_calls_request_review_through_the_bridge() {
         .envs(env.envs());
     let output = run_agent(cmd);
 
-    assert_eq!(controller.tool_calls(), vec![expected_request(summary)]);
-    assert!(
-        controller
-            .requests()
-            .iter()
-            .any(|r| r.body == RequestBody::BridgeReady),
-        "the bridge reported ready"
-    );
-    assert_model_saw_the_bridge(&server);
+    assert_bridge_carried_the_request(&controller, &server, summary);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("\"mcp_tool_call\""),

@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 /// The agent CLIs duet drives.
@@ -125,6 +125,24 @@ fn require(cli: AgentCli) -> Option<PathBuf> {
         missing(cli);
     }
     found
+}
+
+/// `claude -p` answering `prompt` as JSON, its tools allowed without asking, with only the MCP
+/// servers of `mcp_config` (claude's `--mcp-config` JSON). The caller adds the directory and env.
+pub fn claude_print_with_mcp(claude: &Path, mcp_config: &str, prompt: &str) -> Command {
+    let mut cmd = Command::new(claude);
+    cmd.args([
+        "-p",
+        "--output-format",
+        "json",
+        "--dangerously-skip-permissions",
+        "--strict-mcp-config",
+        "--mcp-config",
+        mcp_config,
+    ])
+    // --mcp-config takes several values: end the options before the prompt.
+    .args(["--", prompt]);
+    cmd
 }
 
 /// A child process that is killed and waited for when dropped, so that no test leaves a running

@@ -6,7 +6,7 @@ mod proof_support;
 use std::process::Command;
 
 use duet_testkit::agent_env::{ClaudeEnv, CodexEnv};
-use duet_testkit::agents::{require_claude, require_codex};
+use duet_testkit::agents::{claude_print_with_mcp, require_claude, require_codex};
 use duet_testkit::hermetic::{GIT_ENV, assert_success, run_bounded};
 use duet_testkit::mcp_probe::{PROBE_TOOL_ANSWER, RecordArgs, read_records};
 use duet_testkit::{FakeModelServer, Script};
@@ -48,21 +48,12 @@ fn claude_calls_a_tool_of_the_mcp_server_in_its_config() {
     let records_dir = tempfile::tempdir().unwrap();
     let records = records_dir.path().join("calls.jsonl");
 
-    let mut cmd = Command::new(&claude);
-    cmd.args([
-        "-p",
-        "--output-format",
-        "json",
-        "--dangerously-skip-permissions",
-        "--strict-mcp-config",
-    ])
-    .arg("--mcp-config")
-    .arg(claude_probe_mcp_config(&records))
-    // --mcp-config takes several values: end the options before the prompt.
-    .args(["--", "please call the probe"])
-    .current_dir(&repo)
-    .envs(GIT_ENV)
-    .envs(env.envs());
+    let mut cmd = claude_print_with_mcp(
+        &claude,
+        &claude_probe_mcp_config(&records),
+        "please call the probe",
+    );
+    cmd.current_dir(&repo).envs(GIT_ENV).envs(env.envs());
     let output = run_bounded(cmd, AGENT_TIMEOUT);
     assert_success(&output, "claude -p with the probe");
 
