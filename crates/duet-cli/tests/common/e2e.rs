@@ -406,3 +406,37 @@ pub fn assert_messages_delivered_once(events: &[EventRecord]) {
         "accepted {accepted:?}, delivered {delivered:?}"
     );
 }
+
+/// Runs the two-round pair of `script_file` (one finding, fixed, then approved) with `roles`
+/// and checks what every such run must show: the task done after two rounds with both commits,
+/// the finding delivered to the worker as written, each message delivered once, and `duet
+/// status` saying done. Returns the world and the fake server's log for role-specific checks;
+/// `None` when the agent CLIs are not installed.
+pub fn run_two_round_pair(
+    name: &str,
+    script_file: &str,
+    roles: Roles,
+) -> Option<(PairWorld, Vec<LogEntry>)> {
+    let world = PairWorld::start(name, script(script_file), roles, 5)?;
+    let run = world.run_pair();
+    world.assert_task_done(&run);
+    assert!(run.stdout.contains("review rounds: 2"), "{}", run.stdout);
+    assert_eq!(world.branch_log(), vec!["greet the world", "add greeting"]);
+
+    // The finding reached the worker as the reviewer wrote it.
+    let log = world.server.log();
+    let fix = log
+        .iter()
+        .find(|e| e.user_text.contains("Say hello, world"))
+        .expect("finding delivered");
+    assert_eq!(fix.scope.as_deref(), Some("worker"));
+
+    assert_messages_delivered_once(&world.events());
+    let status = world.env.duet(&world.repo, &["status", "--json"]);
+    assert!(
+        status.stdout.contains("\"state\": \"done\""),
+        "{}",
+        status.stdout
+    );
+    Some((world, log))
+}
