@@ -102,13 +102,13 @@ fn a_task_appended_to_the_backlog_is_done_and_an_invalid_backlog_keeps_the_last_
     });
 
     let path = world.repo.join("backlog.toml");
-    std::fs::write(&path, backlog(&[("a", &[]), ("b", &["a"])])).unwrap();
+    replace_file(&path, &backlog(&[("a", &[]), ("b", &["a"])]));
     world.wait_for_events("task b done", STEP_TIMEOUT, |events| {
         is_in(events, "b", TaskState::Done)
     });
 
     // A backlog that does not validate: reported, the daemon goes on with the last good one.
-    std::fs::write(&path, "[[task]]\nid = \"c\"\ndepends_on = [\"nowhere\"]\n").unwrap();
+    replace_file(&path, "[[task]]\nid = \"c\"\ndepends_on = [\"nowhere\"]\n");
     let deadline = Instant::now() + STEP_TIMEOUT;
     while !world
         .log()
@@ -151,4 +151,12 @@ fn a_task_appended_to_the_backlog_is_done_and_an_invalid_backlog_keeps_the_last_
         stopped.stdout
     );
     assert_eq!(world.branch_log("b"), vec!["write b"]);
+}
+
+/// Replaces `path` in one step (write a sibling, rename it over): the daemon watches the file,
+/// and a plain write could let it read the truncated, empty file as a valid empty backlog.
+fn replace_file(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
 }
