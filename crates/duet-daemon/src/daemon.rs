@@ -564,6 +564,14 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
 
     fn reload_backlog(&mut self) -> Result<(), DaemonError> {
         match read_backlog(self.setup) {
+            // An editor writing the file in place can show it empty for a moment; an empty read
+            // never replaces a backlog with tasks (the write that follows triggers a reload).
+            Ok(backlog) if backlog.tasks.is_empty() && !self.backlog.tasks.is_empty() => {
+                tracing::warn!(
+                    "the backlog reads empty; keeping the last one until it changes again"
+                );
+                Ok(())
+            }
             Ok(backlog) => {
                 self.backlog = backlog;
                 self.queue_new_tasks()?;
