@@ -174,6 +174,17 @@ impl Controller {
     /// The runner saw `role` start a turn with the messages it typed (codex: the pane shows it
     /// working after the text was entered).
     pub fn on_turn_seen(&mut self, role: Role, ids: Vec<MessageId>, now: Timestamp) -> Vec<Action> {
+        // The pane is read aside and its report can come late: after the turn's own end
+        // (codex notify) was handled, the messages are delivered already and the agent is idle.
+        // Taking the late report as a turn start would leave the agent busy for good.
+        let still_sent = ids.iter().any(|id| {
+            self.state.mailbox.get(*id).is_some_and(|e| {
+                matches!(e.status, duet_core::protocol::DeliveryStatus::Sent { .. })
+            })
+        });
+        if !still_sent {
+            return Vec::new();
+        }
         self.apply(PairEvent::TurnStarted { role, carried: ids }, now, None)
     }
 

@@ -727,3 +727,70 @@ fn a_bridge_that_never_reports_ready_is_given_up_on_after_a_grace_period() {
         "{late:#?}"
     );
 }
+
+#[test]
+fn a_late_pane_report_of_a_turn_start_does_not_make_an_idle_agent_busy() {
+    let mut c = controller(AgentKind::Codex);
+    both_idle(&mut c);
+    let send = ToolCall::SendMessage {
+        text: "is the flag name ok?".into(),
+    };
+    let actions = c.on_request(
+        30,
+        agent("worker-token", RequestBody::ToolCall { call: send }),
+        None,
+        Timestamp(30),
+    );
+    let ids: Vec<MessageId> = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Deliver {
+                role: Role::Reviewer,
+                ids,
+                ..
+            } => Some(ids.clone()),
+            _ => None,
+        })
+        .expect("typed to the idle reviewer");
+    // codex's turn ends (notify, carrying the message) before the pane watcher reports.
+    let turn = json!({"type": "agent-turn-complete", "thread-id": "th-1", "turn-id": "u2", "cwd": "/w",
+        "input-messages": [format!("[duet message #{} from the worker]\nis the flag name ok?", ids[0].0)], "last-assistant-message": "yes"});
+    c.on_request(
+        31,
+        agent(
+            "reviewer-token",
+            RequestBody::Hook {
+                source: HookSource::Codex,
+                payload: turn,
+            },
+        ),
+        None,
+        Timestamp(31),
+    );
+    assert!(c.is_idle(Role::Reviewer));
+    // The late report changes nothing: the reviewer stays idle and gets the next message at once.
+    assert!(
+        c.on_turn_seen(Role::Reviewer, ids, Timestamp(32))
+            .is_empty()
+    );
+    assert!(c.is_idle(Role::Reviewer));
+    let send = ToolCall::SendMessage {
+        text: "and the README?".into(),
+    };
+    let actions = c.on_request(
+        33,
+        agent("worker-token", RequestBody::ToolCall { call: send }),
+        None,
+        Timestamp(33),
+    );
+    assert!(
+        actions.iter().any(|a| matches!(
+            a,
+            Action::Deliver {
+                role: Role::Reviewer,
+                ..
+            }
+        )),
+        "{actions:#?}"
+    );
+}
