@@ -70,7 +70,6 @@ async fn run(
 ) {
     while let Some(AgentControl::Deliver { text, ids }) = rx.recv().await {
         let (tmux2, pane2) = (tmux.clone(), pane.clone());
-        let first_line = text.lines().next().unwrap_or_default().to_string();
         let typed = tokio::task::spawn_blocking(move || tmux2.send_text(&pane2, &text, kind)).await;
         let report = match typed {
             Ok(Ok(())) if kind == AgentKind::Codex => {
@@ -79,11 +78,10 @@ async fn run(
                 // hold up this agent's next delivery.
                 let (tmux3, pane3, reports3) = (tmux.clone(), pane.clone(), reports.clone());
                 tokio::spawn(async move {
-                    let seen = tokio::task::spawn_blocking(move || {
-                        wait_for_working(&tmux3, &pane3, &first_line)
-                    })
-                    .await
-                    .unwrap_or(false);
+                    let seen =
+                        tokio::task::spawn_blocking(move || wait_for_working(&tmux3, &pane3))
+                            .await
+                            .unwrap_or(false);
                     if seen {
                         let _ = reports3.send(AgentReport::TurnSeen { role, ids }).await;
                     }
@@ -108,60 +106,16 @@ async fn run(
     }
 }
 
-/// After this long without a turn starting, a typed message still in codex's composer means
-/// its Enter was taken as part of the paste (it happens under load): Enter is pressed again.
-const CODEX_ENTER_AGAIN_AFTER: Duration = Duration::from_secs(3);
-/// How many lines at the bottom of the screen hold codex's composer.
-const COMPOSER_LINES: usize = 8;
-
-fn wait_for_working(tmux: &TmuxRuntime, pane: &str, first_line: &str) -> bool {
-    let start = Instant::now();
-    let deadline = start + CODEX_TURN_START_TIMEOUT;
-    let mut enters_again = 0;
+fn wait_for_working(tmux: &TmuxRuntime, pane: &str) -> bool {
+    let deadline = Instant::now() + CODEX_TURN_START_TIMEOUT;
     while Instant::now() < deadline {
-        let Ok(screen) = tmux.capture(pane) else {
-            return false;
-        };
-        if screen.contains(WORKING_FOOTER) {
-            return true;
-        }
-        let waited = start.elapsed();
-        if enters_again < 2
-            && waited >= CODEX_ENTER_AGAIN_AFTER * (enters_again + 1)
-            && in_composer(&screen, first_line)
+        if tmux
+            .capture(pane)
+            .is_ok_and(|screen| screen.contains(WORKING_FOOTER))
         {
-            tracing::warn!(
-                "codex still holds the typed message in its composer; pressing Enter again"
-            );
-            let _ = tmux.send_keys(pane, &["Enter"]);
-            enters_again += 1;
+            return true;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     false
-}
-
-/// Whether `first_line` stands in the composer at the bottom of the screen (not yet sent).
-fn in_composer(screen: &str, first_line: &str) -> bool {
-    let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
-    let bottom = &lines[lines.len().saturating_sub(COMPOSER_LINES)..];
-    !first_line.is_empty() && bottom.iter().any(|line| line.contains(first_line.trim()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::in_composer;
-
-    #[test]
-    fn a_message_is_in_the_composer_only_at_the_bottom_of_the_screen() {
-        let marker = "[duet message #3 from duet]";
-        let held = format!("• Ready.\n\n› {marker}\n  The worker asks...\n\n  ? for shortcuts");
-        assert!(in_composer(&held, marker));
-        let answer: String = (1..=12)
-            .map(|n| format!("• line {n} of the answer\n"))
-            .collect();
-        let sent = format!("› {marker}\n{answer}\n›\n\n  ? for shortcuts");
-        assert!(!in_composer(&sent, marker));
-        assert!(!in_composer(&held, ""));
-    }
 }
