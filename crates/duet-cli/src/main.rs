@@ -1,5 +1,6 @@
 //! The `duet` binary: parses the command line, runs one command, maps its error to an exit code.
 
+mod async_run;
 mod cli;
 mod client;
 mod command_error;

@@ -5,6 +5,7 @@
 pub mod backlog;
 pub mod config;
 pub mod diagnostic;
+pub mod error_chain;
 pub mod lifecycle;
 pub mod protocol;
 pub mod task_id;

@@ -9,11 +9,12 @@ use duet_agents::tmux::session_name;
 use duet_core::backlog::Backlog;
 use duet_core::config::AgentKind;
 use duet_core::lifecycle::TaskState;
-use duet_core::protocol::{PairState, Role, Timestamp};
+use duet_core::protocol::{PairState, Role};
 use duet_git::Repo;
 use duet_pair::agent_actor::{AgentHandle, AgentReport};
 use duet_pair::git_facts::{commits_since, read_git_facts};
 use duet_pair::launch::{LaunchPlace, launch_pair};
+pub(crate) use duet_pair::now;
 use duet_pair::prepare::prepare_task;
 use duet_pair::socket::{self, Incoming};
 use duet_pair::{Action, ConnId, Controller, Seat};
@@ -31,13 +32,6 @@ mod recovery;
 
 /// Agent restarts (with the conversation resumed) before the task needs the human.
 const MAX_AGENT_RESTARTS: u32 = 3;
-
-pub(crate) fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
-}
 
 /// Runs the daemon until `shutdown` resolves, `duet stop` is asked, or (with `exit_when_done`)
 /// no task can make progress any more.

@@ -40,48 +40,9 @@ pub struct PairSnapshot {
     pub reviewer_pane: String,
     pub session_name: String,
     pub worktree: PathBuf,
-    pub brief: BriefSnapshot,
+    /// The task as the pair was started with it.
+    pub brief: TaskBrief,
     pub restarts: [u32; 2],
-}
-
-/// The task as the pair was started with it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BriefSnapshot {
-    pub id: String,
-    pub title: String,
-    pub prompt: String,
-    pub proof: Option<String>,
-    pub base_branch: String,
-    pub base_commit: String,
-    pub branch: String,
-}
-
-impl From<&TaskBrief> for BriefSnapshot {
-    fn from(b: &TaskBrief) -> Self {
-        BriefSnapshot {
-            id: b.id.clone(),
-            title: b.title.clone(),
-            prompt: b.prompt.clone(),
-            proof: b.proof.clone(),
-            base_branch: b.base_branch.clone(),
-            base_commit: b.base_commit.clone(),
-            branch: b.branch.clone(),
-        }
-    }
-}
-
-impl From<BriefSnapshot> for TaskBrief {
-    fn from(b: BriefSnapshot) -> Self {
-        TaskBrief {
-            id: b.id,
-            title: b.title,
-            prompt: b.prompt,
-            proof: b.proof,
-            base_branch: b.base_branch,
-            base_commit: b.base_commit,
-            branch: b.branch,
-        }
-    }
 }
 
 impl PairSlot {
@@ -93,7 +54,7 @@ impl PairSlot {
             reviewer_pane: self.panes.reviewer_pane_id.clone(),
             session_name: self.session_name.clone(),
             worktree: self.worktree.clone(),
-            brief: BriefSnapshot::from(&self.brief),
+            brief: self.brief.clone(),
             restarts: self.restarts,
         }
     }

@@ -20,4 +20,4 @@ pub mod socket;
 pub use controller::{Action, ConnId, Controller, GitFacts, Seat};
 pub use error::{PairError, PairErrorKind};
 pub use render::TaskBrief;
-pub use runner::{AgentSetup, PairSetup, PairSummary, Progress, run_pair};
+pub use runner::{AgentSetup, PairSetup, PairSummary, Progress, now, run_pair};

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use duet_core::backlog::{Prompt, Task};
 use duet_core::config::Config;
+use duet_core::error_chain::error_chain;
 use duet_core::protocol::pair::PairConfig;
 use duet_git::{Repo, WorktreeManager};
 
@@ -54,10 +55,10 @@ pub fn prepare_task(
     let reviewer = profile(task.reviewer_profile(config))?;
     let base = task.base_branch(config);
     let manager = WorktreeManager::new(repo, &config.worktree_root, &config.branch_prefix)
-        .map_err(|e| fail(chain(&e)))?;
+        .map_err(|e| fail(error_chain(&e)))?;
     let worktree = manager
         .ensure(task.id.as_str(), base)
-        .map_err(|e| fail(chain(&e)))?;
+        .map_err(|e| fail(error_chain(&e)))?;
     let base_commit = fork_point(&worktree.path, base).ok_or_else(|| {
         fail(format!(
             "cannot find where branch `{}` left `{base}`",
@@ -92,18 +93,4 @@ pub fn prepare_task(
         reviewer,
         pair_config,
     })
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

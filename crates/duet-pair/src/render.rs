@@ -3,8 +3,8 @@
 
 use duet_core::protocol::{Envelope, MessageId, Sender};
 
-/// What a task asks, as the prompts need it.
-#[derive(Debug, Clone)]
+/// What a task asks, as the prompts need it (kept in the daemon's pair snapshots).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TaskBrief {
     pub id: String,
     pub title: String,

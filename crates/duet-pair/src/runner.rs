@@ -71,7 +71,8 @@ pub struct PairSummary {
     pub interrupted: bool,
 }
 
-fn now() -> Timestamp {
+/// The wall clock as the protocol's timestamp (the edges read the clock; the core never does).
+pub fn now() -> Timestamp {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());

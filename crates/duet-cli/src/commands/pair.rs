@@ -47,17 +47,10 @@ pub fn run(cwd: &Path, args: &PairArgs) -> Result<ExitCode, CommandError> {
         task.id
     );
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CommandError::internal(format!("failed to start the async runtime: {e}")))?;
     let lines = StatusLines::new(&setup);
-    let outcome = runtime.block_on(run_pair(setup, |p| lines.update(p), async {
+    let outcome = crate::async_run::block_on(run_pair(setup, |p| lines.update(p), async {
         let _ = tokio::signal::ctrl_c().await;
-    }));
-    // Blocking helpers still watching a pane (codex turn starts) must not hold up the exit.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    }))?;
     let summary = outcome.map_err(|e| CommandError::user(error_chain(&e)))?;
     lines.finish();
     print_summary(task.id.as_ref(), &summary);

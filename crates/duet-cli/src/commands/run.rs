@@ -63,19 +63,12 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         exit_when_done: args.exit_when_done,
         stop_agents_on_exit: args.stop_agents,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CommandError::internal(format!("failed to start the async runtime: {e}")))?;
     let lines = ProgressLines::new();
-    let outcome = runtime.block_on(duet_daemon::run(
+    let outcome = crate::async_run::block_on(duet_daemon::run(
         setup,
         |p| lines.update(p),
         shutdown_signal(),
-    ));
-    // Blocking helpers still watching a pane (codex turn starts) must not hold up the exit.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    ))?;
     let summary = outcome.map_err(|e| CommandError::user(error_chain(&e)))?;
     lines.finish();
     drop(simulated);

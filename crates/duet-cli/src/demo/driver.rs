@@ -129,17 +129,12 @@ fn run_task(
         task.id
     );
     // A runtime per pair: dropping it ends the pair's socket server before the next one binds.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CommandError::internal(format!("failed to start the async runtime: {e}")))?;
     let timed_out = Arc::new(AtomicBool::new(false));
     let timeout_flag = Arc::clone(&timed_out);
     let timeout = options.task_timeout;
     let id = task.id.to_string();
     let mut last_state = String::new();
-    let outcome = runtime.block_on(run_pair(
+    let outcome = crate::async_run::block_on(run_pair(
         setup,
         move |progress| {
             if let Progress::TaskState(state) = &progress {
@@ -156,9 +151,7 @@ fn run_task(
                 () = tokio::time::sleep(timeout) => timeout_flag.store(true, Ordering::SeqCst),
             }
         },
-    ));
-    // Blocking helpers still watching a pane (codex turn starts) must not hold up the exit.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    ))?;
     let summary = outcome.map_err(|e| CommandError::user(error_chain(&e)))?;
     let timed_out = timed_out.load(Ordering::SeqCst);
     let done = summary.outcome == TaskState::Done && !summary.interrupted;

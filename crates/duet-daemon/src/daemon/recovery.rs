@@ -65,7 +65,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         };
         let [worker_seat, reviewer_seat] = snapshot.seats;
         let controller = Controller::new(snapshot.state, worker_seat, reviewer_seat);
-        let brief: duet_pair::TaskBrief = snapshot.brief.into();
+        let brief = snapshot.brief;
         let socket = self.setup.socket_path();
         let mut panes = PairPanes {
             worker_pane_id: snapshot.worker_pane,
