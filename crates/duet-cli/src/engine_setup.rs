@@ -34,7 +34,7 @@ pub fn engine_setup(
         backlog_path: ws.root().join(&config.backlog),
         config,
         duet_exe,
-        tmux: TmuxRuntime::new(Some(options.tmux_socket)),
+        runtime: std::sync::Arc::new(TmuxRuntime::new(Some(options.tmux_socket))),
         exit_when_done: options.exit_when_done,
         stop_agents_on_exit: options.stop_agents_on_exit,
         focus: options.focus,

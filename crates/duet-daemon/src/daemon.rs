@@ -115,7 +115,7 @@ pub async fn run(
             .map(|(task, slot)| (task.clone(), slot.session_name.clone()))
             .collect();
         for (task, session) in live {
-            let _ = setup.tmux.kill_session(&session);
+            setup.runtime.stop_pair(&session);
             daemon.append(
                 &task,
                 Event::Note {
@@ -328,7 +328,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         socket: &'s std::path::PathBuf,
     ) -> LaunchPlace<'s> {
         LaunchPlace {
-            tmux: &self.setup.tmux,
+            runtime: self.setup.runtime.as_ref(),
             session_name: slot_session,
             worktree,
             duet_exe: &self.setup.duet_exe,
@@ -425,7 +425,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     role,
                     slot.controller.seat(role).kind,
                     slot.panes.pane(role).to_string(),
-                    self.setup.tmux.clone(),
+                    self.setup.runtime.clone(),
                     tx.clone(),
                 )
             })
@@ -576,10 +576,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                                 kind,
                                 state.kind().as_str(),
                             );
-                            let _ = self
-                                .setup
-                                .tmux
-                                .set_pane_title(slot.panes.pane(role), &title);
+                            self.setup.runtime.set_title(slot.panes.pane(role), &title);
                         }
                     }
                     (self.progress)(DaemonProgress::TaskState {
@@ -618,7 +615,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             for seat in &slot.controller.seats {
                 self.tokens.remove(&seat.token);
             }
-            let _ = self.setup.tmux.kill_session(&slot.session_name);
+            self.setup.runtime.stop_pair(&slot.session_name);
         }
         if let Some((_, waiting)) = self.git_queue.remove(task) {
             for (conn, _) in waiting {

@@ -20,7 +20,6 @@ mod status;
 
 use std::path::PathBuf;
 
-use duet_agents::TmuxRuntime;
 use duet_core::config::Config;
 
 pub use daemon::run;
@@ -33,7 +32,8 @@ pub struct DaemonSetup {
     pub config: Config,
     pub backlog_path: PathBuf,
     pub duet_exe: PathBuf,
-    pub tmux: TmuxRuntime,
+    /// Where the agents run (tmux; in the engine's tests, `duet_pair::runtime::memory`).
+    pub runtime: duet_pair::SharedRuntime,
     /// Stop once no task can make progress any more (every task done, failed or cancelled, or
     /// waiting on one that is); otherwise keep running and watch the backlog for new tasks.
     pub exit_when_done: bool,

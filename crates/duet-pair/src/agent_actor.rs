@@ -1,13 +1,14 @@
-//! One actor per agent: it owns the agent's tmux pane and types what the loop asks it to,
+//! One actor per agent: it owns the agent's place in the runtime and types what the loop asks it to,
 //! one delivery at a time, and reports back what it saw (watchexec's supervisor pattern:
 //! a handle, a control enum, acknowledgements).
 
 use std::time::{Duration, Instant};
 
-use duet_agents::TmuxRuntime;
 use duet_core::config::AgentKind;
 use duet_core::protocol::{MessageId, Role};
 use tokio::sync::mpsc;
+
+use crate::runtime::SharedRuntime;
 
 /// What the loop can ask of an agent's actor.
 #[derive(Debug)]
@@ -41,7 +42,7 @@ impl AgentHandle {
         role: Role,
         kind: AgentKind,
         pane: String,
-        tmux: TmuxRuntime,
+        tmux: SharedRuntime,
         reports: mpsc::Sender<AgentReport>,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -77,7 +78,7 @@ async fn run(
     role: Role,
     kind: AgentKind,
     pane: String,
-    tmux: TmuxRuntime,
+    tmux: SharedRuntime,
     mut rx: mpsc::UnboundedReceiver<AgentControl>,
     reports: mpsc::Sender<AgentReport>,
     queued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -85,7 +86,7 @@ async fn run(
     while let Some(AgentControl::Deliver { text, ids }) = rx.recv().await {
         queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let (tmux2, pane2) = (tmux.clone(), pane.clone());
-        let typed = tokio::task::spawn_blocking(move || tmux2.send_text(&pane2, &text, kind)).await;
+        let typed = tokio::task::spawn_blocking(move || tmux2.type_text(&pane2, &text, kind)).await;
         let report = match typed {
             Ok(Ok(())) if kind == AgentKind::Codex => {
                 // codex has no hook at turn start: its pane is the (fallback) signal. Watched
@@ -121,11 +122,11 @@ async fn run(
     }
 }
 
-fn wait_for_working(tmux: &TmuxRuntime, pane: &str) -> bool {
+fn wait_for_working(tmux: &SharedRuntime, pane: &str) -> bool {
     let deadline = Instant::now() + CODEX_TURN_START_TIMEOUT;
     while Instant::now() < deadline {
         if tmux
-            .capture(pane)
+            .screen(pane)
             .is_ok_and(|screen| screen.contains(WORKING_FOOTER))
         {
             return true;

@@ -1,20 +1,21 @@
-//! Starting a pair's agents in tmux (new, resumed, or one agent again in its pane), from the
-//! agent profiles, through `duet exec-agent` with the bridge and hooks wired in.
+//! Starting a pair's agents in the runtime (new, resumed, or one agent again in its place), from
+//! the agent profiles, through `duet exec-agent` with the bridge and hooks wired in.
 
 use std::path::{Path, PathBuf};
 
-use duet_agents::{LaunchContext, PairPanes, PaneCommand, SessionPlan, TmuxRuntime, launch_spec};
+use duet_agents::{LaunchContext, PairPanes, PaneCommand, SessionPlan, launch_spec};
 use duet_core::protocol::Role;
 
 use crate::controller::Controller;
 use crate::error::{PairError, PairErrorKind};
 use crate::render::{TaskBrief, reviewer_prompt, worker_prompt};
+use crate::runtime::AgentRuntime;
 use crate::seat_setup::AgentSetup;
 
 /// Where and how a pair's agents run.
 #[derive(Debug, Clone)]
 pub struct LaunchPlace<'a> {
-    pub tmux: &'a TmuxRuntime,
+    pub runtime: &'a dyn AgentRuntime,
     pub session_name: &'a str,
     pub worktree: &'a Path,
     pub duet_exe: &'a Path,
@@ -64,7 +65,7 @@ pub fn pane_command(
     })
 }
 
-/// Starts both agents in a new tmux session (replacing an orphaned one of the same name).
+/// Starts both agents in a new place of the runtime (replacing an orphaned one of the same name).
 pub fn launch_pair(
     place: &LaunchPlace<'_>,
     task: &TaskBrief,
@@ -72,11 +73,6 @@ pub fn launch_pair(
     controller: &Controller,
     resume: [Option<&str>; 2],
 ) -> Result<PairPanes, PairError> {
-    // A session left by a controller that died: no controller answers on the socket any more
-    // (ours is bound), so its agents are orphans; start afresh (conversations stay resumable).
-    if place.tmux.has_session(place.session_name).unwrap_or(false) {
-        let _ = place.tmux.kill_session(place.session_name);
-    }
     let worker = pane_command(place, task, Role::Worker, agents[0], controller, resume[0])?;
     let reviewer = pane_command(
         place,
@@ -87,35 +83,19 @@ pub fn launch_pair(
         resume[1],
     )?;
     place
-        .tmux
-        .create_pair_session(place.session_name, place.worktree, &worker, &reviewer)
+        .runtime
+        .start_pair(place.session_name, place.worktree, &worker, &reviewer)
         .map_err(|e| PairError::new(PairErrorKind::Tmux, e))
 }
 
-/// Runs `command` again in `pane` (its agent died), keeping the pane and its place.
+/// Runs `command` again in `agent`'s place (its agent died).
 pub fn respawn_in_pane(
-    tmux: &TmuxRuntime,
-    pane: &str,
+    runtime: &dyn AgentRuntime,
+    agent: &str,
     cwd: &Path,
     command: &PaneCommand,
 ) -> Result<(), PairError> {
-    let mut cmd = tmux.command();
-    cmd.args(["respawn-pane", "-k", "-t", pane, "-c"]).arg(cwd);
-    for (key, value) in &command.env {
-        cmd.arg("-e").arg(format!("{key}={value}"));
-    }
-    cmd.args(&command.argv);
-    let output = cmd
-        .output()
-        .map_err(|e| PairError::new(PairErrorKind::Tmux, e))?;
-    if !output.status.success() {
-        return Err(PairError::msg(
-            PairErrorKind::Tmux,
-            format!(
-                "tmux respawn-pane {pane}: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            ),
-        ));
-    }
-    Ok(())
+    runtime
+        .restart_agent(agent, cwd, command)
+        .map_err(|e| PairError::new(PairErrorKind::Tmux, e))
 }

@@ -5,6 +5,7 @@
 //! - [`seat_setup`]: each seat's agent profile, and the wall clock. The loop that does the IO is
 //!   the engine's (`duet_daemon::run`), for `duet run` and `duet pair` alike.
 //! - [`socket`]: the unix-socket server; [`agent_actor`]: one actor per agent pane.
+//! - [`runtime`]: the agent runtime boundary (tmux, and an in-memory one for tests).
 //! - [`render`]: the words said to agents; [`records`]: protocol records → store events.
 
 pub mod agent_actor;
@@ -15,10 +16,12 @@ pub mod launch;
 pub mod prepare;
 pub mod records;
 pub mod render;
+pub mod runtime;
 pub mod seat_setup;
 pub mod socket;
 
 pub use controller::{Action, ConnId, Controller, GitFacts, Seat};
 pub use error::{PairError, PairErrorKind};
 pub use render::TaskBrief;
+pub use runtime::{AgentPresence, AgentRuntime, RuntimeError, SharedRuntime};
 pub use seat_setup::{AgentSetup, now};

@@ -2,9 +2,9 @@
 //! died, and seeing resumed or adopted agents at rest from their panes.
 
 use duet_agents::PairPanes;
-use duet_agents::tmux::PaneState;
 use duet_core::protocol::Role;
 use duet_core::protocol::delivery::TargetStatus;
+use duet_pair::AgentPresence;
 use duet_pair::Controller;
 use duet_pair::launch::{launch_pair, pane_command, respawn_in_pane};
 use duet_pair::prepare::prepare_task;
@@ -79,7 +79,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             worker_pane_id: snapshot.worker_pane,
             reviewer_pane_id: snapshot.reviewer_pane,
         };
-        let tmux = self.setup.tmux.clone();
+        let runtime = self.setup.runtime.clone();
         let clock = std::time::Instant::now();
         // Agents at rest say so only through hooks, which are lost while no daemon listens:
         // the panes of those not known to be idle are watched.
@@ -90,12 +90,12 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             )
             .then(|| IdleWatch::new(clock, None))
         });
-        if tmux.has_session(&snapshot.session_name).unwrap_or(false) {
+        if runtime.pair_exists(&snapshot.session_name) {
             // Agents that died while no daemon was watching start again, resumed.
             for role in [Role::Worker, Role::Reviewer] {
                 if matches!(
-                    tmux.pane_state(panes.pane(role)),
-                    Ok(PaneState::Dead { .. }) | Err(_)
+                    runtime.presence(panes.pane(role)),
+                    AgentPresence::Exited { .. } | AgentPresence::Unknown
                 ) {
                     watches[usize::from(role == Role::Reviewer)] =
                         Some(IdleWatch::new(clock, Some(resumed_nudge(None))));
@@ -106,8 +106,13 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     let command =
                         pane_command(&place, &brief, role, agent, &controller, resume.as_deref())
                             .map_err(|e| DaemonError::new("restart an agent", e))?;
-                    respawn_in_pane(&tmux, panes.pane(role), &snapshot.worktree, &command)
-                        .map_err(|e| DaemonError::new("restart an agent", e))?;
+                    respawn_in_pane(
+                        runtime.as_ref(),
+                        panes.pane(role),
+                        &snapshot.worktree,
+                        &command,
+                    )
+                    .map_err(|e| DaemonError::new("restart an agent", e))?;
                 }
             }
         } else {
@@ -207,8 +212,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             resume.as_deref(),
         );
         let pane = slot.panes.pane(role).to_string();
-        let restarted = command
-            .and_then(|command| respawn_in_pane(&self.setup.tmux, &pane, &slot.worktree, &command));
+        let restarted = command.and_then(|command| {
+            respawn_in_pane(self.setup.runtime.as_ref(), &pane, &slot.worktree, &command)
+        });
         if let Err(err) = restarted {
             tracing::warn!("task {task}: failed to restart the {role}: {err}");
             return Ok(false);
@@ -249,7 +255,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 slot.watches[index] = None;
                 continue;
             }
-            let Ok(screen) = self.setup.tmux.capture(slot.panes.pane(role)) else {
+            let Ok(screen) = self.setup.runtime.screen(slot.panes.pane(role)) else {
                 continue;
             };
             if !watch.look(&screen, clock) {

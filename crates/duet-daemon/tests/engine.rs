@@ -1,0 +1,554 @@
+//! The engine's decisions with the in-memory agent runtime: no tmux and no agent CLI, a real git
+//! repository and store in a temporary folder. The test plays the agents over the control socket
+//! with the tokens each start was given (as `duet mcp`, `duet hook` and `duet exec-agent` would),
+//! and reads the outcome from the store and the runtime's record.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use duet_core::config::Config;
+use duet_core::protocol::{ToolCall, Verdict};
+use duet_daemon::{DaemonProgress, DaemonSetup, RunSummary};
+use duet_pair::runtime::memory::{MemoryAgent, MemoryRuntime};
+use duet_proto::{Client, ErrorKind, HookSource, Request, RequestBody, Response, ResponseBody};
+use duet_store::{Event, EventFilter, EventRecord, Store, TaskState};
+use duet_testkit::hermetic::{GIT_ENV, git_repo};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+const CONFIG: &str = r#"
+base_branch = "main"
+max_parallel = 2
+[roles]
+worker = "w"
+reviewer = "r"
+[agents.w]
+kind = "claude"
+command = "never-run-by-the-memory-runtime"
+[agents.r]
+kind = "claude"
+command = "never-run-by-the-memory-runtime"
+"#;
+
+fn backlog(ids: &[&str]) -> String {
+    ids.iter()
+        .map(|id| {
+            format!("[[task]]\nid = \"{id}\"\ntitle = \"Task {id}\"\nprompt = \"Do {id}.\"\n\n")
+        })
+        .collect()
+}
+
+/// A repository with duet.toml and a backlog, and a running engine on a memory runtime.
+struct World {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    runtime: MemoryRuntime,
+}
+
+/// One engine run on its own thread; dropping it (or [`Engine::stop`]) ends it.
+struct Engine {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<RunSummary>>,
+}
+
+impl Engine {
+    /// Stops the engine as Ctrl-C would and returns its summary.
+    fn stop(mut self) -> RunSummary {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.join()
+    }
+
+    /// Waits for the engine to end by itself.
+    fn join(mut self) -> RunSummary {
+        self.thread
+            .take()
+            .expect("joined once")
+            .join()
+            .expect("the engine panicked")
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl World {
+    fn new(tasks: &[&str]) -> Self {
+        let (dir, root) = git_repo("duet-engine-");
+        std::fs::write(root.join("duet.toml"), CONFIG).unwrap();
+        std::fs::write(root.join("backlog.toml"), backlog(tasks)).unwrap();
+        World {
+            _dir: dir,
+            root,
+            runtime: MemoryRuntime::new(),
+        }
+    }
+
+    fn setup(&self, exit_when_done: bool, focus: Option<&str>) -> DaemonSetup {
+        let config = Config::from_toml_str(CONFIG, "duet.toml").unwrap();
+        DaemonSetup {
+            repo_root: self.root.clone(),
+            backlog_path: self.root.join("backlog.toml"),
+            config,
+            duet_exe: PathBuf::from("/nonexistent/duet"),
+            runtime: Arc::new(self.runtime.clone()),
+            exit_when_done,
+            stop_agents_on_exit: false,
+            focus: focus.map(str::to_string),
+        }
+    }
+
+    fn start(&self, exit_when_done: bool, focus: Option<&str>) -> Engine {
+        let setup = self.setup(exit_when_done, focus);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let summary =
+                runtime.block_on(duet_daemon::run(setup, |_: DaemonProgress| {}, async {
+                    let _ = stopped.await;
+                }));
+            runtime.shutdown_timeout(Duration::from_secs(1));
+            summary.expect("the engine ran")
+        });
+        let engine = Engine {
+            stop: Some(stop),
+            thread: Some(thread),
+        };
+        self.wait("the engine answers", || self.socket_answers().then_some(()));
+        engine
+    }
+
+    /// The socket exists and answers (a request nobody could mistake for an action).
+    fn socket_answers(&self) -> bool {
+        self.send(Request::from_human(RequestBody::Pause {
+            task: "no-such-task".into(),
+        }))
+        .is_some()
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.setup(false, None).socket_path()
+    }
+
+    fn send(&self, request: Request) -> Option<Response> {
+        Client::new(self.socket(), Duration::from_secs(5))
+            .send(&request)
+            .ok()
+    }
+
+    fn agent(&self, token: &str, body: RequestBody) -> Response {
+        self.send(Request::from_agent(token, body))
+            .expect("the engine answers")
+    }
+
+    fn human(&self, body: RequestBody) -> Response {
+        self.send(Request::from_human(body))
+            .expect("the engine answers")
+    }
+
+    /// Polls `check` until it gives a value (the engine's effects land in the store and the
+    /// runtime's record; there is no event to await from outside the process).
+    fn wait<T>(&self, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(value) = check() {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}\nevents:\n{}",
+                describe(&self.events())
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn pair_name(&self, task: &str) -> String {
+        duet_agents::tmux::session_name(&self.root, task)
+    }
+
+    fn pair(&self, task: &str) -> (MemoryAgent, MemoryAgent) {
+        let name = self.pair_name(task);
+        self.wait(&format!("the pair of {task}"), || self.runtime.pair(&name))
+    }
+
+    fn events(&self) -> Vec<EventRecord> {
+        Store::open_read_only(self.root.join(".duet/state.db"))
+            .and_then(|store| store.events(&EventFilter::all()))
+            .unwrap_or_default()
+    }
+
+    fn state(&self, task: &str) -> Option<TaskState> {
+        let store = Store::open_read_only(self.root.join(".duet/state.db")).ok()?;
+        store.task(task).ok().flatten().map(|row| row.state)
+    }
+
+    fn wait_state(&self, task: &str, state: TaskState) {
+        self.wait(&format!("{task} {state}"), || {
+            (self.state(task) == Some(state)).then_some(())
+        });
+    }
+
+    fn worktree(&self, task: &str) -> PathBuf {
+        self.root.join(".duet/worktrees").join(task)
+    }
+
+    fn commit(&self, task: &str, file: &str) {
+        let dir = self.worktree(task);
+        std::fs::write(dir.join(file), "content\n").unwrap();
+        for args in [&["add", file][..], &["commit", "-q", "-m", file]] {
+            let status = std::process::Command::new("git")
+                .args(args)
+                .current_dir(&dir)
+                .envs(GIT_ENV)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+    }
+}
+
+fn token(agent: &MemoryAgent) -> String {
+    agent
+        .env("DUET_TOKEN")
+        .expect("a token in the env")
+        .to_string()
+}
+
+fn hook(event: &str, extra: serde_json::Value) -> RequestBody {
+    let mut payload = json!({"hook_event_name": event, "session_id": "s"});
+    if let (Some(payload), Some(extra)) = (payload.as_object_mut(), extra.as_object()) {
+        payload.extend(extra.clone());
+    }
+    RequestBody::Hook {
+        source: HookSource::Claude,
+        payload,
+    }
+}
+
+/// The agent's process is up, its bridge has listed duet's tools, and its first turn is over.
+fn settle(world: &World, token: &str) {
+    for body in [
+        RequestBody::ProcessStarted { pid: 4242 },
+        RequestBody::BridgeReady,
+        hook("UserPromptSubmit", json!({"prompt": "first prompt"})),
+        hook("Stop", json!({"stop_hook_active": false})),
+    ] {
+        let answer = world.agent(token, body);
+        assert!(accepted(&answer), "{answer:?}");
+    }
+}
+
+fn tool(world: &World, token: &str, call: ToolCall) -> Response {
+    world.agent(token, RequestBody::ToolCall { call })
+}
+
+fn describe(events: &[EventRecord]) -> String {
+    events
+        .iter()
+        .map(|r| format!("  {:?} {:?}", r.task_id, r.event))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn count(events: &[EventRecord], is: impl Fn(&Event) -> bool) -> usize {
+    events.iter().filter(|r| is(&r.event)).count()
+}
+
+/// Waits until `role`'s agent in `task`'s pair was typed text containing `needle`; returns it.
+fn typed(world: &World, task: &str, reviewer: bool, needle: &str) -> String {
+    world.wait(&format!("{needle:?} typed"), || {
+        let (w, r) = world.runtime.pair(&world.pair_name(task))?;
+        let agent = if reviewer { r } else { w };
+        agent.typed.into_iter().find(|t| t.contains(needle))
+    })
+}
+
+#[test]
+fn a_task_goes_from_start_to_done_and_each_message_is_typed_once() {
+    let world = World::new(&["t"]);
+    let engine = world.start(true, None);
+    let (worker, reviewer) = world.pair("t");
+    let (w, r) = (token(&worker), token(&reviewer));
+    assert_ne!(w, r);
+    assert_eq!(worker.cwd, world.worktree("t"));
+    settle(&world, &w);
+    settle(&world, &r);
+
+    world.commit("t", "a.txt");
+    let answer = tool(
+        &world,
+        &w,
+        ToolCall::RequestReview {
+            summary: "a".into(),
+        },
+    );
+    assert!(accepted(&answer), "{answer:?}");
+    // The idle reviewer is typed the review request; its next turn carries it.
+    let request = typed(&world, "t", true, "(round 1 of");
+    world.agent(&r, hook("UserPromptSubmit", json!({"prompt": request})));
+    let answer = tool(
+        &world,
+        &r,
+        ToolCall::SubmitReview {
+            verdict: Verdict::Approve,
+            findings: Vec::new(),
+        },
+    );
+    assert!(accepted(&answer), "{answer:?}");
+    world.agent(&r, hook("Stop", json!({"stop_hook_active": false})));
+    let approved = typed(&world, "t", false, "approved");
+    world.agent(&w, hook("UserPromptSubmit", json!({"prompt": approved})));
+    let answer = tool(
+        &world,
+        &w,
+        ToolCall::MarkDone {
+            summary: "a".into(),
+        },
+    );
+    assert!(accepted(&answer), "{answer:?}");
+
+    // Done: the engine stops the pair and, with nothing left, exits by itself.
+    let summary = engine.join();
+    assert!(!summary.interrupted);
+    assert_eq!(summary.tasks[0].state, "done");
+    assert_eq!(summary.tasks[0].commits.len(), 1);
+    assert_eq!(world.runtime.stopped(), vec![world.pair_name("t")]);
+    let events = world.events();
+    let accepted = count(&events, |e| matches!(e, Event::MessageAccepted { .. }));
+    let delivered = count(&events, |e| matches!(e, Event::MessageDelivered { .. }));
+    assert_eq!((accepted, delivered), (2, 2), "{}", describe(&events));
+}
+
+#[test]
+fn a_crashed_agent_is_restarted_with_a_new_token_and_the_old_one_is_refused() {
+    let world = World::new(&["t"]);
+    let _engine = world.start(false, None);
+    let (worker, _) = world.pair("t");
+    let old = token(&worker);
+    settle(&world, &old);
+
+    let answer = world.agent(
+        &old,
+        RequestBody::ProcessExited {
+            code: Some(137),
+            signal: None,
+        },
+    );
+    assert!(accepted(&answer), "{answer:?}");
+    let (worker, _) = world.wait("the restart", || {
+        world
+            .runtime
+            .pair(&world.pair_name("t"))
+            .filter(|(w, _)| w.starts.len() == 2)
+    });
+    let new = token(&worker);
+    assert_ne!(new, old, "a new process, a new token");
+    // Resumed: the same claude session, no first prompt again.
+    let args = &worker.starts[1].argv;
+    assert!(args.iter().any(|a| a == "--resume"), "{args:?}");
+    // The dead process's helpers can no longer act for the seat.
+    let refused = world.agent(
+        &old,
+        RequestBody::ProcessExited {
+            code: Some(1),
+            signal: None,
+        },
+    );
+    assert!(
+        refused_with(&refused, ErrorKind::Unauthorized),
+        "{refused:?}"
+    );
+    assert!(accepted(&world.agent(&new, RequestBody::BridgeReady)));
+    let events = world.events();
+    assert_eq!(
+        count(&events, |e| matches!(
+            e,
+            Event::AgentExited {
+                exit_code: Some(137),
+                ..
+            }
+        )),
+        1
+    );
+    assert!(
+        events
+            .iter()
+            .any(|r| matches!(&r.event, Event::Note { text } if text.contains("restart 1 of 3")))
+    );
+
+    // After the last allowed restart, the next crash makes the task need the human.
+    let mut current = new;
+    for _ in 0..3 {
+        world.agent(
+            &current,
+            RequestBody::ProcessExited {
+                code: Some(137),
+                signal: None,
+            },
+        );
+        let (worker, _) = world.runtime.pair(&world.pair_name("t")).unwrap();
+        current = token(&worker);
+    }
+    world.wait_state("t", TaskState::NeedsHuman);
+    let (worker, _) = world.runtime.pair(&world.pair_name("t")).unwrap();
+    assert_eq!(worker.starts.len(), 4, "three restarts, then the human");
+}
+
+#[test]
+fn a_new_engine_adopts_the_pair_left_running_and_keeps_its_tokens() {
+    let world = World::new(&["t"]);
+    let engine = world.start(false, None);
+    let (worker, reviewer) = world.pair("t");
+    settle(&world, &token(&worker));
+    settle(&world, &token(&reviewer));
+    world.commit("t", "a.txt");
+    let answer = tool(
+        &world,
+        &token(&worker),
+        ToolCall::RequestReview {
+            summary: "a".into(),
+        },
+    );
+    assert!(accepted(&answer), "{answer:?}");
+    world.wait_state("t", TaskState::Reviewing);
+    let summary = engine.stop();
+    assert!(summary.interrupted);
+    assert_eq!(
+        world.runtime.pairs(),
+        vec![world.pair_name("t")],
+        "the agents outlive the engine"
+    );
+
+    let _engine = world.start(false, None);
+    world.wait("the adoption", || {
+        world
+            .events()
+            .iter()
+            .any(|r| matches!(&r.event, Event::Note { text } if text == "pair adopted by a new daemon"))
+            .then_some(())
+    });
+    assert_eq!(
+        world.runtime.pairs_started(),
+        1,
+        "adopted, not started again"
+    );
+    // The live agents' tokens still act for them: the reviewer's verdict is taken.
+    let answer = tool(
+        &world,
+        &token(&reviewer),
+        ToolCall::SubmitReview {
+            verdict: Verdict::Approve,
+            findings: Vec::new(),
+        },
+    );
+    assert!(accepted(&answer), "{answer:?}");
+    // The approval is the adopted pair's: the worker is back at work, to mark it done.
+    world.wait_state("t", TaskState::Working);
+}
+
+#[test]
+fn pause_and_cancel_reach_a_running_pair_and_a_queued_task() {
+    let world = World::new(&["a", "b", "c"]);
+    let _engine = world.start(false, None);
+    world.pair("a");
+    world.pair("b");
+    // max_parallel 2: c waits in the queue; paused there, it stays out of the scheduler.
+    world.wait_state("c", TaskState::Queued);
+    assert!(accepted(
+        &world.human(RequestBody::Pause { task: "c".into() })
+    ));
+    world.wait_state("c", TaskState::Paused);
+    assert!(accepted(
+        &world.human(RequestBody::Pause { task: "a".into() })
+    ));
+    world.wait_state("a", TaskState::Paused);
+    assert!(accepted(
+        &world.human(RequestBody::Cancel { task: "b".into() })
+    ));
+    world.wait_state("b", TaskState::Cancelled);
+    world.wait("b's pair stopped", || {
+        world
+            .runtime
+            .stopped()
+            .contains(&world.pair_name("b"))
+            .then_some(())
+    });
+    // b's slot is free, but c is paused: nothing new starts until it is resumed.
+    assert_eq!(world.runtime.pairs_started(), 2);
+    assert!(accepted(
+        &world.human(RequestBody::Resume { task: "c".into() })
+    ));
+    world.pair("c");
+    let refused = world.human(RequestBody::Resume { task: "b".into() });
+    assert!(refused_with(&refused, ErrorKind::WrongState), "{refused:?}");
+}
+
+#[test]
+fn a_task_appended_to_the_backlog_is_queued_and_started() {
+    let world = World::new(&["a"]);
+    let _engine = world.start(false, None);
+    world.pair("a");
+    let path = world.root.join("backlog.toml");
+    let tmp = world.root.join("backlog.toml.tmp");
+    std::fs::write(&tmp, backlog(&["a", "b"])).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    world.pair("b");
+    world.wait_state("b", TaskState::Working);
+}
+
+#[test]
+fn with_a_focus_only_that_task_starts_and_the_engine_ends_with_it() {
+    let world = World::new(&["a", "b"]);
+    let engine = world.start(false, Some("b"));
+    let (worker, _) = world.pair("b");
+    assert_eq!(world.runtime.pairs(), vec![world.pair_name("b")]);
+    assert!(accepted(
+        &world.human(RequestBody::Cancel { task: "b".into() })
+    ));
+    let summary = engine.join();
+    assert!(!summary.interrupted);
+    let b = summary.tasks.iter().find(|t| t.id == "b").unwrap();
+    assert_eq!(b.state, "cancelled");
+    assert_eq!(
+        world.state("a"),
+        Some(TaskState::Queued),
+        "a was never started"
+    );
+    assert!(!token(&worker).is_empty());
+}
+
+/// The request was taken: an `ok` answer that is not a tool's refusal.
+fn accepted(response: &Response) -> bool {
+    matches!(
+        response,
+        Response::Ok {
+            body: ResponseBody::ToolResult {
+                is_error: false,
+                ..
+            } | ResponseBody::Ack
+                | ResponseBody::HookReply { .. }
+                | ResponseBody::Status { .. }
+        }
+    )
+}
+
+fn refused_with(response: &Response, kind: ErrorKind) -> bool {
+    matches!(response, Response::Error { error } if error.kind == kind)
+}

@@ -1,0 +1,159 @@
+//! The agent runtime boundary: where a pair's agents run and how the engine reaches them
+//! (start, type into, look at, restart, stop). tmux is the runtime today ([`TmuxRuntime`]);
+//! [`memory::MemoryRuntime`] stands in for it in the engine's tests. A headless runtime (claude
+//! stream-json, codex app-server) or one on another machine plugs in here.
+//!
+//! Agents are named by opaque handles (`PairPanes`: one string per seat, tmux pane ids today);
+//! the engine stores them in its snapshots and hands them back, never reads them.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use duet_agents::tmux::PaneState;
+use duet_agents::{PairPanes, PaneCommand, TmuxRuntime};
+use duet_core::config::AgentKind;
+
+pub mod memory;
+
+/// Why the runtime could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to {action}: {detail}")]
+pub struct RuntimeError {
+    pub action: String,
+    pub detail: String,
+}
+
+impl RuntimeError {
+    pub fn new(action: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        RuntimeError {
+            action: action.into(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// Whether an agent's process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentPresence {
+    Running,
+    /// It exited (its place stays until the pair is stopped).
+    Exited {
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+    },
+    /// The runtime cannot tell (its place is gone).
+    Unknown,
+}
+
+/// What the engine needs of the place its agents run in. Implementations must not block for
+/// long: the engine calls them from its loop (typing is done by each agent's actor instead).
+pub trait AgentRuntime: Send + Sync + std::fmt::Debug {
+    /// Starts both agents of a pair in a new place named `pair` (one left from an engine that
+    /// died is replaced: its agents are orphans, their conversations stay resumable).
+    fn start_pair(
+        &self,
+        pair: &str,
+        cwd: &Path,
+        worker: &PaneCommand,
+        reviewer: &PaneCommand,
+    ) -> Result<PairPanes, RuntimeError>;
+
+    /// Runs `command` again in `agent`'s place (its process died).
+    fn restart_agent(
+        &self,
+        agent: &str,
+        cwd: &Path,
+        command: &PaneCommand,
+    ) -> Result<(), RuntimeError>;
+
+    /// Whether the pair's place still exists (its agents may have outlived an engine).
+    fn pair_exists(&self, pair: &str) -> bool;
+
+    /// Stops both agents and removes their place.
+    fn stop_pair(&self, pair: &str);
+
+    fn presence(&self, agent: &str) -> AgentPresence;
+
+    /// The label a human sees on the agent (task, role, agent, state).
+    fn set_title(&self, agent: &str, title: &str);
+
+    /// What the agent's screen shows now (a fallback signal: hooks come first).
+    fn screen(&self, agent: &str) -> Result<String, RuntimeError>;
+
+    /// Types `text` at the agent's prompt and submits it.
+    fn type_text(&self, agent: &str, text: &str, kind: AgentKind) -> Result<(), RuntimeError>;
+}
+
+/// The runtime as the engine holds it.
+pub type SharedRuntime = Arc<dyn AgentRuntime>;
+
+impl AgentRuntime for TmuxRuntime {
+    fn start_pair(
+        &self,
+        pair: &str,
+        cwd: &Path,
+        worker: &PaneCommand,
+        reviewer: &PaneCommand,
+    ) -> Result<PairPanes, RuntimeError> {
+        if self.has_session(pair).unwrap_or(false) {
+            let _ = self.kill_session(pair);
+        }
+        self.create_pair_session(pair, cwd, worker, reviewer)
+            .map_err(|e| RuntimeError::new(format!("start tmux session {pair}"), e))
+    }
+
+    fn restart_agent(
+        &self,
+        agent: &str,
+        cwd: &Path,
+        command: &PaneCommand,
+    ) -> Result<(), RuntimeError> {
+        let mut cmd = self.command();
+        cmd.args(["respawn-pane", "-k", "-t", agent, "-c"]).arg(cwd);
+        for (key, value) in &command.env {
+            cmd.arg("-e").arg(format!("{key}={value}"));
+        }
+        cmd.args(&command.argv);
+        let action = format!("restart the agent in tmux pane {agent}");
+        let output = cmd.output().map_err(|e| RuntimeError::new(&action, e))?;
+        if !output.status.success() {
+            return Err(RuntimeError::new(
+                action,
+                String::from_utf8_lossy(&output.stderr).trim(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn pair_exists(&self, pair: &str) -> bool {
+        self.has_session(pair).unwrap_or(false)
+    }
+
+    fn stop_pair(&self, pair: &str) {
+        let _ = self.kill_session(pair);
+    }
+
+    fn presence(&self, agent: &str) -> AgentPresence {
+        match self.pane_state(agent) {
+            Ok(PaneState::Running { .. }) => AgentPresence::Running,
+            Ok(PaneState::Dead { exit_code, signal }) => {
+                AgentPresence::Exited { exit_code, signal }
+            }
+            Err(_) => AgentPresence::Unknown,
+        }
+    }
+
+    fn set_title(&self, agent: &str, title: &str) {
+        let _ = self.set_pane_title(agent, title);
+    }
+
+    fn screen(&self, agent: &str) -> Result<String, RuntimeError> {
+        self.capture(agent)
+            .map_err(|e| RuntimeError::new(format!("read tmux pane {agent}"), e))
+    }
+
+    fn type_text(&self, agent: &str, text: &str, kind: AgentKind) -> Result<(), RuntimeError> {
+        self.send_text(agent, text, kind)
+            .map_err(|e| RuntimeError::new(format!("type into tmux pane {agent}"), e))
+    }
+}
