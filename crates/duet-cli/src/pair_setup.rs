@@ -20,6 +20,8 @@ pub fn prepare_pair(
     tmux_socket: &str,
     resume: bool,
 ) -> Result<PairSetup, CommandError> {
+    let socket_path = duet_proto::prepare_socket(&ws.root().join(".duet"))
+        .map_err(|e| CommandError::user(e.to_string()))?;
     let prepared =
         prepare_task(ws.repo(), config, task).map_err(|e| CommandError::user(error_chain(&e)))?;
     let duet_exe = std::env::current_exe()
@@ -27,7 +29,7 @@ pub fn prepare_pair(
     Ok(PairSetup {
         task: prepared.brief,
         worktree: prepared.worktree,
-        socket_path: ws.root().join(".duet").join("duet.sock"),
+        socket_path,
         store_path: ws.state_db_path(),
         duet_exe,
         tmux: TmuxRuntime::new(Some(tmux_socket.to_string())),

@@ -44,8 +44,9 @@ impl DaemonSetup {
         self.repo_root.join(".duet")
     }
 
+    /// The control socket: a short path outside the repository (see `duet_proto::socket_path`).
     pub fn socket_path(&self) -> PathBuf {
-        self.state_dir().join("duet.sock")
+        duet_proto::socket_path(&self.state_dir())
     }
 
     pub fn store_path(&self) -> PathBuf {

@@ -36,6 +36,9 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     }
     let log_dir = ws.root().join(".duet").join("logs");
     init_logging(&log_dir)?;
+    // The daemon binds the socket this computes; the locator lets clients find it.
+    duet_proto::prepare_socket(&ws.root().join(".duet"))
+        .map_err(|e| CommandError::user(e.to_string()))?;
 
     // Simulated mode: the agent profiles are rewritten in memory, duet.toml is untouched.
     let simulated = match &args.simulate {
@@ -121,16 +124,23 @@ fn detach(root: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     if let Some(script) = &args.simulate {
         command.arg("--simulate").arg(std::path::absolute(script)?);
     }
-    let child = command
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out)
         .process_group(0)
         .spawn()?;
-    let socket = root.join(".duet").join("duet.sock");
-    let client = duet_proto::Client::new(&socket, Duration::from_secs(2));
+    let log = log_dir.join("daemon.out");
     let deadline = Instant::now() + DETACH_READY_TIMEOUT;
     while Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            return Err(daemon_died(status, &log));
+        }
+        // Found afresh each time: the starting daemon writes the locator.
+        let client = duet_proto::Client::new(
+            duet_proto::find_socket(&root.join(".duet")),
+            Duration::from_secs(2),
+        );
         let status =
             duet_proto::Request::from_human(duet_proto::RequestBody::Status { task: None });
         if client.send(&status).is_ok() {
@@ -145,9 +155,39 @@ fn detach(root: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         std::thread::sleep(Duration::from_millis(100));
     }
     Err(CommandError::user(format!(
-        "the background duet did not start within {DETACH_READY_TIMEOUT:?}"
+        "the background duet did not answer on its socket within {DETACH_READY_TIMEOUT:?}"
     ))
-    .hint(format!("see {}", log_dir.join("daemon.out").display())))
+    .hint(format!(
+        "it may still be starting (pid {}); its log is {}",
+        child.id(),
+        log.display()
+    )))
+}
+
+/// The error for a background daemon that exited before it answered: its last error line and
+/// where its log is.
+fn daemon_died(status: std::process::ExitStatus, log: &Path) -> CommandError {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let code = status.code().map_or_else(
+        || "killed by a signal".to_string(),
+        |c| format!("exit code {c}"),
+    );
+    let mut err = CommandError::user(format!(
+        "the background duet exited before it started ({code}): {}",
+        last_error_line(&text).unwrap_or("it printed nothing")
+    ));
+    err = err.hint(format!("its log is {}", log.display()));
+    err
+}
+
+/// The last line starting with `error:` (what a failed `duet` prints), else the last non-empty
+/// line.
+fn last_error_line(text: &str) -> Option<&str> {
+    let lines = || text.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .filter_map(|l| l.strip_prefix("error: "))
+        .next_back()
+        .or_else(|| lines().next_back())
 }
 
 /// Logs go to `.duet/logs/duet.log` (RUST_LOG or `info`).
