@@ -34,6 +34,7 @@ pub fn run(cwd: &Path, args: &PairArgs) -> Result<ExitCode, CommandError> {
             });
         return Err(CommandError::user(format!("unknown task `{}`", args.task)).hint(hint));
     };
+    crate::commands::doctor::preflight(&ws, &config, &[task])?;
     let setup = prepare_pair(&ws, &config, task, &args.tmux.tmux_socket, args.resume)?;
     let session = setup.session_name.clone();
     println!(

@@ -24,12 +24,17 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     let mut config = ws.load_config()?;
     // The backlog must validate before anything starts; later edits that break it are reported
     // and the last good one is kept.
-    ws.load_backlog(&config)?;
+    let backlog = ws.load_backlog(&config)?;
     if let Some(pid) = duet_daemon::lock::running_daemon(&ws.root().join(".duet/daemon.pid")) {
         return Err(CommandError::user(format!(
             "another duet daemon (pid {pid}) is running in this repository"
         ))
         .hint("`duet status` talks to it; `duet stop` stops it"));
+    }
+    // Simulated agents are checked once the profiles point at them (below).
+    let tasks = crate::commands::doctor::tasks_to_run(&ws, &backlog);
+    if args.simulate.is_none() {
+        crate::commands::doctor::preflight(&ws, &config, &tasks)?;
     }
     if args.detach {
         return detach(ws.root(), args);
@@ -51,6 +56,7 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
                 Some(log_dir.join("simulated-model.jsonl")),
             )?;
             config = simulate_config(&config, &sim);
+            crate::commands::doctor::preflight(&ws, &config, &tasks)?;
             Some(sim)
         }
         None => None,
