@@ -23,16 +23,13 @@ const INOTIFY_LIMIT_FILE: &str = "/proc/sys/fs/inotify/max_user_watches";
 /// Runs the start checks for `tasks`; prints the warnings, refuses with every error (exit 1).
 pub fn preflight(ws: &Workspace, config: &Config, tasks: &[&Task]) -> Result<(), CommandError> {
     let checks = duet_preflight::start_checks(config, tasks, ws.root(), &Env::from_process());
-    match duet_preflight::verdict(&checks) {
-        Ok(warnings) => {
-            for warning in warnings {
-                eprintln!("warning: {}", warning.message);
-            }
-            Ok(())
-        }
-        // One `error:` per line, as the CLI prints a single error.
-        Err(errors) => Err(CommandError::user(errors.replace('\n', "\nerror: "))),
+    for warning in checks.iter().filter(|c| c.status == Status::Warning) {
+        eprintln!("warning: {}", warning.message);
     }
+    duet_preflight::verdict(&checks)
+        .map(|_| ())
+        // One `error:` per line, as the CLI prints a single error.
+        .map_err(|errors| CommandError::user(errors.replace('\n', "\nerror: ")))
 }
 
 /// The backlog's tasks `duet run` would still work on: all but those done, failed or
