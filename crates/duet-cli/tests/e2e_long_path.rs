@@ -1,0 +1,88 @@
+//! A repository whose path is 200 characters long (far beyond a unix socket's ~108 bytes):
+//! the whole `duet pair` scenario with the real agent CLIs, and a `duet run --detach` daemon
+//! that answers `duet status` and `duet stop`; the control socket lives at a short path.
+
+mod common;
+#[path = "common/e2e.rs"]
+mod e2e;
+mod preflight_support;
+
+use std::path::Path;
+
+use common::TestEnvironment;
+use e2e::{Roles, run_two_round_pair_in};
+use preflight_support::{ToolBin, duet};
+
+/// The repository path's length.
+const REPO_PATH_LEN: usize = 200;
+
+/// A relative path under `root` that makes `root/<it>` exactly [`REPO_PATH_LEN`] long, in
+/// folders of at most 60 characters.
+fn deep_name(root: &Path) -> String {
+    let want = REPO_PATH_LEN - root.as_os_str().len() - 1;
+    let mut name = String::new();
+    while name.len() < want {
+        if !name.is_empty() {
+            name.push('/');
+        }
+        let left = want - name.len();
+        name.push_str(&"d".repeat(left.min(60)));
+    }
+    assert_eq!(root.join(&name).as_os_str().len(), REPO_PATH_LEN);
+    name
+}
+
+#[test]
+fn a_pair_finishes_its_task_in_a_200_character_repository_path() {
+    let Some((world, _log)) = run_two_round_pair_in(
+        "long-path",
+        "pair_claude_worker_codex_reviewer.toml",
+        Roles::ClaudeWorksCodexReviews,
+        &deep_name,
+    ) else {
+        return;
+    };
+    assert_eq!(world.repo.as_os_str().len(), REPO_PATH_LEN);
+    let socket = duet_proto::socket_path::read_locator(&world.repo.join(".duet")).unwrap();
+    assert!(socket.as_os_str().len() < 108, "{}", socket.display());
+}
+
+#[test]
+fn a_detached_daemon_in_a_200_character_path_answers_and_stops() {
+    let env = TestEnvironment::default();
+    let root = std::fs::canonicalize(env.root()).unwrap();
+    let repo = env.repo_with_commit(&deep_name(&root));
+    assert_eq!(env.duet(&repo, &["init"]).code, 0);
+    let bin = ToolBin::new();
+    bin.agent("claude", "2.1.197 (Claude Code)");
+    bin.agent("codex", "codex-cli 0.169.0");
+    // No task to start: the daemon only listens.
+    std::fs::write(repo.join("backlog.toml"), "").unwrap();
+    let tmux = format!("duet-long-path-{}", std::process::id());
+    let _tmux = common::TmuxServerGuard(tmux.clone());
+    let vars = duet_testkit::hermetic::GIT_ENV;
+    let home = env.home();
+    let mut vars = vars.to_vec();
+    vars.push(("HOME", home.to_str().unwrap()));
+
+    let out = duet(
+        &repo,
+        &bin,
+        &vars,
+        &["run", "--detach", "--tmux-socket", &tmux],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .starts_with("duet is running in the background (pid "),
+        "{out:?}"
+    );
+    let socket = duet_proto::socket_path::read_locator(&repo.join(".duet")).unwrap();
+    assert!(socket.as_os_str().len() < 108, "{}", socket.display());
+    let status = duet(&repo, &bin, &vars, &["status", "--json"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["live"], true, "answered by the daemon: {status:#}");
+    let stop = duet(&repo, &bin, &vars, &["stop"]);
+    assert_eq!(stop.code, 0, "{stop:?}");
+}
