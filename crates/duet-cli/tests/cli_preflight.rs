@@ -144,3 +144,69 @@ fn run_detach_fails_with_the_reason_of_a_daemon_that_cannot_start() {
         )
     );
 }
+
+#[test]
+fn the_daemon_puts_a_task_whose_agent_cannot_start_in_needs_human_without_making_anything() {
+    let env = TestEnvironment::default();
+    let repo = repo(&env);
+    let bin = ToolBin::new();
+    bin.agent("claude", "2.1.197 (Claude Code)");
+    bin.agent("codex", "codex-cli 0.169.0");
+    let broken = env.root().join("not-installed/codex");
+    let mut config = std::fs::read_to_string(repo.join("duet.toml")).unwrap();
+    config.push_str(&format!(
+        "\n[agents.broken]\nkind = \"codex\"\ncommand = \"{}\"\n",
+        broken.display()
+    ));
+    std::fs::write(repo.join("duet.toml"), config).unwrap();
+    // No task at the start, so `duet run`'s own preflight passes.
+    std::fs::write(repo.join("backlog.toml"), "").unwrap();
+    let tmux = format!("duet-preflight-daemon-{}", std::process::id());
+    let _tmux = common::TmuxServerGuard(tmux.clone());
+    let home = env.home();
+    let mut vars = GIT_IDENTITY.to_vec();
+    vars.push(("HOME", home.to_str().unwrap()));
+    let out = duet(
+        &repo,
+        &bin,
+        &vars,
+        &["run", "--detach", "--tmux-socket", &tmux],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+
+    // A task whose reviewer cannot start arrives (written whole, then renamed into place).
+    let tmp = repo.join("backlog.toml.tmp");
+    std::fs::write(
+        &tmp,
+        "[[task]]\nid = \"t\"\nprompt = \"p\"\nreviewer = \"broken\"\n",
+    )
+    .unwrap();
+    std::fs::rename(&tmp, repo.join("backlog.toml")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let task = loop {
+        let status = duet(&repo, &bin, &vars, &["status", "t", "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap_or_default();
+        let task = json["tasks"].as_array().and_then(|t| t.first()).cloned();
+        if let Some(task) = task.filter(|t| t["state"] == "needs-human") {
+            break task;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not needs-human: {status:?}"
+        );
+        // The daemon reacts to a file event; its answer is read over the socket.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let text = task.to_string();
+    let reason = format!(
+        "{} is not an executable file: install it with `npm install -g @openai/codex`, or set `agents.broken.command`",
+        broken.display()
+    );
+    assert!(
+        text.contains(&serde_json::Value::from(reason.as_str()).to_string()),
+        "{task:#}"
+    );
+    assert_eq!(env.git(&repo, &["branch", "--list", "duet/*"]), "");
+    assert!(!repo.join(".duet/worktrees/t").exists());
+    assert_eq!(duet(&repo, &bin, &vars, &["stop"]).code, 0);
+}
