@@ -229,3 +229,40 @@ fn doctor_sees_a_claude_login_file_and_a_codex_auth_file() {
         );
     }
 }
+
+#[test]
+fn doctor_without_duet_init_checks_the_defaults_and_an_invalid_backlog_is_an_error() {
+    let env = TestEnvironment::default();
+    let repo = std::fs::canonicalize(env.repo_with_commit("repo")).unwrap();
+    let bin = ToolBin::new();
+    bin.agent("claude", "2.1.197 (Claude Code)");
+    bin.agent("codex", "codex-cli 0.169.0");
+    let home = env.home();
+    let vars = vars(home.to_str().unwrap(), &[]);
+    let out = duet(&repo, &bin, &vars, &["doctor"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    for line in [
+        format!("warning config: no duet.toml in {}: run `duet init` (checking with the defaults)", repo.display()),
+        "warning backlog: no backlog at backlog.toml: run `duet init`, or set `backlog` in duet.toml".to_string(),
+    ] {
+        assert!(lines.contains(&line.as_str()), "missing {line:?} in\n{}", out.stdout);
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ok      agent claude: ")),
+        "{}",
+        out.stdout
+    );
+
+    assert_eq!(env.duet(&repo, &["init"]).code, 0);
+    std::fs::write(repo.join("backlog.toml"), "[[task]]\nid = \"x\"\n").unwrap();
+    let out = duet(&repo, &bin, &vars, &["doctor"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout.lines().any(|l| l == "error   backlog: backlog.toml is invalid: run `duet validate` to see every problem"),
+        "{}",
+        out.stdout
+    );
+}

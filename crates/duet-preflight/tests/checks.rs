@@ -575,3 +575,79 @@ fn the_socket_check_names_the_path_and_whether_a_duet_listens() {
         )
     );
 }
+
+#[test]
+fn an_agent_that_cannot_be_started_is_an_error_with_the_reason() {
+    let bin = Bin::new();
+    let claude = bin.path().join("claude");
+    std::fs::write(&claude, "#!/nonexistent/interpreter\n").unwrap();
+    std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let check = check_agent(
+        "claude",
+        &profile(AgentKind::Claude, "claude"),
+        &bin.env(),
+        &bin.path(),
+    );
+    assert_eq!(
+        check,
+        Check::error(
+            "agent claude",
+            format!(
+                "failed to run `{} --version`: No such file or directory (os error 2): reinstall it with `npm install -g @anthropic-ai/claude-code`, or set `agents.claude.command`",
+                claude.display()
+            )
+        )
+    );
+}
+
+#[test]
+fn a_tmux_that_fails_or_prints_no_version_is_reported() {
+    let failing = Bin::new();
+    let tmux = failing.script("tmux", "exit 2");
+    assert_eq!(
+        check_tmux(&failing.env()),
+        Check::error(
+            "tmux",
+            format!(
+                "`{} -V` failed (exit code 2): reinstall tmux: install it with your package manager (`apt-get install tmux`, `brew install tmux`)",
+                tmux.display()
+            )
+        )
+    );
+    let odd = Bin::new();
+    odd.script("tmux", "echo 'tmux master'");
+    assert_eq!(
+        check_tmux(&odd.env()),
+        Check::warning(
+            "tmux",
+            "cannot read tmux's version from \"tmux master\": duet needs tmux 3.0 or newer"
+        )
+    );
+}
+
+#[test]
+fn an_inotify_limit_that_is_not_a_number_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("max_user_watches");
+    std::fs::write(&file, "lots\n").unwrap();
+    assert_eq!(
+        check_inotify(&file),
+        Check::warning(
+            "inotify",
+            format!("cannot read a number from {}: \"lots\"", file.display())
+        )
+    );
+}
+
+#[test]
+fn base_branch_without_git_is_an_error() {
+    let empty = Bin::new();
+    let env = Env::from_vars([("PATH", empty.path())]);
+    assert_eq!(
+        check_base_branch(&empty.path(), "main", &env),
+        Check::error(
+            "base branch main",
+            "git not found on PATH: install it with your package manager"
+        )
+    );
+}

@@ -237,3 +237,58 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod failure_tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    #[test]
+    fn a_locator_that_cannot_be_written_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".duet");
+        std::fs::create_dir_all(state.join(LOCATOR_FILE)).unwrap();
+        let err = write_locator(&state, Path::new("/tmp/duet-1/x.sock")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::IsADirectory, "{err}");
+        let names: Vec<_> = std::fs::read_dir(&state)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [LOCATOR_FILE], "the temp file is removed");
+    }
+
+    #[test]
+    fn a_socket_folder_of_another_user_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("theirs");
+        std::fs::create_dir(&folder).unwrap();
+        if std::os::unix::fs::chown(&folder, Some(65534), Some(65534)).is_err() {
+            println!("skipped: cannot give a folder to another user (not root)");
+            return;
+        }
+        let err = create_private_dir(&folder).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the socket folder {} belongs to uid 65534, not to this user (uid {})",
+                folder.display(),
+                std::fs::metadata(dir.path()).unwrap().uid()
+            )
+        );
+    }
+
+    #[test]
+    fn a_symlink_as_socket_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        std::fs::create_dir(&target).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = create_private_dir(&link).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("the socket folder {} is not a folder", link.display())
+        );
+    }
+}
