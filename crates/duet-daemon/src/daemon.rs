@@ -261,15 +261,17 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         if let Err(reason) = duet_preflight::check_task_agents(&self.setup.config, &task) {
             tracing::error!("task {task_id}: {reason}");
             let from = self.stored_state(task_id).unwrap_or(StoredState::Queued);
-            let (to, why) = (StoredState::NeedsHuman, Some(reason.clone()));
-            self.append(
-                task_id,
-                Event::TaskStateChanged {
-                    from,
-                    to,
-                    reason: why,
-                },
-            )?;
+            let to = StoredState::NeedsHuman;
+            let changed = Event::TaskStateChanged {
+                from,
+                to,
+                reason: Some(reason.clone()),
+            };
+            self.append(task_id, changed)?;
+            (self.progress)(DaemonProgress::TaskState {
+                task: task_id.to_string(),
+                state: to.to_string(),
+            });
             (self.progress)(DaemonProgress::HumanNeeded {
                 task: task_id.to_string(),
                 text: reason,

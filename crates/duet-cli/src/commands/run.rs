@@ -178,12 +178,11 @@ fn daemon_died(status: std::process::ExitStatus, log: &Path) -> CommandError {
         || "killed by a signal".to_string(),
         |c| format!("exit code {c}"),
     );
-    let mut err = CommandError::user(format!(
+    CommandError::user(format!(
         "the background duet exited before it started ({code}): {}",
         last_error_line(&text).unwrap_or("it printed nothing")
-    ));
-    err = err.hint(format!("its log is {}", log.display()));
-    err
+    ))
+    .hint(format!("its log is {}", log.display()))
 }
 
 /// The last line starting with `error:` (what a failed `duet` prints), else the last non-empty
