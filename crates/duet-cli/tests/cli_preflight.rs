@@ -208,5 +208,25 @@ fn the_daemon_puts_a_task_whose_agent_cannot_start_in_needs_human_without_making
     );
     assert_eq!(env.git(&repo, &["branch", "--list", "duet/*"]), "");
     assert!(!repo.join(".duet/worktrees/t").exists());
+
+    // Once the CLI is there, an answer queues the task again and its pair starts.
+    std::fs::create_dir_all(broken.parent().unwrap()).unwrap();
+    std::fs::copy(bin.path().join("codex"), &broken).unwrap();
+    let answer = duet(&repo, &bin, &vars, &["answer", "t", "installed"]);
+    assert_eq!(answer.code, 0, "{answer:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let status = duet(&repo, &bin, &vars, &["status", "t", "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap_or_default();
+        if json["tasks"][0]["state"] == "working" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not working: {status:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(repo.join(".duet/worktrees/t").is_dir());
     assert_eq!(duet(&repo, &bin, &vars, &["stop"]).code, 0);
 }

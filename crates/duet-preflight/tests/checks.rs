@@ -391,22 +391,12 @@ fn the_daemon_check_refuses_a_task_whose_agent_is_missing() {
     let config =
         duet_core::config::Config::from_toml_str(&config_src, Path::new("duet.toml")).unwrap();
     let backlog = duet_core::backlog::Backlog::from_toml_str(
-        "[[task]]\nid = \"t\"\nprompt = \"p\"\n[[task]]\nid = \"solo\"\nprompt = \"p\"\nreviewer = \"claude\"\nworker = \"claude\"\n",
+        "[[task]]\nid = \"t\"\nprompt = \"p\"\n",
         Path::new("backlog.toml"),
         &config,
         Path::new("."),
-    );
-    let backlog = match backlog {
-        Ok(b) => b,
-        // A worker and reviewer with the same profile is refused; use only the first task.
-        Err(_) => duet_core::backlog::Backlog::from_toml_str(
-            "[[task]]\nid = \"t\"\nprompt = \"p\"\n",
-            Path::new("backlog.toml"),
-            &config,
-            Path::new("."),
-        )
-        .unwrap(),
-    };
+    )
+    .unwrap();
     let err = check_task_agents(&config, backlog.get("t").unwrap()).unwrap_err();
     assert_eq!(
         err,
