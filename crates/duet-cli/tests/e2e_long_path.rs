@@ -85,6 +85,16 @@ fn a_detached_daemon_in_a_200_character_path_answers_and_stops() {
     );
     let socket = duet_proto::socket_path::read_locator(&repo.join(".duet")).unwrap();
     assert!(socket.as_os_str().len() < 108, "{}", socket.display());
+    let mode = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(mode(&socket), 0o600, "the socket is private");
+    assert_eq!(
+        mode(socket.parent().unwrap()),
+        0o700,
+        "its folder is private"
+    );
     let status = duet(&repo, &bin, &vars, &["status", "--json"]);
     assert_eq!(status.code, 0, "{status:?}");
     let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
