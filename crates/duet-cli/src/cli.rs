@@ -33,6 +33,8 @@ pub enum Command {
     Pair(PairArgs),
     /// Work a sample backlog with real claude/codex pairs against a simulated model (no account).
     Demo(DemoArgs),
+    /// Check that duet can work here: agent CLIs, tmux, git, socket, disk, logins.
+    Doctor(DoctorArgs),
     /// Attach your terminal to a task's tmux session (both agents side by side).
     Attach(AttachArgs),
     /// Send a message into a running task's pair (to the worker unless --to reviewer).
@@ -178,6 +180,13 @@ pub struct ValidateArgs {
     pub files: Vec<PathBuf>,
 
     /// Print the problems as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -1,5 +1,6 @@
-//! The human commands' side of the control socket: where `.duet/duet.sock` is, sending one
-//! request, and turning every way it can fail into a [`CommandError`] with a hint.
+//! The human commands' side of the control socket: where it is (`duet_proto::find_socket`,
+//! through the locator `.duet/socket`), sending one request, and turning every way it can fail
+//! into a [`CommandError`] with a hint.
 
 use std::io::ErrorKind as IoErrorKind;
 use std::path::PathBuf;
@@ -14,9 +15,6 @@ use serde::Serialize;
 use crate::command_error::{CommandError, error_chain};
 use crate::suggest::closest;
 use crate::workspace::Workspace;
-
-/// Where the running duet (daemon or `duet pair`) listens, relative to the repository root.
-pub const SOCKET_RELATIVE_PATH: &str = ".duet/duet.sock";
 
 /// How long a human command waits for each step of the exchange.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -129,7 +127,7 @@ pub struct ControlClient {
 
 impl ControlClient {
     pub fn for_workspace(ws: &Workspace) -> Self {
-        Self::at(ws.root().join(SOCKET_RELATIVE_PATH))
+        Self::at(duet_proto::find_socket(&ws.root().join(".duet")))
     }
 
     pub fn at(socket: PathBuf) -> Self {

@@ -27,6 +27,9 @@ pub fn engine_setup(
     config: Config,
     options: EngineOptions,
 ) -> Result<DaemonSetup, CommandError> {
+    // The engine binds the socket this computes; the locator lets clients find it.
+    duet_proto::prepare_socket(&ws.root().join(".duet"))
+        .map_err(|e| CommandError::user(e.to_string()))?;
     let duet_exe = std::env::current_exe()
         .map_err(|e| CommandError::internal(format!("failed to find the duet executable: {e}")))?;
     Ok(DaemonSetup {
@@ -38,6 +41,7 @@ pub fn engine_setup(
         exit_when_done: options.exit_when_done,
         stop_agents_on_exit: options.stop_agents_on_exit,
         focus: options.focus,
+        check_agents: |config, task| duet_preflight::check_task_agents(config, task).map(|_| ()),
     })
 }
 

@@ -1,5 +1,5 @@
 //! The human socket commands (`say`, `answer`, `pause`, `resume`, `cancel`, `stop`, live
-//! `status`) against a small in-test controller speaking duet-proto on `.duet/duet.sock`: the
+//! `status`) against a small in-test controller speaking duet-proto on the socket `.duet/socket` names: the
 //! exact requests they send, and how every kind of failure reaches the user.
 
 mod cli_socket_support;
@@ -35,6 +35,8 @@ fn setup(env: &TestEnvironment) -> PathBuf {
     assert_eq!(env.duet(&repo, &["init"]).code, 0);
     std::fs::write(repo.join("backlog.toml"), BACKLOG).unwrap();
     std::fs::create_dir_all(repo.join(".duet")).unwrap();
+    // The fake controller listens in the repository; the locator sends the commands there.
+    duet_proto::socket_path::write_locator(&repo.join(".duet"), &socket_path(&repo)).unwrap();
     repo
 }
 

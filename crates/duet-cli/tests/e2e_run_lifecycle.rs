@@ -123,7 +123,10 @@ fn a_task_appended_to_the_backlog_is_done_and_an_invalid_backlog_keeps_the_last_
         std::thread::sleep(Duration::from_millis(100));
     }
     // Still serving, with the last good backlog (`duet status` itself checks the file first).
-    let client = duet_proto::Client::new(world.repo.join(".duet/duet.sock"), STEP_TIMEOUT);
+    let client = duet_proto::Client::new(
+        duet_proto::find_socket(&world.repo.join(".duet")),
+        STEP_TIMEOUT,
+    );
     let answer = client
         .send(&duet_proto::Request::from_human(
             duet_proto::RequestBody::Status { task: None },

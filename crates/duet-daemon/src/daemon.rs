@@ -340,6 +340,27 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         let Some(task) = self.backlog.get(task_id).cloned() else {
             return Ok(());
         };
+        // Agents that cannot start: the human is asked before anything is made.
+        if let Err(reason) = (self.setup.check_agents)(&self.setup.config, &task) {
+            tracing::error!("task {task_id}: {reason}");
+            let from = self.stored_state(task_id).unwrap_or(StoredState::Queued);
+            let to = StoredState::NeedsHuman;
+            let changed = Event::TaskStateChanged {
+                from,
+                to,
+                reason: Some(reason.clone()),
+            };
+            self.append(task_id, changed)?;
+            (self.progress)(DaemonProgress::TaskState {
+                task: task_id.to_string(),
+                state: to.to_string(),
+            });
+            (self.progress)(DaemonProgress::HumanNeeded {
+                task: task_id.to_string(),
+                text: reason,
+            });
+            return Ok(());
+        }
         let prepared = match prepare_task(&self.repo, &self.setup.config, &task) {
             Ok(prepared) => prepared,
             Err(err) => return self.fail_unstarted(task_id, err.to_string()),

@@ -43,15 +43,23 @@ pub struct DaemonSetup {
     /// Work this one task only (`duet pair TASK`): it starts whatever its dependencies, only its
     /// pair is adopted after a restart, and the engine stops once the task has ended.
     pub focus: Option<String>,
+    /// Whether a task's agents can start (found, answering `--version`): a task whose agents
+    /// cannot is put to the human before anything is made for it. `duet_preflight`'s check for
+    /// real agents; the engine's tests, whose runtime starts nothing, pass one that accepts all.
+    pub check_agents: AgentCheck,
 }
+
+/// See [`DaemonSetup::check_agents`]: `Err` holds what is missing and how to get it.
+pub type AgentCheck = fn(&Config, &duet_core::backlog::Task) -> Result<(), String>;
 
 impl DaemonSetup {
     pub fn state_dir(&self) -> PathBuf {
         self.repo_root.join(".duet")
     }
 
+    /// The control socket: a short path outside the repository (see `duet_proto::socket_path`).
     pub fn socket_path(&self) -> PathBuf {
-        self.state_dir().join("duet.sock")
+        duet_proto::socket_path(&self.state_dir())
     }
 
     pub fn store_path(&self) -> PathBuf {

@@ -33,7 +33,7 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
         std::fs::remove_file(path)?;
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+        duet_proto::socket_path::create_private_dir(parent)?;
     }
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;

@@ -9,11 +9,13 @@
 
 mod client;
 mod frame;
+pub mod socket_path;
 
 use serde::{Deserialize, Serialize};
 
 pub use client::{Client, ClientError, ClientErrorKind};
 pub use frame::{FrameError, decode_line, encode_line, read_frame};
+pub use socket_path::{find_socket, prepare_socket, socket_path};
 
 use duet_core::protocol::{Role, ToolCall};
 

@@ -46,6 +46,8 @@ pub fn run(cwd: &Path, args: &DemoArgs) -> Result<ExitCode, CommandError> {
         sim.bins().codex.display()
     );
     let simulated = simulate_config(&config, &sim);
+    let tasks: Vec<_> = backlog.tasks.iter().collect();
+    crate::commands::doctor::preflight(&ws, &simulated, &tasks)?;
     let options = DriveOptions {
         tmux_socket: args.tmux.tmux_socket.clone(),
         task_timeout: Duration::from_secs(args.task_timeout),

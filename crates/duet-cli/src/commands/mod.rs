@@ -5,6 +5,7 @@ pub mod attach;
 pub mod completions;
 pub mod control;
 pub mod demo;
+pub mod doctor;
 pub mod init;
 pub mod log;
 pub mod pair;

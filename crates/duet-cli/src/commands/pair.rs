@@ -35,6 +35,7 @@ pub fn run(cwd: &Path, args: &PairArgs) -> Result<ExitCode, CommandError> {
             });
         return Err(CommandError::user(format!("unknown task `{}`", args.task)).hint(hint));
     };
+    crate::commands::doctor::preflight(&ws, &config, &[task])?;
     if let Some(pid) = duet_daemon::lock::running_daemon(&ws.root().join(".duet/daemon.pid")) {
         return Err(CommandError::user(format!(
             "another duet (pid {pid}) is running in this repository"

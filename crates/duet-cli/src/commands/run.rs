@@ -24,12 +24,17 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     let mut config = ws.load_config()?;
     // The backlog must validate before anything starts; later edits that break it are reported
     // and the last good one is kept.
-    ws.load_backlog(&config)?;
+    let backlog = ws.load_backlog(&config)?;
     if let Some(pid) = duet_daemon::lock::running_daemon(&ws.root().join(".duet/daemon.pid")) {
         return Err(CommandError::user(format!(
             "another duet daemon (pid {pid}) is running in this repository"
         ))
         .hint("`duet status` talks to it; `duet stop` stops it"));
+    }
+    // Simulated agents are checked once the profiles point at them (below).
+    let tasks = crate::commands::doctor::tasks_to_run(&ws, &backlog);
+    if args.simulate.is_none() {
+        crate::commands::doctor::preflight(&ws, &config, &tasks)?;
     }
     if args.detach {
         return detach(ws.root(), args);
@@ -48,6 +53,7 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
                 Some(log_dir.join("simulated-model.jsonl")),
             )?;
             config = simulate_config(&config, &sim);
+            crate::commands::doctor::preflight(&ws, &config, &tasks)?;
             Some(sim)
         }
         None => None,
@@ -120,16 +126,23 @@ fn detach(root: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     if let Some(script) = &args.simulate {
         command.arg("--simulate").arg(std::path::absolute(script)?);
     }
-    let child = command
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out)
         .process_group(0)
         .spawn()?;
-    let socket = root.join(".duet").join("duet.sock");
-    let client = duet_proto::Client::new(&socket, Duration::from_secs(2));
+    let log = log_dir.join("daemon.out");
     let deadline = Instant::now() + DETACH_READY_TIMEOUT;
     while Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            return Err(daemon_died(status, &log));
+        }
+        // Found afresh each time: the starting daemon writes the locator.
+        let client = duet_proto::Client::new(
+            duet_proto::find_socket(&root.join(".duet")),
+            Duration::from_secs(2),
+        );
         let status =
             duet_proto::Request::from_human(duet_proto::RequestBody::Status { task: None });
         if client.send(&status).is_ok() {
@@ -144,9 +157,38 @@ fn detach(root: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         std::thread::sleep(Duration::from_millis(100));
     }
     Err(CommandError::user(format!(
-        "the background duet did not start within {DETACH_READY_TIMEOUT:?}"
+        "the background duet did not answer on its socket within {DETACH_READY_TIMEOUT:?}"
     ))
-    .hint(format!("see {}", log_dir.join("daemon.out").display())))
+    .hint(format!(
+        "it may still be starting (pid {}); its log is {}",
+        child.id(),
+        log.display()
+    )))
+}
+
+/// The error for a background daemon that exited before it answered: its last error line and
+/// where its log is.
+fn daemon_died(status: std::process::ExitStatus, log: &Path) -> CommandError {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let code = status.code().map_or_else(
+        || "killed by a signal".to_string(),
+        |c| format!("exit code {c}"),
+    );
+    CommandError::user(format!(
+        "the background duet exited before it started ({code}): {}",
+        last_error_line(&text).unwrap_or("it printed nothing")
+    ))
+    .hint(format!("its log is {}", log.display()))
+}
+
+/// The last line starting with `error:` (what a failed `duet` prints), else the last non-empty
+/// line.
+fn last_error_line(text: &str) -> Option<&str> {
+    let lines = || text.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .filter_map(|l| l.strip_prefix("error: "))
+        .next_back()
+        .or_else(|| lines().next_back())
 }
 
 /// A line per task that has started, and one with the overall counts and elapsed time.

@@ -72,8 +72,10 @@ pub fn duet_as_nobody(env: &TestEnvironment, dir: &Path, args: &[&str]) -> Optio
     })
 }
 
-/// Records the agent's token where the test finds it, then waits until its pane is killed.
+/// Answers duet's preflight `--version` as claude does; otherwise records the agent's token
+/// where the test finds it, then waits until its pane is killed.
 const FAKE_AGENT: &str = r#"#!/bin/sh
+[ "$1" = --version ] && { echo '2.1.197 (Claude Code)'; exit 0; }
 printf '%s\n' "$DUET_TOKEN" > "$FAKE_AGENT_DIR/$DUET_ROLE.token.tmp"
 mv "$FAKE_AGENT_DIR/$DUET_ROLE.token.tmp" "$FAKE_AGENT_DIR/$DUET_ROLE.token"
 exec sleep 600
@@ -156,7 +158,7 @@ impl LiveDuet {
     }
 
     pub fn socket(&self) -> PathBuf {
-        self.repo.join(".duet/duet.sock")
+        duet_proto::find_socket(&self.repo.join(".duet"))
     }
 
     pub fn token(&self, role: &str) -> String {

@@ -88,8 +88,20 @@ impl PairWorld {
     /// Sets the world up, or `None` (after a skip line) when the agent CLIs are not installed.
     /// `name` makes the tmux socket unique among tests running at the same time.
     pub fn start(name: &str, script: Script, roles: Roles, max_rounds: u32) -> Option<Self> {
+        Self::start_in(name, script, roles, max_rounds, &|_| "repo".to_string())
+    }
+
+    /// [`PairWorld::start`] with the repository at `repo_name(test root)` (see
+    /// [`AgentWorld::start_in`]).
+    pub fn start_in(
+        name: &str,
+        script: Script,
+        roles: Roles,
+        max_rounds: u32,
+        repo_name: &dyn Fn(&Path) -> String,
+    ) -> Option<Self> {
         let tmux_socket = format!("duet-e2e-{name}-{}", std::process::id());
-        let world = AgentWorld::start(tmux_socket, BACKLOG, script)?;
+        let world = AgentWorld::start_in(tmux_socket, BACKLOG, script, repo_name)?;
         let (worker, reviewer) = roles.names();
         world.write_config(&format!(
             "base_branch = \"main\"\n\
@@ -417,7 +429,17 @@ pub fn run_two_round_pair(
     script_file: &str,
     roles: Roles,
 ) -> Option<(PairWorld, Vec<LogEntry>)> {
-    let world = PairWorld::start(name, script(script_file), roles, 5)?;
+    run_two_round_pair_in(name, script_file, roles, &|_| "repo".to_string())
+}
+
+/// [`run_two_round_pair`] with the repository at `repo_name(test root)`.
+pub fn run_two_round_pair_in(
+    name: &str,
+    script_file: &str,
+    roles: Roles,
+    repo_name: &dyn Fn(&Path) -> String,
+) -> Option<(PairWorld, Vec<LogEntry>)> {
+    let world = PairWorld::start_in(name, script(script_file), roles, 5, repo_name)?;
     let run = world.run_pair();
     world.assert_task_done(&run);
     assert!(run.stdout.contains("review rounds: 2"), "{}", run.stdout);

@@ -32,9 +32,21 @@ impl AgentWorld {
     /// agent CLIs are not installed. The repository has no duet.toml agents yet: see
     /// [`AgentWorld::write_config`].
     pub fn start(tmux_socket: String, backlog: &str, script: Script) -> Option<Self> {
+        Self::start_in(tmux_socket, backlog, script, &|_| "repo".to_string())
+    }
+
+    /// [`AgentWorld::start`] with the repository at `repo_name(test root)` under the test's
+    /// root (a relative path, e.g. a deep one).
+    pub fn start_in(
+        tmux_socket: String,
+        backlog: &str,
+        script: Script,
+        repo_name: &dyn Fn(&std::path::Path) -> String,
+    ) -> Option<Self> {
         let bins = require_agents()?;
         let env = TestEnvironment::default();
-        let repo = std::fs::canonicalize(env.repo_with_commit("repo")).unwrap();
+        let root = std::fs::canonicalize(env.root()).unwrap();
+        let repo = std::fs::canonicalize(env.repo_with_commit(&repo_name(&root))).unwrap();
         assert_eq!(env.duet(&repo, &["init"]).code, 0);
         std::fs::write(repo.join("backlog.toml"), backlog).unwrap();
         let server = FakeModelServer::start(script).unwrap();

@@ -169,9 +169,15 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         let to = match (&request.body, state) {
             (RequestBody::Pause { .. }, StoredState::Queued) => Some(StoredState::Paused),
             (RequestBody::Resume { .. }, StoredState::Paused) => Some(StoredState::Queued),
-            (RequestBody::Cancel { .. }, StoredState::Queued | StoredState::Paused) => {
-                Some(StoredState::Cancelled)
+            // Needs-human without a pair: its agents could not start (preflight); an answer or
+            // a resume queues it again, to be checked afresh.
+            (RequestBody::Answer { .. } | RequestBody::Resume { .. }, StoredState::NeedsHuman) => {
+                Some(StoredState::Queued)
             }
+            (
+                RequestBody::Cancel { .. },
+                StoredState::Queued | StoredState::Paused | StoredState::NeedsHuman,
+            ) => Some(StoredState::Cancelled),
             _ => None,
         };
         match to {
