@@ -14,6 +14,7 @@ set -euo pipefail
 runs=${1:-15}
 files=${2:-5000}
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
+source "$repo_root/scripts/bench/five_k_repo.sh"
 
 echo "building duet worktree_add (release)..." >&2
 cargo build --quiet --release -p duet-git --example worktree_add --manifest-path "$repo_root/Cargo.toml"
@@ -34,24 +35,7 @@ mkdir -p "$HOME"
 
 repo="$work/repo"
 echo "creating a repository of $files files in $repo..." >&2
-git init --quiet --initial-branch=main "$repo"
-python3 - "$repo" "$files" <<'PY'
-import os, sys, random
-root, count = sys.argv[1], int(sys.argv[2])
-rng = random.Random(42)
-words = ["alpha", "beta", "gamma", "delta", "fn", "let", "match", "impl", "struct", "return"]
-per_dir = 50
-for i in range(count):
-    d = os.path.join(root, f"src/mod{i // (per_dir * 10):02d}/sub{(i // per_dir) % 10:02d}")
-    os.makedirs(d, exist_ok=True)
-    lines = rng.randint(10, 80)
-    with open(os.path.join(d, f"file{i:05d}.rs"), "w") as f:
-        for n in range(lines):
-            f.write(" ".join(rng.choice(words) for _ in range(8)) + f" // {i}:{n}\n")
-PY
-git -C "$repo" add -A
-git -C "$repo" commit --quiet -m "5k files"
-git -C "$repo" gc --quiet # a packed repository, as a clone would have
+make_5k_repo "$repo" "$files"
 echo "tracked files: $(git -C "$repo" ls-files | wc -l)" >&2
 
 now_ns() { date +%s%N; }

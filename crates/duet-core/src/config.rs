@@ -120,8 +120,30 @@ impl MergeStrategy {
     }
 }
 
+/// Where a finished task's branch goes (`merge.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MergeMode {
+    /// duet's merge queue lands it on the base branch in this repository.
+    Local,
+    /// The branch is pushed and a draft pull request opened (`gh pr create --draft`); nothing
+    /// lands locally.
+    Pr,
+}
+
+impl MergeMode {
+    pub const ALL: [MergeMode; 2] = [MergeMode::Local, MergeMode::Pr];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeMode::Local => "local",
+            MergeMode::Pr => "pr",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergeConfig {
+    pub mode: MergeMode,
     pub strategy: MergeStrategy,
     pub auto: bool,
     pub delete_branch: bool,
@@ -192,6 +214,7 @@ impl Config {
                 repeat_limit: NonZeroU32::MIN,
             },
             merge: MergeConfig {
+                mode: MergeMode::Pr,
                 strategy: MergeStrategy::Merge,
                 auto: false,
                 delete_branch: false,
@@ -220,7 +243,7 @@ const AGENT_KEYS: &[&str] = &["kind", "command", "args", "env", "model"];
 const CI_KEYS: &[&str] = &["command", "timeout", "env"];
 const REVIEW_KEYS: &[&str] = &["max_rounds"];
 const STALL_KEYS: &[&str] = &["idle", "no_progress", "repeat_limit"];
-const MERGE_KEYS: &[&str] = &["strategy", "auto", "delete_branch"];
+const MERGE_KEYS: &[&str] = &["mode", "strategy", "auto", "delete_branch"];
 const NOTIFY_KEYS: &[&str] = &["command"];
 
 /// Reads `file` over `base`, returning the result (bad values keep their base value, so later
@@ -296,6 +319,20 @@ pub(crate) fn read_config(
     }
     if let Some(merge) = r.table(top, "merge", "merge") {
         r.check_keys(merge, "merge", MERGE_KEYS);
+        if let Some(mode) = r.string(merge, "mode", "merge.mode") {
+            match MergeMode::ALL
+                .into_iter()
+                .find(|m| m.as_str() == mode.value)
+            {
+                Some(m) => config.merge.mode = m,
+                None => unknown_choice(
+                    &mut r,
+                    &mode,
+                    "merge mode",
+                    &MergeMode::ALL.map(MergeMode::as_str),
+                ),
+            }
+        }
         if let Some(strategy) = r.string(merge, "strategy", "merge.strategy") {
             match MergeStrategy::ALL
                 .into_iter()
@@ -537,6 +574,7 @@ mod tests {
         assert_eq!(c.stall.idle, Duration::from_secs(15 * 60));
         assert_eq!(c.stall.no_progress, Duration::from_secs(3600));
         assert_eq!(c.stall.repeat_limit.get(), 3);
+        assert_eq!(c.merge.mode, MergeMode::Local);
         assert_eq!(c.merge.strategy, MergeStrategy::Rebase);
         assert!(c.merge.auto);
         assert!(c.merge.delete_branch);
@@ -560,6 +598,7 @@ mod tests {
         assert_ne!(c.stall.no_progress, s.stall.no_progress);
         assert_ne!(c.stall.repeat_limit, s.stall.repeat_limit);
         assert_ne!(c.merge, s.merge);
+        assert_ne!(c.merge.mode, s.merge.mode);
     }
 
     #[test]

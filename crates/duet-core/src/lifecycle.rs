@@ -2,11 +2,21 @@
 //!
 //! ```text
 //! queued → preparing → working ⇄ reviewing → done
-//!                         │  ↑       │
-//!                         ↓  │       ↓
-//!                       needs-human (remembers whether to go back to working or reviewing)
+//!             ↑           │  ↑       │
+//!             │           ↓  │       ↓
+//!             │         needs-human (remembers whether to go back to working or reviewing)
+//!             │
+//!             │    the merge queue:  done → merging → merged      (merge.auto)
+//!             │                      done → ready → merging        (`duet merge`)
+//!             └──── sent back ─────  merging   (conflict / CI failed on the candidate)
+//!                   repeatedly:      merging → needs-human
 //! any live state → failed | cancelled;  queued/preparing/working/reviewing ⇄ paused
 //! ```
+//!
+//! With the merge queue off (`duet pair`, `merge.mode = "pr"`), `done` is where a task ends.
+//! With it on, `done` is a moment: the queue takes the task (`merging`, or `ready` until the
+//! human says `duet merge`), and `merged` is the end. `Done` stays terminal for every other
+//! event, so code that treats it as finished keeps doing so.
 //!
 //! - [`TaskState`]: where a task is. `Display`/`FromStr` use kebab-case names, with the payload
 //!   after a colon: `needs-human: <reason>` (resumes to working), `needs-human(reviewing): <reason>`,
@@ -15,7 +25,9 @@
 //! - [`LifecycleEvent`]: what can happen to a task; [`transition`] answers the next state or an
 //!   [`IllegalTransition`] saying why not. `Done`, `Failed` and `Cancelled` are terminal.
 //! - [`scheduler`]: which queued tasks start next.
+//! - [`merge_queue`]: which finished task lands next, and what each outcome leads to.
 
+pub mod merge_queue;
 pub mod scheduler;
 
 use std::fmt;
@@ -37,6 +49,12 @@ pub enum TaskState {
     Reviewing,
     /// The reviewer approved HEAD and the worker declared it done.
     Done,
+    /// Done, waiting for `duet merge` (`merge.auto = false`).
+    Ready,
+    /// In the merge queue: waiting its turn, or its candidate is being built, tested, landed.
+    Merging,
+    /// Landed on the base.
+    Merged,
     /// Stopped until the human answers; goes back to `resume_to` afterwards.
     NeedsHuman {
         reason: String,
@@ -77,6 +95,9 @@ pub enum StateKind {
     Working,
     Reviewing,
     Done,
+    Ready,
+    Merging,
+    Merged,
     NeedsHuman,
     Failed,
     Cancelled,
@@ -109,6 +130,14 @@ pub enum LifecycleEvent {
     Cancel,
     /// Something broke that the pair cannot fix.
     Fail { reason: String },
+    /// The merge queue keeps a done task for `duet merge` (`merge.auto = false`).
+    AwaitMerge,
+    /// The task entered the merge queue (done with `merge.auto`, or `duet merge`).
+    MergeQueued,
+    /// Its candidate landed on the base.
+    Landed,
+    /// Its candidate conflicted or failed CI: back to its pair, which is set up again.
+    SentBack,
 }
 
 /// Why an event does not apply to a state.
@@ -129,6 +158,9 @@ impl TaskState {
             TaskState::Working => StateKind::Working,
             TaskState::Reviewing => StateKind::Reviewing,
             TaskState::Done => StateKind::Done,
+            TaskState::Ready => StateKind::Ready,
+            TaskState::Merging => StateKind::Merging,
+            TaskState::Merged => StateKind::Merged,
             TaskState::NeedsHuman { .. } => StateKind::NeedsHuman,
             TaskState::Failed { .. } => StateKind::Failed,
             TaskState::Cancelled => StateKind::Cancelled,
@@ -160,12 +192,15 @@ impl TaskState {
 }
 
 impl StateKind {
-    pub const ALL: [StateKind; 9] = [
+    pub const ALL: [StateKind; 12] = [
         StateKind::Queued,
         StateKind::Preparing,
         StateKind::Working,
         StateKind::Reviewing,
         StateKind::Done,
+        StateKind::Ready,
+        StateKind::Merging,
+        StateKind::Merged,
         StateKind::NeedsHuman,
         StateKind::Failed,
         StateKind::Cancelled,
@@ -179,6 +214,9 @@ impl StateKind {
             StateKind::Working => "working",
             StateKind::Reviewing => "reviewing",
             StateKind::Done => "done",
+            StateKind::Ready => "ready",
+            StateKind::Merging => "merging",
+            StateKind::Merged => "merged",
             StateKind::NeedsHuman => "needs-human",
             StateKind::Failed => "failed",
             StateKind::Cancelled => "cancelled",
@@ -186,10 +224,19 @@ impl StateKind {
         }
     }
 
+    /// Done (see the module docs: the merge queue may still take it), merged, failed, cancelled.
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            StateKind::Done | StateKind::Failed | StateKind::Cancelled
+            StateKind::Done | StateKind::Merged | StateKind::Failed | StateKind::Cancelled
+        )
+    }
+
+    /// The task's work is finished and approved: done, or ready / merging / merged after it.
+    pub fn is_done_or_later(self) -> bool {
+        matches!(
+            self,
+            StateKind::Done | StateKind::Ready | StateKind::Merging | StateKind::Merged
         )
     }
 
@@ -256,6 +303,10 @@ impl LifecycleEvent {
             LifecycleEvent::Resume => "resume",
             LifecycleEvent::Cancel => "cancel",
             LifecycleEvent::Fail { .. } => "fail",
+            LifecycleEvent::AwaitMerge => "await-merge",
+            LifecycleEvent::MergeQueued => "merge-queued",
+            LifecycleEvent::Landed => "landed",
+            LifecycleEvent::SentBack => "sent-back",
         }
     }
 }
@@ -272,6 +323,12 @@ pub fn transition(
         event: event.name().to_owned(),
         why: why.to_owned(),
     };
+    // The one way out of `done`: the merge queue taking it.
+    match (state, event) {
+        (S::Done, E::AwaitMerge) => return Ok(S::Ready),
+        (S::Done, E::MergeQueued) => return Ok(S::Merging),
+        _ => {}
+    }
     if state.is_terminal() {
         return Err(illegal("the task has finished"));
     }
@@ -303,6 +360,10 @@ pub fn transition(
         (S::Reviewing, E::Escalate { reason }) => {
             Ok(S::needs_human(reason.clone(), PairPhase::Reviewing))
         }
+        // Conflicting again and again in the queue: the human, then the pair goes on.
+        (S::Merging, E::Escalate { reason }) => {
+            Ok(S::needs_human(reason.clone(), PairPhase::Working))
+        }
         (S::NeedsHuman { .. }, E::Escalate { .. }) => {
             Err(illegal("the task already waits for the human"))
         }
@@ -324,12 +385,24 @@ pub fn transition(
             resume_to: Pausable::Reviewing,
         }),
         (S::Paused { .. }, E::Pause) => Err(illegal("the task is already paused")),
+        (S::Ready | S::Merging, E::Pause) => Err(illegal(
+            "the pair's work is finished; cancel it, or for a ready task just do not merge it",
+        )),
         (_, E::Pause) => Err(illegal(
             "a task waiting for the human is already stopped; answer it instead",
         )),
 
         (S::Paused { resume_to }, E::Resume) => Ok(resume_to.state()),
         (_, E::Resume) => Err(illegal("the task is not paused")),
+
+        (_, E::AwaitMerge) => Err(illegal("only a done task can wait to be merged")),
+        (S::Ready, E::MergeQueued) => Ok(S::Merging),
+        (S::Merging, E::MergeQueued) => Err(illegal("the task is already in the merge queue")),
+        (_, E::MergeQueued) => Err(illegal("only a done or ready task can be merged")),
+        (S::Merging, E::Landed) => Ok(S::Merged),
+        (_, E::Landed) => Err(illegal("only a task in the merge queue can land")),
+        (S::Merging, E::SentBack) => Ok(S::Preparing),
+        (_, E::SentBack) => Err(illegal("only a task in the merge queue can be sent back")),
     }
 }
 
@@ -385,7 +458,7 @@ fn parse_error(input: &str, why: impl Into<String>) -> ParseStateError {
     }
 }
 
-const STATE_NAMES: &str = "expected one of queued, preparing, working, reviewing, done, needs-human, failed, cancelled, paused";
+const STATE_NAMES: &str = "expected one of queued, preparing, working, reviewing, done, ready, merging, merged, needs-human, failed, cancelled, paused";
 
 impl FromStr for StateKind {
     type Err = ParseStateError;
@@ -454,6 +527,9 @@ impl FromStr for TaskState {
             StateKind::Working => TaskState::Working,
             StateKind::Reviewing => TaskState::Reviewing,
             StateKind::Done => TaskState::Done,
+            StateKind::Ready => TaskState::Ready,
+            StateKind::Merging => TaskState::Merging,
+            StateKind::Merged => TaskState::Merged,
             StateKind::Cancelled => TaskState::Cancelled,
             StateKind::Failed => TaskState::Failed { reason: payload },
             StateKind::NeedsHuman => {

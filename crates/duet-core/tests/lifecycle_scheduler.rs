@@ -2,7 +2,8 @@
 
 use duet_core::lifecycle::StateKind;
 use duet_core::lifecycle::scheduler::{
-    Blocker, TaskView, count_running, next_to_start, why_blocked,
+    Blocker, DependencyRule, TaskView, count_running, next_to_start, next_to_start_with,
+    why_blocked, why_blocked_all_with, why_blocked_with,
 };
 
 fn task(id: &str, priority: i64, deps: &[&str], state: StateKind) -> TaskView {
@@ -270,4 +271,68 @@ fn why_blocked_all_agrees_with_why_blocked_for_every_task() {
             );
         }
     }
+}
+
+/// With the local merge queue a dependency must be merged; without it, done (or anything after
+/// done) is enough. Failed and cancelled dependencies block for good under both rules.
+#[test]
+fn dependency_rules_table() {
+    #[rustfmt::skip]
+    let cases: &[(StateKind, bool, bool)] = &[
+        // dependency state   starts under Done   starts under Merged
+        (Queued,              false,              false),
+        (Working,             false,              false),
+        (Done,                true,               false),
+        (Ready,               true,               false),
+        (Merging,             true,               false),
+        (Merged,              true,               true),
+        (NeedsHuman,          false,              false),
+        (Failed,              false,              false),
+        (Cancelled,           false,              false),
+    ];
+    for &(dep_state, under_done, under_merged) in cases {
+        let tasks = vec![
+            task("dep", 0, &[], dep_state),
+            task("child", 0, &["dep"], Queued),
+        ];
+        for (rule, expected) in [
+            (DependencyRule::Done, under_done),
+            (DependencyRule::Merged, under_merged),
+        ] {
+            let started = next_to_start_with(rule, &tasks, 0, 2).contains(&"child".to_string());
+            assert_eq!(started, expected, "dependency {dep_state} under {rule:?}");
+            let blockers = why_blocked_with(rule, "child", &tasks, 0, 2).unwrap();
+            assert_eq!(
+                blockers.is_empty(),
+                expected,
+                "{dep_state} {rule:?}: {blockers:?}"
+            );
+            assert_eq!(why_blocked_all_with(rule, &tasks, 0, 2)[1], blockers);
+            if !expected {
+                let failed = matches!(dep_state, Failed | Cancelled);
+                let expected_blocker = if failed {
+                    Blocker::DependencyFailed {
+                        id: "dep".into(),
+                        state: dep_state,
+                    }
+                } else {
+                    Blocker::Dependency {
+                        id: "dep".into(),
+                        state: dep_state,
+                    }
+                };
+                assert_eq!(blockers, [expected_blocker], "{dep_state} {rule:?}");
+            }
+        }
+    }
+    // The functions without a rule keep the old behaviour: done is enough.
+    let tasks = vec![
+        task("dep", 0, &[], Done),
+        task("child", 0, &["dep"], Queued),
+    ];
+    assert_eq!(next_to_start(&tasks, 0, 2), ["child"]);
+    assert_eq!(
+        why_blocked_with(DependencyRule::Merged, "child", &tasks, 0, 2).unwrap()[0].to_string(),
+        "waits for `dep` (done)"
+    );
 }

@@ -21,27 +21,34 @@ fn events() -> Vec<LifecycleEvent> {
         LifecycleEvent::Fail {
             reason: "boom".into(),
         },
+        LifecycleEvent::AwaitMerge,
+        LifecycleEvent::MergeQueued,
+        LifecycleEvent::Landed,
+        LifecycleEvent::SentBack,
     ]
 }
 
 /// One row per state; one column per event in the order of `events()`.
 /// `-` is an illegal transition; anything else is the next state in its text form.
 #[rustfmt::skip]
-const TABLE: &[(&str, [&str; 11])] = &[
-    //                              start        prepared   review-requested  review-submitted  done-accepted  escalate                         human-answered  pause                resume       cancel       fail
-    ("queued",                     ["preparing", "-",       "-",              "-",              "-",           "-",                             "-",            "paused: queued",    "-",         "cancelled", "failed: boom"]),
-    ("preparing",                  ["-",         "working", "-",              "-",              "-",           "-",                             "-",            "paused: preparing", "-",         "cancelled", "failed: boom"]),
-    ("working",                    ["-",         "-",       "reviewing",      "-",              "done",        "needs-human: stuck",            "-",            "paused: working",   "-",         "cancelled", "failed: boom"]),
-    ("reviewing",                  ["-",         "-",       "-",              "working",        "-",           "needs-human(reviewing): stuck", "-",            "paused: reviewing", "-",         "cancelled", "failed: boom"]),
-    ("done",                       ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "-",         "-",         "-"]),
-    ("needs-human: q",             ["-",         "-",       "-",              "-",              "-",           "-",                             "working",      "-",                 "-",         "cancelled", "failed: boom"]),
-    ("needs-human(reviewing): q",  ["-",         "-",       "-",              "-",              "-",           "-",                             "reviewing",    "-",                 "-",         "cancelled", "failed: boom"]),
-    ("failed: x",                  ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "-",         "-",         "-"]),
-    ("cancelled",                  ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "-",         "-",         "-"]),
-    ("paused: queued",             ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "queued",    "cancelled", "failed: boom"]),
-    ("paused: preparing",          ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "preparing", "cancelled", "failed: boom"]),
-    ("paused: working",            ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "working",   "cancelled", "failed: boom"]),
-    ("paused: reviewing",          ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "reviewing", "cancelled", "failed: boom"]),
+const TABLE: &[(&str, [&str; 15])] = &[
+    //                              start        prepared   review-requested  review-submitted  done-accepted  escalate                         human-answered  pause                resume       cancel       fail  await-merge  merge-queued  landed    sent-back
+    ("queued",                     ["preparing", "-",       "-",              "-",              "-",           "-",                             "-",            "paused: queued",    "-",         "cancelled", "failed: boom", "-",          "-",          "-",      "-"]),
+    ("preparing",                  ["-",         "working", "-",              "-",              "-",           "-",                             "-",            "paused: preparing", "-",         "cancelled", "failed: boom", "-",          "-",          "-",      "-"]),
+    ("working",                    ["-",         "-",       "reviewing",      "-",              "done",        "needs-human: stuck",            "-",            "paused: working",   "-",         "cancelled", "failed: boom", "-",          "-",          "-",      "-"]),
+    ("reviewing",                  ["-",         "-",       "-",              "working",        "-",           "needs-human(reviewing): stuck", "-",            "paused: reviewing", "-",         "cancelled", "failed: boom", "-",          "-",          "-",      "-"]),
+    ("done",                       ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "-",         "-",         "-", "ready",      "merging",    "-",      "-"]),
+    ("ready",                      ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "-",         "cancelled", "failed: boom", "-",          "merging",    "-",      "-"]),
+    ("merging",                    ["-",         "-",       "-",              "-",              "-",           "needs-human: stuck",            "-",            "-",                 "-",         "cancelled", "failed: boom", "-",          "-",          "merged", "preparing"]),
+    ("merged",                     ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "-",         "-",         "-",            "-",          "-",          "-",      "-"]),
+    ("needs-human: q",             ["-",         "-",       "-",              "-",              "-",           "-",                             "working",      "-",                 "-",         "cancelled", "failed: boom", "-",          "-",          "-",      "-"]),
+    ("needs-human(reviewing): q",  ["-",         "-",       "-",              "-",              "-",           "-",                             "reviewing",    "-",                 "-",         "cancelled", "failed: boom", "-",          "-",          "-",      "-"]),
+    ("failed: x",                  ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "-",         "-",         "-", "-",          "-",          "-",      "-"]),
+    ("cancelled",                  ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "-",         "-",         "-", "-",          "-",          "-",      "-"]),
+    ("paused: queued",             ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "queued",    "cancelled", "failed: boom", "-",          "-",          "-",      "-"]),
+    ("paused: preparing",          ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "preparing", "cancelled", "failed: boom", "-",          "-",          "-",      "-"]),
+    ("paused: working",            ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "working",   "cancelled", "failed: boom", "-",          "-",          "-",      "-"]),
+    ("paused: reviewing",          ["-",         "-",       "-",              "-",              "-",           "-",                             "-",            "-",                 "reviewing", "cancelled", "failed: boom", "-",          "-",          "-",      "-"]),
 ];
 
 #[test]
@@ -114,7 +121,11 @@ fn the_table_covers_every_state_kind_and_every_resume_target() {
             | LifecycleEvent::Pause
             | LifecycleEvent::Resume
             | LifecycleEvent::Cancel
-            | LifecycleEvent::Fail { .. } => {}
+            | LifecycleEvent::Fail { .. }
+            | LifecycleEvent::AwaitMerge
+            | LifecycleEvent::MergeQueued
+            | LifecycleEvent::Landed
+            | LifecycleEvent::SentBack => {}
         }
     }
 }
@@ -130,6 +141,10 @@ fn illegal_transitions_say_why_in_words() {
         (TaskState::Paused { resume_to: Pausable::Working }, LifecycleEvent::Pause, "failed to apply `pause` to a task that is paused: the task is already paused"),
         (TaskState::Working, LifecycleEvent::Resume, "failed to apply `resume` to a task that is working: the task is not paused"),
         (TaskState::Queued, LifecycleEvent::Escalate { reason: "x".into() }, "failed to apply `escalate` to a task that is queued: only a running pair can need the human"),
+        (TaskState::Working, LifecycleEvent::MergeQueued, "failed to apply `merge-queued` to a task that is working: only a done or ready task can be merged"),
+        (TaskState::Merging, LifecycleEvent::MergeQueued, "failed to apply `merge-queued` to a task that is merging: the task is already in the merge queue"),
+        (TaskState::Merged, LifecycleEvent::SentBack, "failed to apply `sent-back` to a task that is merged: the task has finished"),
+        (TaskState::Done, LifecycleEvent::Landed, "failed to apply `landed` to a task that is done: the task has finished"),
     ];
     for (state, event, message) in cases {
         let error: IllegalTransition = transition(state, event).unwrap_err();
@@ -145,6 +160,9 @@ fn text_form_round_trips_for_every_state() {
         TaskState::Working,
         TaskState::Reviewing,
         TaskState::Done,
+        TaskState::Ready,
+        TaskState::Merging,
+        TaskState::Merged,
         TaskState::needs_human("question from the worker: which db?", PairPhase::Working),
         TaskState::needs_human("stuck: no progress for 20m00s", PairPhase::Reviewing),
         TaskState::Failed {
@@ -223,7 +241,25 @@ fn state_kinds_parse_and_classify() {
         .collect();
     assert_eq!(
         terminal,
-        [StateKind::Done, StateKind::Failed, StateKind::Cancelled]
+        [
+            StateKind::Done,
+            StateKind::Merged,
+            StateKind::Failed,
+            StateKind::Cancelled
+        ]
+    );
+    let finished_work: Vec<_> = StateKind::ALL
+        .into_iter()
+        .filter(|kind| kind.is_done_or_later())
+        .collect();
+    assert_eq!(
+        finished_work,
+        [
+            StateKind::Done,
+            StateKind::Ready,
+            StateKind::Merging,
+            StateKind::Merged
+        ]
     );
     let slots: Vec<_> = StateKind::ALL
         .into_iter()

@@ -216,6 +216,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             | StoredState::Reviewing
             | StoredState::NeedsHuman => !saved,
             StoredState::Done
+            | StoredState::Ready
+            | StoredState::Merging
+            | StoredState::Merged
             | StoredState::Failed
             | StoredState::Cancelled
             | StoredState::Paused => true,

@@ -10,11 +10,13 @@
 //! - [`lock`]: one daemon per repository. [`backlog_watch`]: reloads of the backlog file.
 //! - [`pair_slot`]: a running pair and its snapshot, from which a restarted daemon adopts it.
 //! - [`idle_watch`]: an agent at rest seen from its pane (resumed agents, turn ends missed).
+//! - [`merge_edge`]: the merge queue's git effects carried out (not called by the loop yet).
 
 pub mod backlog_watch;
 mod daemon;
 pub mod idle_watch;
 pub mod lock;
+pub mod merge_edge;
 pub mod pair_slot;
 mod status;
 

@@ -35,7 +35,30 @@ pub(crate) fn add_worktree(
     let tree = branch
         .peel_to_tree()
         .map_err(|e| GitError::git(action(), e))?;
+    add_worktree_with_head(git, name, path, &format!("ref: {refname}\n"), &tree)
+}
 
+/// Like [`add_worktree`], with a detached HEAD at `commit` (the merge queue's scratch
+/// worktrees: no branch is checked out there, so none is held).
+pub(crate) fn add_detached_worktree(
+    git: &Repository,
+    name: &str,
+    path: &Path,
+    commit: &git2::Commit<'_>,
+) -> Result<(), GitError> {
+    let action = || format!("create worktree {}", path.display());
+    let tree = commit.tree().map_err(|e| GitError::git(action(), e))?;
+    add_worktree_with_head(git, name, path, &format!("{}\n", commit.id()), &tree)
+}
+
+fn add_worktree_with_head(
+    git: &Repository,
+    name: &str,
+    path: &Path,
+    head: &str,
+    tree: &Tree<'_>,
+) -> Result<(), GitError> {
+    let action = || format!("create worktree {}", path.display());
     let admin = admin_dir(git, name);
     let io = |what: &str, at: &Path, e: std::io::Error| GitError::io(what, at, &e);
     fs::create_dir_all(admin.parent().unwrap_or(&admin)).map_err(|e| io("create", &admin, e))?;
@@ -51,7 +74,7 @@ pub(crate) fn add_worktree(
     for (file, text) in [
         ("commondir", "../..\n".to_owned()),
         ("gitdir", format!("{}\n", dot_git.display())),
-        ("HEAD", format!("ref: {refname}\n")),
+        ("HEAD", head.to_owned()),
     ] {
         let file = admin.join(file);
         write_new(&file, &text).map_err(|e| io("write", &file, e))?;
@@ -62,7 +85,7 @@ pub(crate) fn add_worktree(
     let mut checkout = CheckoutBuilder::new();
     checkout
         .force()
-        .disable_filters(!filters_may_apply(git, &tree)?);
+        .disable_filters(!filters_may_apply(git, tree)?);
     worktree
         .checkout_head(Some(&mut checkout))
         .map_err(|e| GitError::git(action(), e))?;

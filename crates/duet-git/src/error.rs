@@ -142,6 +142,34 @@ pub enum GitErrorKind {
 
     #[error("failed to {action}: `git` {message}")]
     GitCommand { action: String, message: String },
+
+    #[error("failed to {action}: `gh` {message}")]
+    GhCommand { action: String, message: String },
+
+    #[error(
+        "failed to advance `{base}` from {from} to {to}: {to} does not descend from {from} (only fast-forwards are allowed)"
+    )]
+    NotFastForward {
+        base: String,
+        from: String,
+        to: String,
+    },
+
+    #[error("failed to land branch `{branch}` onto `{base}`: they share no history")]
+    NoCommonHistory { branch: String, base: String },
+
+    #[error(
+        "failed to clean up after landing branch `{branch}`: it is at {now}, not at the landed {landed}; its newer commits are kept"
+    )]
+    LandedTipMoved {
+        branch: String,
+        landed: String,
+        now: String,
+    },
+
+    /// The base moved but a checkout of it could not follow; `message` says how to finish.
+    #[error("failed to update the checkout {} after the base moved: {message}", path.display())]
+    CheckoutUpdate { path: PathBuf, message: String },
 }
 
 fn describe_blockers(dirty_paths: &[String], unmerged: Option<&UnmergedCommits>) -> String {

@@ -5,6 +5,7 @@
 mod checkout;
 mod error;
 mod inspect;
+pub mod land;
 mod registration;
 mod repo;
 mod worktree;

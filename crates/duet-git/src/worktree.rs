@@ -66,6 +66,11 @@ impl<'r> WorktreeManager<'r> {
         })
     }
 
+    /// The repository this manager works in.
+    pub(crate) fn repo(&self) -> &Repo {
+        self.repo
+    }
+
     /// The branch a task works on.
     pub fn branch_name(&self, task_id: &str) -> String {
         format!("{}/{task_id}", self.prefix)
@@ -493,7 +498,7 @@ fn free_admin_name(git: &Repository, task_id: &str) -> String {
 
 /// Whether two paths name the same place, also when one of them no longer exists (then its
 /// parent is resolved instead).
-fn same_location(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_location(a: &Path, b: &Path) -> bool {
     resolve_loosely(a) == resolve_loosely(b)
 }
 
@@ -523,7 +528,7 @@ fn normalise(path: &Path) -> PathBuf {
 }
 
 /// Task ids become a folder name and part of a branch name: keep them to a safe alphabet.
-fn validate_task_id(task_id: &str) -> Result<(), GitError> {
+pub(crate) fn validate_task_id(task_id: &str) -> Result<(), GitError> {
     let invalid = |reason: &str| {
         Err(GitError::new(GitErrorKind::InvalidTaskId {
             task_id: task_id.to_owned(),

@@ -15,6 +15,12 @@ pub enum TaskState {
     Working,
     Reviewing,
     Done,
+    /// Done, waiting for `duet merge`.
+    Ready,
+    /// In the merge queue.
+    Merging,
+    /// Landed on the base.
+    Merged,
     NeedsHuman,
     Failed,
     Cancelled,
@@ -24,12 +30,15 @@ pub enum TaskState {
 
 impl TaskState {
     /// Every state, in lifecycle order.
-    pub const ALL: [TaskState; 9] = [
+    pub const ALL: [TaskState; 12] = [
         TaskState::Queued,
         TaskState::Preparing,
         TaskState::Working,
         TaskState::Reviewing,
         TaskState::Done,
+        TaskState::Ready,
+        TaskState::Merging,
+        TaskState::Merged,
         TaskState::NeedsHuman,
         TaskState::Failed,
         TaskState::Cancelled,
@@ -44,6 +53,9 @@ impl TaskState {
             TaskState::Working => "working",
             TaskState::Reviewing => "reviewing",
             TaskState::Done => "done",
+            TaskState::Ready => "ready",
+            TaskState::Merging => "merging",
+            TaskState::Merged => "merged",
             TaskState::NeedsHuman => "needs-human",
             TaskState::Failed => "failed",
             TaskState::Cancelled => "cancelled",
@@ -55,7 +67,7 @@ impl TaskState {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            TaskState::Done | TaskState::Failed | TaskState::Cancelled
+            TaskState::Done | TaskState::Merged | TaskState::Failed | TaskState::Cancelled
         )
     }
 }
@@ -70,7 +82,7 @@ impl fmt::Display for TaskState {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "failed to parse task state `{input}`: expected one of queued, preparing, working, reviewing, \
-     done, needs-human, failed, cancelled, paused"
+     done, ready, merging, merged, needs-human, failed, cancelled, paused"
 )]
 pub struct ParseTaskStateError {
     /// The string that was given.
@@ -123,14 +135,19 @@ mod tests {
     }
 
     #[test]
-    fn only_done_failed_cancelled_are_terminal() {
+    fn only_done_merged_failed_cancelled_are_terminal() {
         let terminal: Vec<_> = TaskState::ALL
             .into_iter()
             .filter(|s| s.is_terminal())
             .collect();
         assert_eq!(
             terminal,
-            [TaskState::Done, TaskState::Failed, TaskState::Cancelled]
+            [
+                TaskState::Done,
+                TaskState::Merged,
+                TaskState::Failed,
+                TaskState::Cancelled
+            ]
         );
     }
 }
