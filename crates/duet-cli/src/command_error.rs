@@ -95,6 +95,60 @@ impl From<std::io::Error> for CommandError {
     }
 }
 
+/// The store's failures: a database the user can do something about (missing, not one, from
+/// another duet version, read-only) is theirs to fix; a failed read or write is duet's.
+impl From<duet_store::StoreError> for CommandError {
+    fn from(err: duet_store::StoreError) -> Self {
+        use duet_store::StoreErrorKind as K;
+        let message = error_chain(&err);
+        match err.kind() {
+            K::NotFound | K::NotADatabase | K::ReadOnly => CommandError::user(message),
+            K::SchemaTooNew { .. } => CommandError::user(message)
+                .hint("this state was written by a newer duet: upgrade duet to read it"),
+            K::SchemaOutdated { .. } => CommandError::user(message)
+                .hint("`duet run` or `duet pair` migrates it; then try again"),
+            _ => CommandError::internal(message),
+        }
+    }
+}
+
+/// git's failures: the repository as it is (no commits, a base that does not exist, a folder in
+/// the way, work that would be lost) is the user's to fix; git itself failing is duet's.
+impl From<duet_git::GitError> for CommandError {
+    fn from(err: duet_git::GitError) -> Self {
+        use duet_git::GitErrorKind as K;
+        let message = error_chain(&err);
+        match &err.kind {
+            K::Git { .. } | K::Io { .. } | K::GitCommand { .. } | K::GhCommand { .. } => {
+                CommandError::internal(message)
+            }
+            _ => CommandError::user(message),
+        }
+    }
+}
+
+/// The engine's failures keep their kind: another engine running or a setup the user can
+/// change exits 1; a store or internal failure exits 70, with the whole chain of causes.
+impl From<duet_daemon::DaemonError> for CommandError {
+    fn from(err: duet_daemon::DaemonError) -> Self {
+        use duet_daemon::DaemonErrorKind as K;
+        let message = error_chain(&err);
+        match err.kind {
+            K::Busy => CommandError::user(message)
+                .hint("`duet status` talks to the running duet; `duet stop` stops it"),
+            K::Setup => CommandError::user(message),
+            K::Store => match err.store_error().map(duet_store::StoreError::kind) {
+                Some(duet_store::StoreErrorKind::SchemaTooNew { .. }) => {
+                    CommandError::user(message)
+                        .hint("this state was written by a newer duet: upgrade duet to read it")
+                }
+                _ => CommandError::internal(message),
+            },
+            K::Internal => CommandError::internal(message),
+        }
+    }
+}
+
 impl From<clap::Error> for CommandError {
     fn from(err: clap::Error) -> Self {
         CommandError::new(CommandErrorKind::Cli, err.to_string())
@@ -111,6 +165,36 @@ mod tests {
         assert_eq!(CommandErrorKind::InvalidInput.exit_code(), 2);
         assert_eq!(CommandErrorKind::Cli.exit_code(), 2);
         assert_eq!(CommandErrorKind::Internal.exit_code(), 70);
+    }
+
+    #[test]
+    fn engine_errors_keep_their_kind() {
+        use duet_daemon::{DaemonError, DaemonErrorKind};
+        let io = || std::io::Error::other("disk on fire");
+        let busy = CommandError::from(DaemonError::of_kind(
+            DaemonErrorKind::Busy,
+            "start the daemon",
+            io(),
+        ));
+        assert_eq!(busy.kind, CommandErrorKind::User);
+        assert_eq!(busy.message, "failed to start the daemon: disk on fire");
+        let store = CommandError::from(DaemonError::of_kind(
+            DaemonErrorKind::Store,
+            "write the state store",
+            io(),
+        ));
+        assert_eq!(
+            store.kind,
+            CommandErrorKind::Internal,
+            "a store failure exits 70"
+        );
+        assert_eq!(store.kind.exit_code(), 70);
+        let setup = CommandError::from(DaemonError::of_kind(
+            DaemonErrorKind::Setup,
+            "read the backlog",
+            io(),
+        ));
+        assert_eq!(setup.kind.exit_code(), 1);
     }
 
     #[test]

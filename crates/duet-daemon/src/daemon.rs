@@ -26,7 +26,10 @@ use crate::backlog_watch::BacklogWatch;
 use crate::lock::DaemonLock;
 use crate::pair_slot::PairSlot;
 use crate::status::stored_kind;
-use crate::{DaemonError, DaemonProgress, DaemonSetup, MessageCounts, RunSummary, TaskOutcome};
+use crate::{
+    DaemonError, DaemonErrorKind, DaemonProgress, DaemonSetup, MessageCounts, RunSummary,
+    TaskOutcome,
+};
 
 mod recovery;
 mod requests;
@@ -42,15 +45,20 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<RunSummary, DaemonError> {
     let _lock = DaemonLock::acquire(&setup.lock_path())
-        .map_err(|e| DaemonError::new("start the daemon", e))?;
-    let repo =
-        Repo::discover(&setup.repo_root).map_err(|e| DaemonError::new("open the repository", e))?;
-    let store =
-        Store::open(setup.store_path()).map_err(|e| DaemonError::new("open the state store", e))?;
-    let backlog = read_backlog(&setup)
-        .map_err(|text| DaemonError::new("read the backlog", std::io::Error::other(text)))?;
+        .map_err(|e| DaemonError::of_kind(DaemonErrorKind::Busy, "start the daemon", e))?;
+    let repo = Repo::discover(&setup.repo_root)
+        .map_err(|e| DaemonError::of_kind(DaemonErrorKind::Setup, "open the repository", e))?;
+    let store = Store::open(setup.store_path())
+        .map_err(|e| DaemonError::of_kind(DaemonErrorKind::Store, "open the state store", e))?;
+    let backlog = read_backlog(&setup).map_err(|text| {
+        DaemonError::of_kind(
+            DaemonErrorKind::Setup,
+            "read the backlog",
+            std::io::Error::other(text),
+        )
+    })?;
     let listener = socket::bind(&setup.socket_path())
-        .map_err(|e| DaemonError::new("open the control socket", e))?;
+        .map_err(|e| DaemonError::of_kind(DaemonErrorKind::Setup, "open the control socket", e))?;
     let (incoming_tx, mut incoming) = mpsc::channel::<Incoming>(256);
     tokio::spawn(socket::serve(listener, setup.socket_path(), incoming_tx));
     let (reports_tx, mut reports) = mpsc::channel::<(String, AgentReport)>(256);
@@ -163,7 +171,7 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
 }
 
 fn store_err(e: duet_store::StoreError) -> DaemonError {
-    DaemonError::new("write the state store", e)
+    DaemonError::of_kind(DaemonErrorKind::Store, "write the state store", e)
 }
 
 impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {

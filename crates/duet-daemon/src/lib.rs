@@ -120,13 +120,27 @@ pub struct MessageCounts {
     pub suppressed: usize,
 }
 
-/// Why the daemon could not run.
+/// Why the engine could not run.
 #[derive(Debug, thiserror::Error)]
 #[error("failed to {action}")]
 pub struct DaemonError {
+    pub kind: DaemonErrorKind,
     pub action: String,
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// What kind of failure: decides, in the CLI, whether the user can fix it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaemonErrorKind {
+    /// Another engine holds the repository.
+    Busy,
+    /// The repository, backlog or the socket's place is not usable as it is.
+    Setup,
+    /// The state store failed (reading or writing).
+    Store,
+    /// Anything else the engine could not do (launching agents, saving a snapshot).
+    Internal,
 }
 
 impl DaemonError {
@@ -134,9 +148,23 @@ impl DaemonError {
         action: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
+        Self::of_kind(DaemonErrorKind::Internal, action, source)
+    }
+
+    pub fn of_kind(
+        kind: DaemonErrorKind,
+        action: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         DaemonError {
+            kind,
             action: action.into(),
             source: Some(Box::new(source)),
         }
+    }
+
+    /// The store's own error, when the failure came from it (its kind tells more).
+    pub fn store_error(&self) -> Option<&duet_store::StoreError> {
+        self.source.as_deref()?.downcast_ref()
     }
 }

@@ -55,7 +55,7 @@ fn read_history(db: &Path, task: &str) -> Result<(History, Vec<String>), Command
         Err(e) if matches!(e.kind(), StoreErrorKind::NotFound) => return Ok((empty, Vec::new())),
         Err(e) => return Err(CommandError::user(error_chain(&e))),
     };
-    let fail = |e: duet_store::StoreError| CommandError::user(error_chain(&e));
+    let fail = CommandError::from;
     let history = History {
         events: store.events(&EventFilter::all().task(task)).map_err(fail)?,
         messages: store.messages(Some(task)).map_err(fail)?,

@@ -10,7 +10,7 @@ use duet_daemon::{DaemonProgress, TaskOutcome};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::cli::PairArgs;
-use crate::command_error::{CommandError, error_chain};
+use crate::command_error::CommandError;
 use crate::engine_setup::{EngineOptions, engine_setup};
 use crate::live_lines::say_line;
 use crate::suggest::closest;
@@ -89,7 +89,7 @@ pub fn run(cwd: &Path, args: &PairArgs) -> Result<ExitCode, CommandError> {
         crate::async_run::block_on(duet_daemon::run(setup, |p| lines.update(p), async {
             let _ = tokio::signal::ctrl_c().await;
         }))?;
-    let summary = outcome.map_err(|e| CommandError::user(error_chain(&e)))?;
+    let summary = outcome?;
     lines.finish();
     let Some(outcome) = summary.tasks.iter().find(|t| t.id == task.id.as_str()) else {
         return Err(CommandError::internal(format!(
@@ -113,8 +113,7 @@ fn has_saved_pair(ws: &Workspace, task: &str) -> Result<bool, CommandError> {
     if !path.exists() {
         return Ok(false);
     }
-    let store = duet_store::Store::open_read_only(&path)
-        .map_err(|e| CommandError::user(error_chain(&e)))?;
+    let store = duet_store::Store::open_read_only(&path)?;
     let live = store.task(task).ok().flatten().is_some_and(|row| {
         matches!(
             row.state,
@@ -124,11 +123,7 @@ fn has_saved_pair(ws: &Workspace, task: &str) -> Result<bool, CommandError> {
                 | duet_store::TaskState::NeedsHuman
         )
     });
-    let saved = store
-        .pair_snapshots()
-        .map_err(|e| CommandError::user(error_chain(&e)))?
-        .iter()
-        .any(|(id, _)| id == task);
+    let saved = store.pair_snapshots()?.iter().any(|(id, _)| id == task);
     Ok(live && saved)
 }
 

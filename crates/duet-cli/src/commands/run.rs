@@ -10,7 +10,7 @@ use duet_daemon::{DaemonProgress, RunSummary};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::cli::RunArgs;
-use crate::command_error::{CommandError, error_chain};
+use crate::command_error::CommandError;
 use crate::engine_setup::{EngineOptions, engine_setup};
 use crate::live_lines::say_line;
 use crate::simulate::{SimulatedModel, find_agent_bins, load_script, simulate_config};
@@ -74,7 +74,7 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         |p| lines.update(p),
         shutdown_signal(),
     ))?;
-    let summary = outcome.map_err(|e| CommandError::user(error_chain(&e)))?;
+    let summary = outcome?;
     lines.finish();
     drop(simulated);
     print_summary(&summary);

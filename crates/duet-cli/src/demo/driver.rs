@@ -11,7 +11,7 @@ use duet_core::config::Config;
 use duet_daemon::{DaemonProgress, RunSummary};
 
 use super::sample::git;
-use crate::command_error::{CommandError, error_chain};
+use crate::command_error::CommandError;
 use crate::engine_setup::{EngineOptions, engine_setup};
 use crate::workspace::Workspace;
 
@@ -106,7 +106,7 @@ pub fn work_backlog(
                 }
             },
         ))?;
-        outcome.map_err(|e| CommandError::user(error_chain(&e)))?
+        outcome?
     };
     if let Some(err) = merge_failed {
         return Err(CommandError::user(err));
