@@ -89,6 +89,7 @@ fn every_required_case_has_a_sample() {
         "config_unknown_profile",
         "config_same_profile",
         "config_base_branch_missing",
+        "config_ci_invalid",
         "backlog_syntax_error",
         "backlog_unknown_key",
         "backlog_wrong_type",
