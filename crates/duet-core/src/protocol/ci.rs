@@ -152,7 +152,7 @@ pub struct CiRules {
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum CheckState {
     Running,
-    Done { result: CiResult },
+    Done { result: Box<CiResult> },
 }
 
 /// Why the task needs the human, as far as CI is concerned.
@@ -349,7 +349,7 @@ fn head_moved(state: &mut CiState, sha: String, at: Timestamp, rules: &CiRules) 
             checks
                 .values()
                 .filter_map(|c| match c {
-                    CheckState::Done { result } => Some(result.clone()),
+                    CheckState::Done { result } => Some((**result).clone()),
                     CheckState::Running => None,
                 })
                 .collect()
@@ -382,7 +382,7 @@ fn finished(state: &mut CiState, result: CiResult, rules: &CiRules) -> Vec<CiEff
     checks.insert(
         result.check.clone(),
         CheckState::Done {
-            result: result.clone(),
+            result: Box::new(result.clone()),
         },
     );
     if matches!(result.status, CiStatus::Cancelled) {
