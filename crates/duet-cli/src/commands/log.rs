@@ -154,6 +154,18 @@ fn describe(event: &Event) -> String {
                 None => format!("{} {outcome}", short(sha)),
             }
         }
+        Event::CiRunStarted { sha, check, .. } => format!("{} `{check}` started", short(sha)),
+        Event::CiRunFinished {
+            sha,
+            check,
+            status,
+            summary,
+            ..
+        } => format!(
+            "{} `{check}` {}",
+            short(sha),
+            summary.as_deref().unwrap_or(status)
+        ),
         Event::Note { text } => excerpt(text, 100),
     }
 }
