@@ -102,13 +102,16 @@ pub struct CiRunner {
     inner: Arc<Inner>,
 }
 
+/// A task's current run: its generation, its sha, and the switch that cancels it.
+type Current = (u64, String, watch::Sender<bool>);
+
 #[derive(Debug)]
 struct Inner {
     paths: RunPaths,
     config: RunConfig,
     permits: Arc<Semaphore>,
     /// task -> (generation, sha, cancel switch) of its current run.
-    current: Mutex<HashMap<String, (u64, String, watch::Sender<bool>)>>,
+    current: Mutex<HashMap<String, Current>>,
     next_gen: Mutex<u64>,
     events: mpsc::Sender<RunEvent>,
 }

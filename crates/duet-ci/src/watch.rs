@@ -176,11 +176,10 @@ pub fn watch_commits(
     };
     let refs_dir = spec.git_dir.join("refs/heads");
     let branch_ref = refs_dir.join(&spec.branch);
-    // Watch the branch's parent folder (the ref file itself is replaced on every update).
-    let branch_parent = branch_ref.parent().unwrap_or(&refs_dir).to_owned();
-    let _ = std::fs::create_dir_all(&branch_parent);
+    let _ = std::fs::create_dir_all(&refs_dir);
     let wt_git = spec.worktree_git_dir();
     let mut interesting: Vec<PathBuf> = vec![branch_ref.clone(), spec.git_dir.join("packed-refs")];
+    let (refs_dir_cb, branch_ref_cb) = (refs_dir.clone(), branch_ref.clone());
     if let Some(wt) = &wt_git {
         interesting.push(wt.join("HEAD"));
         interesting.push(wt.join("logs/HEAD"));
@@ -189,6 +188,10 @@ pub fn watch_commits(
     let relevant = move |event: &notify::Event| {
         // `x.lock` renamed onto `x`: either path names the file.
         event.paths.iter().any(|p| {
+            // The prefix folder made again (after `pack-refs`) before its watch was added.
+            if branch_ref_cb.starts_with(p) && p.starts_with(&refs_dir_cb) && p != &branch_ref_cb {
+                return true;
+            }
             let p = p.to_string_lossy();
             let p = p.strip_suffix(".lock").unwrap_or(&p);
             interesting.iter().any(|i| Path::new(p) == i)
@@ -198,7 +201,12 @@ pub fn watch_commits(
         notify::RecommendedWatcher::new(waker(wake_tx, relevant), notify::Config::default())
             .map_err(err)?,
     );
-    let mut dirs = vec![branch_parent, spec.git_dir.clone()];
+    // All of refs/heads, recursively: the ref file is replaced on every update, and
+    // `pack-refs` deletes the prefix folder that the next update makes again.
+    watcher
+        .watch(&refs_dir, RecursiveMode::Recursive)
+        .map_err(err)?;
+    let mut dirs = vec![spec.git_dir.clone()];
     if let Some(wt) = &wt_git {
         dirs.push(wt.clone());
         let _ = std::fs::create_dir_all(wt.join("logs"));
@@ -347,7 +355,8 @@ pub fn watch_activity(
                 .await;
         }
         let mut known_dirs = walk_dirs(&root).len();
-        while wake_rx.recv().await.is_some() {
+        let mut woke = wake_rx.recv().await.is_some();
+        while woke {
             if events
                 .send(WatchEvent::Activity { task: task.clone() })
                 .await
@@ -385,9 +394,15 @@ pub fn watch_activity(
                     }
                 }
             }
-            // Throttle: one event per window; wakes meanwhile are folded into it.
+            // Throttle: one event per window; wakes meanwhile fold into one more at its end.
             tokio::time::sleep(window).await;
-            while wake_rx.try_recv().is_ok() {}
+            woke = false;
+            while wake_rx.try_recv().is_ok() {
+                woke = true;
+            }
+            if !woke {
+                woke = wake_rx.recv().await.is_some();
+            }
         }
     });
     Ok(ActivityWatcher {
