@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -307,10 +308,28 @@ pub fn watch_activity(
     let ignore = Arc::new(gitignore_of(worktree));
     let (wake_tx, mut wake_rx) = mpsc::channel::<()>(1);
     let root = worktree.to_owned();
+    // Set by the callback when a folder appears: only then is the worktree walked again.
+    let new_dir = Arc::new(AtomicBool::new(false));
     let relevant = {
         let ignore = ignore.clone();
         let root = root.clone();
-        move |event: &notify::Event| event.paths.iter().any(|p| not_ignored(&ignore, &root, p))
+        let new_dir = new_dir.clone();
+        move |event: &notify::Event| {
+            let creates = matches!(
+                event.kind,
+                EventKind::Create(_) | EventKind::Modify(notify::event::ModifyKind::Name(_))
+            );
+            let mut any = false;
+            for p in &event.paths {
+                if not_ignored(&ignore, &root, p) {
+                    any = true;
+                    if creates && p.is_dir() {
+                        new_dir.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            any
+        }
     };
     let handler = waker(wake_tx.clone(), relevant.clone());
     let mut native =
@@ -354,7 +373,6 @@ pub fn watch_activity(
                 })
                 .await;
         }
-        let mut known_dirs = walk_dirs(&root).len();
         let mut woke = wake_rx.recv().await.is_some();
         while woke {
             if events
@@ -365,33 +383,30 @@ pub fn watch_activity(
                 return;
             }
             // New folders get their own watch (native mode watches folder by folder).
-            if !*polling_flag.lock().unwrap() {
+            if !*polling_flag.lock().unwrap() && new_dir.swap(false, Ordering::Relaxed) {
                 let dirs = walk_dirs(&root);
-                if dirs.len() != known_dirs {
-                    known_dirs = dirs.len();
-                    let mut hit = dirs.len() > opts.native_watch_budget;
-                    for dir in dirs.iter().take(opts.native_watch_budget) {
-                        if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive)
-                            && is_limit(&e)
-                        {
-                            hit = true;
-                            break;
-                        }
-                    }
-                    if hit
-                        && let Ok((poller, Some(message))) =
-                            poll_fallback(&root, wake_tx.clone(), relevant.clone(), &opts)
+                let mut hit = dirs.len() > opts.native_watch_budget;
+                for dir in dirs.iter().take(opts.native_watch_budget) {
+                    if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive)
+                        && is_limit(&e)
                     {
-                        watcher = poller;
-                        *polling_flag.lock().unwrap() = true;
-                        tracing::warn!(task = %task, "{message}");
-                        let _ = events
-                            .send(WatchEvent::Warning {
-                                task: task.clone(),
-                                message,
-                            })
-                            .await;
+                        hit = true;
+                        break;
                     }
+                }
+                if hit
+                    && let Ok((poller, Some(message))) =
+                        poll_fallback(&root, wake_tx.clone(), relevant.clone(), &opts)
+                {
+                    watcher = poller;
+                    *polling_flag.lock().unwrap() = true;
+                    tracing::warn!(task = %task, "{message}");
+                    let _ = events
+                        .send(WatchEvent::Warning {
+                            task: task.clone(),
+                            message,
+                        })
+                        .await;
                 }
             }
             // Throttle: one event per window; wakes meanwhile fold into one more at its end.
