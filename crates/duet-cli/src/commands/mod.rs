@@ -7,6 +7,7 @@ pub mod control;
 pub mod demo;
 pub mod init;
 pub mod log;
+pub mod log_ci;
 pub mod pair;
 pub mod run;
 pub mod status;
