@@ -146,7 +146,7 @@ pub struct DemoArgs {
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
-    /// Stop a pair that is not finished after this many seconds.
+    /// Stop the demo when its tasks are not all finished after this many seconds per task.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub task_timeout: u64,
 

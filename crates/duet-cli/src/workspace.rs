@@ -31,10 +31,6 @@ impl Workspace {
         }
     }
 
-    pub fn repo(&self) -> &Repo {
-        &self.repo
-    }
-
     /// The main working directory of the repository, where duet.toml and `.duet/` live.
     pub fn root(&self) -> &Path {
         self.repo.main_workdir()

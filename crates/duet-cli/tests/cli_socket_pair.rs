@@ -275,12 +275,12 @@ fn the_live_socket_refuses_bad_input_and_strangers() {
         );
     }
 
-    // `duet stop` ends the pair without an outcome.
+    // `duet stop` ends the pair without an outcome: stopped, as by Ctrl-C (one engine, one code).
     let out = env.duet(&pair.repo, &["stop", "--json"]);
     ok(&out);
     assert_eq!(
         serde_json::from_str::<Value>(&out.stdout).unwrap(),
         json!({"status": "ok", "body": {"type": "ack"}})
     );
-    assert_eq!(pair.wait_exit(), 3, "{}", pair.output());
+    assert_eq!(pair.wait_exit(), 130, "{}", pair.output());
 }

@@ -1,5 +1,6 @@
-//! `duet pair` end to end: when an agent's process (worker or reviewer) is killed, duet notices at once (the
-//! `duet exec-agent` wrapper reports the exit), stores it, and hands the task to the human.
+//! `duet pair` end to end: when an agent's process (worker or reviewer) is killed, duet notices at
+//! once (the `duet exec-agent` wrapper reports the exit), stores it, and starts the agent again
+//! with its conversation resumed, as `duet run` does (one engine); the agent is told to go on.
 
 mod common;
 #[path = "common/e2e.rs"]
@@ -11,18 +12,19 @@ use duet_store::Event;
 use e2e::{PairWorld, Roles, STEP_TIMEOUT, describe, script};
 
 #[test]
-fn killing_the_worker_agent_is_noticed_and_the_task_needs_the_human() {
-    kill_agent_and_expect_needs_human("killed-worker", "worker");
+fn killing_the_worker_agent_is_noticed_and_it_is_restarted_resumed() {
+    kill_agent_and_expect_restart("killed-worker", "worker");
 }
 
 #[test]
-fn killing_the_reviewer_agent_is_noticed_and_the_task_needs_the_human() {
-    kill_agent_and_expect_needs_human("killed-reviewer", "reviewer");
+fn killing_the_reviewer_agent_is_noticed_and_it_is_restarted_resumed() {
+    kill_agent_and_expect_restart("killed-reviewer", "reviewer");
 }
 
 /// Starts the pair (claude works, codex reviews), SIGKILLs `role`'s agent process once both
-/// have finished their first turn, and checks that duet stores the exit and asks the human.
-fn kill_agent_and_expect_needs_human(name: &str, role: &str) {
+/// have finished their first turn, and checks that duet stores the exit, restarts the agent in
+/// the same conversation, and that the restarted agent's model is told to go on.
+fn kill_agent_and_expect_restart(name: &str, role: &str) {
     let Some(world) = PairWorld::start(
         name,
         script("pair_agent_killed.toml"),
@@ -40,6 +42,20 @@ fn kill_agent_and_expect_needs_human(name: &str, role: &str) {
         launched(events) == 2
     });
 
+    // A claude killed before its transcript is on disk cannot be resumed.
+    if role == "worker" {
+        let session = world
+            .events()
+            .iter()
+            .find_map(|r| match &r.event {
+                Event::AgentLaunched {
+                    role, session_id, ..
+                } if role == "worker" => session_id.clone(),
+                _ => None,
+            })
+            .expect("claude's session id is chosen by duet");
+        world.wait_for_claude_transcript(&session, "Starting on the greeting.");
+    }
     // The pane runs the wrapper (`duet exec-agent`); the agent is its child.
     let wrapper = pane_pid(&world.tmux_socket, role);
     let agent = children(wrapper);
@@ -50,8 +66,17 @@ fn kill_agent_and_expect_needs_human(name: &str, role: &str) {
         .unwrap();
     assert!(status.success());
 
-    let reason = world.wait_for_needs_human();
-    assert_eq!(reason, format!("the {role} exited (exit code 137)"));
+    let restarted = format!("the {role} was restarted, its conversation resumed (restart 1 of 3)");
+    world.wait_for_events("the agent restarted", STEP_TIMEOUT, |events| {
+        events
+            .iter()
+            .any(|r| matches!(&r.event, Event::Note { text } if *text == restarted))
+    });
+    // The restarted agent is seen at rest and told to go on: its model gets the nudge.
+    world
+        .server
+        .wait_until_steps_consumed(3, STEP_TIMEOUT)
+        .unwrap_or_else(|e| panic!("the restarted {role} was not told to go on: {e}"));
     let events = world.events();
     let exits: Vec<_> = events
         .iter()
@@ -61,6 +86,28 @@ fn kill_agent_and_expect_needs_human(name: &str, role: &str) {
         })
         .collect();
     assert_eq!(exits, vec![(role, Some(137))], "{}", describe(&events));
+    let sessions: Vec<_> = events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::AgentLaunched {
+                role: r,
+                session_id,
+                ..
+            } if r == role => Some(session_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sessions.len(), 2, "{}", describe(&events));
+    if role == "worker" {
+        assert_eq!(sessions[0], sessions[1], "resumed, not a new conversation");
+    }
+    let go_on = world
+        .server
+        .log()
+        .into_iter()
+        .find(|e| e2e::step_name(e) == Some(&format!("{role} goes on")))
+        .expect("the restarted agent was told to go on");
+    assert_eq!(go_on.scope.as_deref(), Some(role));
 
     let run = pair.interrupt();
     assert_eq!(
@@ -69,9 +116,7 @@ fn kill_agent_and_expect_needs_human(name: &str, role: &str) {
         run.stdout, run.stderr
     );
     assert!(
-        run.stdout.contains(&format!(
-            "task greet: stopped (needs-human: the {role} exited (exit code 137))"
-        )),
+        run.stdout.contains("task greet: stopped (working)"),
         "{}",
         run.stdout
     );

@@ -12,23 +12,24 @@ use duet_core::lifecycle::TaskState;
 use duet_core::protocol::{PairState, Role};
 use duet_git::Repo;
 use duet_pair::agent_actor::{AgentHandle, AgentReport};
-use duet_pair::git_facts::{commits_since, read_git_facts};
+use duet_pair::git_facts::commits_since;
 use duet_pair::launch::{LaunchPlace, launch_pair};
 pub(crate) use duet_pair::now;
 use duet_pair::prepare::prepare_task;
 use duet_pair::socket::{self, Incoming};
-use duet_pair::{Action, ConnId, Controller, Seat};
-use duet_proto::{ErrorKind, Request, RequestBody, Response, ResponseBody};
-use duet_store::{Event, NewEvent, Store, TaskState as StoredState};
+use duet_pair::{Action, ConnId, Controller, GitFacts, Seat};
+use duet_proto::{ErrorKind, Request, Response};
+use duet_store::{Event, MessageState, NewEvent, Store, TaskState as StoredState};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backlog_watch::BacklogWatch;
 use crate::lock::DaemonLock;
 use crate::pair_slot::PairSlot;
-use crate::status::{status_json, stored_kind};
-use crate::{DaemonError, DaemonProgress, DaemonSetup, RunSummary, TaskOutcome};
+use crate::status::stored_kind;
+use crate::{DaemonError, DaemonProgress, DaemonSetup, MessageCounts, RunSummary, TaskOutcome};
 
 mod recovery;
+mod requests;
 
 /// Agent restarts (with the conversation resumed) before the task needs the human.
 const MAX_AGENT_RESTARTS: u32 = 3;
@@ -53,6 +54,7 @@ pub async fn run(
     let (incoming_tx, mut incoming) = mpsc::channel::<Incoming>(256);
     tokio::spawn(socket::serve(listener, setup.socket_path(), incoming_tx));
     let (reports_tx, mut reports) = mpsc::channel::<(String, AgentReport)>(256);
+    let (git_tx, mut git_reads) = mpsc::unbounded_channel::<(String, Option<GitFacts>)>();
     let mut watch = BacklogWatch::new(&setup.backlog_path);
 
     let mut daemon = Daemon {
@@ -61,14 +63,18 @@ pub async fn run(
         store,
         backlog,
         pairs: BTreeMap::new(),
+        finished_bases: HashMap::new(),
         tokens: HashMap::new(),
         pending: HashMap::new(),
         reports_tx,
+        git_tx,
+        git_queue: HashMap::new(),
         progress: &mut progress,
         stop: None,
     };
     tracing::info!("daemon {} started", std::process::id());
     daemon.queue_new_tasks()?;
+    daemon.requeue_focus()?;
     daemon.adopt_pairs()?;
     daemon.schedule()?;
 
@@ -81,12 +87,13 @@ pub async fn run(
             interrupted = true;
             break;
         }
-        if setup.exit_when_done && daemon.nothing_left() {
+        if setup.exit_when_done && daemon.nothing_left() || daemon.focus_ended() {
             break;
         }
         tokio::select! {
             Some(incoming) = incoming.recv() => daemon.on_incoming(incoming)?,
             Some((task, report)) = reports.recv() => daemon.on_report(&task, report)?,
+            Some((task, git)) = git_reads.recv() => daemon.on_git_read(&task, git)?,
             Some(()) = watch.changes.recv() => daemon.reload_backlog()?,
             _ = ticker.tick() => {
                 if watch.poll_changed() {
@@ -102,8 +109,19 @@ pub async fn run(
     }
     let stop_agents = daemon.stop.unwrap_or(false) || setup.stop_agents_on_exit;
     if stop_agents {
-        for slot in daemon.pairs.values() {
-            let _ = setup.tmux.kill_session(&slot.session_name);
+        let live: Vec<(String, String)> = daemon
+            .pairs
+            .iter()
+            .map(|(task, slot)| (task.clone(), slot.session_name.clone()))
+            .collect();
+        for (task, session) in live {
+            let _ = setup.tmux.kill_session(&session);
+            daemon.append(
+                &task,
+                Event::Note {
+                    text: "pair stopped by the human".into(),
+                },
+            )?;
         }
     }
     Ok(daemon.summary(interrupted))
@@ -127,10 +145,18 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
     store: Store,
     backlog: Backlog,
     pairs: BTreeMap<String, PairSlot>,
+    /// The base commit of each pair that finished in this run (its commits are counted from
+    /// there: once merged, the branch's fork point is its own tip).
+    finished_bases: HashMap<String, String>,
     /// Agent token → task.
     tokens: HashMap<String, String>,
     pending: HashMap<ConnId, oneshot::Sender<Response>>,
     reports_tx: mpsc::Sender<(String, AgentReport)>,
+    /// Git reads of a worktree (off the loop) come back here, with the task they are for.
+    git_tx: mpsc::UnboundedSender<(String, Option<GitFacts>)>,
+    /// Agent requests per task waiting for a fresh git read, in arrival order; `true` while
+    /// a read for the head of the queue is running.
+    git_queue: HashMap<String, (bool, std::collections::VecDeque<(ConnId, Request)>)>,
     progress: &'a mut P,
     /// Set by `duet stop`: whether to stop the agents too.
     stop: Option<bool>,
@@ -166,6 +192,55 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             self.append(&id, Event::TaskQueued { title: Some(title) })?;
         }
         Ok(())
+    }
+
+    /// With a focus: the task worked before (ended, paused, or live with no pair to take over)
+    /// starts its new run from the queue; a live one with a saved pair is adopted instead.
+    fn requeue_focus(&mut self) -> Result<(), DaemonError> {
+        let Some(focus) = self.setup.focus.clone() else {
+            return Ok(());
+        };
+        let Some(state) = self.stored_state(&focus) else {
+            return Ok(());
+        };
+        let saved = self
+            .store
+            .pair_snapshots()
+            .map_err(store_err)?
+            .iter()
+            .any(|(task, _)| *task == focus);
+        let requeue = match state {
+            StoredState::Queued => false,
+            StoredState::Preparing
+            | StoredState::Working
+            | StoredState::Reviewing
+            | StoredState::NeedsHuman => !saved,
+            StoredState::Done
+            | StoredState::Failed
+            | StoredState::Cancelled
+            | StoredState::Paused => true,
+        };
+        if requeue {
+            self.append(
+                &focus,
+                Event::TaskStateChanged {
+                    from: state,
+                    to: StoredState::Queued,
+                    reason: Some("started again by duet pair".into()),
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// With a focus: its task has ended and no pair works on it.
+    fn focus_ended(&self) -> bool {
+        self.setup.focus.as_deref().is_some_and(|focus| {
+            !self.pairs.contains_key(focus)
+                && self
+                    .stored_state(focus)
+                    .is_none_or(StoredState::is_terminal)
+        })
     }
 
     /// No task can make progress: nothing runs and the scheduler has nothing to start.
@@ -230,8 +305,16 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         )
     }
 
-    /// Starts what the scheduler picks.
+    /// Starts what the scheduler picks (with a focus: that task, whatever its dependencies).
     fn schedule(&mut self) -> Result<(), DaemonError> {
+        if let Some(focus) = self.setup.focus.clone() {
+            if self.stored_state(&focus) == Some(StoredState::Queued)
+                && !self.pairs.contains_key(&focus)
+            {
+                self.start_pair(&focus)?;
+            }
+            return Ok(());
+        }
         for task in self.startable_now() {
             self.start_pair(&task)?;
         }
@@ -373,157 +456,6 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         Ok(())
     }
 
-    fn on_incoming(&mut self, incoming: Incoming) -> Result<(), DaemonError> {
-        let Incoming {
-            conn,
-            request,
-            reply,
-        } = incoming;
-        self.pending.insert(conn, reply);
-        if request.body.is_agent_request() {
-            let task = request
-                .token
-                .as_deref()
-                .and_then(|t| self.tokens.get(t))
-                .cloned();
-            let Some(task) = task.filter(|t| self.pairs.contains_key(t)) else {
-                tracing::warn!(
-                    "refused an agent request with an unknown token: {}",
-                    request_summary(&request.body)
-                );
-                self.respond(
-                    conn,
-                    Response::error(ErrorKind::Unauthorized, "unknown or missing agent token"),
-                );
-                return Ok(());
-            };
-            if let RequestBody::ProcessExited { code, signal } = &request.body
-                && self.restart_agent(
-                    &task,
-                    request.token.as_deref().unwrap_or_default(),
-                    *code,
-                    *signal,
-                )?
-            {
-                self.respond(conn, Response::ok(ResponseBody::Ack));
-                return Ok(());
-            }
-            let slot = self.pairs.get_mut(&task).expect("checked above");
-            tracing::debug!(
-                "task {task}: agent request {}",
-                request_summary(&request.body)
-            );
-            let role = request
-                .token
-                .as_deref()
-                .and_then(|t| slot.controller.seats.iter().find(|s| s.token == t))
-                .map(|s| s.role);
-            let is_hook = matches!(request.body, RequestBody::Hook { .. });
-            let before = role.map(|r| slot.controller.state.mailbox.target(r));
-            let git = read_git_facts(&slot.worktree);
-            let actions = slot
-                .controller
-                .on_request(conn, request, git.as_ref(), now());
-            if let (true, Some(role), Some(before)) = (is_hook, role, before) {
-                let after = slot.controller.state.mailbox.target(role);
-                slot.hook_moved(role, before, after);
-            }
-            let mailbox = &slot.controller.state.mailbox;
-            tracing::debug!(
-                "task {task}: worker {:?}, reviewer {:?}",
-                mailbox.worker,
-                mailbox.reviewer
-            );
-            return self.apply(&task, actions);
-        }
-        self.human_request(conn, request)
-    }
-
-    fn human_request(&mut self, conn: ConnId, request: Request) -> Result<(), DaemonError> {
-        let task = match &request.body {
-            RequestBody::Status { task } => {
-                if let Some(task) = task
-                    && self.backlog.get(task).is_none()
-                {
-                    self.respond(conn, unknown_task(task));
-                    return Ok(());
-                }
-                let tasks = status_json(
-                    &self.backlog,
-                    &self.store,
-                    &self.pairs,
-                    &self.setup.config,
-                    task.as_deref(),
-                );
-                self.respond(conn, Response::ok(ResponseBody::Status { tasks }));
-                return Ok(());
-            }
-            RequestBody::Stop { stop_agents } => {
-                self.stop = Some(*stop_agents);
-                self.respond(conn, Response::ok(ResponseBody::Ack));
-                return Ok(());
-            }
-            RequestBody::Say { task, .. }
-            | RequestBody::Answer { task, .. }
-            | RequestBody::Pause { task }
-            | RequestBody::Resume { task }
-            | RequestBody::Cancel { task } => task.clone(),
-            _ => unreachable!("agent requests are routed by token"),
-        };
-        if let Some(slot) = self.pairs.get_mut(&task) {
-            let git = read_git_facts(&slot.worktree);
-            let actions = slot
-                .controller
-                .on_request(conn, request, git.as_ref(), now());
-            return self.apply(&task, actions);
-        }
-        let Some(state) = self.backlog.get(&task).and(self.stored_state(&task)) else {
-            self.respond(conn, unknown_task(&task));
-            return Ok(());
-        };
-        // A task without a running pair: only its place in the queue can change.
-        let to = match (&request.body, state) {
-            (RequestBody::Pause { .. }, StoredState::Queued) => Some(StoredState::Paused),
-            (RequestBody::Resume { .. }, StoredState::Paused) => Some(StoredState::Queued),
-            (RequestBody::Cancel { .. }, StoredState::Queued | StoredState::Paused) => {
-                Some(StoredState::Cancelled)
-            }
-            _ => None,
-        };
-        match to {
-            Some(to) => {
-                self.append(
-                    &task,
-                    Event::TaskStateChanged {
-                        from: state,
-                        to,
-                        reason: Some("by the human".into()),
-                    },
-                )?;
-                (self.progress)(DaemonProgress::TaskState {
-                    task: task.clone(),
-                    state: to.to_string(),
-                });
-                self.respond(conn, Response::ok(ResponseBody::Ack));
-                self.schedule()
-            }
-            None => {
-                let what = match &request.body {
-                    RequestBody::Say { .. } => "say something to",
-                    RequestBody::Answer { .. } => "answer",
-                    RequestBody::Pause { .. } => "pause",
-                    RequestBody::Resume { .. } => "resume",
-                    _ => "cancel",
-                };
-                let message = format!(
-                    "cannot {what} task `{task}`: it is {state} and no pair is working on it"
-                );
-                self.respond(conn, Response::error(ErrorKind::WrongState, message));
-                Ok(())
-            }
-        }
-    }
-
     fn on_report(&mut self, task: &str, report: AgentReport) -> Result<(), DaemonError> {
         let Some(slot) = self.pairs.get_mut(task) else {
             return Ok(());
@@ -623,6 +555,13 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 Action::Respond { conn, response } => self.respond(conn, response),
                 Action::Deliver { role, text, ids } => {
                     tracing::debug!("task {task}: delivering {ids:?} to the {role}");
+                    if !ids.is_empty() {
+                        (self.progress)(DaemonProgress::Agent {
+                            task: task.to_string(),
+                            role,
+                            status: format!("message {} handed over", ids_text(&ids)),
+                        });
+                    }
                     if let Some(actor) = self.pairs.get(task).and_then(|s| s.actor(role)) {
                         actor.deliver(text, ids);
                     }
@@ -674,10 +613,18 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     /// The task ended: its agents stop, its tokens are void, its slot is free.
     fn finish_pair(&mut self, task: &str) {
         if let Some(slot) = self.pairs.remove(task) {
+            self.finished_bases
+                .insert(task.to_string(), slot.brief.base_commit.clone());
             for seat in &slot.controller.seats {
                 self.tokens.remove(&seat.token);
             }
             let _ = self.setup.tmux.kill_session(&slot.session_name);
+        }
+        if let Some((_, waiting)) = self.git_queue.remove(task) {
+            for (conn, _) in waiting {
+                let message = format!("task `{task}` has ended");
+                self.respond(conn, Response::error(ErrorKind::WrongState, message));
+            }
         }
     }
 
@@ -697,19 +644,35 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     .pairs
                     .get(t.id.as_str())
                     .map(|s| s.brief.base_commit.clone())
+                    .or_else(|| self.finished_bases.get(t.id.as_str()).cloned())
                     .or_else(|| {
                         duet_pair::git_facts::fork_point(
                             &worktree,
                             t.base_branch(&self.setup.config),
                         )
                     });
+                let mut messages = MessageCounts::default();
+                for message in self.store.messages(Some(t.id.as_str())).unwrap_or_default() {
+                    match message.state {
+                        MessageState::Accepted => {}
+                        MessageState::Delivered => messages.delivered += 1,
+                        MessageState::Suppressed => messages.suppressed += 1,
+                    }
+                    messages.accepted += 1;
+                }
                 TaskOutcome {
                     id: t.id.to_string(),
                     state: row
                         .as_ref()
-                        .map_or("queued".to_string(), |r| r.state.to_string()),
+                        .map_or("queued".to_string(), |r| match &r.reason {
+                            Some(reason) if r.state == StoredState::NeedsHuman => {
+                                format!("{}: {reason}", r.state)
+                            }
+                            _ => r.state.to_string(),
+                        }),
                     rounds: row.as_ref().map_or(0, |r| r.round),
-                    commits: base.map_or(0, |b| commits_since(&worktree, &b).len()),
+                    commits: base.map_or_else(Vec::new, |b| commits_since(&worktree, &b)),
+                    messages,
                 }
             })
             .collect();
@@ -717,25 +680,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     }
 }
 
-/// A request in a few words, for the log (payloads can be long).
-fn request_summary(body: &RequestBody) -> String {
-    match body {
-        RequestBody::Hook { source, payload } => {
-            let event = payload
-                .get("hook_event_name")
-                .or_else(|| payload.get("type"))
-                .and_then(|v| v.as_str())
-                .unwrap_or("?");
-            format!("hook {source:?} {event}")
-        }
-        RequestBody::ToolCall { call } => {
-            let text = format!("{call:?}");
-            format!("tool call {}", text.chars().take(80).collect::<String>())
-        }
-        other => format!("{other:?}"),
-    }
-}
-
-fn unknown_task(task: &str) -> Response {
-    Response::error(ErrorKind::UnknownTask, format!("unknown task `{task}`"))
+fn ids_text(ids: &[duet_core::protocol::MessageId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

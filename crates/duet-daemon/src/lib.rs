@@ -1,5 +1,8 @@
 //! `duet run`: the daemon that works a whole backlog with parallel pairs.
 //!
+//! One engine: `duet run` (the whole backlog), `duet pair TASK` ([`DaemonSetup::focus`]: the same
+//! loop with one task, in the foreground) and `duet demo` (`duet run --simulate` on a sample).
+//!
 //! - [`run`]: the async loop. Sources (control socket, agent actors, backlog watcher, ticker,
 //!   shutdown) become events; each pair's `duet_pair::Controller` decides; the loop carries out
 //!   the actions (store, answers, deliveries, tmux) and starts tasks the scheduler
@@ -37,6 +40,9 @@ pub struct DaemonSetup {
     /// Stop the agents' tmux sessions when the daemon stops (default: they keep running and the
     /// next daemon adopts them).
     pub stop_agents_on_exit: bool,
+    /// Work this one task only (`duet pair TASK`): it starts whatever its dependencies, only its
+    /// pair is adopted after a restart, and the engine stops once the task has ended.
+    pub focus: Option<String>,
 }
 
 impl DaemonSetup {
@@ -60,8 +66,20 @@ impl DaemonSetup {
 /// What the daemon reports while it runs (for the live progress lines).
 #[derive(Debug, Clone, PartialEq)]
 pub enum DaemonProgress {
-    TaskState { task: String, state: String },
-    HumanNeeded { task: String, text: String },
+    TaskState {
+        task: String,
+        state: String,
+    },
+    /// Something an agent of `task` did or was given (a message handed over).
+    Agent {
+        task: String,
+        role: duet_core::protocol::Role,
+        status: String,
+    },
+    HumanNeeded {
+        task: String,
+        text: String,
+    },
     Note(String),
 }
 
@@ -79,7 +97,17 @@ pub struct TaskOutcome {
     pub id: String,
     pub state: String,
     pub rounds: u32,
-    pub commits: usize,
+    /// Commits on the task branch since its base, newest first (`<sha> <subject>`).
+    pub commits: Vec<String>,
+    pub messages: MessageCounts,
+}
+
+/// What became of the messages of one task's pair.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageCounts {
+    pub accepted: usize,
+    pub delivered: usize,
+    pub suppressed: usize,
 }
 
 /// Why the daemon could not run.

@@ -26,10 +26,13 @@ pub enum AgentReport {
     DeliveryFailed { role: Role, error: String },
 }
 
-/// The loop's handle on one agent's actor.
+/// The loop's handle on one agent's actor. Its queue is unbounded and accounted: a delivery the
+/// protocol accepted is never dropped (the actor types one at a time, so the queue only grows
+/// while tmux is slow, and `queued` says by how much).
 #[derive(Debug, Clone)]
 pub struct AgentHandle {
-    tx: mpsc::Sender<AgentControl>,
+    tx: mpsc::UnboundedSender<AgentControl>,
+    queued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl AgentHandle {
@@ -41,17 +44,27 @@ impl AgentHandle {
         tmux: TmuxRuntime,
         reports: mpsc::Sender<AgentReport>,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(run(role, kind, pane, tmux, rx, reports));
-        AgentHandle { tx }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        tokio::spawn(run(role, kind, pane, tmux, rx, reports, queued.clone()));
+        AgentHandle { tx, queued }
     }
 
-    /// Queues a delivery; never blocks the loop (a full queue drops it, and the protocol's
-    /// retry sends it again).
+    /// Queues a delivery; never blocks the loop and never drops it while the actor lives (a
+    /// dead actor's pane is gone: the protocol's retry goes to the agent's next process).
     pub fn deliver(&self, text: String, ids: Vec<MessageId>) {
-        if let Err(err) = self.tx.try_send(AgentControl::Deliver { text, ids }) {
-            tracing::warn!("agent actor did not take a delivery: {err}");
+        self.queued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Err(err) = self.tx.send(AgentControl::Deliver { text, ids }) {
+            self.queued
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!("agent actor is gone, delivery left to the protocol's retry: {err}");
         }
+    }
+
+    /// Deliveries handed to the actor and not yet typed.
+    pub fn queued(&self) -> usize {
+        self.queued.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -65,10 +78,12 @@ async fn run(
     kind: AgentKind,
     pane: String,
     tmux: TmuxRuntime,
-    mut rx: mpsc::Receiver<AgentControl>,
+    mut rx: mpsc::UnboundedReceiver<AgentControl>,
     reports: mpsc::Sender<AgentReport>,
+    queued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) {
     while let Some(AgentControl::Deliver { text, ids }) = rx.recv().await {
+        queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let (tmux2, pane2) = (tmux.clone(), pane.clone());
         let typed = tokio::task::spawn_blocking(move || tmux2.send_text(&pane2, &text, kind)).await;
         let report = match typed {

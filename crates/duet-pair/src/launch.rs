@@ -9,7 +9,7 @@ use duet_core::protocol::Role;
 use crate::controller::Controller;
 use crate::error::{PairError, PairErrorKind};
 use crate::render::{TaskBrief, reviewer_prompt, worker_prompt};
-use crate::runner::AgentSetup;
+use crate::seat_setup::AgentSetup;
 
 /// Where and how a pair's agents run.
 #[derive(Debug, Clone)]

@@ -2,7 +2,8 @@
 //! hook calls on the control socket, and drives the review protocol of `duet_core::protocol`.
 //!
 //! - [`controller`]: the decisions (requests in, actions out), no IO.
-//! - [`runner`]: the async loop that does the IO ([`run_pair`]).
+//! - [`seat_setup`]: each seat's agent profile, and the wall clock. The loop that does the IO is
+//!   the engine's (`duet_daemon::run`), for `duet run` and `duet pair` alike.
 //! - [`socket`]: the unix-socket server; [`agent_actor`]: one actor per agent pane.
 //! - [`render`]: the words said to agents; [`records`]: protocol records → store events.
 
@@ -14,10 +15,10 @@ pub mod launch;
 pub mod prepare;
 pub mod records;
 pub mod render;
-pub mod runner;
+pub mod seat_setup;
 pub mod socket;
 
 pub use controller::{Action, ConnId, Controller, GitFacts, Seat};
 pub use error::{PairError, PairErrorKind};
 pub use render::TaskBrief;
-pub use runner::{AgentSetup, PairSetup, PairSummary, Progress, now, run_pair};
+pub use seat_setup::{AgentSetup, now};

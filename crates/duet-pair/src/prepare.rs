@@ -11,7 +11,7 @@ use duet_git::{Repo, WorktreeManager};
 
 use crate::git_facts::fork_point;
 use crate::render::TaskBrief;
-use crate::runner::AgentSetup;
+use crate::seat_setup::AgentSetup;
 
 /// A task with everything a pair needs to start on it.
 #[derive(Debug, Clone)]

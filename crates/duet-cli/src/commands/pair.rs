@@ -5,15 +5,14 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use duet_core::lifecycle::TaskState;
 use duet_core::protocol::Role;
-use duet_pair::{PairSetup, PairSummary, Progress, run_pair};
+use duet_daemon::{DaemonProgress, TaskOutcome};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::cli::PairArgs;
 use crate::command_error::{CommandError, error_chain};
+use crate::engine_setup::{EngineOptions, engine_setup};
 use crate::live_lines::say_line;
-use crate::pair_setup::prepare_pair;
 use crate::suggest::closest;
 use crate::workspace::Workspace;
 
@@ -22,6 +21,8 @@ const EXIT_NOT_DONE: u8 = 3;
 /// Exit code after Ctrl-C, as shells report SIGINT.
 const EXIT_INTERRUPTED: u8 = 130;
 
+/// `duet pair TASK` is the engine with one task, in the foreground: the same store snapshots,
+/// adoption of a pair left running, agent restarts and control socket as `duet run`.
 pub fn run(cwd: &Path, args: &PairArgs) -> Result<ExitCode, CommandError> {
     let ws = Workspace::discover(cwd)?;
     let config = ws.load_config()?;
@@ -34,33 +35,100 @@ pub fn run(cwd: &Path, args: &PairArgs) -> Result<ExitCode, CommandError> {
             });
         return Err(CommandError::user(format!("unknown task `{}`", args.task)).hint(hint));
     };
-    let setup = prepare_pair(&ws, &config, task, &args.tmux.tmux_socket, args.resume)?;
-    let session = setup.session_name.clone();
+    if let Some(pid) = duet_daemon::lock::running_daemon(&ws.root().join(".duet/daemon.pid")) {
+        return Err(CommandError::user(format!(
+            "another duet (pid {pid}) is running in this repository"
+        ))
+        .hint("`duet status` talks to it; `duet stop` stops it"));
+    }
+    let continued = has_saved_pair(&ws, task.id.as_str())?;
+    if args.resume && !continued {
+        return Err(CommandError::user(format!(
+            "no earlier sessions of task `{}` to resume",
+            task.id
+        ))
+        .hint(format!("start it with `duet pair {}`", task.id)));
+    }
+    let worktree = ws.root().join(&config.worktree_root).join(task.id.as_str());
+    let branch = config.task_branch(&task.id);
+    let session = duet_agents::tmux::session_name(ws.root(), task.id.as_str());
+    let (worker, reviewer) = (
+        task.worker_profile(&config).to_string(),
+        task.reviewer_profile(&config).to_string(),
+    );
+    if continued {
+        println!(
+            "task {}: continuing where it stopped (its agents resumed)",
+            task.id
+        );
+    }
     println!(
-        "task {}: worktree {} (branch {})",
+        "task {}: worktree {} (branch {branch})",
         task.id,
-        setup.worktree.display(),
-        setup.task.branch
+        worktree.display()
     );
     println!(
         "agents in tmux session `{session}`: watch with `duet attach {}`",
         task.id
     );
-
-    let lines = StatusLines::new(&setup);
-    let outcome = crate::async_run::block_on(run_pair(setup, |p| lines.update(p), async {
-        let _ = tokio::signal::ctrl_c().await;
-    }))?;
+    crate::engine_setup::init_logging(&ws.root().join(".duet").join("logs"))?;
+    let setup = engine_setup(
+        &ws,
+        config,
+        EngineOptions {
+            tmux_socket: args.tmux.tmux_socket.clone(),
+            exit_when_done: false,
+            // Ctrl-C stops both agents; their conversations stay for the next `duet pair`.
+            stop_agents_on_exit: true,
+            focus: Some(task.id.to_string()),
+        },
+    )?;
+    let lines = StatusLines::new(task.id.as_str(), &worker, &reviewer);
+    let outcome =
+        crate::async_run::block_on(duet_daemon::run(setup, |p| lines.update(p), async {
+            let _ = tokio::signal::ctrl_c().await;
+        }))?;
     let summary = outcome.map_err(|e| CommandError::user(error_chain(&e)))?;
     lines.finish();
-    print_summary(task.id.as_ref(), &summary);
+    let Some(outcome) = summary.tasks.iter().find(|t| t.id == task.id.as_str()) else {
+        return Err(CommandError::internal(format!(
+            "the engine did not report task `{}`",
+            task.id
+        )));
+    };
+    print_summary(outcome, summary.interrupted);
     Ok(ExitCode::from(
-        match (&summary.outcome, summary.interrupted) {
+        match (outcome.state.as_str(), summary.interrupted) {
             (_, true) => EXIT_INTERRUPTED,
-            (TaskState::Done, false) => 0,
+            ("done", false) => 0,
             _ => EXIT_NOT_DONE,
         },
     ))
+}
+
+/// The store holds a pair of `task` that a new engine takes over (adopts or relaunches resumed).
+fn has_saved_pair(ws: &Workspace, task: &str) -> Result<bool, CommandError> {
+    let path = ws.state_db_path();
+    if !path.exists() {
+        return Ok(false);
+    }
+    let store = duet_store::Store::open_read_only(&path)
+        .map_err(|e| CommandError::user(error_chain(&e)))?;
+    let live = store.task(task).ok().flatten().is_some_and(|row| {
+        matches!(
+            row.state,
+            duet_store::TaskState::Preparing
+                | duet_store::TaskState::Working
+                | duet_store::TaskState::Reviewing
+                | duet_store::TaskState::NeedsHuman
+        )
+    });
+    let saved = store
+        .pair_snapshots()
+        .map_err(|e| CommandError::user(error_chain(&e)))?
+        .iter()
+        .any(|(id, _)| id == task);
+    Ok(live && saved)
 }
 
 /// One live line for the task and one per agent (indicatif; hidden when not on a terminal).
@@ -72,7 +140,7 @@ struct StatusLines {
 }
 
 impl StatusLines {
-    fn new(setup: &PairSetup) -> Self {
+    fn new(task: &str, worker: &str, reviewer: &str) -> Self {
         let multi = MultiProgress::new();
         let style = ProgressStyle::with_template("{spinner} {prefix:>9} {wide_msg} {elapsed}")
             .expect("valid template");
@@ -87,36 +155,33 @@ impl StatusLines {
             bar
         };
         StatusLines {
-            task: line("task".into(), &format!("{}: starting", setup.task.id)),
-            worker: line(
-                "worker".into(),
-                &format!("{} starting", setup.worker.profile_name),
-            ),
-            reviewer: line(
-                "reviewer".into(),
-                &format!("{} starting", setup.reviewer.profile_name),
-            ),
+            task: line("task".into(), &format!("{task}: starting")),
+            worker: line("worker".into(), &format!("{worker} starting")),
+            reviewer: line("reviewer".into(), &format!("{reviewer} starting")),
             multi,
         }
     }
 
-    fn update(&self, progress: Progress) {
+    fn update(&self, progress: DaemonProgress) {
         match progress {
-            Progress::TaskState(state) => self.task.set_message(state),
-            Progress::Agent {
+            DaemonProgress::TaskState { state, .. } => self.task.set_message(state),
+            DaemonProgress::Agent {
                 role: Role::Worker,
                 status,
+                ..
             } => self.worker.set_message(status),
-            Progress::Agent {
+            DaemonProgress::Agent {
                 role: Role::Reviewer,
                 status,
+                ..
             } => self.reviewer.set_message(status),
-            Progress::HumanNeeded(text) => {
+            DaemonProgress::HumanNeeded { text, .. } => {
                 say_line(
                     &self.multi,
                     format!("needs you: {text}\n  answer with `duet answer` or stop with Ctrl-C"),
                 );
             }
+            DaemonProgress::Note(text) => say_line(&self.multi, text),
         }
     }
 
@@ -127,23 +192,25 @@ impl StatusLines {
     }
 }
 
-fn print_summary(task_id: &str, summary: &PairSummary) {
-    let outcome = if summary.interrupted {
-        format!("stopped ({})", summary.outcome)
+fn print_summary(outcome: &TaskOutcome, interrupted: bool) {
+    let task_id = &outcome.id;
+    let state = if interrupted {
+        format!("stopped ({})", outcome.state)
     } else {
-        summary.outcome.to_string()
+        outcome.state.clone()
     };
-    println!("task {task_id}: {outcome}");
-    println!("  review rounds: {}", summary.rounds);
-    println!("  commits: {}", summary.commits.len());
-    for commit in &summary.commits {
+    println!("task {task_id}: {state}");
+    println!("  review rounds: {}", outcome.rounds);
+    println!("  commits: {}", outcome.commits.len());
+    for commit in &outcome.commits {
         println!("    {commit}");
     }
+    let messages = &outcome.messages;
     println!(
         "  messages: {} accepted, {} delivered, {} suppressed",
-        summary.messages_accepted, summary.messages_delivered, summary.messages_suppressed
+        messages.accepted, messages.delivered, messages.suppressed
     );
-    if summary.interrupted {
+    if interrupted {
         println!("  continue with `duet pair {task_id} --resume`");
     }
 }

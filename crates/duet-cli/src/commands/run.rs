@@ -6,12 +6,12 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use duet_agents::TmuxRuntime;
-use duet_daemon::{DaemonProgress, DaemonSetup, RunSummary};
+use duet_daemon::{DaemonProgress, RunSummary};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::cli::RunArgs;
 use crate::command_error::{CommandError, error_chain};
+use crate::engine_setup::{EngineOptions, engine_setup};
 use crate::live_lines::say_line;
 use crate::simulate::{SimulatedModel, find_agent_bins, load_script, simulate_config};
 use crate::workspace::Workspace;
@@ -35,7 +35,7 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         return detach(ws.root(), args);
     }
     let log_dir = ws.root().join(".duet").join("logs");
-    init_logging(&log_dir)?;
+    crate::engine_setup::init_logging(&log_dir)?;
 
     // Simulated mode: the agent profiles are rewritten in memory, duet.toml is untouched.
     let simulated = match &args.simulate {
@@ -52,17 +52,16 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         }
         None => None,
     };
-    let setup = DaemonSetup {
-        repo_root: ws.root().to_path_buf(),
-        backlog_path: ws.root().join(&config.backlog),
+    let setup = engine_setup(
+        &ws,
         config,
-        duet_exe: std::env::current_exe().map_err(|e| {
-            CommandError::internal(format!("failed to find the duet executable: {e}"))
-        })?,
-        tmux: TmuxRuntime::new(Some(args.tmux.tmux_socket.clone())),
-        exit_when_done: args.exit_when_done,
-        stop_agents_on_exit: args.stop_agents,
-    };
+        EngineOptions {
+            tmux_socket: args.tmux.tmux_socket.clone(),
+            exit_when_done: args.exit_when_done,
+            stop_agents_on_exit: args.stop_agents,
+            focus: None,
+        },
+    )?;
     let lines = ProgressLines::new();
     let outcome = crate::async_run::block_on(duet_daemon::run(
         setup,
@@ -150,23 +149,6 @@ fn detach(root: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     .hint(format!("see {}", log_dir.join("daemon.out").display())))
 }
 
-/// Logs go to `.duet/logs/duet.log` (RUST_LOG or `info`).
-fn init_logging(log_dir: &Path) -> Result<(), CommandError> {
-    std::fs::create_dir_all(log_dir)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_dir.join("duet.log"))?;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(Mutex::new(file))
-        .try_init();
-    Ok(())
-}
-
 /// A line per task that has started, and one with the overall counts and elapsed time.
 struct ProgressLines {
     multi: MultiProgress,
@@ -224,6 +206,7 @@ impl ProgressLines {
             DaemonProgress::Note(text) => {
                 say_line(&self.multi, text);
             }
+            DaemonProgress::Agent { .. } => {}
         }
     }
 
@@ -255,7 +238,10 @@ fn print_summary(summary: &RunSummary) {
     for task in &summary.tasks {
         println!(
             "{:<width$}  {:<12}  {:>6}  {:>7}",
-            task.id, task.state, task.rounds, task.commits
+            task.id,
+            task.state,
+            task.rounds,
+            task.commits.len()
         );
     }
     let done = summary.tasks.iter().filter(|t| t.state == "done").count();

@@ -1,27 +1,25 @@
-//! Working the demo backlog: one pair at a time in dependency order (highest priority first,
-//! then backlog order), each finished branch merged into the base branch before the tasks that
-//! depend on it start; then a summary table.
+//! Working the demo backlog through the engine (`duet run --simulate` on the sample: one
+//! `duet_daemon::run` with every task, pairs in parallel, dependencies first); each finished
+//! branch is merged into the base branch as the engine reports it done, before the tasks that
+//! depend on it start (the engine has no merge queue yet); then a summary table.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use duet_core::backlog::{Backlog, Task};
 use duet_core::config::Config;
-use duet_core::lifecycle::TaskState;
-use duet_pair::{Progress, run_pair};
+use duet_daemon::{DaemonProgress, RunSummary};
 
 use super::sample::git;
 use crate::command_error::{CommandError, error_chain};
-use crate::pair_setup::prepare_pair;
+use crate::engine_setup::{EngineOptions, engine_setup};
 use crate::workspace::Workspace;
 
 /// How the driver runs the pairs.
 #[derive(Debug, Clone)]
 pub struct DriveOptions {
     pub tmux_socket: String,
-    /// A pair still running after this long is stopped and counted as not done.
+    /// The run is stopped when its tasks are not all finished after this long each.
     pub task_timeout: Duration,
 }
 
@@ -31,7 +29,7 @@ pub struct TaskResult {
     pub id: String,
     pub worker: String,
     pub reviewer: String,
-    /// `done`, `needs-human`, `timed out (…)`, `blocked by …`, ...
+    /// `done`, `needs-human: …`, `blocked by …`, ...
     pub outcome: String,
     pub done: bool,
     pub rounds: u32,
@@ -45,152 +43,124 @@ pub struct DemoRun {
     pub interrupted: bool,
 }
 
-/// Works every task of `backlog` with `config`'s (simulated) agents.
+/// Works every task of `backlog` with `config`'s (simulated) agents in one engine run.
 pub fn work_backlog(
     ws: &Workspace,
     config: &Config,
     backlog: &Backlog,
     options: &DriveOptions,
 ) -> Result<DemoRun, CommandError> {
-    let mut results: Vec<TaskResult> = Vec::new();
-    let mut interrupted = false;
-    while let Some(task) = next_task(backlog, &results) {
-        let (worker, reviewer) = (
-            task.worker_profile(config).to_string(),
-            task.reviewer_profile(config).to_string(),
-        );
-        let blockers: Vec<&str> = task
-            .depends_on
-            .iter()
-            .map(|dep| dep.as_str())
-            .filter(|dep| !results.iter().any(|r| r.id == *dep && r.done))
-            .collect();
-        if interrupted || !blockers.is_empty() {
-            results.push(TaskResult {
-                id: task.id.to_string(),
-                worker,
-                reviewer,
-                outcome: if interrupted {
-                    "not started (stopped)".into()
-                } else {
-                    format!("blocked by {}", blockers.join(", "))
-                },
-                done: false,
-                rounds: 0,
-                commits: 0,
-            });
-            continue;
-        }
-        println!();
+    let setup = engine_setup(
+        ws,
+        config.clone(),
+        EngineOptions {
+            tmux_socket: options.tmux_socket.clone(),
+            exit_when_done: true,
+            stop_agents_on_exit: true,
+            focus: None,
+        },
+    )?;
+    for task in &backlog.tasks {
         println!(
-            "==> task {}: {} ({worker} works, {reviewer} reviews)",
-            task.id, task.title
+            "    {}: {} ({} works, {} reviews)",
+            task.id,
+            task.title,
+            task.worker_profile(config),
+            task.reviewer_profile(config)
         );
-        let (result, stopped) = run_task(ws, config, task, options, worker, reviewer)?;
-        if result.done {
-            merge(ws.root(), task, config)?;
-        }
-        results.push(result);
-        interrupted |= stopped;
     }
+    println!(
+        "    watch a pair with `duet -C {} attach TASK`",
+        ws.root().display()
+    );
+    let limit = options.task_timeout * u32::try_from(backlog.tasks.len().max(1)).unwrap_or(1);
+    let root: PathBuf = ws.root().to_path_buf();
+    let (merge_config, merge_backlog) = (config.clone(), backlog.clone());
+    let mut merge_failed: Option<String> = None;
+    let mut last: std::collections::HashMap<String, String> = Default::default();
+    let summary: RunSummary = {
+        let merge_failed = &mut merge_failed;
+        let outcome = crate::async_run::block_on(duet_daemon::run(
+            setup,
+            move |progress| {
+                if let DaemonProgress::TaskState { task, state } = &progress {
+                    if last.get(task) == Some(state) {
+                        return;
+                    }
+                    last.insert(task.clone(), state.clone());
+                    if state == "done"
+                        && let Some(done) = merge_backlog.get(task)
+                        && let Err(err) = merge(&root, done, &merge_config)
+                    {
+                        *merge_failed = Some(format!("failed to merge {task}: {err}"));
+                    }
+                }
+                print_progress(progress);
+            },
+            async move {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    () = tokio::time::sleep(limit) => {
+                        println!("    the demo did not finish within {}s; stopping it", limit.as_secs());
+                    }
+                }
+            },
+        ))?;
+        outcome.map_err(|e| CommandError::user(error_chain(&e)))?
+    };
+    if let Some(err) = merge_failed {
+        return Err(CommandError::user(err));
+    }
+    let results = results(config, backlog, &summary);
     Ok(DemoRun {
         results,
-        interrupted,
+        interrupted: summary.interrupted,
     })
 }
 
-/// The next task to look at: not yet handled, dependencies handled (done or not), highest
-/// priority first, then backlog order.
-fn next_task<'a>(backlog: &'a Backlog, results: &[TaskResult]) -> Option<&'a Task> {
-    let handled = |id: &str| results.iter().any(|r| r.id == id);
+/// One row per backlog task from the engine's summary.
+fn results(config: &Config, backlog: &Backlog, summary: &RunSummary) -> Vec<TaskResult> {
+    let done = |id: &str| {
+        summary
+            .tasks
+            .iter()
+            .any(|t| t.id == id && t.state == "done")
+    };
     backlog
         .tasks
         .iter()
-        .filter(|t| !handled(t.id.as_str()))
-        .filter(|t| t.depends_on.iter().all(|dep| handled(dep.as_str())))
-        .min_by_key(|t| std::cmp::Reverse(t.priority))
-}
-
-/// Runs one task's pair to its end; the second value says whether the human pressed Ctrl-C.
-fn run_task(
-    ws: &Workspace,
-    config: &Config,
-    task: &Task,
-    options: &DriveOptions,
-    worker: String,
-    reviewer: String,
-) -> Result<(TaskResult, bool), CommandError> {
-    let setup = prepare_pair(ws, config, task, &options.tmux_socket, false)?;
-    println!(
-        "    worktree {} (branch {}); watch with `duet -C {} attach {}`",
-        setup.worktree.display(),
-        setup.task.branch,
-        ws.root().display(),
-        task.id
-    );
-    // A runtime per pair: dropping it ends the pair's socket server before the next one binds.
-    let timed_out = Arc::new(AtomicBool::new(false));
-    let timeout_flag = Arc::clone(&timed_out);
-    let timeout = options.task_timeout;
-    let id = task.id.to_string();
-    let mut last_state = String::new();
-    let outcome = crate::async_run::block_on(run_pair(
-        setup,
-        move |progress| {
-            if let Progress::TaskState(state) = &progress {
-                if *state == last_state {
-                    return;
-                }
-                last_state.clone_from(state);
+        .map(|task| {
+            let outcome = summary.tasks.iter().find(|t| t.id == task.id.as_str());
+            let state = outcome.map_or_else(|| "queued".to_string(), |t| t.state.clone());
+            let blockers: Vec<&str> = task
+                .depends_on
+                .iter()
+                .map(|d| d.as_str())
+                .filter(|d| !done(d))
+                .collect();
+            TaskResult {
+                id: task.id.to_string(),
+                worker: task.worker_profile(config).to_string(),
+                reviewer: task.reviewer_profile(config).to_string(),
+                outcome: if state == "queued" && !blockers.is_empty() {
+                    format!("blocked by {}", blockers.join(", "))
+                } else {
+                    state.clone()
+                },
+                done: state == "done",
+                rounds: outcome.map_or(0, |t| t.rounds),
+                commits: outcome.map_or(0, |t| t.commits.len()),
             }
-            print_progress(&id, progress);
-        },
-        async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                () = tokio::time::sleep(timeout) => timeout_flag.store(true, Ordering::SeqCst),
-            }
-        },
-    ))?;
-    let summary = outcome.map_err(|e| CommandError::user(error_chain(&e)))?;
-    let timed_out = timed_out.load(Ordering::SeqCst);
-    let done = summary.outcome == TaskState::Done && !summary.interrupted;
-    let outcome = match (summary.interrupted, timed_out) {
-        (true, true) => format!(
-            "timed out after {} ({})",
-            humanize(timeout),
-            summary.outcome
-        ),
-        (true, false) => format!("stopped ({})", summary.outcome),
-        (false, _) => summary.outcome.to_string(),
-    };
-    println!(
-        "    {} finished: {outcome} ({} review round(s), {} commit(s))",
-        task.id,
-        summary.rounds,
-        summary.commits.len()
-    );
-    let result = TaskResult {
-        id: task.id.to_string(),
-        worker,
-        reviewer,
-        outcome,
-        done,
-        rounds: summary.rounds,
-        commits: summary.commits.len(),
-    };
-    Ok((result, summary.interrupted && !timed_out))
+        })
+        .collect()
 }
 
-fn humanize(duration: Duration) -> String {
-    format!("{}s", duration.as_secs())
-}
-
-fn print_progress(task: &str, progress: Progress) {
+fn print_progress(progress: DaemonProgress) {
     match progress {
-        Progress::TaskState(state) => println!("    {task}: {state}"),
-        Progress::HumanNeeded(text) => println!("    {task} needs a human: {text}"),
-        Progress::Agent { .. } => {}
+        DaemonProgress::TaskState { task, state } => println!("    {task}: {state}"),
+        DaemonProgress::HumanNeeded { task, text } => println!("    {task} needs a human: {text}"),
+        DaemonProgress::Note(text) => println!("    {text}"),
+        DaemonProgress::Agent { .. } => {}
     }
 }
 
@@ -271,38 +241,6 @@ mod tests {
             rounds: 1,
             commits: 2,
         }
-    }
-
-    fn demo_backlog() -> Backlog {
-        let config = Config::from_toml_str("", "duet.toml").unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        Backlog::from_toml_str(
-            super::super::BACKLOG_TOML,
-            "backlog.toml",
-            &config,
-            dir.path(),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn tasks_come_in_dependency_order() {
-        let backlog = demo_backlog();
-        let mut results = Vec::new();
-        let mut order = Vec::new();
-        while let Some(task) = next_task(&backlog, &results) {
-            order.push(task.id.to_string());
-            results.push(result(task.id.as_str(), true));
-        }
-        assert_eq!(order, ["word-count", "cli-flag", "readme"]);
-    }
-
-    #[test]
-    fn a_dependent_of_an_unfinished_task_is_still_offered_to_be_reported_blocked() {
-        let backlog = demo_backlog();
-        let results = vec![result("word-count", false)];
-        let next = next_task(&backlog, &results).unwrap();
-        assert_eq!(next.id.as_str(), "cli-flag");
     }
 
     #[test]

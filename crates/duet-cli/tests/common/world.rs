@@ -3,12 +3,16 @@
 //! private tmux server killed when the world is dropped.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use duet_testkit::agent_env::{ClaudeEnv, CodexEnv};
 use duet_testkit::agents::{AgentBins, require_agents};
 use duet_testkit::{FakeModelServer, Script};
 
 use super::{TestEnvironment, TmuxServerGuard, agent_profiles};
+
+/// How long claude may take to write a session's transcript.
+const TRANSCRIPT_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// A repository with a backlog, the fake model server and the agent CLIs pointed at it.
 pub struct AgentWorld {
@@ -64,6 +68,31 @@ impl AgentWorld {
             &self.codex_env,
         );
         std::fs::write(self.repo.join("duet.toml"), format!("{settings}{profiles}")).unwrap();
+    }
+
+    /// Waits until claude has written the transcript of session `id` with `text` in it (a
+    /// claude killed before that cannot be resumed).
+    pub fn wait_for_claude_transcript(&self, id: &str, text: &str) {
+        let deadline = Instant::now() + TRANSCRIPT_TIMEOUT;
+        let root = self.claude_env.home().join(".claude/projects");
+        loop {
+            let found = std::fs::read_dir(&root)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|dir| dir.path().join(format!("{id}.jsonl")))
+                .any(|file| std::fs::read_to_string(file).is_ok_and(|t| t.contains(text)));
+            if found {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no transcript of claude session {id} with {text:?} under {}",
+                root.display()
+            );
+            // Claude's transcript is a plain file: nothing to wait on but its contents.
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// The requests no step matched (HTTP 400 answers), for failure messages.

@@ -64,31 +64,6 @@ impl RunWorld {
         })
     }
 
-    /// Waits until claude has written the transcript of session `id` with `text` in it (a
-    /// claude killed before that cannot be resumed).
-    pub fn wait_for_claude_transcript(&self, id: &str, text: &str) {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        let root = self.claude_env.home().join(".claude/projects");
-        loop {
-            let found = std::fs::read_dir(&root)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|dir| dir.path().join(format!("{id}.jsonl")))
-                .any(|file| std::fs::read_to_string(file).is_ok_and(|t| t.contains(text)));
-            if found {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no transcript of claude session {id} with {text:?} under {}",
-                root.display()
-            );
-            // Claude's transcript is a plain file: nothing to wait on but its contents.
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
     /// The path of gate `name` (created by [`RunWorld::open_gate`]).
     pub fn gate(&self, name: &str) -> PathBuf {
         self.gates.path().join(name)
@@ -111,12 +86,22 @@ impl RunWorld {
 
     /// Starts `duet run --tmux-socket S ARGS` in the background.
     pub fn spawn_run(&self, args: &[&str]) -> Daemon {
+        self.spawn_engine(&["run"], args)
+    }
+
+    /// Starts `duet pair TASK --tmux-socket S ARGS` in the background (the same engine).
+    pub fn spawn_pair(&self, task: &str, args: &[&str]) -> Daemon {
+        self.spawn_engine(&["pair", task], args)
+    }
+
+    fn spawn_engine(&self, command: &[&str], args: &[&str]) -> Daemon {
         let n = self.spawned.get() + 1;
         self.spawned.set(n);
         let out_path = self.env.root().join(format!("run-{n}.out"));
         let err_path = self.env.root().join(format!("run-{n}.err"));
-        let mut cmd = self.command(&["run", "--tmux-socket", &self.tmux_socket]);
-        cmd.args(args)
+        let mut cmd = self.command(command);
+        cmd.args(["--tmux-socket", &self.tmux_socket])
+            .args(args)
             .stdout(std::fs::File::create(&out_path).unwrap())
             .stderr(std::fs::File::create(&err_path).unwrap());
         Daemon {

@@ -20,6 +20,14 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     pub(super) fn adopt_pairs(&mut self) -> Result<(), DaemonError> {
         let snapshots = self.store.pair_snapshots().map_err(store_err)?;
         for (task_id, json) in snapshots {
+            if self
+                .setup
+                .focus
+                .as_ref()
+                .is_some_and(|focus| *focus != task_id)
+            {
+                continue;
+            }
             let live = matches!(
                 self.stored_state(&task_id),
                 Some(
@@ -64,7 +72,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             Err(err) => return self.fail_unstarted(task_id, err.to_string()),
         };
         let [worker_seat, reviewer_seat] = snapshot.seats;
-        let controller = Controller::new(snapshot.state, worker_seat, reviewer_seat);
+        let mut controller = Controller::new(snapshot.state, worker_seat, reviewer_seat);
         let brief = snapshot.brief;
         let socket = self.setup.socket_path();
         let mut panes = PairPanes {
@@ -91,6 +99,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 ) {
                     watches[usize::from(role == Role::Reviewer)] =
                         Some(IdleWatch::new(clock, Some(resumed_nudge(None))));
+                    rotate_token(&mut controller, role);
                     let place = self.place(&snapshot.session_name, &snapshot.worktree, &socket);
                     let agent = &agents[usize::from(role == Role::Reviewer)];
                     let resume = controller.seat(role).session_id.clone();
@@ -102,6 +111,19 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 }
             }
         } else {
+            // Only the worker, or an agent that was mid-turn, is told to go on; one that was at
+            // rest is just seen at rest again (and given what is queued for it).
+            watches = [Role::Worker, Role::Reviewer].map(|role| {
+                let busy = matches!(
+                    controller.state.mailbox.target(role),
+                    TargetStatus::Busy | TargetStatus::Prompted { .. }
+                );
+                let nudge = (role == Role::Worker || busy).then(|| resumed_nudge(None));
+                Some(IdleWatch::new(clock, nudge))
+            });
+            for role in [Role::Worker, Role::Reviewer] {
+                rotate_token(&mut controller, role);
+            }
             let resume = [
                 controller.seat(Role::Worker).session_id.clone(),
                 controller.seat(Role::Reviewer).session_id.clone(),
@@ -118,7 +140,6 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 Ok(new_panes) => panes = new_panes,
                 Err(err) => return self.fail_unstarted(task_id, err.to_string()),
             }
-            watches = [0, 1].map(|_| Some(IdleWatch::new(clock, Some(resumed_nudge(None)))));
         }
         let slot = PairSlot {
             controller,
@@ -168,6 +189,13 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         {
             return Ok(false);
         }
+        // The new process gets a new token: the dead one's helpers (a wrapper still reporting
+        // its exit, a hook retrying) can no longer act for the seat.
+        let slot = self.pairs.get_mut(task).expect("live pair");
+        self.tokens.remove(token);
+        let new_token = rotate_token(&mut slot.controller, role);
+        self.tokens.insert(new_token, task.to_string());
+        let slot = self.pairs.get(task).expect("live pair");
         let resume = slot.controller.seat(role).session_id.clone();
         let place = self.place(&slot.session_name, &slot.worktree, &socket);
         let command = pane_command(
@@ -242,11 +270,22 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     }
 }
 
+/// Gives `role`'s seat a new token (for a process about to be started in it) and returns it.
+fn rotate_token(controller: &mut Controller, role: Role) -> String {
+    let token = uuid::Uuid::new_v4().to_string();
+    if let Some(seat) = controller.seats.iter_mut().find(|s| s.role == role) {
+        seat.token.clone_from(&token);
+    }
+    token
+}
+
 /// What a resumed agent is told once it is at its prompt.
 fn resumed_nudge(exit_code: Option<i32>) -> String {
-    let why = match exit_code {
-        Some(code) => format!("Your process exited (exit code {code}) and duet started it again"),
-        None => "duet started your process again".to_owned(),
-    };
-    format!("{why}, with this conversation resumed. Go on where you left off.")
+    match exit_code {
+        Some(code) => format!(
+            "Your process exited (exit code {code}) and duet started it again, with this conversation resumed. Go on where you left off."
+        ),
+        None => "duet was started again with your conversation resumed: go on with the task where you left off."
+            .to_owned(),
+    }
 }

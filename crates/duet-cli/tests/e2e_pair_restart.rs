@@ -1,0 +1,189 @@
+//! `duet pair` is the engine with one task: killed with SIGKILL at three points (after launch,
+//! with a message queued for a busy worker, mid-review) and run again each time, it takes over the
+//! live tmux session, the task ends done, and every message is delivered exactly once: the same
+//! snapshots and adoption as `duet run` (`e2e_run_restart.rs`, whose script this one shares).
+
+mod common;
+#[path = "e2e_run_support/mod.rs"]
+mod support;
+
+use std::path::Path;
+
+use common::toml_string;
+use duet_store::{Event, TaskState};
+use support::{
+    RUN_TIMEOUT, RunWorld, STEP_TIMEOUT, adopted, assert_each_message_delivered_once, backlog,
+    count, describe, gate_command, scopes,
+};
+
+const MESSAGE: &str = "Please keep a.txt short.";
+
+/// Task `a`: the worker's first turn waits for gate `a`; the reviewer's first turn (answered
+/// after 4 s) sends the busy worker a message; the review turn is answered after 5 s.
+fn script(gates: &Path) -> String {
+    let write_a = gate_command(
+        &gates.join("a"),
+        "echo a > a.txt && git add a.txt && git commit -q -m 'write a' && echo committed-a",
+    );
+    let mut out = String::from("title = \"duet pair restarts\"\n\n");
+    out.push_str(&scopes("a"));
+    out.push_str(&format!(
+        r#"[[step]]
+agent = "a-worker"
+name = "a write"
+match.user_contains = "You are the WORKER"
+reply.tool_calls = [{{ name = "Bash", input = {{ command = {write_a} }} }}]
+
+[[step]]
+agent = "a-worker"
+name = "a request review"
+match.tool_result = {{ name = "Bash", contains = "committed-a" }}
+reply.tool_calls = [{{ name = "mcp__duet__request_review", input = {{ summary = "wrote a.txt" }} }}]
+
+[[step]]
+agent = "a-worker"
+name = "a wait"
+match.tool_result = {{ name = "mcp__duet__request_review", contains = "round 1" }}
+reply.text = "Waiting for the review."
+
+[[step]]
+agent = "a-worker"
+name = "a noted"
+match.user_contains = "{MESSAGE}"
+reply.text = "Noted: a.txt is one line."
+
+[[step]]
+agent = "a-worker"
+name = "a done"
+match.user_contains = "The reviewer approved"
+reply.tool_calls = [{{ name = "mcp__duet__mark_done", input = {{ summary = "a.txt written" }} }}]
+
+[[step]]
+agent = "a-reviewer"
+name = "a ready"
+match.user_contains = "You are the REVIEWER"
+reply.delay_ms = 4000
+reply.tool_calls = [{{ name = "mcp__duet__send_message", input = {{ text = "{MESSAGE}" }} }}]
+
+[[step]]
+agent = "a-reviewer"
+name = "a sent"
+match.tool_result = {{ name = "mcp__duet__send_message", contains = "accepted" }}
+reply.text = "Sent."
+
+[[step]]
+agent = "a-reviewer"
+name = "a approve"
+match.user_contains = "(round 1 of"
+reply.delay_ms = 5000
+reply.tool_calls = [{{ name = "mcp__duet__submit_review", input = {{ verdict = "approve", findings = [] }} }}]
+
+[[step]]
+agent = "a-reviewer"
+name = "a approved"
+match.tool_result = {{ name = "mcp__duet__submit_review" }}
+reply.text = "Approved."
+
+"#,
+        write_a = toml_string(&write_a),
+    ));
+    out
+}
+
+#[test]
+fn killed_three_times_duet_pair_is_run_again_and_every_message_arrives_once() {
+    let Some(world) = RunWorld::start("pair-restart", &backlog(&[("a", &[])]), 1, script) else {
+        return;
+    };
+    let pair = world.spawn_pair("a", &[]);
+
+    // 1. After launch: both agents started, the worker mid-turn.
+    world.wait_for_events("both agents launched", STEP_TIMEOUT, |events| {
+        count(events, "a", |e| matches!(e, Event::AgentLaunched { .. })) == 2
+    });
+    let killed = pair.signal("KILL");
+    assert_eq!(killed.signal, Some(9), "{killed:?}");
+    assert_eq!(
+        world.tmux_sessions().len(),
+        1,
+        "the agents outlive duet pair"
+    );
+    let pair = world.spawn_pair("a", &[]);
+    world.wait_for_events("the pair adopted", STEP_TIMEOUT, |events| {
+        count(events, "a", adopted) == 1
+    });
+
+    // 2. A message queued for the busy worker.
+    world.wait_for_events("the reviewer's message", STEP_TIMEOUT, |events| {
+        count(
+            events,
+            "a",
+            |e| matches!(e, Event::MessageAccepted { text, .. } if text == MESSAGE),
+        ) == 1
+    });
+    world.wait_for_step("a sent");
+    let killed = pair.signal("KILL");
+    assert_eq!(killed.signal, Some(9), "{killed:?}");
+    let pair = world.spawn_pair("a", &[]);
+    world.wait_for_events("the pair adopted again", STEP_TIMEOUT, |events| {
+        count(events, "a", adopted) == 2
+    });
+
+    // 3. Mid-review: the worker's turn ends, it asks for review, the review turn runs.
+    world.open_gate("a");
+    world.wait_for_step("a noted");
+    world.wait_for_events("the review request", STEP_TIMEOUT, |events| {
+        count(events, "a", |e| {
+            matches!(e, Event::MessageAccepted { from, to, .. } if from == "duet" && to == "reviewer")
+        }) == 1
+    });
+    let killed = pair.signal("KILL");
+    assert_eq!(killed.signal, Some(9), "{killed:?}");
+
+    let finished = world.spawn_pair("a", &[]).wait(RUN_TIMEOUT);
+    assert_eq!(
+        finished.code,
+        Some(0),
+        "{finished:?}\nevents:\n{}\nunmatched: {}",
+        describe(&world.events()),
+        world.unmatched_requests()
+    );
+    assert!(
+        finished.stdout.contains("task a: done"),
+        "{}",
+        finished.stdout
+    );
+    let events = world.events();
+    assert!(
+        support::is_in(&events, "a", TaskState::Done),
+        "{}",
+        describe(&events)
+    );
+    assert_eq!(count(&events, "a", adopted), 3, "{}", describe(&events));
+    assert_eq!(world.branch_log("a"), vec!["write a"]);
+    assert_each_message_delivered_once(&events);
+    let prompts = world
+        .server
+        .log()
+        .into_iter()
+        .filter(|e| {
+            e.is_step() && e.scope.as_deref() == Some("a-worker") && e.user_text.contains(MESSAGE)
+        })
+        .count();
+    assert_eq!(prompts, 1, "{:#?}", world.server.log());
+    assert_eq!(
+        world.server.unconsumed_steps(),
+        Vec::<usize>::new(),
+        "every step was used"
+    );
+    assert_eq!(
+        count(&events, "a", |e| matches!(e, Event::AgentLaunched { .. })),
+        2,
+        "adopted each time, never relaunched\n{}",
+        describe(&events)
+    );
+    assert!(
+        world.tmux_sessions().is_empty(),
+        "the session ends with the task"
+    );
+}

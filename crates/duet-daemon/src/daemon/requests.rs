@@ -1,0 +1,233 @@
+//! Requests on the control socket: agents' requests routed to their pair by token (each read
+//! of the worktree's git facts off the loop, in arrival order per pair), and the human's.
+
+use duet_proto::{ErrorKind, Request, RequestBody, Response, ResponseBody};
+use duet_store::{Event, TaskState as StoredState};
+
+use super::{Daemon, now};
+use crate::DaemonError;
+use crate::DaemonProgress;
+use crate::status::status_json;
+use duet_pair::git_facts::read_git_facts;
+use duet_pair::socket::Incoming;
+use duet_pair::{ConnId, GitFacts};
+
+impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
+    pub(super) fn on_incoming(&mut self, incoming: Incoming) -> Result<(), DaemonError> {
+        let Incoming {
+            conn,
+            request,
+            reply,
+        } = incoming;
+        self.pending.insert(conn, reply);
+        if request.body.is_agent_request() {
+            let task = request
+                .token
+                .as_deref()
+                .and_then(|t| self.tokens.get(t))
+                .cloned();
+            let Some(task) = task.filter(|t| self.pairs.contains_key(t)) else {
+                tracing::warn!(
+                    "refused an agent request with an unknown token: {}",
+                    request_summary(&request.body)
+                );
+                self.respond(
+                    conn,
+                    Response::error(ErrorKind::Unauthorized, "unknown or missing agent token"),
+                );
+                return Ok(());
+            };
+            if let RequestBody::ProcessExited { code, signal } = &request.body
+                && self.restart_agent(
+                    &task,
+                    request.token.as_deref().unwrap_or_default(),
+                    *code,
+                    *signal,
+                )?
+            {
+                self.respond(conn, Response::ok(ResponseBody::Ack));
+                return Ok(());
+            }
+            // The request needs the worktree's HEAD and cleanliness: read off the loop (a git
+            // status of a large worktree must not hold up every other pair), in arrival order.
+            self.git_queue
+                .entry(task.clone())
+                .or_default()
+                .1
+                .push_back((conn, request));
+            self.read_git_next(&task);
+            return Ok(());
+        }
+        self.human_request(conn, request)
+    }
+
+    /// Starts a git read for the first queued request of `task`, unless one is running.
+    fn read_git_next(&mut self, task: &str) {
+        let Some(worktree) = self.pairs.get(task).map(|slot| slot.worktree.clone()) else {
+            return;
+        };
+        let Some((reading, queue)) = self.git_queue.get_mut(task) else {
+            return;
+        };
+        if *reading || queue.is_empty() {
+            return;
+        }
+        *reading = true;
+        let tx = self.git_tx.clone();
+        let task = task.to_string();
+        tokio::task::spawn_blocking(move || {
+            let git = read_git_facts(&worktree);
+            let _ = tx.send((task, git));
+        });
+    }
+
+    /// A git read is back: the request it was for goes to the pair's controller.
+    pub(super) fn on_git_read(
+        &mut self,
+        task: &str,
+        git: Option<GitFacts>,
+    ) -> Result<(), DaemonError> {
+        let Some((reading, queue)) = self.git_queue.get_mut(task) else {
+            return Ok(());
+        };
+        *reading = false;
+        let Some((conn, request)) = queue.pop_front() else {
+            return Ok(());
+        };
+        let Some(slot) = self.pairs.get_mut(task) else {
+            self.git_queue.remove(task);
+            self.respond(
+                conn,
+                Response::error(ErrorKind::WrongState, format!("task `{task}` has ended")),
+            );
+            return Ok(());
+        };
+        tracing::debug!(
+            "task {task}: agent request {}",
+            request_summary(&request.body)
+        );
+        let role = request
+            .token
+            .as_deref()
+            .and_then(|t| slot.controller.seats.iter().find(|s| s.token == t))
+            .map(|s| s.role);
+        let is_hook = matches!(request.body, RequestBody::Hook { .. });
+        let before = role.map(|r| slot.controller.state.mailbox.target(r));
+        let actions = slot
+            .controller
+            .on_request(conn, request, git.as_ref(), now());
+        if let (true, Some(role), Some(before)) = (is_hook, role, before) {
+            let after = slot.controller.state.mailbox.target(role);
+            slot.hook_moved(role, before, after);
+        }
+        self.apply(task, actions)?;
+        self.read_git_next(task);
+        Ok(())
+    }
+
+    fn human_request(&mut self, conn: ConnId, request: Request) -> Result<(), DaemonError> {
+        let task = match &request.body {
+            RequestBody::Status { task } => {
+                if let Some(task) = task
+                    && self.backlog.get(task).is_none()
+                {
+                    self.respond(conn, unknown_task(task));
+                    return Ok(());
+                }
+                let tasks = status_json(
+                    &self.backlog,
+                    &self.store,
+                    &self.pairs,
+                    &self.setup.config,
+                    task.as_deref(),
+                );
+                self.respond(conn, Response::ok(ResponseBody::Status { tasks }));
+                return Ok(());
+            }
+            RequestBody::Stop { stop_agents } => {
+                self.stop = Some(*stop_agents);
+                self.respond(conn, Response::ok(ResponseBody::Ack));
+                return Ok(());
+            }
+            RequestBody::Say { task, .. }
+            | RequestBody::Answer { task, .. }
+            | RequestBody::Pause { task }
+            | RequestBody::Resume { task }
+            | RequestBody::Cancel { task } => task.clone(),
+            _ => unreachable!("agent requests are routed by token"),
+        };
+        if let Some(slot) = self.pairs.get_mut(&task) {
+            // The human's requests change nothing that git decides: no read.
+            let actions = slot.controller.on_request(conn, request, None, now());
+            return self.apply(&task, actions);
+        }
+        let Some(state) = self.backlog.get(&task).and(self.stored_state(&task)) else {
+            self.respond(conn, unknown_task(&task));
+            return Ok(());
+        };
+        // A task without a running pair: only its place in the queue can change.
+        let to = match (&request.body, state) {
+            (RequestBody::Pause { .. }, StoredState::Queued) => Some(StoredState::Paused),
+            (RequestBody::Resume { .. }, StoredState::Paused) => Some(StoredState::Queued),
+            (RequestBody::Cancel { .. }, StoredState::Queued | StoredState::Paused) => {
+                Some(StoredState::Cancelled)
+            }
+            _ => None,
+        };
+        match to {
+            Some(to) => {
+                self.append(
+                    &task,
+                    Event::TaskStateChanged {
+                        from: state,
+                        to,
+                        reason: Some("by the human".into()),
+                    },
+                )?;
+                (self.progress)(DaemonProgress::TaskState {
+                    task: task.clone(),
+                    state: to.to_string(),
+                });
+                self.respond(conn, Response::ok(ResponseBody::Ack));
+                self.schedule()
+            }
+            None => {
+                let what = match &request.body {
+                    RequestBody::Say { .. } => "say something to",
+                    RequestBody::Answer { .. } => "answer",
+                    RequestBody::Pause { .. } => "pause",
+                    RequestBody::Resume { .. } => "resume",
+                    _ => "cancel",
+                };
+                let message = format!(
+                    "cannot {what} task `{task}`: it is {state} and no pair is working on it"
+                );
+                self.respond(conn, Response::error(ErrorKind::WrongState, message));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A request in a few words, for the log (payloads can be long).
+fn request_summary(body: &RequestBody) -> String {
+    match body {
+        RequestBody::Hook { source, payload } => {
+            let event = payload
+                .get("hook_event_name")
+                .or_else(|| payload.get("type"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("?");
+            format!("hook {source:?} {event}")
+        }
+        RequestBody::ToolCall { call } => {
+            let text = format!("{call:?}");
+            format!("tool call {}", text.chars().take(80).collect::<String>())
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+fn unknown_task(task: &str) -> Response {
+    Response::error(ErrorKind::UnknownTask, format!("unknown task `{task}`"))
+}
