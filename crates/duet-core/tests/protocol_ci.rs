@@ -557,3 +557,76 @@ fn state_and_results_round_trip_through_json_for_snapshots() {
     let mut back = back;
     assert!(messages(&handle(&mut back, fail(A, &["x"]), &rules())).is_empty());
 }
+
+mod done_needs_ci {
+    use duet_core::lifecycle::TaskState;
+    use duet_core::protocol::pair::{PairConfig, VerdictRecord};
+    use duet_core::protocol::{Limits, PairState, Role, Timestamp, ToolCall, Verdict, check};
+
+    use super::*;
+
+    /// A working pair at HEAD `A`, clean, approved at `A`, with `ci.command` set.
+    fn approved() -> PairState {
+        let config = PairConfig {
+            ci: rules(),
+            ..PairConfig::default()
+        };
+        let mut state = PairState::new("t1", D, Timestamp(0), config);
+        state.task_state = TaskState::Working;
+        state.head_commit = A.into();
+        state.last_verdict = Some(VerdictRecord {
+            round: 1,
+            commit: A.into(),
+            verdict: Verdict::Approve,
+        });
+        state.ci.task = "t1".into();
+        state
+    }
+
+    fn mark_done(state: &PairState) -> Result<(), Vec<String>> {
+        let call = ToolCall::MarkDone {
+            summary: "done".into(),
+        };
+        check(Role::Worker, &call, state, &Limits::default()).map_err(|r| r.reasons)
+    }
+
+    #[test]
+    fn mark_done_waits_for_ci_and_is_refused_while_it_fails() {
+        let r = rules();
+        let mut state = approved();
+        assert_eq!(
+            mark_done(&state).unwrap_err(),
+            vec!["done needs CI: CI has not run on aaaaaaa yet; wait for its result"]
+        );
+        handle(&mut state.ci, head(A), &r);
+        handle(&mut state.ci, CiEvent::RunStarted { sha: A.into() }, &r);
+        assert_eq!(
+            mark_done(&state).unwrap_err(),
+            vec!["done needs CI: CI is still running on aaaaaaa; wait for its result"]
+        );
+        handle(&mut state.ci, fail(A, &["x"]), &r);
+        assert_eq!(
+            mark_done(&state).unwrap_err(),
+            vec![
+                "done needs CI: check `ci` failed on aaaaaaa (failed with exit code 101, 1 failing test); fix it and commit"
+            ]
+        );
+        handle(&mut state.ci, pass(A), &r);
+        assert_eq!(mark_done(&state), Ok(()));
+        // Without ci.command nothing waits.
+        let mut plain = approved();
+        plain.config.ci.has_command = false;
+        assert_eq!(mark_done(&plain), Ok(()));
+    }
+
+    #[test]
+    fn an_old_snapshot_without_ci_still_reads() {
+        let state = approved();
+        let mut json: serde_json::Value = serde_json::to_value(&state).unwrap();
+        json.as_object_mut().unwrap().remove("ci");
+        json["config"].as_object_mut().unwrap().remove("ci");
+        let back: PairState = serde_json::from_value(json).unwrap();
+        assert_eq!(back.ci, CiState::default());
+        assert!(!back.config.ci.has_command);
+    }
+}

@@ -139,12 +139,25 @@ impl CiResult {
 }
 
 /// The settings the rules need (from `[ci]` and `[stall]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CiRules {
     /// `ci.command` is set: every head gets a run and `mark_done` waits for it.
     pub has_command: bool,
     pub repeat_limit: u32,
+    #[serde(with = "humantime_serde_compat")]
     pub no_progress: Duration,
+}
+
+impl Default for CiRules {
+    /// No `ci.command`: nothing is run, outside results still count.
+    fn default() -> Self {
+        CiRules {
+            has_command: false,
+            repeat_limit: 3,
+            no_progress: Duration::ZERO,
+        }
+    }
 }
 
 /// What duet knows about one check on one commit.

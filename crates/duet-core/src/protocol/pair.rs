@@ -23,6 +23,8 @@ pub struct PairConfig {
     pub limits: Limits,
     pub delivery: DeliveryConfig,
     pub stall: StallThresholds,
+    /// CI rules (`ci.command` set or not, loop limits); see `protocol::ci`.
+    pub ci: super::ci::CiRules,
 }
 
 /// A review request: the commit to review and the worker's summary.
@@ -71,6 +73,10 @@ pub struct PairState {
     pub question_from: Option<Role>,
     pub mailbox: Mailbox,
     pub config: PairConfig,
+    /// The task's CI (runs per commit, what was told), fed by the engine (`protocol::ci`);
+    /// `mark_done` needs its gate open at HEAD.
+    #[serde(default)]
+    pub ci: super::ci::CiState,
 }
 
 /// Something that happened to the pair.
@@ -268,6 +274,7 @@ impl PairState {
             question_from: None,
             mailbox: Mailbox::default(),
             config,
+            ci: super::ci::CiState::default(),
         }
     }
 
