@@ -142,6 +142,15 @@ pub enum PairEvent {
         to: Role,
         text: String,
     },
+    /// duet itself tells one agent something (a CI result): queued like any message.
+    DuetSays {
+        to: Role,
+        text: String,
+    },
+    /// The CI rules (`protocol::ci`) found a loop or no progress: the task needs the human.
+    CiNeedsHuman {
+        reason: String,
+    },
     /// A check (CI, the task's proof) finished on the task branch; repeated failures of the
     /// same check count towards a loop.
     CheckFinished {
@@ -427,6 +436,11 @@ pub fn handle(state: &mut PairState, event: PairEvent, now: Timestamp) -> Vec<Ef
             enqueue(state, &mut fx, Sender::Human, to, text, now);
             dispatch(state, &mut fx, now);
         }
+        PairEvent::DuetSays { to, text } => {
+            enqueue(state, &mut fx, Sender::Duet, to, text, now);
+            dispatch(state, &mut fx, now);
+        }
+        PairEvent::CiNeedsHuman { reason } => escalate(state, &mut fx, reason, Sender::Duet),
         PairEvent::CheckFinished { check, passed } => {
             count_check_failures(state, check, passed);
             check_stall(state, &mut fx, now);
