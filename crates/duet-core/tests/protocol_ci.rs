@@ -104,6 +104,18 @@ fn new_head_starts_a_run_and_cancels_the_older_one() {
             vec![CiEffect::StartRun { sha: B.into() }],
         ),
         (
+            "the base commit is not run",
+            rules(),
+            vec![
+                CiEvent::Started {
+                    at: Timestamp(0),
+                    base: Some(A.into()),
+                },
+                head(A),
+            ],
+            vec![],
+        ),
+        (
             "the same head twice does nothing",
             rules(),
             vec![head(A), head(A)],
@@ -360,7 +372,14 @@ fn streaks_reset_on_a_pass_or_a_different_failure() {
 fn no_new_commit_for_no_progress_needs_the_human_once_until_a_commit() {
     let mut st = state();
     let r = rules();
-    handle(&mut st, CiEvent::Started { at: Timestamp(0) }, &r);
+    handle(
+        &mut st,
+        CiEvent::Started {
+            at: Timestamp(0),
+            base: None,
+        },
+        &r,
+    );
     assert!(
         handle(
             &mut st,

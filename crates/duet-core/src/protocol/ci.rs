@@ -218,6 +218,9 @@ impl fmt::Display for CiHumanReason {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CiState {
     pub task: String,
+    /// The commit the task branch started from: never run.
+    #[serde(default)]
+    pub base: Option<String>,
     pub head: Option<String>,
     /// When the head last moved (or the task started): for `stall.no_progress`.
     pub last_commit_at: Option<Timestamp>,
@@ -244,8 +247,9 @@ pub struct Streak {
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CiEvent {
-    /// The task started (or was adopted): the clock for `no_progress` starts.
-    Started { at: Timestamp },
+    /// The task started (or was adopted): the clock for `no_progress` starts. `base`: the
+    /// commit the task branch started from (CI does not run on it: nothing of the task is there).
+    Started { at: Timestamp, base: Option<String> },
     /// The task's HEAD is now `sha` (commit, rebase, reset: whoever did it).
     HeadMoved { sha: String, at: Timestamp },
     /// The runner started duet's own check on `sha`.
@@ -313,9 +317,12 @@ impl CiGate {
 /// Applies one event to the task's CI state.
 pub fn handle(state: &mut CiState, event: CiEvent, rules: &CiRules) -> Vec<CiEffect> {
     match event {
-        CiEvent::Started { at } => {
+        CiEvent::Started { at, base } => {
             if state.last_commit_at.is_none() {
                 state.last_commit_at = Some(at);
+            }
+            if base.is_some() {
+                state.base = base;
             }
             Vec::new()
         }
@@ -351,7 +358,8 @@ fn head_moved(state: &mut CiState, sha: String, at: Timestamp, rules: &CiRules) 
         .runs
         .get(&sha)
         .is_some_and(|checks| checks.contains_key(OWN_CHECK));
-    if rules.has_command && !known {
+    let is_base = state.base.as_deref() == Some(sha.as_str());
+    if rules.has_command && !known && !is_base {
         effects.push(CiEffect::StartRun { sha: sha.clone() });
     }
     // Results that arrived before the head moved here (outside systems can be fast) are sent now.

@@ -41,7 +41,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         let state = &mut slot.controller.state;
         state.config.ci = rules.clone();
         state.ci.task = task.to_owned();
-        duet_core::protocol::ci::handle(&mut state.ci, CiEvent::Started { at: now() }, &rules);
+        let started = CiEvent::Started {
+            at: now(),
+            base: Some(state.base_commit.clone()),
+        };
+        duet_core::protocol::ci::handle(&mut state.ci, started, &rules);
         let spec = TaskWatch {
             task: task.to_owned(),
             git_dir: self.setup.repo_root.join(".git"),
