@@ -649,3 +649,39 @@ mod done_needs_ci {
         assert!(!back.config.ci.has_command);
     }
 }
+
+#[test]
+fn a_run_under_way_when_the_engine_died_is_started_again_on_adoption() {
+    let r = rules();
+    let mut st = state();
+    run(
+        &mut st,
+        &r,
+        vec![head(A), CiEvent::RunStarted { sha: A.into() }],
+    );
+    let restored: CiState = serde_json::from_str(&serde_json::to_string(&st).unwrap()).unwrap();
+    let mut st = restored;
+    let effects = handle(
+        &mut st,
+        CiEvent::Started {
+            at: Timestamp(5),
+            base: Some(D.into()),
+        },
+        &r,
+    );
+    assert_eq!(effects, vec![CiEffect::StartRun { sha: A.into() }]);
+    assert_eq!(ci_gate(&st, A, &r), CiGate::Waiting(Waiting::Pending));
+    // A finished head is not run again.
+    handle(&mut st, pass(A), &r);
+    assert!(
+        handle(
+            &mut st,
+            CiEvent::Started {
+                at: Timestamp(6),
+                base: None
+            },
+            &r
+        )
+        .is_empty()
+    );
+}

@@ -324,7 +324,23 @@ pub fn handle(state: &mut CiState, event: CiEvent, rules: &CiRules) -> Vec<CiEff
             if base.is_some() {
                 state.base = base;
             }
-            Vec::new()
+            // Adopted after a restart: runs that were under way died with the old engine.
+            for checks in state.runs.values_mut() {
+                checks.retain(|_, c| !matches!(c, CheckState::Running));
+            }
+            match state.head.clone() {
+                Some(head)
+                    if rules.has_command
+                        && state.base.as_deref() != Some(head.as_str())
+                        && !state
+                            .runs
+                            .get(&head)
+                            .is_some_and(|c| c.contains_key(OWN_CHECK)) =>
+                {
+                    vec![CiEffect::StartRun { sha: head }]
+                }
+                _ => Vec::new(),
+            }
         }
         CiEvent::HeadMoved { sha, at } => head_moved(state, sha, at, rules),
         CiEvent::RunStarted { sha } => {

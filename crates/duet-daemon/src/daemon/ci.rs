@@ -45,7 +45,6 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             at: now(),
             base: Some(state.base_commit.clone()),
         };
-        duet_core::protocol::ci::handle(&mut state.ci, started, &rules);
         let spec = TaskWatch {
             task: task.to_owned(),
             git_dir: self.setup.repo_root.join(".git"),
@@ -77,6 +76,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 _inbox: inbox,
             },
         );
+        // Adopted pairs: a run that died with the old daemon starts again.
+        if let Err(e) = self.ci_event(task, started) {
+            tracing::warn!("task {task}: {e}");
+        }
     }
 
     /// The pair ended: its watchers stop and its run is cancelled.
