@@ -291,6 +291,10 @@ pub struct LogArgs {
     /// Print the events and the conversation as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// The task's CI runs instead, and the whole log of the last one.
+    #[arg(long)]
+    pub ci: bool,
 }
 
 #[derive(Debug, Args)]

@@ -83,6 +83,8 @@ pub struct CiConfig {
     pub command: Option<String>,
     pub timeout: Duration,
     pub env: BTreeMap<String, String>,
+    /// How many CI runs at once across all tasks (agents' test suites compete for the cores).
+    pub max_parallel: NonZeroUsize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +206,7 @@ impl Config {
                 command: None,
                 timeout: Duration::ZERO,
                 env: BTreeMap::new(),
+                max_parallel: NonZeroUsize::MIN,
             },
             review: ReviewConfig {
                 max_rounds: NonZeroU32::MIN,
@@ -240,7 +243,7 @@ const TOP_KEYS: &[&str] = &[
 ];
 const ROLE_KEYS: &[&str] = &["worker", "reviewer"];
 const AGENT_KEYS: &[&str] = &["kind", "command", "args", "env", "model"];
-const CI_KEYS: &[&str] = &["command", "timeout", "env"];
+const CI_KEYS: &[&str] = &["command", "timeout", "env", "max_parallel"];
 const REVIEW_KEYS: &[&str] = &["max_rounds"];
 const STALL_KEYS: &[&str] = &["idle", "no_progress", "repeat_limit"];
 const MERGE_KEYS: &[&str] = &["mode", "strategy", "auto", "delete_branch"];
@@ -297,6 +300,11 @@ pub(crate) fn read_config(
         }
         if let Some(env) = r.string_map(ci, "env", "ci.env") {
             config.ci.env.extend(env);
+        }
+        if let Some(n) = r.positive(ci, "max_parallel", "ci.max_parallel")
+            && let Some(n) = usize::try_from(n.get()).ok().and_then(NonZeroUsize::new)
+        {
+            config.ci.max_parallel = n;
         }
     }
     if let Some(review) = r.table(top, "review", "review") {
@@ -570,6 +578,7 @@ mod tests {
         assert_eq!(c.agents["codex"].command, "codex");
         assert_eq!(c.ci.command, None);
         assert_eq!(c.ci.timeout, Duration::from_secs(30 * 60));
+        assert_eq!(c.ci.max_parallel.get(), 1);
         assert_eq!(c.review.max_rounds.get(), 5);
         assert_eq!(c.stall.idle, Duration::from_secs(15 * 60));
         assert_eq!(c.stall.no_progress, Duration::from_secs(3600));

@@ -7,10 +7,13 @@
 //!   review protocol, round counting and the lifecycle moves of one pair.
 //!   The tool-call side of the review protocol lives in `review` (private).
 //! - [`delivery`]: the per-target message queue ([`Mailbox`]) that loses nothing.
+//! - [`ci`]: CI rules of a task ([`ci::handle`], [`ci::ci_gate`]): runs per head, results to
+//!   the worker once, loops to the human.
 //! - [`stall`]: stall and loop detection from signals given in ([`assess`] → [`StallVerdict`]).
 //!
 //! Nothing here reads a clock: every time is a [`Timestamp`] passed in by the caller.
 
+pub mod ci;
 pub mod delivery;
 pub mod pair;
 mod review;

@@ -38,6 +38,7 @@ fn valid_sample_parses_into_the_expected_typed_values() {
     assert_eq!(config.agents["claude"].env["IS_SANDBOX"], "1");
     assert_eq!(config.agents["codex"].model.as_deref(), Some("gpt-5-codex"));
     assert_eq!(config.ci.timeout.as_secs(), 90 * 60);
+    assert_eq!(config.ci.max_parallel.get(), 2);
     assert_eq!(config.merge.strategy, MergeStrategy::Squash);
     assert!(!config.merge.auto);
     assert_eq!(

@@ -90,6 +90,7 @@ fn every_required_case_has_a_sample() {
         "config_same_profile",
         "config_base_branch_missing",
         "config_unknown_merge_mode",
+        "config_ci_invalid",
         "backlog_syntax_error",
         "backlog_unknown_key",
         "backlog_wrong_type",

@@ -31,6 +31,7 @@ use crate::{
     TaskOutcome,
 };
 
+mod ci;
 mod recovery;
 mod requests;
 
@@ -64,6 +65,27 @@ pub async fn run(
     let (reports_tx, mut reports) = mpsc::channel::<(String, AgentReport)>(256);
     let (git_tx, mut git_reads) = mpsc::unbounded_channel::<(String, Option<GitFacts>)>();
     let mut watch = BacklogWatch::new(&setup.backlog_path);
+    let (ci_watch_tx, mut ci_watch) = mpsc::channel::<duet_ci::WatchEvent>(256);
+    let (ci_run_tx, mut ci_runs) = mpsc::channel::<duet_ci::RunEvent>(64);
+    let ci_runner = match duet_ci::RunConfig::from_config(&setup.config.ci) {
+        Some(config) => {
+            let paths = duet_ci::RunPaths {
+                repo: setup.repo_root.clone(),
+                duet_dir: setup.state_dir(),
+            };
+            // What a killed duet left; and the CI commands' orphans are reaped here.
+            match duet_ci::sweep(&paths).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("removed {n} CI checkouts left by an earlier run"),
+                Err(e) => tracing::warn!("failed to clean up old CI checkouts: {e}"),
+            }
+            if let Err(e) = duet_ci::become_subreaper() {
+                tracing::warn!("failed to become the reaper of CI processes: {e}");
+            }
+            Some(duet_ci::CiRunner::new(paths, config, ci_run_tx))
+        }
+        None => None,
+    };
 
     let mut daemon = Daemon {
         setup: &setup,
@@ -79,6 +101,9 @@ pub async fn run(
         git_queue: HashMap::new(),
         progress: &mut progress,
         stop: None,
+        ci_watch_tx,
+        ci_runner,
+        ci_watchers: HashMap::new(),
     };
     tracing::info!("daemon {} started", std::process::id());
     daemon.queue_new_tasks()?;
@@ -103,6 +128,8 @@ pub async fn run(
             Some((task, report)) = reports.recv() => daemon.on_report(&task, report)?,
             Some((task, git)) = git_reads.recv() => daemon.on_git_read(&task, git)?,
             Some(()) = watch.changes.recv() => daemon.reload_backlog()?,
+            Some(event) = ci_watch.recv() => daemon.on_ci_watch(event)?,
+            Some(event) = ci_runs.recv() => daemon.on_ci_run(event)?,
             _ = ticker.tick() => {
                 if watch.poll_changed() {
                     daemon.reload_backlog()?;
@@ -168,6 +195,12 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
     progress: &'a mut P,
     /// Set by `duet stop`: whether to stop the agents too.
     stop: Option<bool>,
+    /// Where the pairs' CI watchers report.
+    ci_watch_tx: mpsc::Sender<duet_ci::WatchEvent>,
+    /// Runs `ci.command` (none when it is not set).
+    ci_runner: Option<duet_ci::CiRunner>,
+    /// Each live pair's CI watchers.
+    ci_watchers: HashMap<String, ci::CiWatchers>,
 }
 
 fn store_err(e: duet_store::StoreError) -> DaemonError {
@@ -467,6 +500,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             state: slot.controller.state.task_state.to_string(),
         });
         self.pairs.insert(task_id.to_string(), slot);
+        self.start_ci(task_id);
     }
 
     /// A task that could not even start: failed, with the reason.
@@ -517,7 +551,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             let actions = slot.controller.on_tick(None, now());
             self.apply(&task, actions)?;
         }
-        Ok(())
+        self.ci_tick()
     }
 
     fn reload_backlog(&mut self) -> Result<(), DaemonError> {
@@ -641,6 +675,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
 
     /// The task ended: its agents stop, its tokens are void, its slot is free.
     fn finish_pair(&mut self, task: &str) {
+        self.stop_ci(task);
         if let Some(slot) = self.pairs.remove(task) {
             self.finished_bases
                 .insert(task.to_string(), slot.brief.base_commit.clone());

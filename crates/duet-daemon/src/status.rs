@@ -89,8 +89,52 @@ pub fn status_json(
                 "blocked_by": blocked,
                 "running": pair.is_some(),
                 "status": pair.map(|p| p.controller.state.status_text()),
+                "ci": ci_json(pair, row),
             })
         })
         .collect();
     serde_json::Value::Array(tasks)
+}
+
+/// CI at the task's HEAD: live from the pair's CI state, else the last stored result.
+fn ci_json(pair: Option<&PairSlot>, row: Option<&duet_store::TaskRow>) -> serde_json::Value {
+    use duet_core::protocol::ci::{CiGate, Waiting, ci_gate, describe_head};
+    if let Some(pair) = pair {
+        let state = &pair.controller.state;
+        let head = &state.head_commit;
+        if !state.config.ci.has_command && !state.ci.runs.contains_key(head) {
+            return serde_json::Value::Null;
+        }
+        let (kind, failing) =
+            match ci_gate(&state.ci, head, &state.config.ci) {
+                CiGate::Ok => ("passed", 0),
+                CiGate::Waiting(Waiting::Running) => ("running", 0),
+                CiGate::Waiting(Waiting::Pending) => ("pending", 0),
+                CiGate::Failed { check, .. } => {
+                    let failing = state.ci.runs.get(head).and_then(|c| c.get(&check)).map_or(
+                        0,
+                        |c| match c {
+                            duet_core::protocol::ci::CheckState::Done { result } => {
+                                result.failing_tests.len()
+                            }
+                            duet_core::protocol::ci::CheckState::Running => 0,
+                        },
+                    );
+                    ("failed", failing)
+                }
+            };
+        return serde_json::json!({
+            "sha": head,
+            "state": kind,
+            "failing_tests": failing,
+            "text": describe_head(&state.ci, head, &state.config.ci),
+        });
+    }
+    match row.and_then(|r| r.ci.as_ref()) {
+        Some(ci) => serde_json::json!({
+            "sha": ci.sha,
+            "state": if ci.passed { "passed" } else { "failed" },
+        }),
+        None => serde_json::Value::Null,
+    }
 }

@@ -511,6 +511,24 @@ impl Controller {
         self.seat_mut(role).idle_before_bridge = Some(now);
     }
 
+    /// A CI result for the worker (`protocol::ci`): queued, typed when it is idle, kept in the
+    /// mailbox (and the snapshot) while the pair is down.
+    pub fn ci_message(&mut self, text: String, now: Timestamp) -> Vec<Action> {
+        self.apply(
+            PairEvent::DuetSays {
+                to: Role::Worker,
+                text,
+            },
+            now,
+            None,
+        )
+    }
+
+    /// The CI rules found a loop or no progress: the task goes to the human.
+    pub fn ci_needs_human(&mut self, reason: String, now: Timestamp) -> Vec<Action> {
+        self.apply(PairEvent::CiNeedsHuman { reason }, now, None)
+    }
+
     /// A message from duet itself (as the human's would be) to `role`.
     pub fn say_from_duet(&mut self, role: Role, text: String, now: Timestamp) -> Vec<Action> {
         self.apply(PairEvent::HumanSays { to: role, text }, now, None)

@@ -118,6 +118,31 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         summary: Option<String>,
     },
+    /// A CI check started on a commit (duet's own run of `ci.command`).
+    CiRunStarted {
+        sha: String,
+        check: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log_path: Option<String>,
+    },
+    /// A CI check finished on a commit: duet's own run, an inbox file or a GitHub check.
+    CiRunFinished {
+        sha: String,
+        check: String,
+        /// `passed`, `failed`, `timed-out`, `could-not-start` or `cancelled`.
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        #[serde(default)]
+        duration_ms: u64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        failing_tests: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log_path: Option<String>,
+        /// One line: "failed with exit code 101, 2 failing tests", "timed out after 30m", ...
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
+    },
     /// Free text for the log (human notes, diagnostics).
     Note { text: String },
 }
@@ -137,6 +162,8 @@ impl Event {
             Event::ReviewSubmitted { .. } => "review_submitted",
             Event::CommitSeen { .. } => "commit_seen",
             Event::CiResult { .. } => "ci_result",
+            Event::CiRunStarted { .. } => "ci_run_started",
+            Event::CiRunFinished { .. } => "ci_run_finished",
             Event::Note { .. } => "note",
         }
     }
@@ -266,6 +293,21 @@ mod tests {
                 passed: false,
                 summary: None,
             },
+            Event::CiRunStarted {
+                sha: "abc".into(),
+                check: "ci".into(),
+                log_path: Some(".duet/ci/t/abc.log".into()),
+            },
+            Event::CiRunFinished {
+                sha: "abc".into(),
+                check: "ci".into(),
+                status: "failed".into(),
+                exit_code: Some(101),
+                duration_ms: 1200,
+                failing_tests: vec!["tests::adds".into()],
+                log_path: Some(".duet/ci/t/abc.log".into()),
+                summary: Some("failed with exit code 101, 1 failing test".into()),
+            },
             Event::Note { text: "x".into() },
         ];
         for event in events {
@@ -286,6 +328,24 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&event).unwrap(),
             r#"{"kind":"task_state_changed","from":"working","to":"needs-human","reason":"stalled"}"#
+        );
+    }
+
+    #[test]
+    fn ci_run_finished_payload_is_stable() {
+        let event = Event::CiRunFinished {
+            sha: "abc".into(),
+            check: "ci".into(),
+            status: "timed-out".into(),
+            exit_code: None,
+            duration_ms: 5,
+            failing_tests: vec![],
+            log_path: None,
+            summary: Some("timed out after 30m".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"kind":"ci_run_finished","sha":"abc","check":"ci","status":"timed-out","duration_ms":5,"summary":"timed out after 30m"}"#
         );
     }
 

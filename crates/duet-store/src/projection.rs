@@ -149,6 +149,14 @@ pub(crate) fn apply(tx: &Transaction<'_>, seq: i64, new: &NewEvent) -> Result<()
             tx.prepare_cached("UPDATE tasks SET ci_sha = ?2, ci_passed = ?3 WHERE id = ?1")?
                 .execute(params![task_id, sha, passed])?;
         }
+        // A started run only touches the task; a cancelled one says nothing about the code.
+        Event::CiRunStarted { .. } => {}
+        Event::CiRunFinished { sha, status, .. } => {
+            if status != "cancelled" {
+                tx.prepare_cached("UPDATE tasks SET ci_sha = ?2, ci_passed = ?3 WHERE id = ?1")?
+                    .execute(params![task_id, sha, status == "passed"])?;
+            }
+        }
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! `duet log TASK [--json]`: a task's history from the store, read-only: its events in order and
+//! `duet log TASK [--json]` (`--ci`: see `log_ci`): a task's history from the store, read-only: its events in order and
 //! the conversation between its agents (messages with their fate, reviews with findings).
 
 use std::path::Path;
@@ -35,6 +35,9 @@ pub fn run(cwd: &Path, args: &LogArgs) -> Result<ExitCode, CommandError> {
             });
         }
     }
+    if args.ci {
+        return super::log_ci::print(ws.root(), &args.task, &history.events, args.json);
+    }
     if args.json {
         print_json(&to_json(&args.task, &history))?;
     } else {
@@ -70,7 +73,7 @@ fn read_history(db: &Path, task: &str) -> Result<(History, Vec<String>), Command
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC.
-fn utc_time(ms: UnixMillis) -> String {
+pub(super) fn utc_time(ms: UnixMillis) -> String {
     let secs = ms.div_euclid(1000);
     let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Howard Hinnant's days-to-civil algorithm.
@@ -154,6 +157,18 @@ fn describe(event: &Event) -> String {
                 None => format!("{} {outcome}", short(sha)),
             }
         }
+        Event::CiRunStarted { sha, check, .. } => format!("{} `{check}` started", short(sha)),
+        Event::CiRunFinished {
+            sha,
+            check,
+            status,
+            summary,
+            ..
+        } => format!(
+            "{} `{check}` {}",
+            short(sha),
+            summary.as_deref().unwrap_or(status)
+        ),
         Event::Note { text } => excerpt(text, 100),
     }
 }

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod doctor;
 pub mod init;
 pub mod log;
+pub mod log_ci;
 pub mod pair;
 pub mod run;
 pub mod status;

@@ -23,6 +23,8 @@ pub struct PairConfig {
     pub limits: Limits,
     pub delivery: DeliveryConfig,
     pub stall: StallThresholds,
+    /// CI rules (`ci.command` set or not, loop limits); see `protocol::ci`.
+    pub ci: super::ci::CiRules,
 }
 
 /// A review request: the commit to review and the worker's summary.
@@ -71,6 +73,10 @@ pub struct PairState {
     pub question_from: Option<Role>,
     pub mailbox: Mailbox,
     pub config: PairConfig,
+    /// The task's CI (runs per commit, what was told), fed by the engine (`protocol::ci`);
+    /// `mark_done` needs its gate open at HEAD.
+    #[serde(default)]
+    pub ci: super::ci::CiState,
 }
 
 /// Something that happened to the pair.
@@ -135,6 +141,15 @@ pub enum PairEvent {
     HumanSays {
         to: Role,
         text: String,
+    },
+    /// duet itself tells one agent something (a CI result): queued like any message.
+    DuetSays {
+        to: Role,
+        text: String,
+    },
+    /// The CI rules (`protocol::ci`) found a loop or no progress: the task needs the human.
+    CiNeedsHuman {
+        reason: String,
     },
     /// A check (CI, the task's proof) finished on the task branch; repeated failures of the
     /// same check count towards a loop.
@@ -268,6 +283,7 @@ impl PairState {
             question_from: None,
             mailbox: Mailbox::default(),
             config,
+            ci: super::ci::CiState::default(),
         }
     }
 
@@ -420,6 +436,11 @@ pub fn handle(state: &mut PairState, event: PairEvent, now: Timestamp) -> Vec<Ef
             enqueue(state, &mut fx, Sender::Human, to, text, now);
             dispatch(state, &mut fx, now);
         }
+        PairEvent::DuetSays { to, text } => {
+            enqueue(state, &mut fx, Sender::Duet, to, text, now);
+            dispatch(state, &mut fx, now);
+        }
+        PairEvent::CiNeedsHuman { reason } => escalate(state, &mut fx, reason, Sender::Duet),
         PairEvent::CheckFinished { check, passed } => {
             count_check_failures(state, check, passed);
             check_stall(state, &mut fx, now);

@@ -92,11 +92,16 @@ pub(super) fn on_tool_call(
                     state.round
                 ),
             );
-            let text = format!(
+            let mut text = format!(
                 "The worker asks for a review of commit {commit} (round {} of {max}).\n\
                  Review the diff {}..{commit} and call submit_review.\nSummary: {summary}",
                 state.round, state.base_commit
             );
+            // The CI state of the commit under review, when there is CI at all.
+            if state.config.ci.has_command || state.ci.runs.contains_key(&commit) {
+                let line = super::ci::describe_head(&state.ci, &commit, &state.config.ci);
+                text.push_str(&format!("\n{line}"));
+            }
             enqueue(state, fx, Sender::Duet, Role::Reviewer, text, now);
             dispatch(state, fx, now);
         }

@@ -374,6 +374,11 @@ fn state_rules(call: &ToolCall, state: &PairState) -> Vec<String> {
             if !state.worktree_clean {
                 missing.push("the worktree has uncommitted changes".into());
             }
+            // Done needs CI: passed on HEAD (with `ci.command` set), no check failing there.
+            let gate = super::ci::ci_gate(&state.ci, &state.head_commit, &state.config.ci);
+            if let Some(reason) = gate.refusal(&state.head_commit) {
+                missing.push(reason);
+            }
             missing
         }
     }
