@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::backlog_watch::BacklogWatch;
 use crate::lock::DaemonLock;
 use crate::pair_slot::PairSlot;
-use crate::status::{status_json, stored_kind};
+use crate::status::{Publisher, StatusInputs, snapshot_now, stored_kind};
 use crate::{DaemonError, DaemonProgress, DaemonSetup, RunSummary, TaskOutcome};
 
 mod recovery;
@@ -51,7 +51,13 @@ pub async fn run(
     let listener = socket::bind(&setup.socket_path())
         .map_err(|e| DaemonError::new("open the control socket", e))?;
     let (incoming_tx, mut incoming) = mpsc::channel::<Incoming>(256);
-    tokio::spawn(socket::serve(listener, setup.socket_path(), incoming_tx));
+    let mut status = Publisher::new(&setup.config, &setup.repo_root, setup.tmux.clone(), now().0);
+    tokio::spawn(socket::serve_with_status(
+        listener,
+        setup.socket_path(),
+        incoming_tx,
+        Some(status.reader()),
+    ));
     let (reports_tx, mut reports) = mpsc::channel::<(String, AgentReport)>(256);
     let mut watch = BacklogWatch::new(&setup.backlog_path);
 
@@ -77,6 +83,8 @@ pub async fn run(
     tokio::pin!(shutdown);
     let mut interrupted = false;
     loop {
+        // Whatever the last turn of the loop changed goes to status subscribers.
+        status.publish(&daemon.backlog, &setup.config, &daemon.store, &daemon.pairs);
         if daemon.stop.is_some() {
             interrupted = true;
             break;
@@ -448,14 +456,23 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     self.respond(conn, unknown_task(task));
                     return Ok(());
                 }
-                let tasks = status_json(
-                    &self.backlog,
-                    &self.store,
-                    &self.pairs,
-                    &self.setup.config,
-                    task.as_deref(),
+                let inputs = StatusInputs {
+                    backlog: &self.backlog,
+                    config: &self.setup.config,
+                    repo_root: &self.setup.repo_root,
+                    live: true,
+                };
+                let status = snapshot_now(inputs, &self.store, &self.pairs, task.as_deref());
+                self.respond(conn, Response::ok(ResponseBody::Status { status }));
+                return Ok(());
+            }
+            // Subscriptions are served by the socket from the status feed; one that reaches
+            // the loop came from elsewhere.
+            RequestBody::Subscribe { .. } => {
+                self.respond(
+                    conn,
+                    Response::error(ErrorKind::Unsupported, "subscribe is served by the socket"),
                 );
-                self.respond(conn, Response::ok(ResponseBody::Status { tasks }));
                 return Ok(());
             }
             RequestBody::Stop { stop_agents } => {

@@ -2,17 +2,21 @@
 //! send to the controller, its responses, the framing, and a blocking client.
 //!
 //! Framing: one request per connection. The client writes one JSON object and a newline; the
-//! server answers with one JSON object and a newline and closes. A frame over
+//! server answers with one JSON object and a newline and closes. The exception is
+//! [`RequestBody::Subscribe`]: its connection stays open and carries one answer per line
+//! (a [`ResponseBody::Status`] snapshot or [`ResponseBody::StatusChanged`] changes, see
+//! [`status`]) until either side closes it. A frame over
 //! [`MAX_FRAME_BYTES`] is refused. Requests from agents carry the agent's token, which binds
 //! them to one task and role; requests from humans carry none and are guarded by the socket's
 //! file mode (0600).
 
 mod client;
 mod frame;
+pub mod status;
 
 use serde::{Deserialize, Serialize};
 
-pub use client::{Client, ClientError, ClientErrorKind};
+pub use client::{Client, ClientError, ClientErrorKind, Subscription};
 pub use frame::{FrameError, decode_line, encode_line, read_frame};
 
 use duet_core::protocol::{Role, ToolCall};
@@ -99,6 +103,13 @@ pub enum RequestBody {
     Status {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         task: Option<String>,
+    },
+    /// A stream of status changes on this connection: first what the client missed since
+    /// `from_seq` (a full snapshot when it is new, too far behind or from another run), then each
+    /// change as it happens.
+    Subscribe {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_seq: Option<u64>,
     },
     /// A human message into a pair.
     Say {
@@ -189,8 +200,10 @@ pub enum ResponseBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stdout: Option<String>,
     },
-    /// Task status as JSON (shape owned by the controller's status module).
-    Status { tasks: serde_json::Value },
+    /// Every task (or the one asked for), typed and versioned.
+    Status { status: status::StatusSnapshot },
+    /// Changes streamed by a subscription, in seq order.
+    StatusChanged { changes: Vec<status::StatusChange> },
 }
 
 /// Why a request failed.
@@ -214,6 +227,8 @@ pub enum ErrorKind {
     UnknownTask,
     /// The task's state does not allow it.
     WrongState,
+    /// This controller does not offer the request (e.g. `subscribe` from one without a feed).
+    Unsupported,
     Internal,
 }
 
