@@ -466,6 +466,13 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 self.respond(conn, Response::ok(ResponseBody::Status { status }));
                 return Ok(());
             }
+            RequestBody::Merge { .. } => {
+                self.respond(
+                    conn,
+                    Response::error(ErrorKind::Unsupported, "this duet does not merge tasks yet"),
+                );
+                return Ok(());
+            }
             // Subscriptions are served by the socket from the status feed; one that reaches
             // the loop came from elsewhere.
             RequestBody::Subscribe { .. } => {

@@ -581,6 +581,10 @@ impl Controller {
             RequestBody::Pause { task } => self.control(conn, &task, LifecycleEvent::Pause, now),
             RequestBody::Resume { task } => self.control(conn, &task, LifecycleEvent::Resume, now),
             RequestBody::Cancel { task } => self.control(conn, &task, LifecycleEvent::Cancel, now),
+            RequestBody::Merge { .. } => vec![respond(
+                conn,
+                Response::error(ErrorKind::Unsupported, "this duet does not merge tasks yet"),
+            )],
             // The socket server streams status itself when it has a feed; this one has none.
             RequestBody::Subscribe { .. } => vec![respond(
                 conn,

@@ -132,6 +132,11 @@ pub enum RequestBody {
     Cancel {
         task: String,
     },
+    /// Merge a finished task's branch into its base (the merge queue's; a duet without one
+    /// refuses with `unsupported`).
+    Merge {
+        task: String,
+    },
     /// Stop the controller (agents keep running unless `stop_agents`).
     Stop {
         #[serde(default)]
