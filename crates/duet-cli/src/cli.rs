@@ -33,6 +33,8 @@ pub enum Command {
     Pair(PairArgs),
     /// Work a sample backlog with real claude/codex pairs against a simulated model (no account).
     Demo(DemoArgs),
+    /// The dashboard: every pair live, needs-you first; say, answer, pause, attach from it.
+    Dash(DashArgs),
     /// Attach your terminal to a task's tmux session (both agents side by side).
     Attach(AttachArgs),
     /// Send a message into a running task's pair (to the worker unless --to reviewer).
@@ -150,6 +152,12 @@ pub struct DemoArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub task_timeout: u64,
 
+    #[command(flatten)]
+    pub tmux: TmuxArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DashArgs {
     #[command(flatten)]
     pub tmux: TmuxArgs,
 }
