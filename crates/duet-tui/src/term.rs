@@ -210,7 +210,13 @@ fn spawn_stream(client: Client, tx: mpsc::Sender<Msg>) {
                             }
                             StreamEvent::Changes(changes)
                         }
-                        // A duet that does not stream (or garbage): treat as gone.
+                        // A duet that does not stream: ask it for its status every second.
+                        Ok(Response::Error { .. }) => {
+                            if !poll_status(&client, &tx) {
+                                return;
+                            }
+                            break;
+                        }
                         Ok(_) | Err(_) => {
                             if tx.send(Msg::Stream(StreamEvent::Dropped)).is_err() {
                                 return;
@@ -236,6 +242,24 @@ fn spawn_stream(client: Client, tx: mpsc::Sender<Msg>) {
             std::thread::sleep(Duration::from_secs(1));
         }
     });
+}
+
+/// Asks a duet that does not stream (`duet pair` today) for its status every second, until it
+/// stops answering; false when the UI is gone.
+fn poll_status(client: &Client, tx: &mpsc::Sender<Msg>) -> bool {
+    loop {
+        match client.send(&Request::from_human(RequestBody::Status { task: None })) {
+            Ok(Response::Ok {
+                body: ResponseBody::Status { status },
+            }) => {
+                if tx.send(Msg::Stream(StreamEvent::Snapshot(status))).is_err() {
+                    return false;
+                }
+            }
+            _ => return tx.send(Msg::Stream(StreamEvent::Dropped)).is_ok(),
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }
 
 /// Sends one request off the UI thread; its answer comes back as a reply.
