@@ -117,6 +117,37 @@ fn human_commands_reach_the_daemons_pairs_and_queue() {
     }
     drop(subscription);
 
+    // `duet status --watch` follows the same stream: one line now, one per change.
+    let mut watch = env
+        .duet_command()
+        .current_dir(&repo)
+        .args(["status", "--watch", "--json", "--count", "5"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(watch.stdout.take().unwrap()));
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["live"], true);
+    assert_eq!(env.duet(&repo, &["pause", "parser"]).code, 0);
+    // Each further line is a change (another task's could come first): read until the pause.
+    let parser_in = |look: &Value| {
+        look["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == "parser")
+            .unwrap()["state"]
+            .clone()
+    };
+    let mut redraws = 0;
+    while parser_in(&serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap()) != "paused" {
+        redraws += 1;
+        assert!(redraws < 4, "the pause never showed");
+    }
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    assert_eq!(env.duet(&repo, &["resume", "parser"]).code, 0);
+
     // The running pair: a message, a pause.
     let out = env.duet(&repo, &["say", "greet", "--to", "reviewer", "be strict"]);
     assert_eq!(out.code, 0, "{out:?}");
