@@ -626,7 +626,6 @@ impl Controller {
         self.apply(PairEvent::Control { event }, now, Some(conn))
     }
 
-    /// The pair as JSON for `status`.
     /// This pair's task in the typed status shape (`duet pair`'s answer to `status`).
     pub fn task_status(&self) -> duet_proto::status::TaskStatus {
         let seat = |role| {
