@@ -138,8 +138,10 @@ pub fn task_statuses(
         })
         .collect();
     // Tasks the store remembers but the backlog dropped are still shown, so nothing vanishes.
+    let listed: std::collections::HashSet<&str> =
+        backlog.tasks.iter().map(|t| t.id.as_str()).collect();
     for row in rows.values() {
-        if backlog.get(&row.id).is_some() {
+        if listed.contains(row.id.as_str()) {
             continue;
         }
         let base = TaskStatus {

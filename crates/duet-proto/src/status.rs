@@ -8,7 +8,7 @@
 //! one before: a client that reconnects with an old `from_seq` gets a full snapshot, never a
 //! gap.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use duet_core::config::AgentKind;
 use duet_core::lifecycle::StateKind;
@@ -341,14 +341,18 @@ impl StatusLog {
     /// Replaces the tasks; answers the changes (one per task that differs, then one per task
     /// gone), each with its new seq, also kept in the ring.
     pub fn publish(&mut self, tasks: Vec<TaskStatus>) -> Vec<StatusChange> {
+        // By id, so a publish stays linear in the number of tasks.
+        let old: HashMap<&str, &TaskStatus> =
+            self.tasks.iter().map(|t| (t.id.as_str(), t)).collect();
         let mut changes = Vec::new();
         for task in &tasks {
-            if self.tasks.iter().find(|t| t.id == task.id) != Some(task) {
+            if old.get(task.id.as_str()) != Some(&task) {
                 changes.push((task.id.clone(), Some(task.clone())));
             }
         }
+        let new: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
         for old in &self.tasks {
-            if !tasks.iter().any(|t| t.id == old.id) {
+            if !new.contains(old.id.as_str()) {
                 changes.push((old.id.clone(), None));
             }
         }
