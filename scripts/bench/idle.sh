@@ -49,7 +49,7 @@ started=$SECONDS
 daemon_pid=$!
 
 live_pairs() {
-  "$duet" -C "$repo" status --json 2>/dev/null | jq '[.tasks[] | select(.live and .activity != null)] | length'
+  "$duet" -C "$repo" status --json 2>/dev/null | jq '[.tasks[] | select(.running)] | length'
 }
 all_pairs_live() { [[ $(live_pairs) == "$pairs" ]]; }
 wait_until 600 "$pairs running pairs" all_pairs_live

@@ -258,6 +258,20 @@ impl TmuxRuntime {
             .map(drop)
     }
 
+    /// Sets the right side of the session's status line (duet shows how many tasks need you).
+    pub fn set_status_right(&self, session: &str, text: &str) -> Result<(), TmuxError> {
+        let mut cmd = self.command();
+        cmd.args([
+            "set-option",
+            "-t",
+            session,
+            "status-right",
+            &literal_arg(text),
+        ]);
+        self.run(cmd, &format!("set the status line of session {session}"))
+            .map(drop)
+    }
+
     /// The title last set with [`set_pane_title`](Self::set_pane_title).
     pub fn pane_title(&self, pane: &str) -> Result<String, TmuxError> {
         Ok(self

@@ -35,6 +35,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Check that duet can work here: agent CLIs, tmux, git, socket, disk, logins.
     Doctor(DoctorArgs),
+    /// The dashboard: every pair live, needs-you first; say, answer, pause, attach from it.
+    Dash(DashArgs),
     /// Attach your terminal to a task's tmux session (both agents side by side).
     Attach(AttachArgs),
     /// Send a message into a running task's pair (to the worker unless --to reviewer).
@@ -152,6 +154,12 @@ pub struct DemoArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub task_timeout: u64,
 
+    #[command(flatten)]
+    pub tmux: TmuxArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DashArgs {
     #[command(flatten)]
     pub tmux: TmuxArgs,
 }

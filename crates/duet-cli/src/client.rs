@@ -114,6 +114,10 @@ fn refused(body: ErrorBody, task: Option<&str>, backlog_ids: &[String]) -> Comma
             "the running duet refused the request: {}",
             body.message
         )),
+        ErrorKind::Unsupported => CommandError::user(format!(
+            "the running duet does not offer this: {}",
+            body.message
+        )),
         ErrorKind::Malformed | ErrorKind::TooLarge | ErrorKind::Internal => CommandError::internal(
             format!("the running duet failed the request: {}", body.message),
         ),
@@ -148,6 +152,16 @@ impl ControlClient {
             Ok(Response::Error { error }) => Err(ControlFailure::Refused(error)),
             Err(err) => Err(classify(err)),
         }
+    }
+}
+
+impl ControlClient {
+    /// Subscribes to status changes after `from_seq` (see `duet_proto::status`).
+    pub fn subscribe(
+        &self,
+        from_seq: Option<u64>,
+    ) -> Result<duet_proto::Subscription, ControlFailure> {
+        self.client.subscribe(from_seq).map_err(classify)
     }
 }
 

@@ -49,6 +49,7 @@ fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Pair(args) => commands::pair::run(&cwd, &args),
         Command::Demo(args) => commands::demo::run(&cwd, &args),
         Command::Doctor(args) => commands::doctor::run(&cwd, &args),
+        Command::Dash(args) => commands::dash::run(&cwd, &args),
         Command::Attach(args) => commands::attach::run(&cwd, &args),
         Command::Say(args) => commands::control::say(&cwd, &args),
         Command::Answer(args) => commands::control::answer(&cwd, &args),

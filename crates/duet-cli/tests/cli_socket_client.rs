@@ -90,6 +90,11 @@ impl FakeController {
     }
 }
 
+/// A live status answer with these tasks (fields left out take their defaults).
+fn snapshot(tasks: Value) -> duet_proto::status::StatusSnapshot {
+    serde_json::from_value(json!({"version": 1, "seq": 7, "live": true, "tasks": tasks})).unwrap()
+}
+
 fn ack() -> Answer {
     Answer::Respond(Response::ok(ResponseBody::Ack))
 }
@@ -346,19 +351,26 @@ fn an_oversized_or_empty_message_is_refused_before_connecting() {
 fn status_shows_the_running_duets_view_over_the_backlog() {
     let env = TestEnvironment::default();
     let repo = setup(&env);
-    let live = json!([{
+    // `duet pair`'s answer: its one task, without title or branch (the store's view has them).
+    let live = snapshot(json!([{
         "id": "greet",
-        "state": "needs-human: which greeting, hello or hi?",
+        "title": "",
+        "state": "needs-human",
+        "reason": "which greeting, hello or hi?",
         "round": 2,
         "head": "0123456789abcdef",
-        "worker": "claude",
-        "reviewer": "codex",
-        "status": "task greet is needs-human",
+        "worker": {"profile": "claude", "kind": "claude", "state": "at_rest"},
+        "reviewer": {"profile": "codex", "kind": "codex", "state": "at_rest"},
+        "branch": "",
+        "running": true,
+        "activity": "task greet is needs-human",
         "last_activity_ms": 1_000,
-    }]);
+        "needs_human": {"reason": "which greeting, hello or hi?", "since_ms": 500,
+                        "evidence": ["the worker asked which greeting"]},
+    }]));
     let status = || {
         Answer::Respond(Response::ok(ResponseBody::Status {
-            tasks: live.clone(),
+            status: live.clone(),
         }))
     };
     let server = FakeController::start(&socket_path(&repo), vec![status(), status(), status()]);
@@ -374,13 +386,16 @@ fn status_shows_the_running_duets_view_over_the_backlog() {
     assert_eq!(greet["round"], 2);
     assert_eq!(greet["head"], "0123456789abcdef");
     assert_eq!(greet["last_activity_ms"], 1_000);
-    assert_eq!(greet["live"], true);
+    assert_eq!(
+        greet["title"], "Add a greeting",
+        "the title comes from the backlog"
+    );
+    assert_eq!(greet["worker"]["state"], "at_rest");
     let parser = &json["tasks"][1];
     assert_eq!(
         parser["state"], "queued",
         "the backlog's other task is queued"
     );
-    assert_eq!(parser["live"], false);
 
     let out = env.duet(&repo, &["status"]);
     assert_eq!(out.code, 0, "{out:?}");
@@ -392,6 +407,14 @@ fn status_shows_the_running_duets_view_over_the_backlog() {
         out.stdout
     );
     assert!(out.stdout.contains("ACTIVE"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("\ngreet needs you since ")
+            && out.stdout.contains(
+                " ago: which greeting, hello or hi?\n  - the worker asked which greeting\n"
+            ),
+        "why and since when: {}",
+        out.stdout
+    );
     assert!(
         out.stdout.ends_with("(live from the running duet)\n"),
         "{}",
@@ -410,10 +433,22 @@ fn status_watch_redraws_until_its_count() {
     let repo = setup(&env);
     let status = || {
         Answer::Respond(Response::ok(ResponseBody::Status {
-            tasks: json!([{"id": "greet", "state": "paused: working", "round": 1}]),
+            status: snapshot(
+                json!([{"id": "greet", "title": "", "state": "paused", "round": 1,
+                "worker": {"profile": "claude", "state": "unknown"},
+                "reviewer": {"profile": "codex", "state": "unknown"}, "branch": ""}]),
+            ),
         }))
     };
-    let server = FakeController::start(&socket_path(&repo), vec![status(), status(), status()]);
+    // A controller that does not stream: --watch polls, one request per redraw.
+    let refuse = Answer::Respond(Response::error(
+        duet_proto::ErrorKind::Unsupported,
+        "this duet does not stream status changes",
+    ));
+    let server = FakeController::start(
+        &socket_path(&repo),
+        vec![refuse, status(), status(), status()],
+    );
     let out = env.duet(
         &repo,
         &[
@@ -434,7 +469,13 @@ fn status_watch_redraws_until_its_count() {
         .collect();
     assert_eq!(looks.len(), 3, "{}", out.stdout);
     assert!(looks.iter().all(|l| l["tasks"][0]["state"] == "paused"));
-    assert_eq!(server.requests().len(), 3, "one request per redraw");
+    let requests = server.requests();
+    assert_eq!(
+        requests.len(),
+        4,
+        "a subscribe, then one request per redraw"
+    );
+    assert_eq!(requests[0]["body"]["type"], "subscribe", "{requests:?}");
 
     let out = env.duet(&repo, &["status", "--watch", "--interval", "0"]);
     assert_eq!(out.code, 1);
@@ -510,22 +551,24 @@ fn status_reads_the_daemons_blockers_and_reasons() {
     let env = TestEnvironment::default();
     let repo = setup(&env);
     // The shape `duet run` answers: stored state, reason apart, blockers as the scheduler's.
-    let live = json!([
-        {"id": "greet", "state": "needs-human", "reason": "the pair looks stuck", "round": 3,
-         "worker": "claude", "reviewer": "codex", "branch": "duet/greet",
-         "last_activity_ms": 5_000, "blocked_by": [], "running": true, "status": "task greet is needs-human"},
-        {"id": "parser", "state": "queued", "reason": null, "round": 0,
-         "worker": "claude", "reviewer": "codex", "branch": "duet/parser",
-         "last_activity_ms": null, "running": false, "status": null,
-         "blocked_by": [{"reason": "no-free-slot", "running": 1, "max_parallel": 1}]}
-    ]);
+    let agent = json!({"profile": "claude", "kind": "claude", "state": "working"});
+    let live = snapshot(json!([
+        {"id": "greet", "title": "Say hello", "state": "needs-human",
+         "reason": "the pair looks stuck", "round": 3, "worker": agent, "reviewer": agent,
+         "branch": "duet/greet", "last_activity_ms": 5_000, "running": true,
+         "activity": "task greet is needs-human",
+         "needs_human": {"reason": "the pair looks stuck", "evidence": []}},
+        {"id": "parser", "title": "Write the parser", "state": "queued", "round": 0,
+         "worker": agent, "reviewer": agent, "branch": "duet/parser",
+         "waiting": [{"reason": "no-free-slot", "running": 1, "max_parallel": 1}]}
+    ]));
     let server = FakeController::start(
         &socket_path(&repo),
         vec![
             Answer::Respond(Response::ok(ResponseBody::Status {
-                tasks: live.clone(),
+                status: live.clone(),
             })),
-            Answer::Respond(Response::ok(ResponseBody::Status { tasks: live })),
+            Answer::Respond(Response::ok(ResponseBody::Status { status: live })),
         ],
     );
     let out = env.duet(&repo, &["status", "--json"]);
@@ -535,7 +578,7 @@ fn status_reads_the_daemons_blockers_and_reasons() {
     assert_eq!(json["tasks"][0]["round"], 3);
     assert_eq!(
         json["tasks"][1]["waiting"],
-        json!(["all slots are taken (1 running, max_parallel = 1)"])
+        json!([{"reason": "no-free-slot", "running": 1, "max_parallel": 1}])
     );
     let out = env.duet(&repo, &["status"]);
     assert!(

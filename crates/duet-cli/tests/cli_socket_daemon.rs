@@ -6,6 +6,8 @@ mod common;
 
 use cli_socket_support::{LiveDuet, assert_no_duet_running};
 use common::TestEnvironment;
+use duet_core::lifecycle::StateKind;
+use duet_proto::{Response, ResponseBody};
 use serde_json::Value;
 
 const BACKLOG: &str = r#"
@@ -42,7 +44,7 @@ fn human_commands_reach_the_daemons_pairs_and_queue() {
     assert!(
         waiting
             .iter()
-            .any(|w| w.as_str().unwrap().contains("all slots are taken")),
+            .any(|w| w["reason"] == "no-free-slot" || w["reason"] == "waiting-for-slot"),
         "{parser}"
     );
     let out = env.duet(&repo, &["status"]);
@@ -71,6 +73,80 @@ fn human_commands_reach_the_daemons_pairs_and_queue() {
     assert!(out.stderr.contains("it is paused"), "{}", out.stderr);
     assert_eq!(env.duet(&repo, &["resume", "parser"]).code, 0);
     assert_eq!(task(&env, &duet, "parser")["state"], "queued");
+
+    // The subscription: a snapshot, then each change as it happens; a client that reconnects
+    // from its last seq gets what it missed, and nothing twice.
+    let client = duet_proto::Client::new(duet.socket(), std::time::Duration::from_secs(10));
+    let mut subscription = client.subscribe(None).unwrap();
+    let mut view = match subscription.recv().unwrap() {
+        Response::Ok {
+            body: ResponseBody::Status { status },
+        } => status,
+        other => panic!("expected a snapshot first, got {other:?}"),
+    };
+    assert!(view.live && view.seq > 0, "{view:?}");
+    let parser_state = |view: &duet_proto::status::StatusSnapshot| {
+        view.tasks.iter().find(|t| t.id == "parser").unwrap().state
+    };
+    assert_eq!(parser_state(&view), StateKind::Queued);
+    assert_eq!(env.duet(&repo, &["pause", "parser"]).code, 0);
+    while parser_state(&view) != StateKind::Paused {
+        match subscription.recv().unwrap() {
+            Response::Ok {
+                body: ResponseBody::StatusChanged { changes },
+            } => changes.into_iter().for_each(|c| view.apply(c)),
+            other => panic!("expected changes, got {other:?}"),
+        }
+    }
+    drop(subscription);
+    let seen = view.seq;
+    assert_eq!(env.duet(&repo, &["resume", "parser"]).code, 0);
+    // The resume happened while no one listened; the catch-up (or the next change, when the
+    // daemon publishes just after we ask) brings it, as changes after `seen`, not a snapshot.
+    let mut subscription = client.subscribe(Some(seen)).unwrap();
+    while parser_state(&view) != StateKind::Queued {
+        match subscription.recv().unwrap() {
+            Response::Ok {
+                body: ResponseBody::StatusChanged { changes },
+            } => {
+                assert!(changes.iter().all(|c| c.seq > seen), "{changes:?}");
+                changes.into_iter().for_each(|c| view.apply(c));
+            }
+            other => panic!("expected the missed changes, got {other:?}"),
+        }
+    }
+    drop(subscription);
+
+    // `duet status --watch` follows the same stream: one line now, one per change.
+    let mut watch = env
+        .duet_command()
+        .current_dir(&repo)
+        .args(["status", "--watch", "--json", "--count", "5"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(watch.stdout.take().unwrap()));
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["live"], true);
+    assert_eq!(env.duet(&repo, &["pause", "parser"]).code, 0);
+    // Each further line is a change (another task's could come first): read until the pause.
+    let parser_in = |look: &Value| {
+        look["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == "parser")
+            .unwrap()["state"]
+            .clone()
+    };
+    let mut redraws = 0;
+    while parser_in(&serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap()) != "paused" {
+        redraws += 1;
+        assert!(redraws < 4, "the pause never showed");
+    }
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    assert_eq!(env.duet(&repo, &["resume", "parser"]).code, 0);
 
     // The running pair: a message, a pause.
     let out = env.duet(&repo, &["say", "greet", "--to", "reviewer", "be strict"]);

@@ -57,7 +57,7 @@ fn human_commands_drive_a_live_pair() {
         out.stdout
     );
     let greet = live_task(&env, &repo);
-    assert_eq!(greet["worker"], "fake");
+    assert_eq!(greet["worker"]["profile"], "fake");
     assert!(
         greet["activity"]
             .as_str()
@@ -130,8 +130,16 @@ fn human_commands_drive_a_live_pair() {
         greet["reason"].as_str().unwrap().contains("hello or hi?"),
         "{greet}"
     );
+    assert!(
+        greet["needs_human"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("hello or hi?"),
+        "{greet}"
+    );
     let out = env.duet(&repo, &["status"]);
     assert!(out.stdout.contains("(needs you: "), "{}", out.stdout);
+    assert!(out.stdout.contains("\ngreet needs you"), "{}", out.stdout);
     let out = env.duet(&repo, &["answer", "greet", "say", "hello"]);
     ok(&out);
     assert_eq!(

@@ -57,8 +57,15 @@ fn json_lists_every_task_with_its_fields() {
     assert_eq!(tasks[0]["id"], "parser");
     assert_eq!(tasks[0]["state"], "queued");
     assert_eq!(tasks[0]["branch"], "duet/parser");
-    assert_eq!(tasks[1]["blocked_by"], serde_json::json!(["parser"]));
-    assert_eq!(tasks[1]["worker"], "codex");
+    assert_eq!(json["live"], false);
+    assert_eq!(json["version"], 1);
+    assert_eq!(tasks[1]["waiting"][0]["reason"], "dependency");
+    assert_eq!(tasks[1]["waiting"][0]["id"], "parser");
+    assert_eq!(tasks[1]["worker"]["profile"], "codex");
+    assert_eq!(tasks[1]["worker"]["kind"], "codex");
+    assert_eq!(tasks[1]["worker"]["state"], "unknown");
+    assert_eq!(tasks[0]["max_rounds"], 5);
+    assert_eq!(tasks[0]["needs_human"], serde_json::Value::Null);
 }
 
 #[test]
@@ -104,7 +111,7 @@ fn states_come_from_the_store() {
     assert_eq!(tasks[0]["state"], "done");
     assert_eq!(tasks[1]["state"], "queued");
     assert_eq!(
-        tasks[1]["blocked_by"],
+        tasks[1]["waiting"],
         serde_json::json!([]),
         "parser is done, printer is no longer blocked"
     );

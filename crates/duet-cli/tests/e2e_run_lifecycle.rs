@@ -133,17 +133,12 @@ fn a_task_appended_to_the_backlog_is_done_and_an_invalid_backlog_keeps_the_last_
         ))
         .unwrap();
     let duet_proto::Response::Ok {
-        body: duet_proto::ResponseBody::Status { tasks },
+        body: duet_proto::ResponseBody::Status { status },
     } = answer
     else {
         panic!("expected the status, got {answer:?}");
     };
-    let ids: Vec<&str> = tasks
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = status.tasks.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(ids, vec!["a", "b"]);
 
     let stopped = daemon.signal("TERM");

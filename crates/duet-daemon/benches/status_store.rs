@@ -201,6 +201,30 @@ fn bench() {
         51,
         || store.task_states().expect("rows").len(),
     );
+    // The daemon's status feed after each turn of its loop: every task's typed status, diffed
+    // against the last (nothing changed here, as on most turns).
+    let backlog_src: String = tasks
+        .iter()
+        .map(|(id, title)| {
+            format!("[[task]]\nid = \"{id}\"\ntitle = \"{title}\"\nprompt = \"p\"\n")
+        })
+        .collect();
+    let config = Config::default();
+    let backlog =
+        Backlog::from_toml_str(&backlog_src, Path::new("backlog.toml"), &config, dir.path())
+            .expect("backlog");
+    let mut publisher = duet_daemon::status::Publisher::new(
+        &config,
+        dir.path(),
+        duet_agents::TmuxRuntime::new(Some("duet-bench-none".into())),
+        0,
+    );
+    let pairs = std::collections::BTreeMap::new();
+    measure(
+        &format!("status feed publish, nothing changed ({count} tasks)"),
+        21,
+        || publisher.publish(&backlog, &config, &store, &pairs),
+    );
     measure(
         &format!("task(id) for every task, as the daemon's views() ({count})"),
         21,

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::backlog_watch::BacklogWatch;
 use crate::lock::DaemonLock;
 use crate::pair_slot::PairSlot;
-use crate::status::stored_kind;
+use crate::status::{Publisher, stored_kind};
 use crate::{
     DaemonError, DaemonErrorKind, DaemonProgress, DaemonSetup, MessageCounts, RunSummary,
     TaskOutcome,
@@ -61,7 +61,18 @@ pub async fn run(
     let listener = socket::bind(&setup.socket_path())
         .map_err(|e| DaemonError::of_kind(DaemonErrorKind::Setup, "open the control socket", e))?;
     let (incoming_tx, mut incoming) = mpsc::channel::<Incoming>(256);
-    tokio::spawn(socket::serve(listener, setup.socket_path(), incoming_tx));
+    let mut status = Publisher::new(
+        &setup.config,
+        &setup.repo_root,
+        setup.runtime.clone(),
+        now().0,
+    );
+    tokio::spawn(socket::serve_with_status(
+        listener,
+        setup.socket_path(),
+        incoming_tx,
+        Some(status.reader()),
+    ));
     let (reports_tx, mut reports) = mpsc::channel::<(String, AgentReport)>(256);
     let (git_tx, mut git_reads) = mpsc::unbounded_channel::<(String, Option<GitFacts>)>();
     let mut watch = BacklogWatch::new(&setup.backlog_path);
@@ -116,6 +127,8 @@ pub async fn run(
     tokio::pin!(shutdown);
     let mut interrupted = false;
     loop {
+        // Whatever the last turn of the loop changed goes to status subscribers.
+        status.publish(&daemon.backlog, &setup.config, &daemon.store, &daemon.pairs);
         if daemon.stop.is_some() {
             interrupted = true;
             break;

@@ -11,14 +11,17 @@
 //! - [`pair_slot`]: a running pair and its snapshot, from which a restarted daemon adopts it.
 //! - [`idle_watch`]: an agent at rest seen from its pane (resumed agents, turn ends missed).
 //! - [`merge_edge`]: the merge queue's git effects carried out (not called by the loop yet).
+//! - [`status`]: every task's typed status and the subscription feed; [`notify`]: telling the
+//!   human (`notify.command`) when a task starts or stops needing them.
 
 pub mod backlog_watch;
 mod daemon;
 pub mod idle_watch;
 pub mod lock;
 pub mod merge_edge;
+pub mod notify;
 pub mod pair_slot;
-mod status;
+pub mod status;
 
 use std::path::PathBuf;
 

@@ -179,6 +179,7 @@ fn with_ci_only_a_passing_candidate_lands_and_a_failing_one_goes_back() {
         command: Some(command.into()),
         timeout: Duration::from_secs(60),
         env: BTreeMap::new(),
+        max_parallel: std::num::NonZeroUsize::MIN,
     };
     let main_before = git(&root, &["rev-parse", "main"]);
 

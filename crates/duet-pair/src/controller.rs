@@ -569,7 +569,11 @@ impl Controller {
                 vec![respond(
                     conn,
                     Response::ok(ResponseBody::Status {
-                        tasks: self.status_json(),
+                        status: duet_proto::status::StatusSnapshot::new(
+                            0,
+                            true,
+                            vec![self.task_status()],
+                        ),
                     }),
                 )]
             }
@@ -595,6 +599,18 @@ impl Controller {
             RequestBody::Pause { task } => self.control(conn, &task, LifecycleEvent::Pause, now),
             RequestBody::Resume { task } => self.control(conn, &task, LifecycleEvent::Resume, now),
             RequestBody::Cancel { task } => self.control(conn, &task, LifecycleEvent::Cancel, now),
+            RequestBody::Merge { .. } => vec![respond(
+                conn,
+                Response::error(ErrorKind::Unsupported, "this duet does not merge tasks yet"),
+            )],
+            // The socket server streams status itself when it has a feed; this one has none.
+            RequestBody::Subscribe { .. } => vec![respond(
+                conn,
+                Response::error(
+                    ErrorKind::Unsupported,
+                    "this duet does not stream status changes",
+                ),
+            )],
             RequestBody::Stop { stop_agents } => {
                 vec![
                     respond(conn, Response::ok(ResponseBody::Ack)),
@@ -628,17 +644,17 @@ impl Controller {
         self.apply(PairEvent::Control { event }, now, Some(conn))
     }
 
-    /// The pair as JSON for `status`.
-    pub fn status_json(&self) -> serde_json::Value {
-        serde_json::json!([{
-            "id": self.state.task_id,
-            "state": self.state.task_state.to_string(),
-            "round": self.state.round,
-            "head": self.state.head_commit,
-            "worker": self.seat(Role::Worker).profile,
-            "reviewer": self.seat(Role::Reviewer).profile,
-            "status": self.state.status_text(),
-        }])
+    /// This pair's task in the typed status shape (`duet pair`'s answer to `status`).
+    pub fn task_status(&self) -> duet_proto::status::TaskStatus {
+        let seat = |role| {
+            let seat = self.seat(role);
+            (seat.profile.as_str(), seat.kind)
+        };
+        duet_proto::status::TaskStatus::from_pair(
+            &self.state,
+            seat(Role::Worker),
+            seat(Role::Reviewer),
+        )
     }
 
     /// Runs one event through the protocol and turns its effects into actions. `conn` is the

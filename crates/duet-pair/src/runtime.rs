@@ -82,6 +82,10 @@ pub trait AgentRuntime: Send + Sync + std::fmt::Debug {
 
     /// Types `text` at the agent's prompt and submits it.
     fn type_text(&self, agent: &str, text: &str, kind: AgentKind) -> Result<(), RuntimeError>;
+
+    /// A line a human sees on the pair's place as a whole (how many tasks need them); a runtime
+    /// with no such place ignores it.
+    fn set_status_line(&self, _pair: &str, _text: &str) {}
 }
 
 /// The runtime as the engine holds it.
@@ -155,5 +159,11 @@ impl AgentRuntime for TmuxRuntime {
     fn type_text(&self, agent: &str, text: &str, kind: AgentKind) -> Result<(), RuntimeError> {
         self.send_text(agent, text, kind)
             .map_err(|e| RuntimeError::new(format!("type into tmux pane {agent}"), e))
+    }
+
+    fn set_status_line(&self, pair: &str, text: &str) {
+        if let Err(err) = self.set_status_right(pair, text) {
+            tracing::debug!("failed to set the status line of {pair}: {err}");
+        }
     }
 }

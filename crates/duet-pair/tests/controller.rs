@@ -435,12 +435,17 @@ fn human_requests_name_the_task() {
         Timestamp(43),
     );
     let Response::Ok {
-        body: ResponseBody::Status { tasks },
+        body: ResponseBody::Status { status },
     } = response_for(&actions, 43)
     else {
         panic!()
     };
-    assert_eq!(tasks[0]["id"], "t1");
+    assert_eq!(status.tasks[0].id, "t1");
+    assert!(status.tasks[0].running);
+    assert_eq!(
+        status.tasks[0].worker.kind,
+        Some(duet_core::config::AgentKind::Claude)
+    );
 }
 
 #[test]

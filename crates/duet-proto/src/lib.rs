@@ -2,7 +2,10 @@
 //! send to the controller, its responses, the framing, and a blocking client.
 //!
 //! Framing: one request per connection. The client writes one JSON object and a newline; the
-//! server answers with one JSON object and a newline and closes. A frame over
+//! server answers with one JSON object and a newline and closes. The exception is
+//! [`RequestBody::Subscribe`]: its connection stays open and carries one answer per line
+//! (a [`ResponseBody::Status`] snapshot or [`ResponseBody::StatusChanged`] changes, see
+//! [`status`]) until either side closes it. A frame over
 //! [`MAX_FRAME_BYTES`] is refused. Requests from agents carry the agent's token, which binds
 //! them to one task and role; requests from humans carry none and are guarded by the socket's
 //! file mode (0600).
@@ -10,10 +13,11 @@
 mod client;
 mod frame;
 pub mod socket_path;
+pub mod status;
 
 use serde::{Deserialize, Serialize};
 
-pub use client::{Client, ClientError, ClientErrorKind};
+pub use client::{Client, ClientError, ClientErrorKind, Subscription};
 pub use frame::{FrameError, decode_line, encode_line, read_frame};
 pub use socket_path::{find_socket, prepare_socket, socket_path};
 
@@ -102,6 +106,13 @@ pub enum RequestBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         task: Option<String>,
     },
+    /// A stream of status changes on this connection: first what the client missed since
+    /// `from_seq` (a full snapshot when it is new, too far behind or from another run), then each
+    /// change as it happens.
+    Subscribe {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_seq: Option<u64>,
+    },
     /// A human message into a pair.
     Say {
         task: String,
@@ -121,6 +132,11 @@ pub enum RequestBody {
         task: String,
     },
     Cancel {
+        task: String,
+    },
+    /// Merge a finished task's branch into its base (the merge queue's; a duet without one
+    /// refuses with `unsupported`).
+    Merge {
         task: String,
     },
     /// Stop the controller (agents keep running unless `stop_agents`).
@@ -191,8 +207,10 @@ pub enum ResponseBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stdout: Option<String>,
     },
-    /// Task status as JSON (shape owned by the controller's status module).
-    Status { tasks: serde_json::Value },
+    /// Every task (or the one asked for), typed and versioned.
+    Status { status: status::StatusSnapshot },
+    /// Changes streamed by a subscription, in seq order.
+    StatusChanged { changes: Vec<status::StatusChange> },
 }
 
 /// Why a request failed.
@@ -216,6 +234,8 @@ pub enum ErrorKind {
     UnknownTask,
     /// The task's state does not allow it.
     WrongState,
+    /// This controller does not offer the request (e.g. `subscribe` from one without a feed).
+    Unsupported,
     Internal,
 }
 

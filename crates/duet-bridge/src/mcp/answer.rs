@@ -49,8 +49,11 @@ pub fn tool_answer(
         Ok(Response::Ok { body }) => match body {
             ResponseBody::ToolResult { text, is_error } => ToolAnswer { text, is_error },
             ResponseBody::Ack => ToolAnswer::ok(format!("{tool}: done")),
-            ResponseBody::Status { tasks } => ToolAnswer::ok(
-                serde_json::to_string_pretty(&tasks).unwrap_or_else(|_| tasks.to_string()),
+            ResponseBody::Status { status } => ToolAnswer::ok(
+                serde_json::to_string_pretty(&status).unwrap_or_else(|e| e.to_string()),
+            ),
+            ResponseBody::StatusChanged { changes } => ToolAnswer::ok(
+                serde_json::to_string_pretty(&changes).unwrap_or_else(|e| e.to_string()),
             ),
             ResponseBody::HookReply { .. } => ToolAnswer::error(format!(
                 "{tool} failed: duet answered with a hook reply instead of a tool result (a bug in \

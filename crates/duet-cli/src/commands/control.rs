@@ -99,7 +99,8 @@ fn exchange(
                 print_json(&Response::ok(body))?;
             } else {
                 match body {
-                    ResponseBody::Status { tasks } => print_json(&tasks)?,
+                    ResponseBody::Status { status } => print_json(&status)?,
+                    ResponseBody::StatusChanged { changes } => print_json(&changes)?,
                     ResponseBody::ToolResult { text, .. } => println!("{text}"),
                     ResponseBody::Ack | ResponseBody::HookReply { .. } => println!("{done}"),
                 }

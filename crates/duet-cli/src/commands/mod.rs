@@ -4,6 +4,7 @@ pub mod agent_helpers;
 pub mod attach;
 pub mod completions;
 pub mod control;
+pub mod dash;
 pub mod demo;
 pub mod doctor;
 pub mod init;

@@ -7,7 +7,7 @@ use duet_store::{Event, TaskState as StoredState};
 use super::{Daemon, now};
 use crate::DaemonError;
 use crate::DaemonProgress;
-use crate::status::status_json;
+use crate::status::{StatusInputs, snapshot_now};
 use duet_pair::git_facts::read_git_facts;
 use duet_pair::socket::Incoming;
 use duet_pair::{ConnId, GitFacts};
@@ -134,14 +134,30 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     self.respond(conn, unknown_task(task));
                     return Ok(());
                 }
-                let tasks = status_json(
-                    &self.backlog,
-                    &self.store,
-                    &self.pairs,
-                    &self.setup.config,
-                    task.as_deref(),
+                let inputs = StatusInputs {
+                    backlog: &self.backlog,
+                    config: &self.setup.config,
+                    repo_root: &self.setup.repo_root,
+                    live: true,
+                };
+                let status = snapshot_now(inputs, &self.store, &self.pairs, task.as_deref());
+                self.respond(conn, Response::ok(ResponseBody::Status { status }));
+                return Ok(());
+            }
+            RequestBody::Merge { .. } => {
+                self.respond(
+                    conn,
+                    Response::error(ErrorKind::Unsupported, "this duet does not merge tasks yet"),
                 );
-                self.respond(conn, Response::ok(ResponseBody::Status { tasks }));
+                return Ok(());
+            }
+            // Subscriptions are served by the socket from the status feed; one that reaches
+            // the loop came from elsewhere.
+            RequestBody::Subscribe { .. } => {
+                self.respond(
+                    conn,
+                    Response::error(ErrorKind::Unsupported, "subscribe is served by the socket"),
+                );
                 return Ok(());
             }
             RequestBody::Stop { stop_agents } => {

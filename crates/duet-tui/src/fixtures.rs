@@ -1,0 +1,161 @@
+//! Fixture data for the dashboard's snapshot tests and its render benchmark (not for use
+//! elsewhere): tasks in each state, with fixed times.
+
+use duet_core::config::AgentKind;
+use duet_core::lifecycle::StateKind;
+use duet_core::lifecycle::scheduler::Blocker;
+use duet_proto::status::{
+    AgentState, AgentStatus, CiStatus, MergeStatus, NeedsHuman, StatusSnapshot, TaskStatus,
+};
+
+/// "Now" in the fixtures: every time below is a little before it.
+pub const NOW_MS: i64 = 1_800_000_000_000;
+
+fn agent(profile: &str, kind: AgentKind, state: AgentState) -> AgentStatus {
+    AgentStatus {
+        profile: profile.into(),
+        kind: Some(kind),
+        state,
+    }
+}
+
+/// A task in `state`, with its pair as a running duet would show it.
+pub fn task(id: &str, title: &str, state: StateKind) -> TaskStatus {
+    let running = matches!(
+        state,
+        StateKind::Working | StateKind::Reviewing | StateKind::NeedsHuman | StateKind::Paused
+    );
+    let (worker, reviewer) = match state {
+        StateKind::Working => (AgentState::Working, AgentState::AtRest),
+        StateKind::Reviewing => (AgentState::AtRest, AgentState::Working),
+        StateKind::NeedsHuman => (AgentState::AtRest, AgentState::WaitingPermission),
+        StateKind::Paused => (AgentState::AtRest, AgentState::AtRest),
+        _ => (AgentState::Unknown, AgentState::Unknown),
+    };
+    TaskStatus {
+        id: id.into(),
+        title: title.into(),
+        state,
+        reason: None,
+        since_ms: None,
+        priority: 0,
+        depends_on: Vec::new(),
+        round: if running { 2 } else { 0 },
+        max_rounds: 5,
+        worker: agent("claude", AgentKind::Claude, worker),
+        reviewer: agent("codex", AgentKind::Codex, reviewer),
+        branch: format!("duet/{id}"),
+        head: running.then(|| "0123456789abcdef".to_string()),
+        last_activity_ms: running.then_some(NOW_MS - 95_000),
+        waiting: Vec::new(),
+        running,
+        activity: None,
+        session: running.then(|| format!("duet-repo-{id}")),
+        in_backlog: true,
+        needs_human: None,
+        ci: None,
+        merge: None,
+    }
+}
+
+/// Three pairs at work and one queued behind a dependency.
+pub fn running() -> StatusSnapshot {
+    let mut queued = task("printer", "Pretty printer", StateKind::Queued);
+    queued.waiting = vec![Blocker::Dependency {
+        id: "parser".into(),
+        state: StateKind::Working,
+    }];
+    let mut reviewing = task("lexer", "Tokenise the input", StateKind::Reviewing);
+    reviewing.ci = Some(CiStatus {
+        sha: "0123456789abcdef".into(),
+        state: "passed".into(),
+        excerpt: None,
+    });
+    StatusSnapshot::new(
+        42,
+        true,
+        vec![
+            task("parser", "Write the parser", StateKind::Working),
+            reviewing,
+            task("docs", "Document the CLI", StateKind::Working),
+            queued,
+        ],
+    )
+}
+
+/// `running()` with the lexer stuck on the same findings: it needs the human.
+pub fn needs_human() -> StatusSnapshot {
+    let mut status = running();
+    let lexer = &mut status.tasks[1];
+    lexer.state = StateKind::NeedsHuman;
+    lexer.reason = Some("the same findings 3 rounds in a row".into());
+    lexer.since_ms = Some(NOW_MS - 300_000);
+    lexer.needs_human = Some(NeedsHuman {
+        reason: "the same findings 3 rounds in a row".into(),
+        since_ms: Some(NOW_MS - 300_000),
+        evidence: vec![
+            "finding: src/lexer.rs:12: numbers with a leading dot are rejected".into(),
+            "the reviewer waits for a permission answer".into(),
+        ],
+    });
+    status
+}
+
+/// Finished tasks: one merged, one waiting in the merge queue, one failed.
+pub fn merged() -> StatusSnapshot {
+    let mut done = task("parser", "Write the parser", StateKind::Done);
+    done.round = 3;
+    done.last_activity_ms = Some(NOW_MS - 7_200_000);
+    done.merge = Some(MergeStatus {
+        state: "merged".into(),
+        position: None,
+    });
+    let mut waiting = task("lexer", "Tokenise the input", StateKind::Done);
+    waiting.round = 1;
+    waiting.last_activity_ms = Some(NOW_MS - 60_000);
+    waiting.merge = Some(MergeStatus {
+        state: "queued".into(),
+        position: Some(1),
+    });
+    let mut failed = task("docs", "Document the CLI", StateKind::Failed);
+    failed.reason = Some("the worktree could not be created".into());
+    StatusSnapshot::new(
+        90,
+        true,
+        vec![
+            done,
+            waiting,
+            failed,
+            task("printer", "Pretty printer", StateKind::Cancelled),
+        ],
+    )
+}
+
+/// `n` pairs in mixed states, for the render benchmark.
+pub fn many(n: usize) -> StatusSnapshot {
+    let states = [
+        StateKind::Working,
+        StateKind::Reviewing,
+        StateKind::NeedsHuman,
+        StateKind::Queued,
+        StateKind::Done,
+    ];
+    let tasks = (0..n)
+        .map(|i| {
+            let mut t = task(
+                &format!("task-{i:02}"),
+                &format!("Task number {i} with a longer title to fill the column"),
+                states[i % states.len()],
+            );
+            if t.state == StateKind::NeedsHuman {
+                t.needs_human = Some(NeedsHuman {
+                    reason: "asked a question".into(),
+                    since_ms: Some(NOW_MS - 1000),
+                    evidence: vec!["which database?".into()],
+                });
+            }
+            t
+        })
+        .collect();
+    StatusSnapshot::new(7, true, tasks)
+}
