@@ -45,7 +45,7 @@ const BRIDGE_ENV: &str = r#"{"DUET_ROLE":"worker","DUET_SOCKET":"/repo/.duet/due
 
 fn claude_mcp() -> String {
     format!(
-        r#"{{"mcpServers":{{"duet":{{"args":["mcp"],"command":"/opt/duet bin/duet","env":{BRIDGE_ENV},"type":"stdio"}}}}}}"#
+        r#"{{"mcpServers":{{"duet":{{"alwaysLoad":true,"args":["mcp"],"command":"/opt/duet bin/duet","env":{BRIDGE_ENV},"type":"stdio"}}}}}}"#
     )
 }
 
