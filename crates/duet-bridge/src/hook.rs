@@ -101,10 +101,7 @@ pub fn split_codex_args(args: &[String]) -> (Result<Option<Vec<String>>, String>
 
 /// Starts the user's own notify command `argv` with `payload` as its last argument, its output
 /// discarded, and returns it (not waited for).
-pub fn run_chained(
-    argv: &[String],
-    payload: Option<&str>,
-) -> std::io::Result<std::process::Child> {
+pub fn run_chained(argv: &[String], payload: Option<&str>) -> std::io::Result<std::process::Child> {
     let (program, rest) = argv
         .split_first()
         .ok_or_else(|| std::io::Error::other("empty command"))?;
@@ -360,7 +357,10 @@ mod tests {
     fn codex_args_split_into_the_users_command_and_the_payload() {
         let args = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         let (chain, payload) = split_codex_args(&args(&["{\"type\":1}"]));
-        assert_eq!((chain, payload.as_deref()), (Ok(None), Some("{\"type\":1}")));
+        assert_eq!(
+            (chain, payload.as_deref()),
+            (Ok(None), Some("{\"type\":1}"))
+        );
         let (chain, payload) =
             split_codex_args(&args(&["--then", r#"["notify-send","-u","low"]"#, "{}"]));
         assert_eq!(
@@ -380,7 +380,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("args");
         let script = format!("printf '%s\\n' \"$@\" > {}", out.display());
-        let argv = vec!["sh".to_owned(), "-c".to_owned(), script, "sh".to_owned(), "first".to_owned()];
+        let argv = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            script,
+            "sh".to_owned(),
+            "first".to_owned(),
+        ];
         let status = run_chained(&argv, Some(r#"{"type":"agent-turn-complete"}"#))
             .unwrap()
             .wait()

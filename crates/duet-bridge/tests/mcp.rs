@@ -174,7 +174,10 @@ async fn ready_is_told_at_the_first_tools_list_not_at_the_handshake() {
     assert_eq!(client.list_all_tools().await.unwrap().len(), 6);
     assert_eq!(client.list_all_tools().await.unwrap().len(), 6);
     let requests = controller.wait_for_requests(2, WAIT);
-    assert_eq!(requests[1], Request::from_agent(TOKEN, RequestBody::BridgeReady));
+    assert_eq!(
+        requests[1],
+        Request::from_agent(TOKEN, RequestBody::BridgeReady)
+    );
     // A later call round-trips after any second report would have been sent.
     call(&client, "task_status", json!({})).await;
     let ready = controller
