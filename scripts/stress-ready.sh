@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Stress test of the hand-over race: runs the pair end-to-end scenarios (both role ways round)
+# N times in a row against the fake model server, which answers every request at once, and
+# counts the runs that stalled or failed. Each run checks that every agent's first model request
+# lists all six duet tools and that every hand-over reached a model that had them
+# (crates/duet-cli/tests/common/e2e.rs, assert_requests_see_duet).
+#
+#   scripts/stress-ready.sh [N] [--agents pinned|latest|DIR]   (default: 20, pinned)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+runs="${1:-20}"
+agents="${3:-pinned}"
+[[ "${2:-}" == "--agents" || -z "${2:-}" ]] || { echo "usage: scripts/stress-ready.sh [N] [--agents pinned|latest|DIR]" >&2; exit 2; }
+case "$agents" in
+  pinned) dir="$root/.agents"; bash scripts/install-agents.sh >/dev/null ;;
+  latest) dir="$root/.agents-latest"; bash scripts/install-agents.sh --latest >/dev/null ;;
+  *) dir="$(cd "$agents" && pwd)" ;;
+esac
+echo "agents: $(cat "$dir/.installed" 2>/dev/null || echo "$dir")"
+
+tests=(--test e2e_pair --test e2e_pair_codex_worker)
+cargo nextest run -p duet-cli "${tests[@]}" --no-run >/dev/null 2>&1 \
+  || cargo nextest run -p duet-cli "${tests[@]}" --no-run
+
+logs="$(mktemp -d -t duet-stress-XXXXXX)"
+failed=0
+for ((i = 1; i <= runs; i++)); do
+  log="$logs/run-$i.log"
+  # No retries: a stall must count. CI=true makes missing CLIs a failure, not a skip.
+  if CI=true DUET_AGENTS_DIR="$dir" cargo nextest run -p duet-cli "${tests[@]}" -j 1 \
+      --retries 0 --no-fail-fast >"$log" 2>&1; then
+    echo "run $i/$runs: ok"
+  else
+    failed=$((failed + 1))
+    echo "run $i/$runs: FAILED ($(grep -cE '^ +FAIL' "$log" || true) test(s); log: $log)"
+  fi
+done
+echo "stress-ready: $((runs - failed)) of $runs runs passed, $failed stalled or failed (logs in $logs)"
+((failed == 0))
