@@ -21,21 +21,15 @@ esac
 echo "agents: $(cat "$dir/.installed" 2>/dev/null || echo "$dir")"
 
 tests=(--test e2e_pair --test e2e_pair_codex_worker)
-cargo nextest run -p duet-cli "${tests[@]}" --no-run >/dev/null 2>&1 \
-  || cargo nextest run -p duet-cli "${tests[@]}" --no-run
-
-logs="$(mktemp -d -t duet-stress-XXXXXX)"
-failed=0
-for ((i = 1; i <= runs; i++)); do
-  log="$logs/run-$i.log"
-  # No retries: a stall must count. CI=true makes missing CLIs a failure, not a skip.
-  if CI=true DUET_AGENTS_DIR="$dir" cargo nextest run -p duet-cli "${tests[@]}" -j 1 \
-      --retries 0 --no-fail-fast >"$log" 2>&1; then
-    echo "run $i/$runs: ok"
-  else
-    failed=$((failed + 1))
-    echo "run $i/$runs: FAILED ($(grep -cE '^ +FAIL' "$log" || true) test(s); log: $log)"
-  fi
-done
-echo "stress-ready: $((runs - failed)) of $runs runs passed, $failed stalled or failed (logs in $logs)"
-((failed == 0))
+log="$(mktemp -t duet-stress-XXXXXX.log)"
+# One build, then every test N times in a row (nextest's stress mode), one at a time, no
+# retries: a stall must count. CI=true makes missing CLIs a failure, not a skip.
+status=0
+CI=true DUET_AGENTS_DIR="$dir" cargo nextest run -p duet-cli "${tests[@]}" -j 1 --retries 0 \
+  --no-fail-fast --stress-count "$runs" >"$log" 2>&1 || status=$?
+grep -E '^ *(PASS|FAIL|TIMEOUT|SIGSEGV|ABORT)|Summary|STRESS' "$log" || true
+# nextest prints one PASS / FAIL line per test per iteration.
+passed=$(grep -cE '^ *PASS ' "$log" || true)
+failed=$(grep -cE '^ *(FAIL|TIMEOUT|SIGSEGV|ABORT) ' "$log" || true)
+echo "stress-ready: $((passed + failed)) pair runs (${#tests[@]} scenarios x $runs): $passed passed, $failed stalled or failed (log: $log)"
+exit "$status"

@@ -30,6 +30,17 @@ pub mod env_names {
     pub const ROLE: &str = "DUET_ROLE";
 }
 
+/// The claude versions whose argv and config duet's adapter is checked against, oldest first; the
+/// last is the one `scripts/install-agents.sh` pins. Each version has a row in the table test of
+/// `adapter/tests.rs` with the exact argv duet gives it. What a version needs differently lives
+/// here, in the adapter's data, and nowhere else: today every version gets the same argv (2.1.332
+/// defers MCP tools behind ToolSearch unless the server has `alwaysLoad`; 2.1.197 accepts the key
+/// and ignores it, listing MCP tools up front anyway).
+pub const TESTED_CLAUDE_VERSIONS: &[&str] = &["2.1.197", "2.1.332"];
+
+/// The codex versions likewise (the same argv and `-c` overrides for each).
+pub const TESTED_CODEX_VERSIONS: &[&str] = &["0.169.0", "0.171.0"];
+
 /// The name of duet's MCP server in the agents' MCP config (tools appear as `mcp__duet__*`).
 pub const MCP_SERVER_NAME: &str = "duet";
 
