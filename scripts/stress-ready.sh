@@ -27,9 +27,11 @@ log="$(mktemp -t duet-stress-XXXXXX.log)"
 status=0
 CI=true DUET_AGENTS_DIR="$dir" cargo nextest run -p duet-cli "${tests[@]}" -j 1 --retries 0 \
   --no-fail-fast --stress-count "$runs" >"$log" 2>&1 || status=$?
-grep -E '^ *(PASS|FAIL|TIMEOUT|SIGSEGV|ABORT)|Summary|STRESS' "$log" || true
-# nextest prints one PASS / FAIL line per test per iteration.
-passed=$(grep -cE '^ *PASS ' "$log" || true)
-failed=$(grep -cE '^ *(FAIL|TIMEOUT|SIGSEGV|ABORT) ' "$log" || true)
-echo "stress-ready: $((passed + failed)) pair runs (${#tests[@]} scenarios x $runs): $passed passed, $failed stalled or failed (log: $log)"
+grep -E '^ *(PASS|FAIL|TIMEOUT|SIGSEGV|ABORT) \[|Stress test \[' "$log" || true
+# One line per iteration: "Stress test [..] iteration K/N: 2 tests run: P passed, F failed, ...".
+read -r passed failed < <(grep -E 'Stress test \[.*iteration' "$log" | awk '
+  { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^timed/) f += $i } }
+  END { print p + 0, f + 0 }')
+echo "stress-ready: $((passed + failed)) pair runs (2 scenarios x $runs): $passed passed, $failed stalled or failed (log: $log)"
+if ((status == 0 && failed > 0)); then status=1; fi
 exit "$status"

@@ -157,12 +157,17 @@ fn message_to_idle_worker(
     let answer = reviewer.tool(ToolCall::SendMessage { text: text.into() });
     let answered = start.elapsed();
     assert!(answer.contains("accepted"), "{answer}");
-    // The batch is "[duet message #N from the reviewer]\n<text>": its first line reaches the
-    // terminal with the paste, the last with the Enter.
+    // The batch is "[duet message #N from the reviewer]\n<what duet asks>\n> <text>": its first
+    // line reaches the terminal with the paste, the last (the quoted text) with the Enter.
     let (pasted_at, marker) = next_line(typed);
     assert!(marker.starts_with("[duet message #"), "{marker:?}");
-    let (submitted_at, line) = next_line(typed);
-    assert_eq!(line, text);
+    let quoted = format!("> {text}");
+    let (submitted_at, line) = loop {
+        let (at, line) = next_line(typed);
+        if line == quoted {
+            break (at, line);
+        }
+    };
     // The worker's turn starts with the message and ends: confirmed, and idle again.
     worker.hook(
         "UserPromptSubmit",
