@@ -13,7 +13,10 @@ use duet_core::config::{AgentKind, AgentProfile};
 use duet_core::protocol::Role;
 
 pub use claude::{CLAUDE_HOOK_EVENTS, claude_mcp_config_json, claude_settings_json};
-pub use codex::{CODEX_MCP_SERVER_KEY, codex_config_overrides};
+pub use codex::{
+    CODEX_MCP_SERVER_KEY, CODEX_NOTIFY_CHAIN_FLAG, codex_config_overrides,
+    codex_config_overrides_chained, codex_home, user_codex_notify,
+};
 
 /// Names of the env vars duet gives agents, the MCP bridge and hooks (same as `duet-proto`).
 pub mod env_names {
@@ -26,6 +29,17 @@ pub mod env_names {
     /// `worker` or `reviewer` (informational).
     pub const ROLE: &str = "DUET_ROLE";
 }
+
+/// The claude versions whose argv and config duet's adapter is checked against, oldest first; the
+/// last is the one `scripts/install-agents.sh` pins. Each version has a row in the table test of
+/// `adapter/tests.rs` with the exact argv duet gives it. What a version needs differently lives
+/// here, in the adapter's data, and nowhere else: today every version gets the same argv (2.1.332
+/// defers MCP tools behind ToolSearch unless the server has `alwaysLoad`; 2.1.197 accepts the key
+/// and ignores it, listing MCP tools up front anyway).
+pub const TESTED_CLAUDE_VERSIONS: &[&str] = &["2.1.197", "2.1.332"];
+
+/// The codex versions likewise (the same argv and `-c` overrides for each).
+pub const TESTED_CODEX_VERSIONS: &[&str] = &["0.169.0", "0.171.0"];
 
 /// The name of duet's MCP server in the agents' MCP config (tools appear as `mcp__duet__*`).
 pub const MCP_SERVER_NAME: &str = "duet";
@@ -123,14 +137,28 @@ impl AdapterError {
 /// Claude: `--session-id`/`--resume`, `--mcp-config` (inline JSON), `--settings` (inline JSON
 /// with the hooks), `--append-system-prompt`, `--model`, the profile's args, `--`, prompt.
 /// Codex: `[resume]`, `-c` overrides (MCP server, per-server tool approval, notify, developer
-/// instructions), `-m`, the profile's args, `--`, `[thread id]`, prompt.
+/// instructions), `-m`, the profile's args, `--`, `[thread id]`, prompt. The one thing read from
+/// disk: the user's own codex `notify` (their `config.toml`), which duet's notify runs after itself.
 pub fn launch_spec(
     profile: &AgentProfile,
     ctx: &LaunchContext,
 ) -> Result<LaunchSpec, AdapterError> {
+    let user_notify = match profile.kind {
+        AgentKind::Codex => codex_home(profile).and_then(|home| user_codex_notify(&home)),
+        AgentKind::Claude => None,
+    };
+    launch_spec_with(profile, ctx, user_notify.as_deref())
+}
+
+/// [`launch_spec`] with the user's codex `notify` given instead of read (no IO).
+pub fn launch_spec_with(
+    profile: &AgentProfile,
+    ctx: &LaunchContext,
+    user_codex_notify: Option<&[String]>,
+) -> Result<LaunchSpec, AdapterError> {
     let args = match profile.kind {
         AgentKind::Claude => claude::args(profile, ctx)?,
-        AgentKind::Codex => codex::args(profile, ctx)?,
+        AgentKind::Codex => codex::args(profile, ctx, user_codex_notify)?,
     };
     let spec = LaunchSpec {
         program: profile.command.clone(),

@@ -14,7 +14,8 @@ pub mod tmux;
 pub mod toml_value;
 
 pub use adapter::{
-    AdapterError, AdapterErrorKind, LaunchContext, LaunchSpec, SessionPlan, env_names, launch_spec,
+    AdapterError, AdapterErrorKind, LaunchContext, LaunchSpec, SessionPlan, TESTED_CLAUDE_VERSIONS,
+    TESTED_CODEX_VERSIONS, env_names, launch_spec, launch_spec_with,
 };
 pub use hook_event::{AgentSignal, HookParseError, parse_claude_hook, parse_codex_notify};
 pub use tmux::{PairPanes, PaneCommand, TmuxError, TmuxErrorKind, TmuxRuntime};

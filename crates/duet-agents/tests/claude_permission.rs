@@ -42,7 +42,9 @@ reply.tool_calls = [{ name = "Bash", input = { command = "touch needs-permission
     let profile = AgentProfile {
         kind: AgentKind::Claude,
         command: claude.to_str().unwrap().to_owned(),
-        args: Vec::new(),
+        // claude 2.1.332 starts in "auto" permission mode (it decides itself, no prompt): ask as
+        // claude 2.1.197 did by default, which is what a user who answers prompts runs.
+        args: vec!["--permission-mode".to_owned(), "default".to_owned()],
         env: Default::default(),
         model: None,
     };

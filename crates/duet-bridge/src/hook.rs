@@ -45,6 +45,75 @@ pub fn run(source: HookSource, payload_arg: Option<String>, env: &AgentEnv) -> i
     )
 }
 
+/// The flag before the user's own codex notify command (see `duet_agents::CODEX_NOTIFY_CHAIN_FLAG`).
+pub const CODEX_CHAIN_FLAG: &str = "--then";
+
+/// `duet hook codex ARGS...`: codex's notify. `ARGS` are `[--then '<json argv>'] PAYLOAD`: the
+/// payload goes to duet, then the user's own notify command (which duet's `-c notify` replaced)
+/// runs with the same payload argument, so theirs keeps working. Returns the exit code (always 0).
+pub fn run_codex_notify(args: &[String], env: &AgentEnv) -> i32 {
+    let stderr = &mut std::io::stderr().lock();
+    let (chain, payload) = split_codex_args(args);
+    let code = run_with(
+        HookSource::Codex,
+        payload.clone(),
+        &mut std::io::empty(),
+        &mut std::io::stdout().lock(),
+        stderr,
+        env,
+    );
+    match chain {
+        Ok(Some(argv)) => {
+            // Not waited for: codex does not wait for its notify either, and a slow command of
+            // the user's must not hold up the agent.
+            if let Err(err) = run_chained(&argv, payload.as_deref()) {
+                let _ = writeln!(
+                    stderr,
+                    "duet hook codex: failed to run your own notify command {argv:?}: {err}"
+                );
+            }
+        }
+        Ok(None) => {}
+        Err(message) => {
+            let _ = writeln!(stderr, "duet hook codex: {message}");
+        }
+    }
+    code
+}
+
+/// Splits `duet hook codex`'s arguments into the chained command (if any) and the payload
+/// (the last argument, which codex appends).
+pub fn split_codex_args(args: &[String]) -> (Result<Option<Vec<String>>, String>, Option<String>) {
+    let payload = args.last().cloned();
+    let chain = match args.iter().position(|a| a == CODEX_CHAIN_FLAG) {
+        None => Ok(None),
+        Some(at) if at + 2 > args.len().saturating_sub(1) => Err(format!(
+            "{CODEX_CHAIN_FLAG} needs a JSON array of the command and a payload after it"
+        )),
+        Some(at) => serde_json::from_str::<Vec<String>>(&args[at + 1])
+            .map_err(|err| {
+                format!("{CODEX_CHAIN_FLAG} takes a JSON array of strings ({err}); not run")
+            })
+            .map(|argv| (!argv.is_empty()).then_some(argv)),
+    };
+    (chain, payload)
+}
+
+/// Starts the user's own notify command `argv` with `payload` as its last argument, its output
+/// discarded, and returns it (not waited for).
+pub fn run_chained(argv: &[String], payload: Option<&str>) -> std::io::Result<std::process::Child> {
+    let (program, rest) = argv
+        .split_first()
+        .ok_or_else(|| std::io::Error::other("empty command"))?;
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(rest)
+        .args(payload)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd.spawn()
+}
+
 /// [`run`] over the given streams.
 pub fn run_with(
     source: HookSource,
@@ -282,6 +351,52 @@ mod tests {
             )),
             "{err}"
         );
+    }
+
+    #[test]
+    fn codex_args_split_into_the_users_command_and_the_payload() {
+        let args = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let (chain, payload) = split_codex_args(&args(&["{\"type\":1}"]));
+        assert_eq!(
+            (chain, payload.as_deref()),
+            (Ok(None), Some("{\"type\":1}"))
+        );
+        let (chain, payload) =
+            split_codex_args(&args(&["--then", r#"["notify-send","-u","low"]"#, "{}"]));
+        assert_eq!(
+            chain,
+            Ok(Some(args(&["notify-send", "-u", "low"]))),
+            "the user's argv, in order"
+        );
+        assert_eq!(payload.as_deref(), Some("{}"));
+        let (chain, _) = split_codex_args(&args(&["--then", "not json", "{}"]));
+        assert!(chain.unwrap_err().contains("JSON array"));
+        let (chain, _) = split_codex_args(&args(&["--then", "{}"]));
+        assert!(chain.unwrap_err().contains("needs"));
+    }
+
+    #[test]
+    fn the_users_command_runs_with_the_same_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("args");
+        let script = format!("printf '%s\\n' \"$@\" > {}", out.display());
+        let argv = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            script,
+            "sh".to_owned(),
+            "first".to_owned(),
+        ];
+        let status = run_chained(&argv, Some(r#"{"type":"agent-turn-complete"}"#))
+            .unwrap()
+            .wait()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "first\n{\"type\":\"agent-turn-complete\"}\n"
+        );
+        assert!(run_chained(&[], None).is_err());
     }
 
     #[test]

@@ -63,8 +63,42 @@ impl Config {
 pub struct DuetBridge {
     client: Client,
     token: String,
-    #[allow(dead_code)] // read by the code `tool_handler` generates
+    /// Told to duet once, at the agent's first `tools/list`.
+    ready: Arc<ReadyOnce>,
     tool_router: ToolRouter<Self>,
+}
+
+/// Tells duet, once, that the agent has listed duet's tools (`BridgeReady`). Readiness means
+/// "the agent's tool list holds duet's tools": the MCP handshake alone is not enough, since a
+/// client may send its first model request before it lists a server's tools.
+#[derive(Debug)]
+struct ReadyOnce {
+    told: std::sync::atomic::AtomicBool,
+    client: Client,
+    request: Request,
+}
+
+impl ReadyOnce {
+    fn new(config: &Config) -> Self {
+        ReadyOnce {
+            told: std::sync::atomic::AtomicBool::new(false),
+            client: Client::new(config.socket.clone(), config.call_timeout),
+            request: Request::from_agent(config.token.clone(), RequestBody::BridgeReady),
+        }
+    }
+
+    /// Sends `BridgeReady` in the background the first time it is called.
+    fn tell(self: &Arc<Self>) {
+        if self.told.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            if let Err(err) = this.client.send(&this.request) {
+                eprintln!("duet mcp: failed to tell duet the tools are listed: {err}");
+            }
+        });
+    }
 }
 
 fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
@@ -76,6 +110,7 @@ fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
 impl DuetBridge {
     pub fn new(config: Config) -> Self {
         DuetBridge {
+            ready: Arc::new(ReadyOnce::new(&config)),
             client: Client::new(config.socket, config.call_timeout),
             token: config.token,
             tool_router: Self::tool_router(),
@@ -186,6 +221,27 @@ fn error_result(text: String) -> CallToolResult {
 
 #[tool_handler]
 impl ServerHandler for DuetBridge {
+    /// Every tool; the first call also tells duet the agent is ready (see [`ReadyOnce`]).
+    async fn list_tools(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, ErrorData> {
+        let supports_cache_hints = context
+            .protocol_version()
+            .is_some_and(|version| version >= rmcp::model::ProtocolVersion::V_2026_07_28);
+        let result = rmcp::model::ListToolsResult {
+            result_type: Some(rmcp::model::ResultType::COMPLETE),
+            tools: self.tool_router.list_all(),
+            meta: None,
+            next_cursor: None,
+            ttl_ms: supports_cache_hints.then_some(0),
+            cache_scope: supports_cache_hints.then_some(rmcp::model::CacheScope::Public),
+        };
+        self.ready.tell();
+        Ok(result)
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
@@ -215,20 +271,12 @@ pub async fn serve_stdio_async(config: Config) -> Result<(), BridgeError> {
             err,
         )
     };
-    let ready =
-        duet_proto::Request::from_agent(config.token.clone(), duet_proto::RequestBody::BridgeReady);
-    let notify = Client::new(config.socket.clone(), config.call_timeout);
+    // duet hears `BridgeReady` at the agent's first `tools/list` (see `list_tools`), so that it
+    // hands messages over only once the agent can answer them with duet's tools.
     let running = DuetBridge::new(config)
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|err| serve_error(Box::new(err)))?;
-    // The agent has done its MCP handshake and lists the tools next: tell duet, so that it
-    // hands messages over only once the agent can answer them with duet's tools.
-    tokio::task::spawn_blocking(move || {
-        if let Err(err) = notify.send(&ready) {
-            eprintln!("duet mcp: failed to tell duet the bridge is ready: {err}");
-        }
-    });
     running
         .waiting()
         .await

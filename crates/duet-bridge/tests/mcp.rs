@@ -152,6 +152,44 @@ async fn lists_the_six_tools_with_role_and_timing_in_their_descriptions_and_exac
 }
 
 #[tokio::test]
+async fn ready_is_told_at_the_first_tools_list_not_at_the_handshake() {
+    let controller = echo_controller();
+    let home = tempfile::tempdir().unwrap();
+    let client = connect(controller.socket(), home.path()).await;
+    // Handshake done and one call answered (a full round trip through duet): not ready yet, as
+    // the client has not listed the tools.
+    let result = call(&client, "task_status", json!({})).await;
+    assert_eq!(result.is_error, Some(false), "{result:?}");
+    assert_eq!(
+        controller.requests(),
+        vec![Request::from_agent(
+            TOKEN,
+            RequestBody::ToolCall {
+                call: ToolCall::TaskStatus
+            }
+        )],
+        "no BridgeReady before tools/list"
+    );
+    // Listed twice: told once.
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 6);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 6);
+    let requests = controller.wait_for_requests(2, WAIT);
+    assert_eq!(
+        requests[1],
+        Request::from_agent(TOKEN, RequestBody::BridgeReady)
+    );
+    // A later call round-trips after any second report would have been sent.
+    call(&client, "task_status", json!({})).await;
+    let ready = controller
+        .requests()
+        .iter()
+        .filter(|r| r.body == RequestBody::BridgeReady)
+        .count();
+    assert_eq!(ready, 1);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
 async fn every_tool_call_is_forwarded_as_the_exact_tool_call_with_the_token() {
     let controller = echo_controller();
     let home = tempfile::tempdir().unwrap();

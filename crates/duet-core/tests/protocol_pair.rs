@@ -40,8 +40,9 @@ fn review_rounds_until_approval_then_done() {
     assert_eq!(
         pair.text_of(to_worker[0]),
         format!(
-            "The reviewer requests changes on {C1} (round 1 of 3):\n1. [major] src/a.rs:1: off by one\n\
-             Fix them, commit, and call request_review again."
+            "The reviewer requests changes on {C1} (round 1 of 3). The reviewer's findings follow; \
+             duet asks you to fix them, commit, and call request_review again.\n\
+             The findings, quoted:\n> 1. [major] src/a.rs:1: off by one"
         )
     );
 
@@ -97,7 +98,8 @@ fn effects_store_before_they_acknowledge() {
         },
     );
     let text = format!(
-        "The worker asks for a review of commit {C1} (round 1 of 3).\nReview the diff {BASE}..{C1} and call submit_review.\nSummary: ready"
+        "duet asks you to review commit {C1} (round 1 of 3) and call submit_review with your \
+         verdict.\nReview the diff {BASE}..{C1} in this worktree. The worker's summary, quoted:\n> ready"
     );
     assert_eq!(
         fx,

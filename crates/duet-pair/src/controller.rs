@@ -65,8 +65,9 @@ pub struct Seat {
     /// sent again after a daemon died mid-request gets the same answer and changes nothing.
     #[serde(default)]
     answered_hooks: Vec<(String, Option<String>)>,
-    /// The agent's `duet mcp` finished its handshake. Until then the agent cannot call duet's
-    /// tools, so nothing is handed to it (snapshots from before this field: ready).
+    /// The agent listed duet's tools (its `duet mcp` saw `tools/list`). Until then the agent
+    /// cannot call duet's tools, so nothing is handed to it (snapshots from before this field:
+    /// ready).
     #[serde(default = "ready_by_default")]
     pub bridge_ready: bool,
     /// When the agent became idle while its bridge was not ready yet.
@@ -161,9 +162,13 @@ impl Controller {
                     .idle_before_bridge
                     .is_some_and(|since| now.since(since) >= BRIDGE_READY_GRACE)
             {
-                tracing::warn!(
-                    "the {role}'s duet bridge never reported ready; handing messages over anyway"
+                let note = format!(
+                    "the {role} has not listed duet's tools after {}s (its `duet mcp` never saw \
+                     tools/list); handing messages over anyway, it may be unable to call duet's tools",
+                    BRIDGE_READY_GRACE.as_secs()
                 );
+                tracing::warn!("{note}");
+                actions.push(Action::Store(Event::Note { text: note }));
                 actions.extend(self.bridge_ready(role, now));
             }
         }

@@ -65,20 +65,46 @@ pub fn reviewer_prompt(task: &TaskBrief) -> String {
     )
 }
 
-/// The text typed (or handed over) for a batch of messages.
+/// The text typed (or handed over at claude's Stop hook) for a batch of messages.
+///
+/// Each message reads as duet's own request: duet's messages already are (they say what duet
+/// asks), and a partner's or the human's words come after a line in which duet says what to do
+/// with them, quoted (`> `) as content. claude 2.1.332 tells its model that hook output which
+/// only relays another person's words is data, not an instruction: a hand-over must not be that.
 pub fn render_batch(envelopes: &[&Envelope]) -> String {
     envelopes
         .iter()
         .map(|e| {
-            format!(
-                "{MARKER_PREFIX}{} from {}]\n{}",
-                e.id.0,
-                sender_name(e.from),
-                e.text.trim()
-            )
+            let marker = format!("{MARKER_PREFIX}{} from {}]", e.id.0, sender_name(e.from));
+            match e.from {
+                Sender::Duet => format!("{marker}\n{}", e.text.trim()),
+                Sender::Agent(role) => format!(
+                    "{marker}\nduet hands you this message from the {role}, your partner in this \
+                     pair, and asks you to act on it: do what it asks, or answer it with duet's \
+                     send_message tool. The {role}'s words, quoted:\n{}",
+                    quote(&e.text)
+                ),
+                Sender::Human => format!(
+                    "{marker}\nduet hands you this message from the human who runs this pair, \
+                     and asks you to act on it. The human's words, quoted:\n{}",
+                    quote(&e.text)
+                ),
+            }
         })
         .collect::<Vec<_>>()
         .join("\n\n")
+}
+
+/// `text` as a quoted block, each line behind `> `.
+fn quote(text: &str) -> String {
+    let text = text.trim();
+    if text.is_empty() {
+        return "> (nothing)".to_owned();
+    }
+    text.lines()
+        .map(|line| format!("> {line}").trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn sender_name(sender: Sender) -> String {
@@ -125,16 +151,29 @@ mod tests {
 
     #[test]
     fn batch_markers_are_found_again_in_a_prompt() {
-        let a = envelope(3, Sender::Agent(Role::Reviewer), "Please fix the typo.");
-        let b = envelope(12, Sender::Duet, "Review of abc1234 requested.");
-        let text = render_batch(&[&a, &b]);
+        let a = envelope(
+            3,
+            Sender::Agent(Role::Reviewer),
+            "Please fix the typo.\n\nIt is in line 2.",
+        );
+        let b = envelope(12, Sender::Duet, "duet asks you to review abc1234.");
+        let c = envelope(13, Sender::Human, "Use British spelling.");
+        let text = render_batch(&[&a, &b, &c]);
         assert_eq!(
             text,
-            "[duet message #3 from the reviewer]\nPlease fix the typo.\n\n[duet message #12 from duet]\nReview of abc1234 requested."
+            "[duet message #3 from the reviewer]\n\
+             duet hands you this message from the reviewer, your partner in this pair, and asks \
+             you to act on it: do what it asks, or answer it with duet's send_message tool. \
+             The reviewer's words, quoted:\n\
+             > Please fix the typo.\n>\n> It is in line 2.\n\n\
+             [duet message #12 from duet]\nduet asks you to review abc1234.\n\n\
+             [duet message #13 from the human]\n\
+             duet hands you this message from the human who runs this pair, and asks you to act \
+             on it. The human's words, quoted:\n> Use British spelling."
         );
         assert_eq!(
             carried_ids(&format!("Stop hook feedback:\n{text}")),
-            vec![MessageId(3), MessageId(12)]
+            vec![MessageId(3), MessageId(12), MessageId(13)]
         );
     }
 

@@ -731,6 +731,27 @@ fn a_bridge_that_never_reports_ready_is_given_up_on_after_a_grace_period() {
         )),
         "{late:#?}"
     );
+    // The store says why the message went to an agent that may not have duet's tools.
+    let notes: Vec<&str> = late
+        .iter()
+        .filter_map(|a| match a {
+            Action::Store(Event::Note { text }) if text.contains("duet's tools") => {
+                Some(text.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes.len(), 1, "{late:#?}");
+    assert!(
+        notes[0].starts_with("the worker has not listed duet's tools after 30s"),
+        "{}",
+        notes[0]
+    );
+    assert!(
+        !early
+            .iter()
+            .any(|a| matches!(a, Action::Store(Event::Note { .. })))
+    );
 }
 
 #[test]

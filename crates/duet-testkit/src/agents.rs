@@ -1,9 +1,12 @@
 //! Finding the installed agent CLIs (`claude`, `codex`), skipping or failing tests without them,
 //! and owning the processes started from them.
 //!
-//! Lookup order per CLI: the env override (`DUET_CLAUDE_BIN` / `DUET_CODEX_BIN`), then
-//! `.agents/node_modules/.bin/<cli>` in the current directory or one of its ancestors, then the same
-//! under this workspace's root (where `scripts/install-agents.sh` puts them).
+//! Lookup order per CLI: the env override (`DUET_CLAUDE_BIN` / `DUET_CODEX_BIN`), then the folder
+//! override `DUET_AGENTS_DIR` (`<dir>/node_modules/.bin/<cli>`; `scripts/test.sh --agents latest`
+//! sets it to `.agents-latest` for nextest), then `.agents/node_modules/.bin/<cli>` in the current
+//! directory or one of its ancestors, then the same under this workspace's root (where
+//! `scripts/install-agents.sh` puts them). The test helpers read these variables and pass the
+//! path they found to the processes they start; no test sets them on itself.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -51,6 +54,12 @@ pub struct AgentBins {
 /// Where `scripts/install-agents.sh` puts the CLIs, relative to a repository root.
 pub const INSTALL_BIN_DIR: &str = ".agents/node_modules/.bin";
 
+/// The env var naming another install folder (one `scripts/install-agents.sh --latest` made).
+pub const AGENTS_DIR_ENV: &str = "DUET_AGENTS_DIR";
+
+/// Where the CLIs are inside an install folder such as `.agents-latest`.
+const FOLDER_BIN_DIR: &str = "node_modules/.bin";
+
 /// This workspace's root, known at compile time (the testkit lives in `crates/duet-testkit`).
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -58,9 +67,23 @@ fn workspace_root() -> PathBuf {
 
 /// Finds one CLI, or `None` when it is not installed anywhere we look.
 pub fn find_agent(cli: AgentCli) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(cli.env_override()).filter(|v| !v.is_empty()) {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    find_agent_in(cli, var(cli.env_override()), var(AGENTS_DIR_ENV))
+}
+
+/// [`find_agent`] with the two overrides given (the CLI's own path, the install folder).
+pub fn find_agent_in(
+    cli: AgentCli,
+    bin_override: Option<std::ffi::OsString>,
+    dir_override: Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
+    if let Some(path) = bin_override {
         // An explicit override that points nowhere is "not installed", not a silent fallback.
         let path = PathBuf::from(path);
+        return is_executable(&path).then_some(path);
+    }
+    if let Some(dir) = dir_override {
+        let path = Path::new(&dir).join(FOLDER_BIN_DIR).join(cli.bin_name());
         return is_executable(&path).then_some(path);
     }
     let cwd = std::env::current_dir().ok();
@@ -216,6 +239,29 @@ mod tests {
         assert_eq!(
             skip_message(AgentCli::Codex),
             "skipped: codex not installed; run scripts/install-agents.sh"
+        );
+    }
+
+    #[test]
+    fn the_folder_override_is_used_and_never_falls_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("node_modules/.bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let claude = bin.join("claude");
+        std::fs::write(&claude, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let folder = Some(dir.path().as_os_str().to_owned());
+        assert_eq!(
+            find_agent_in(AgentCli::Claude, None, folder.clone()),
+            Some(claude.clone())
+        );
+        // codex is not in that folder: missing, not found elsewhere.
+        assert_eq!(find_agent_in(AgentCli::Codex, None, folder.clone()), None);
+        // The CLI's own override wins over the folder.
+        assert_eq!(
+            find_agent_in(AgentCli::Claude, Some("/bin/sh".into()), folder),
+            Some(PathBuf::from("/bin/sh"))
         );
     }
 

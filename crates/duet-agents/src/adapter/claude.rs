@@ -62,7 +62,13 @@ pub(super) fn args(
     Ok(args)
 }
 
-/// `{"mcpServers":{"duet":{"type":"stdio","command":<duet>,"args":["mcp"],"env":{...}}}}`.
+/// `{"mcpServers":{"duet":{"type":"stdio","command":<duet>,"args":["mcp"],"env":{...},
+/// "alwaysLoad":true}}}`.
+///
+/// `alwaysLoad`: claude 2.1.332 defers MCP tools behind its ToolSearch tool (the model sees only
+/// their names and must search before it can call one); duet's protocol tools are needed on every
+/// turn, so they are always in the request's tool list. claude 2.1.197 accepts the key too (its
+/// MCP config schema has it) and lists MCP tools up front anyway.
 pub fn claude_mcp_config_json(ctx: &LaunchContext) -> Result<String, AdapterError> {
     let env: Map<String, Value> = bridge_env(ctx)?
         .into_iter()
@@ -75,6 +81,7 @@ pub fn claude_mcp_config_json(ctx: &LaunchContext) -> Result<String, AdapterErro
                 "command": utf8(&ctx.duet_exe, "the duet executable")?,
                 "args": ["mcp"],
                 "env": env,
+                "alwaysLoad": true,
             }
         }
     });

@@ -45,7 +45,7 @@ const BRIDGE_ENV: &str = r#"{"DUET_ROLE":"worker","DUET_SOCKET":"/repo/.duet/due
 
 fn claude_mcp() -> String {
     format!(
-        r#"{{"mcpServers":{{"duet":{{"args":["mcp"],"command":"/opt/duet bin/duet","env":{BRIDGE_ENV},"type":"stdio"}}}}}}"#
+        r#"{{"mcpServers":{{"duet":{{"alwaysLoad":true,"args":["mcp"],"command":"/opt/duet bin/duet","env":{BRIDGE_ENV},"type":"stdio"}}}}}}"#
     )
 }
 
@@ -276,4 +276,178 @@ fn shell_quote_leaves_plain_paths_and_quotes_the_rest() {
     assert_eq!(shell_quote("it's"), r"'it'\''s'");
     assert_eq!(shell_quote(""), "''");
     assert_eq!(shell_quote("$HOME;rm"), "'$HOME;rm'");
+}
+
+/// One row per tested CLI version: the exact argv duet gives it for a new worker seat with a
+/// prompt (the same for every version today; a version that needs something else gets its own
+/// expected argv here and its difference in the adapter's data).
+#[test]
+fn every_tested_version_gets_exactly_this_argv() {
+    let c = ctx(
+        SessionPlan::New {
+            session_id: Some("0b5c1e7a-1111-4222-8333-944455556666".to_owned()),
+        },
+        Some("Implement the task."),
+    );
+    let settings = claude_settings_json(&c).unwrap();
+    let claude_rows: Vec<(&str, Vec<String>)> = vec![
+        (
+            "2.1.197",
+            vec![
+                "--session-id".to_owned(),
+                "0b5c1e7a-1111-4222-8333-944455556666".to_owned(),
+                "--mcp-config".to_owned(),
+                claude_mcp(),
+                "--settings".to_owned(),
+                settings.clone(),
+                "--append-system-prompt".to_owned(),
+                "You are the worker.".to_owned(),
+                "--".to_owned(),
+                "Implement the task.".to_owned(),
+            ],
+        ),
+        (
+            "2.1.332",
+            vec![
+                "--session-id".to_owned(),
+                "0b5c1e7a-1111-4222-8333-944455556666".to_owned(),
+                "--mcp-config".to_owned(),
+                claude_mcp(),
+                "--settings".to_owned(),
+                settings,
+                "--append-system-prompt".to_owned(),
+                "You are the worker.".to_owned(),
+                "--".to_owned(),
+                "Implement the task.".to_owned(),
+            ],
+        ),
+    ];
+    let versions: Vec<&str> = claude_rows.iter().map(|(v, _)| *v).collect();
+    assert_eq!(
+        versions, TESTED_CLAUDE_VERSIONS,
+        "one row per tested version"
+    );
+    for (version, expected) in &claude_rows {
+        let mut p = profile(AgentKind::Claude, None, &[]);
+        p.env.clear();
+        let spec = launch_spec_with(&p, &c, None).unwrap();
+        assert_eq!(&spec.args, expected, "claude {version}");
+        let mcp: Value = serde_json::from_str(&expected[3]).unwrap();
+        assert_eq!(
+            mcp["mcpServers"]["duet"]["alwaysLoad"],
+            json!(true),
+            "claude {version}: duet's tools are never deferred"
+        );
+    }
+
+    let codex_expected = |notify: &str| {
+        vec![
+            "-c".to_owned(),
+            r#"mcp_servers.duet.command="/opt/duet bin/duet""#.to_owned(),
+            "-c".to_owned(),
+            r#"mcp_servers.duet.args=["mcp"]"#.to_owned(),
+            "-c".to_owned(),
+            r#"mcp_servers.duet.env={ DUET_ROLE = "worker", DUET_SOCKET = "/repo/.duet/duet.sock", DUET_TASK = "add-greeting", DUET_TOKEN = "tok-123" }"#.to_owned(),
+            "-c".to_owned(),
+            r#"mcp_servers.duet.default_tools_approval_mode="approve""#.to_owned(),
+            "-c".to_owned(),
+            notify.to_owned(),
+            "-c".to_owned(),
+            r#"developer_instructions="You are the worker.""#.to_owned(),
+            "--".to_owned(),
+            "Implement the task.".to_owned(),
+        ]
+    };
+    let plain = r#"notify=["/opt/duet bin/duet", "hook", "codex"]"#;
+    let chained = r#"notify=["/opt/duet bin/duet", "hook", "codex", "--then", "[\"notify-send\",\"codex\"]"]"#;
+    let codex_rows = [("0.169.0", plain, chained), ("0.171.0", plain, chained)];
+    let versions: Vec<&str> = codex_rows.iter().map(|(v, _, _)| *v).collect();
+    assert_eq!(
+        versions, TESTED_CODEX_VERSIONS,
+        "one row per tested version"
+    );
+    let user_notify = strings(&["notify-send", "codex"]);
+    for (version, plain, chained) in codex_rows {
+        let p = profile(AgentKind::Codex, None, &[]);
+        let spec = launch_spec_with(&p, &c, None).unwrap();
+        assert_eq!(spec.args, codex_expected(plain), "codex {version}");
+        let spec = launch_spec_with(&p, &c, Some(&user_notify)).unwrap();
+        assert_eq!(
+            spec.args,
+            codex_expected(chained),
+            "codex {version}, chained"
+        );
+    }
+}
+
+/// The pins of `scripts/install-agents.sh` are the newest tested versions.
+#[test]
+fn the_install_script_pins_the_newest_tested_versions() {
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/install-agents.sh"
+    ))
+    .unwrap();
+    let newest_claude = TESTED_CLAUDE_VERSIONS.last().unwrap();
+    let newest_codex = TESTED_CODEX_VERSIONS.last().unwrap();
+    assert!(
+        script.contains(&format!("CLAUDE_VERSION=\"{newest_claude}\"")),
+        "install-agents.sh does not pin claude {newest_claude}"
+    );
+    assert!(
+        script.contains(&format!("CODEX_VERSION=\"{newest_codex}\"")),
+        "install-agents.sh does not pin codex {newest_codex}"
+    );
+}
+
+#[test]
+fn the_users_own_codex_notify_is_read_from_their_codex_home() {
+    let home = tempfile::tempdir().unwrap();
+    let dot_codex = home.path().join(".codex");
+    std::fs::create_dir_all(&dot_codex).unwrap();
+    assert_eq!(user_codex_notify(&dot_codex), None, "no config.toml");
+    std::fs::write(
+        dot_codex.join("config.toml"),
+        "model = \"x\"\nnotify = [\"notify-send\", \"codex says\"]\n[projects.\"/r\"]\ntrust_level = \"trusted\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        user_codex_notify(&dot_codex),
+        Some(strings(&["notify-send", "codex says"]))
+    );
+    // The profile's CODEX_HOME (or its HOME's .codex) is where launch_spec looks.
+    let mut p = profile(AgentKind::Codex, None, &[]);
+    p.env.insert(
+        "CODEX_HOME".to_owned(),
+        dot_codex.to_string_lossy().into_owned(),
+    );
+    assert_eq!(codex_home(&p), Some(dot_codex.clone()));
+    let c = ctx(SessionPlan::New { session_id: None }, None);
+    let spec = launch_spec(&p, &c).unwrap();
+    assert!(
+        spec.args.contains(
+            &r#"notify=["/opt/duet bin/duet", "hook", "codex", "--then", "[\"notify-send\",\"codex says\"]"]"#
+                .to_owned()
+        ),
+        "{:?}",
+        spec.args
+    );
+    p.env.remove("CODEX_HOME");
+    p.env.insert(
+        "HOME".to_owned(),
+        home.path().to_string_lossy().into_owned(),
+    );
+    if std::env::var_os("CODEX_HOME").is_none() {
+        assert_eq!(codex_home(&p), Some(dot_codex.clone()));
+    }
+    // Not an array of strings, or not TOML: no chain (codex reports a broken config itself).
+    for bad in [
+        "notify = \"notify-send\"\n",
+        "notify = [1]\n",
+        "notify = [\n",
+        "notify = []\n",
+    ] {
+        std::fs::write(dot_codex.join("config.toml"), bad).unwrap();
+        assert_eq!(user_codex_notify(&dot_codex), None, "{bad:?}");
+    }
 }

@@ -21,11 +21,12 @@ pub fn hook(args: &HookArgs) -> Result<ExitCode, CommandError> {
         HookAgent::Claude => HookSource::Claude,
         HookAgent::Codex => HookSource::Codex,
     };
-    let code = hook::run(
-        source,
-        args.payload.last().cloned(),
-        &AgentEnv::from_process(),
-    );
+    let env = AgentEnv::from_process();
+    let code = match source {
+        // codex's notify: the payload is the last argument, maybe after the user's own command.
+        HookSource::Codex => hook::run_codex_notify(&args.payload, &env),
+        HookSource::Claude => hook::run(source, args.payload.last().cloned(), &env),
+    };
     Ok(exit(code))
 }
 

@@ -419,6 +419,108 @@ pub fn assert_messages_delivered_once(events: &[EventRecord]) {
     );
 }
 
+/// duet's six tools as the model sees them.
+pub const DUET_TOOLS: [&str; 6] = [
+    "mcp__duet__send_message",
+    "mcp__duet__request_review",
+    "mcp__duet__submit_review",
+    "mcp__duet__mark_done",
+    "mcp__duet__ask_human",
+    "mcp__duet__task_status",
+];
+
+/// A request the model would answer (a scripted turn), not a title, probe or token count.
+pub fn is_turn_request(entry: &LogEntry) -> bool {
+    entry.api.is_some()
+        && matches!(
+            entry.outcome,
+            Outcome::Step { .. } | Outcome::Fallback { .. } | Outcome::Unmatched
+        )
+}
+
+/// What the model requests of a pair run must show, whatever the CLI versions:
+/// - each agent's first model request already lists all six duet tools (not deferred behind a
+///   tool search, not still being connected);
+/// - every request that carries a handed-over message lists them too (nothing is handed over
+///   before the agent's tools are listed);
+/// - every accepted message reached its target's model in full, as duet rendered it (typed into
+///   the pane or handed over at claude's Stop hook), reading as duet's own request.
+pub fn assert_requests_see_duet(log: &[LogEntry], events: &[EventRecord]) {
+    let missing = |entry: &LogEntry| -> Vec<&str> {
+        DUET_TOOLS
+            .iter()
+            .copied()
+            .filter(|tool| !entry.offered(tool))
+            .collect()
+    };
+    for scope in ["worker", "reviewer"] {
+        let first = log
+            .iter()
+            .find(|e| is_turn_request(e) && e.scope.as_deref() == Some(scope))
+            .unwrap_or_else(|| panic!("the {scope} made no model request"));
+        assert_eq!(
+            missing(first),
+            Vec::<&str>::new(),
+            "the {scope}'s first model request (#{}) lacks duet tools; it offered {:?}",
+            first.seq,
+            first.tools
+        );
+    }
+    for entry in log.iter().filter(|e| is_turn_request(e)) {
+        if entry.user_text.contains("[duet message #") {
+            assert_eq!(
+                missing(entry),
+                Vec::<&str>::new(),
+                "request #{} ({:?}) carries a hand-over but lacks duet tools",
+                entry.seq,
+                entry.scope
+            );
+        }
+    }
+    for record in events {
+        let Event::MessageAccepted { id, from, to, text } = &record.event else {
+            continue;
+        };
+        let rendered = rendered_message(id, from, text);
+        let carried = log.iter().any(|e| {
+            is_turn_request(e) && e.scope.as_deref() == Some(to) && e.user_text.contains(&rendered)
+        });
+        let seen: Vec<String> = log
+            .iter()
+            .filter(|e| is_turn_request(e) && e.scope.as_deref() == Some(to))
+            .map(|e| format!("  #{} {:?}", e.seq, e.user_text))
+            .collect();
+        assert!(
+            carried,
+            "message {id} to the {to} never reached its model in full; expected\n{rendered}\n\
+             in one of its requests:\n{}",
+            seen.join("\n")
+        );
+    }
+}
+
+/// One message as duet hands it over (`duet_pair::render`), from the store's record of it.
+fn rendered_message(id: &str, from: &str, text: &str) -> String {
+    use duet_core::protocol::{DeliveryStatus, Envelope, MessageId, Role, Sender, Timestamp};
+    let number = id.rsplit('#').next().and_then(|n| n.parse().ok());
+    let from = match from {
+        "worker" => Sender::Agent(Role::Worker),
+        "reviewer" => Sender::Agent(Role::Reviewer),
+        "human" => Sender::Human,
+        _ => Sender::Duet,
+    };
+    let envelope = Envelope {
+        id: MessageId(number.unwrap_or_else(|| panic!("message id {id} has no number"))),
+        from,
+        to: Role::Worker,
+        text: text.to_owned(),
+        accepted_at: Timestamp(0),
+        attempts: 0,
+        status: DeliveryStatus::Pending,
+    };
+    duet_pair::render::render_batch(&[&envelope])
+}
+
 /// Runs the two-round pair of `script_file` (one finding, fixed, then approved) with `roles`
 /// and checks what every such run must show: the task done after two rounds with both commits,
 /// the finding delivered to the worker as written, each message delivered once, and `duet
@@ -453,7 +555,9 @@ pub fn run_two_round_pair_in(
         .expect("finding delivered");
     assert_eq!(fix.scope.as_deref(), Some("worker"));
 
-    assert_messages_delivered_once(&world.events());
+    let events = world.events();
+    assert_messages_delivered_once(&events);
+    assert_requests_see_duet(&log, &events);
     let status = world.env.duet(&world.repo, &["status", "--json"]);
     assert!(
         status.stdout.contains("\"state\": \"done\""),

@@ -92,10 +92,15 @@ pub(super) fn on_tool_call(
                     state.round
                 ),
             );
+            // duet's own request, with the worker's words quoted as content: an agent may treat
+            // text that only relays another party's words as data rather than a request.
             let mut text = format!(
-                "The worker asks for a review of commit {commit} (round {} of {max}).\n\
-                 Review the diff {}..{commit} and call submit_review.\nSummary: {summary}",
-                state.round, state.base_commit
+                "duet asks you to review commit {commit} (round {} of {max}) and call \
+                 submit_review with your verdict.\n\
+                 Review the diff {}..{commit} in this worktree. The worker's summary, quoted:\n{}",
+                state.round,
+                state.base_commit,
+                quote(&summary)
             );
             // The CI state of the commit under review, when there is CI at all.
             if state.config.ci.has_command || state.ci.runs.contains_key(&commit) {
@@ -198,21 +203,41 @@ fn verdict_text(state: &PairState, verdict: Verdict, commit: &str, findings: &[F
         .iter()
         .enumerate()
         .map(|(index, finding)| format!("{}. {finding}", index + 1));
-    let mut lines = match verdict {
-        Verdict::Approve => vec![format!("The reviewer approved {commit}.")],
-        Verdict::ChangesRequested => vec![format!(
-            "The reviewer requests changes on {commit} (round {} of {}):",
-            state.round, state.config.limits.max_rounds
-        )],
-    };
-    lines.extend(listed);
-    lines.push(match verdict {
-        Verdict::Approve => {
-            "Call mark_done if HEAD is still that commit and the worktree is clean.".into()
-        }
-        Verdict::ChangesRequested => "Fix them, commit, and call request_review again.".into(),
-    });
-    lines.join("\n")
+    let listed: Vec<String> = listed.collect();
+    match verdict {
+        Verdict::Approve => format!(
+            "The reviewer approved {commit}. duet asks you to call mark_done now if HEAD is still \
+             that commit and the worktree is clean.{}",
+            if listed.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "\nThe reviewer's remarks, quoted:\n{}",
+                    quote(&listed.join("\n"))
+                )
+            }
+        ),
+        Verdict::ChangesRequested => format!(
+            "The reviewer requests changes on {commit} (round {} of {}). The reviewer's findings \
+             follow; duet asks you to fix them, commit, and call request_review again.\n\
+             The findings, quoted:\n{}",
+            state.round,
+            state.config.limits.max_rounds,
+            quote(&listed.join("\n"))
+        ),
+    }
+}
+
+/// `text` as a quoted block: each line behind `> ` (an empty text: `> (none)`).
+pub(crate) fn quote(text: &str) -> String {
+    let text = text.trim();
+    if text.is_empty() {
+        return "> (none)".to_owned();
+    }
+    text.lines()
+        .map(|line| format!("> {line}").trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn count_repeated_findings(state: &mut PairState, verdict: Verdict, findings: &[Finding]) {
