@@ -13,7 +13,8 @@
 //! Two runs, each measuring N messages from the reviewer to the worker (a claude seat):
 //! - **one pair**: one task, worked as `duet pair` works it (`DaemonSetup::focus`);
 //! - **busy pairs**: P tasks with `max_parallel` P (default 20, as `duet run`); the other P-1
-//!   pairs exchange messages back to back (idle and busy targets alternately) while one is
+//!   pairs exchange messages (idle and busy targets alternately, one every
+//!   `BENCH_BACKGROUND_INTERVAL_MS`, default 1000, per pair; 0: back to back) while one is
 //!   measured. Goal: median under 20 ms, p99 under 100 ms.
 //!
 //! Measured: idle target: tool call sent → its answer; → the message's first line in the worker's
@@ -70,25 +71,28 @@ fn main() {
     };
     let messages = number("BENCH_MESSAGES", if smoke { 10 } else { 100 });
     let pairs = number("BENCH_PAIRS", if smoke { 3 } else { 20 }).max(1);
+    let interval = Duration::from_millis(number("BENCH_BACKGROUND_INTERVAL_MS", 1000) as u64);
     let mode = if smoke { " (smoke mode)" } else { "" };
 
     println!(
         "bridge latency{mode}: {messages} messages reviewer -> worker (claude seat), after {WARMUP} warm-up ones"
     );
     println!("one pair (as `duet pair`):");
-    run_scenario(1, messages);
+    run_scenario(1, messages, interval);
     if pairs > 1 {
         println!(
-            "{pairs} pairs (max_parallel {pairs}), messages back to back on the other {}:",
-            pairs - 1
+            "{pairs} pairs (max_parallel {pairs}), on each of the other {}: a message every {} ms",
+            pairs - 1,
+            interval.as_millis()
         );
-        run_scenario(pairs, messages);
+        run_scenario(pairs, messages, interval);
     }
 }
 
 /// Runs the engine on a backlog of `pairs` tasks, measures `messages` on the first one (with
-/// background traffic on the others), stops the engine and checks its accounting.
-fn run_scenario(pairs: usize, messages: usize) {
+/// background traffic on the others, one message per `interval` each), stops the engine and
+/// checks its accounting.
+fn run_scenario(pairs: usize, messages: usize, interval: Duration) {
     let dir = tempfile::tempdir().expect("temp dir");
     let bench = Bench::prepare(dir.path(), pairs);
     let tmux = TmuxRuntime::new(Some(format!("duet-bench-{}-{pairs}", std::process::id())));
@@ -120,12 +124,15 @@ fn run_scenario(pairs: usize, messages: usize) {
             std::thread::spawn(move || {
                 let mut sent = 0;
                 while !stop.load(Ordering::Relaxed) {
+                    let next = Instant::now() + interval;
                     if sent % 2 == 0 {
                         pair.message_to_idle_worker(&format!("background {sent}"));
                     } else {
                         pair.message_to_busy_worker(&format!("background busy {sent}"));
                     }
                     sent += 1;
+                    // The pace of the background traffic (not a synchronisation).
+                    std::thread::sleep(next.saturating_duration_since(Instant::now()));
                 }
                 (pair.task, sent)
             })
