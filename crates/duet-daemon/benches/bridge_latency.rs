@@ -139,21 +139,36 @@ fn run_scenario(pairs: usize, messages: usize, interval: Duration) {
         })
         .collect();
 
-    let mut idle = Samples::default();
-    for i in 0..WARMUP + messages {
-        let sample = measured.message_to_idle_worker(&format!("bench message {i}"));
-        if i >= WARMUP {
-            idle.push(sample);
+    let measuring = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut idle = Samples::default();
+        for i in 0..WARMUP + messages {
+            let sample = measured.message_to_idle_worker(&format!("bench message {i}"));
+            if i >= WARMUP {
+                idle.push(sample);
+            }
         }
-    }
-    let mut busy = Vec::new();
-    for i in 0..WARMUP + messages {
-        let elapsed =
-            measured.message_to_busy_worker(&format!("bench message to a busy worker {i}"));
-        if i >= WARMUP {
-            busy.push(elapsed);
+        let mut busy = Vec::new();
+        for i in 0..WARMUP + messages {
+            let elapsed =
+                measured.message_to_busy_worker(&format!("bench message to a busy worker {i}"));
+            if i >= WARMUP {
+                busy.push(elapsed);
+            }
         }
-    }
+        (idle, busy)
+    }));
+    let (idle, busy) = match measuring {
+        Ok(samples) => samples,
+        Err(panic) => {
+            // Say why: the engine may have stopped (its error is the cause, not the request).
+            stop.store(true, Ordering::Relaxed);
+            let _ = stop_tx.send(());
+            let outcome = engine.join();
+            let _ = tmux.kill_server();
+            eprintln!("the engine's outcome after the failure: {outcome:?}");
+            std::panic::resume_unwind(panic);
+        }
+    };
 
     stop.store(true, Ordering::Relaxed);
     let mut expected = vec![(measured.task.clone(), 2 * (WARMUP + messages))];
