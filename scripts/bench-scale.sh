@@ -10,17 +10,28 @@
 #   scripts/bench-scale.sh idle [PAIRS SECONDS FILES]  # daemon idle CPU / RSS with 20 live
 #                                   #   pairs of real CLIs (goal < 1% of a core, < 100 MB)
 #   scripts/bench-scale.sh all      # every part with its defaults
+#   scripts/bench-scale.sh --smoke [PART]  # smoke mode (or DUET_BENCH_SMOKE=1): the dev build,
+#                                   #   small sizes, few runs; fails when a part fails
 #
 # status and idle run the real claude / codex CLIs (scripts/install-agents.sh) against the
 # simulated model, in a private tmux server; see scripts/bench/*.sh for their options.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+if [[ ${1:-} == --smoke ]]; then
+  export DUET_BENCH_SMOKE=1
+  shift
+fi
 part=${1:-all}
 [[ $# -gt 0 ]] && shift
+profile=release
+smoke_arg=()
+if [[ ${DUET_BENCH_SMOKE:-0} == 1 ]]; then
+  profile=dev smoke_arg=(--smoke)
+fi
 
 case $part in
-  backlog) cargo bench -p duet-core --bench backlog_scale --manifest-path "$here/../Cargo.toml" -- "$@" ;;
-  store) cargo bench -p duet-daemon --bench status_store --manifest-path "$here/../Cargo.toml" ;;
+  backlog) cargo bench --profile "$profile" -p duet-core --bench backlog_scale --manifest-path "$here/../Cargo.toml" -- "${smoke_arg[@]}" "$@" ;;
+  store) cargo bench --profile "$profile" -p duet-daemon --bench status_store --manifest-path "$here/../Cargo.toml" -- "${smoke_arg[@]}" ;;
   status) "$here/bench/status.sh" "$@" ;;
   idle) "$here/bench/idle.sh" "$@" ;;
   all)

@@ -6,11 +6,19 @@ export RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup} CARGO_HOME=${CARGO_HOME:-$HOME/
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$repo_root/Cargo.toml" \
   | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-duet="$target_dir/release/duet"
+# Smoke mode (DUET_BENCH_SMOKE=1, what .ci/run sets): the dev build (no release compile in CI)
+# and small sizes; each script still checks what it measured and exits non-zero on a failure.
+smoke=${DUET_BENCH_SMOKE:-0}
+if [[ $smoke == 1 ]]; then
+  cargo_profile=dev profile_dir=debug
+else
+  cargo_profile=release profile_dir=release
+fi
+duet="$target_dir/$profile_dir/duet"
 
 build_duet() {
-  echo "building duet (release)..." >&2
-  cargo build --quiet --release -p duet-cli --bin duet --manifest-path "$repo_root/Cargo.toml"
+  echo "building duet ($cargo_profile)..." >&2
+  cargo build --quiet --profile "$cargo_profile" -p duet-cli --bin duet --manifest-path "$repo_root/Cargo.toml"
 }
 
 # A fresh scratch folder ($work), removed on exit unless BENCH_KEEP=1; runs `bench_cleanup`

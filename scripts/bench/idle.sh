@@ -7,12 +7,15 @@
 # RSS over SECONDS, and the agents' (everything under the tmux server) separately.
 #
 # Usage: scripts/bench/idle.sh [pairs (default 20)] [seconds (default 30)] [repo files (default 200)]
-# Env:   BENCH_KEEP=1 keeps the scratch folder; BENCH_FORCE=1 skips the free-memory check.
+# Env:   BENCH_KEEP=1 keeps the scratch folder; BENCH_FORCE=1 skips the free-memory check;
+#        DUET_BENCH_SMOKE=1: 1 pair, 3 seconds, 20 files, the dev build (the goal is not checked).
 set -euo pipefail
-pairs=${1:-20}
-seconds=${2:-30}
-files=${3:-200}
 source "$(dirname "$0")/common.sh"
+if [[ $smoke == 1 ]]; then
+  pairs=${1:-1} seconds=${2:-3} files=${3:-20}
+else
+  pairs=${1:-20} seconds=${2:-30} files=${3:-200}
+fi
 
 # About 550 MB per pair (claude ~265 MB, codex ~230 MB, helpers) plus headroom.
 avail_mb=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
@@ -56,8 +59,10 @@ wait_until 600 "$pairs running pairs" all_pairs_live
 answers() { if [[ -f $model_log ]]; then grep -c '"kind":"fallback"' "$model_log" || true; else echo 0; fi; }
 all_answered() { (($(answers) >= pairs * 2)); }
 wait_until 900 "the first answers of all $((pairs * 2)) agents" all_answered
-echo "all agents answered after $((SECONDS - started)) s; waiting for the model log to stay quiet for 15 s..." >&2
-quiet_since() { local size; size=$(stat -c %s "$model_log"); sleep 15; [[ $(stat -c %s "$model_log") == "$size" ]]; }
+quiet=15
+[[ $smoke == 1 ]] && quiet=2
+echo "all agents answered after $((SECONDS - started)) s; waiting for the model log to stay quiet for $quiet s..." >&2
+quiet_since() { local size; size=$(stat -c %s "$model_log"); sleep "$quiet"; [[ $(stat -c %s "$model_log") == "$size" ]]; }
 wait_until 300 "the agents to go idle" quiet_since
 
 tmux_pid=$(tmux -L "$DUET_TMUX_SOCKET" display-message -p '#{pid}')

@@ -5,15 +5,19 @@
 # (`duet run --simulate` with two idle pairs of real claude/codex CLIs, max_parallel = 2).
 #
 # Usage: scripts/bench/status.sh [tasks (default 1000)] [runs (default 30)]
-# Env:   BENCH_KEEP=1 keeps the scratch folder; BENCH_NO_DAEMON=1 skips the daemon part.
+# Env:   BENCH_KEEP=1 keeps the scratch folder; BENCH_NO_DAEMON=1 skips the daemon part;
+#        DUET_BENCH_SMOKE=1: 100 tasks, 3 runs, the dev build.
 set -euo pipefail
-tasks=${1:-1000}
-runs=${2:-30}
 source "$(dirname "$0")/common.sh"
+if [[ $smoke == 1 ]]; then
+  tasks=${1:-100} runs=${2:-3}
+else
+  tasks=${1:-1000} runs=${2:-30}
+fi
 
 build_duet
 echo "building the store filler (cargo bench -p duet-daemon --bench status_store)..." >&2
-cargo bench --quiet -p duet-daemon --bench status_store --no-run --manifest-path "$repo_root/Cargo.toml" 2>/dev/null
+cargo bench --quiet --profile "$cargo_profile" -p duet-daemon --bench status_store --no-run --manifest-path "$repo_root/Cargo.toml" 2>/dev/null
 make_work_dir
 export DUET_TMUX_SOCKET="duet-bench-status-$$"
 daemon_pid=""
@@ -30,7 +34,7 @@ make_repo "$repo" 20
 set_max_parallel "$repo" 2
 write_backlog "$repo/backlog.toml" "$tasks" 1
 "$duet" -C "$repo" validate >/dev/null
-cargo bench --quiet -p duet-daemon --bench status_store --manifest-path "$repo_root/Cargo.toml" -- fill "$repo" >&2
+cargo bench --quiet --profile "$cargo_profile" -p duet-daemon --bench status_store --manifest-path "$repo_root/Cargo.toml" -- fill "$repo" >&2
 
 # time_commands LABEL: times `duet status` and `duet status --json`, prints median / p95.
 time_commands() {

@@ -129,14 +129,27 @@ fn killed_three_times_duet_pair_is_run_again_and_every_message_arrives_once() {
         count(events, "a", adopted) == 2
     });
 
-    // 3. Mid-review: the worker's turn ends, it asks for review, the review turn runs.
+    // 3. Mid-review: the worker's turn ends (the message handed over at its Stop hook), it asks
+    //    for review, and the reviewer's review turn has started with the request.
     world.open_gate("a");
-    world.wait_for_step("a noted");
-    world.wait_for_events("the review request", STEP_TIMEOUT, |events| {
-        count(events, "a", |e| {
-            matches!(e, Event::MessageAccepted { from, to, .. } if from == "duet" && to == "reviewer")
-        }) == 1
+    world.wait_for_events("the review request delivered", STEP_TIMEOUT, |events| {
+        let review = events.iter().find_map(|r| match &r.event {
+            Event::MessageAccepted { id, from, to, .. }
+                if r.task_id.as_deref() == Some("a") && from == "duet" && to == "reviewer" =>
+            {
+                Some(id.clone())
+            }
+            _ => None,
+        });
+        review.is_some_and(|review| {
+            count(
+                events,
+                "a",
+                |e| matches!(e, Event::MessageDelivered { id } if *id == review),
+            ) == 1
+        })
     });
+    world.wait_for_step("a noted");
     let killed = pair.signal("KILL");
     assert_eq!(killed.signal, Some(9), "{killed:?}");
 

@@ -4,7 +4,8 @@
 //! - `cargo bench -p duet-daemon --bench status_store`: writes the history of 1,000 tasks into
 //!   a temporary store and times what a status costs there: opening it read-only and reading
 //!   every task row at once (`duet status`), and one query per task (what the daemon's
-//!   `views()` does for every scheduling decision). Prints medians and p95.
+//!   `views()` does for every scheduling decision). Prints medians and p95. Smoke mode
+//!   (`-- --smoke` or `DUET_BENCH_SMOKE=1`): 200 tasks, 3 runs each, the same checks.
 //! - `cargo bench -p duet-daemon --bench status_store -- fill REPO`: reads `REPO/backlog.toml`
 //!   and writes a plausible history for its tasks into `REPO/.duet/state.db`: the first 40%
 //!   done (each through a review round), one in 50 of those failed instead, the rest queued.
@@ -177,8 +178,9 @@ fn measure<T>(label: &str, runs: usize, mut f: impl FnMut() -> T) {
     );
 }
 
-fn bench() {
-    let count = 1_000;
+fn bench(smoke: bool) {
+    let count = if smoke { 200 } else { 1_000 };
+    let runs = |full: usize| if smoke { 3 } else { full };
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("state.db");
     let tasks: Vec<(String, String)> = (0..count)
@@ -189,16 +191,26 @@ fn bench() {
 
     measure(
         &format!("open read-only + task_states() ({count} tasks)"),
-        51,
+        runs(51),
         || {
             let store = Store::open_read_only(&db).expect("open");
             store.task_states().expect("rows").len()
         },
     );
     let store = Store::open(&db).expect("open");
+    let states = store.task_states().expect("rows");
+    assert_eq!(states.len(), count, "every task has a row");
+    let done = states
+        .iter()
+        .filter(|row| row.state == TaskState::Done)
+        .count();
+    assert!(
+        done > 0 && done < count * 2 / 5,
+        "the first 40% finished, a few failed: {done} done"
+    );
     measure(
         &format!("task_states() on an open store ({count} tasks)"),
-        51,
+        runs(51),
         || store.task_states().expect("rows").len(),
     );
     // The daemon's status feed after each turn of its loop: every task's typed status, diffed
@@ -227,7 +239,7 @@ fn bench() {
     );
     measure(
         &format!("task(id) for every task, as the daemon's views() ({count})"),
-        21,
+        runs(21),
         || {
             tasks
                 .iter()
@@ -238,12 +250,14 @@ fn bench() {
 }
 
 fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke")
+        || std::env::var("DUET_BENCH_SMOKE").is_ok_and(|v| v == "1");
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
     match args.as_slice() {
-        [] => bench(),
+        [] => bench(smoke),
         [fill, repo] if fill == "fill" => {
             if let Err(err) = fill_repo(Path::new(repo)) {
                 eprintln!("error: failed to fill the store: {err}");

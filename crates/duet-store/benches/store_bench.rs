@@ -1,6 +1,8 @@
 //! Measures the store: append throughput (one event per transaction and batched, at both
 //! durability levels) and reading the status of 1,000 tasks. Run with
 //! `cargo bench -p duet-store` (criterion is not in the workspace; this is a plain main).
+//! Smoke mode (`-- --smoke` or `DUET_BENCH_SMOKE=1`): a tenth of the sizes and few rounds; the
+//! checks of what was read back still run.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -36,7 +38,7 @@ fn report(label: &str, count: usize, elapsed: Duration) {
     );
 }
 
-fn bench_appends(dir: &Path, durability: Durability) {
+fn bench_appends(dir: &Path, durability: Durability, smoke: bool) {
     let label = format!("{durability:?}").to_lowercase();
     let mut store = open(&dir.join(format!("single-{label}.db")), durability);
     store
@@ -46,10 +48,11 @@ fn bench_appends(dir: &Path, durability: Durability) {
             Event::TaskQueued { title: None },
         ))
         .unwrap();
-    let count = if durability == Durability::Full {
-        500
-    } else {
-        5_000
+    let count = match (durability, smoke) {
+        (Durability::Full, false) => 500,
+        (Durability::Full, true) => 20,
+        (_, false) => 5_000,
+        (_, true) => 200,
     };
     let start = Instant::now();
     for i in 0..count {
@@ -60,6 +63,11 @@ fn bench_appends(dir: &Path, durability: Durability) {
         count,
         start.elapsed(),
     );
+    assert_eq!(
+        store.events(&EventFilter::all().task("t")).unwrap().len(),
+        count + 1,
+        "every appended event was stored"
+    );
 
     let mut store = open(&dir.join(format!("batch-{label}.db")), durability);
     store
@@ -69,7 +77,7 @@ fn bench_appends(dir: &Path, durability: Durability) {
             Event::TaskQueued { title: None },
         ))
         .unwrap();
-    let batches = 200;
+    let batches = if smoke { 5 } else { 200 };
     let events: Vec<NewEvent> = (0..100).map(|i| note("t", i)).collect();
     let start = Instant::now();
     for _ in 0..batches {
@@ -80,9 +88,14 @@ fn bench_appends(dir: &Path, durability: Durability) {
         batches * events.len(),
         start.elapsed(),
     );
+    assert_eq!(
+        store.events(&EventFilter::all().task("t")).unwrap().len(),
+        batches * events.len() + 1,
+        "every appended batch was stored"
+    );
 }
 
-fn bench_status(dir: &Path) {
+fn bench_status(dir: &Path, smoke: bool) {
     let path = dir.join("status.db");
     let mut store = open(&path, Durability::Normal);
     // 1,000 tasks, each with a short history (10 events): 10,000 events in all.
@@ -123,7 +136,7 @@ fn bench_status(dir: &Path) {
     );
 
     let reader = Store::open_read_only(&path).unwrap();
-    let rounds = 200;
+    let rounds = if smoke { 5 } else { 200 };
     let start = Instant::now();
     for _ in 0..rounds {
         assert_eq!(reader.task_states().unwrap().len(), 1_000);
@@ -181,9 +194,15 @@ fn bench_status(dir: &Path) {
 }
 
 fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke")
+        || std::env::var("DUET_BENCH_SMOKE").is_ok_and(|v| v == "1");
     let dir = tempfile::tempdir().expect("temp dir");
-    println!("duet-store bench (database in {})", dir.path().display());
-    bench_appends(dir.path(), Durability::Full);
-    bench_appends(dir.path(), Durability::Normal);
-    bench_status(dir.path());
+    let mode = if smoke { " (smoke mode)" } else { "" };
+    println!(
+        "duet-store bench{mode} (database in {})",
+        dir.path().display()
+    );
+    bench_appends(dir.path(), Durability::Full, smoke);
+    bench_appends(dir.path(), Durability::Normal, smoke);
+    bench_status(dir.path(), smoke);
 }
