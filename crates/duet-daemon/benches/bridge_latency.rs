@@ -466,11 +466,13 @@ repeat_limit = 1000
             backlog_path: self.repo.join("backlog.toml"),
             config,
             duet_exe: self.dir.join("exec-shim.sh"),
-            tmux,
+            runtime: std::sync::Arc::new(tmux),
             exit_when_done: false,
             stop_agents_on_exit: true,
             // One pair: worked as `duet pair` does; more: as `duet run`.
             focus: (pairs == 1).then(|| task_id(0)),
+            // The stand-ins are shell scripts, not agent CLIs with a version to check.
+            check_agents: |_, _| Ok(()),
         }
     }
 

@@ -228,7 +228,9 @@ fn bench(smoke: bool) {
     let mut publisher = duet_daemon::status::Publisher::new(
         &config,
         dir.path(),
-        duet_agents::TmuxRuntime::new(Some("duet-bench-none".into())),
+        std::sync::Arc::new(duet_agents::TmuxRuntime::new(Some(
+            "duet-bench-none".into(),
+        ))),
         0,
     );
     let pairs = std::collections::BTreeMap::new();

@@ -324,6 +324,39 @@ pub fn snapshot_now(
     StatusSnapshot::new(0, inputs.live, tasks)
 }
 
+/// CI at the task's HEAD: from its running pair's CI state (pending, running, passed, failed with
+/// the description naming the failing tests), else the last result the store recorded.
+fn ci_status(
+    pair: Option<&PairSlot>,
+    row: Option<&duet_store::TaskRow>,
+) -> Option<duet_proto::status::CiStatus> {
+    use duet_core::protocol::ci::{CiGate, Waiting, ci_gate, describe_head};
+    if let Some(pair) = pair {
+        let state = &pair.controller.state;
+        let head = &state.head_commit;
+        if !state.config.ci.has_command && !state.ci.runs.contains_key(head) {
+            return None;
+        }
+        let kind = match ci_gate(&state.ci, head, &state.config.ci) {
+            CiGate::Ok => "passed".to_string(),
+            CiGate::Waiting(Waiting::Running) => "running".to_string(),
+            CiGate::Waiting(Waiting::Pending) => "pending".to_string(),
+            CiGate::Failed { .. } => "failed".to_string(),
+        };
+        return Some(duet_proto::status::CiStatus {
+            sha: head.clone(),
+            state: kind,
+            excerpt: Some(describe_head(&state.ci, head, &state.config.ci)),
+        });
+    }
+    row.and_then(|r| r.ci.as_ref())
+        .map(|ci| duet_proto::status::CiStatus {
+            sha: ci.sha.clone(),
+            state: if ci.passed { "passed" } else { "failed" }.into(),
+            excerpt: None,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,37 +426,4 @@ reviewer = "claude"
         );
         assert!(printer.needs_human.is_none());
     }
-}
-
-/// CI at the task's HEAD: from its running pair's CI state (pending, running, passed, failed with
-/// the description naming the failing tests), else the last result the store recorded.
-fn ci_status(
-    pair: Option<&PairSlot>,
-    row: Option<&duet_store::TaskRow>,
-) -> Option<duet_proto::status::CiStatus> {
-    use duet_core::protocol::ci::{CiGate, Waiting, ci_gate, describe_head};
-    if let Some(pair) = pair {
-        let state = &pair.controller.state;
-        let head = &state.head_commit;
-        if !state.config.ci.has_command && !state.ci.runs.contains_key(head) {
-            return None;
-        }
-        let kind = match ci_gate(&state.ci, head, &state.config.ci) {
-            CiGate::Ok => "passed".to_string(),
-            CiGate::Waiting(Waiting::Running) => "running".to_string(),
-            CiGate::Waiting(Waiting::Pending) => "pending".to_string(),
-            CiGate::Failed { .. } => "failed".to_string(),
-        };
-        return Some(duet_proto::status::CiStatus {
-            sha: head.clone(),
-            state: kind,
-            excerpt: Some(describe_head(&state.ci, head, &state.config.ci)),
-        });
-    }
-    row.and_then(|r| r.ci.as_ref())
-        .map(|ci| duet_proto::status::CiStatus {
-            sha: ci.sha.clone(),
-            state: if ci.passed { "passed" } else { "failed" }.into(),
-            excerpt: None,
-        })
 }
