@@ -280,17 +280,23 @@ impl PairSeats {
             .tool(ToolCall::SendMessage { text: text.into() });
         let answered = start.elapsed();
         assert!(answer.contains("accepted"), "{answer}");
-        // The batch is "[duet message #N from the reviewer]\n<text>": its first line reaches
-        // the terminal with the paste, the last with the Enter.
+        // The batch starts with "[duet message #N from the reviewer]", then duet's framing, then
+        // the reviewer's words quoted ("> <text>"): its first line reaches the terminal with the
+        // paste, the last with the Enter.
         let (pasted_at, marker) = self.next_line();
         assert!(marker.starts_with("[duet message #"), "{marker:?}");
-        let (submitted_at, line) = self.next_line();
-        assert_eq!(line, text);
+        let mut prompt = marker;
+        let submitted_at = loop {
+            let (at, line) = self.next_line();
+            prompt.push('\n');
+            prompt.push_str(&line);
+            if line.trim_start_matches("> ") == text {
+                break at;
+            }
+        };
         // The worker's turn starts with the message and ends: confirmed, and idle again.
-        self.worker.hook(
-            "UserPromptSubmit",
-            serde_json::json!({ "prompt": format!("{marker}\n{line}") }),
-        );
+        self.worker
+            .hook("UserPromptSubmit", serde_json::json!({ "prompt": prompt }));
         self.worker
             .hook("Stop", serde_json::json!({"stop_hook_active": false}));
         Sample {
