@@ -88,7 +88,7 @@ if [[ ${BENCH_NO_DAEMON:-0} != 1 ]]; then
   daemon_pid=$!
   echo "daemon pid $daemon_pid; waiting for its two pairs to start and go idle..." >&2
   two_live_pairs() {
-    [[ $("$duet" -C "$repo" status --json 2>/dev/null | jq '[.tasks[] | select(.live and .activity != null)] | length') == 2 ]]
+    [[ $("$duet" -C "$repo" status --json 2>/dev/null | jq '[.tasks[] | select(.running)] | length') == 2 ]]
   }
   wait_until 120 "two running pairs" two_live_pairs
   four_answers() {
