@@ -9,84 +9,19 @@ mod support;
 
 use std::path::Path;
 
-use common::toml_string;
 use duet_store::{Event, TaskState};
 use support::{
-    RUN_TIMEOUT, RunWorld, STEP_TIMEOUT, adopted, assert_each_message_delivered_once, backlog,
-    count, describe, gate_command, scopes,
+    RESTART_MESSAGE, RUN_TIMEOUT, RunWorld, STEP_TIMEOUT, adopted,
+    assert_each_message_delivered_once, backlog, count, describe, restart_steps_a, scopes,
 };
 
-const MESSAGE: &str = "Please keep a.txt short.";
+const MESSAGE: &str = RESTART_MESSAGE;
 
-/// Task `a`: the worker's first turn waits for gate `a`; the reviewer's first turn (answered
-/// after 4 s) sends the busy worker a message; the review turn is answered after 5 s.
+/// Task `a` alone, with the steps of [`restart_steps_a`].
 fn script(gates: &Path) -> String {
-    let write_a = gate_command(
-        &gates.join("a"),
-        "echo a > a.txt && git add a.txt && git commit -q -m 'write a' && echo committed-a",
-    );
     let mut out = String::from("title = \"duet pair restarts\"\n\n");
     out.push_str(&scopes("a"));
-    out.push_str(&format!(
-        r#"[[step]]
-agent = "a-worker"
-name = "a write"
-match.user_contains = "You are the WORKER"
-reply.tool_calls = [{{ name = "Bash", input = {{ command = {write_a} }} }}]
-
-[[step]]
-agent = "a-worker"
-name = "a request review"
-match.tool_result = {{ name = "Bash", contains = "committed-a" }}
-reply.tool_calls = [{{ name = "mcp__duet__request_review", input = {{ summary = "wrote a.txt" }} }}]
-
-[[step]]
-agent = "a-worker"
-name = "a wait"
-match.tool_result = {{ name = "mcp__duet__request_review", contains = "round 1" }}
-reply.text = "Waiting for the review."
-
-[[step]]
-agent = "a-worker"
-name = "a noted"
-match.user_contains = "{MESSAGE}"
-reply.text = "Noted: a.txt is one line."
-
-[[step]]
-agent = "a-worker"
-name = "a done"
-match.user_contains = "The reviewer approved"
-reply.tool_calls = [{{ name = "mcp__duet__mark_done", input = {{ summary = "a.txt written" }} }}]
-
-[[step]]
-agent = "a-reviewer"
-name = "a ready"
-match.user_contains = "You are the REVIEWER"
-reply.delay_ms = 4000
-reply.tool_calls = [{{ name = "mcp__duet__send_message", input = {{ text = "{MESSAGE}" }} }}]
-
-[[step]]
-agent = "a-reviewer"
-name = "a sent"
-match.tool_result = {{ name = "mcp__duet__send_message", contains = "accepted" }}
-reply.text = "Sent."
-
-[[step]]
-agent = "a-reviewer"
-name = "a approve"
-match.user_contains = "(round 1 of"
-reply.delay_ms = 5000
-reply.tool_calls = [{{ name = "mcp__duet__submit_review", input = {{ verdict = "approve", findings = [] }} }}]
-
-[[step]]
-agent = "a-reviewer"
-name = "a approved"
-match.tool_result = {{ name = "mcp__duet__submit_review" }}
-reply.text = "Approved."
-
-"#,
-        write_a = toml_string(&write_a),
-    ));
+    out.push_str(&restart_steps_a(gates));
     out
 }
 

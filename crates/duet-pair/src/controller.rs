@@ -510,12 +510,6 @@ impl Controller {
         self.apply(PairEvent::TurnStarted { role, carried }, now, None)
     }
 
-    /// `role` was started resuming its conversation: it waits at its prompt with no turn running
-    /// and no hook will say so, so it counts as idle as soon as its bridge is up.
-    pub fn expect_idle_once_ready(&mut self, role: Role, now: Timestamp) {
-        self.seat_mut(role).idle_before_bridge = Some(now);
-    }
-
     /// A CI result for the worker (`protocol::ci`): queued, typed when it is idle, kept in the
     /// mailbox (and the snapshot) while the pair is down.
     pub fn ci_message(&mut self, text: String, now: Timestamp) -> Vec<Action> {
@@ -532,11 +526,6 @@ impl Controller {
     /// The CI rules found a loop or no progress: the task goes to the human.
     pub fn ci_needs_human(&mut self, reason: String, now: Timestamp) -> Vec<Action> {
         self.apply(PairEvent::CiNeedsHuman { reason }, now, None)
-    }
-
-    /// A message from duet itself (as the human's would be) to `role`.
-    pub fn say_from_duet(&mut self, role: Role, text: String, now: Timestamp) -> Vec<Action> {
-        self.apply(PairEvent::HumanSays { to: role, text }, now, None)
     }
 
     /// The agent's bridge is up: if it already sat idle at its prompt, it is idle now.

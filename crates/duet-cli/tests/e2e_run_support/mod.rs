@@ -302,6 +302,81 @@ impl Daemon {
     }
 }
 
+/// The message task `a`'s reviewer sends its busy worker in the restart scripts.
+pub const RESTART_MESSAGE: &str = "Please keep a.txt short.";
+
+/// Task `a`'s steps in the restart tests (`duet run` and `duet pair` killed mid-task): the
+/// worker's first turn waits for gate `a`; the reviewer's first turn (answered after 4 s) sends
+/// the busy worker [`RESTART_MESSAGE`]; the review turn is answered after 5 s.
+pub fn restart_steps_a(gates: &Path) -> String {
+    let write_a = gate_command(
+        &gates.join("a"),
+        "echo a > a.txt && git add a.txt && git commit -q -m 'write a' && echo committed-a",
+    );
+    let mut out = String::new();
+    out.push_str(&format!(
+        r#"[[step]]
+agent = "a-worker"
+name = "a write"
+match.user_contains = "You are the WORKER"
+reply.tool_calls = [{{ name = "Bash", input = {{ command = {write_a} }} }}]
+
+[[step]]
+agent = "a-worker"
+name = "a request review"
+match.tool_result = {{ name = "Bash", contains = "committed-a" }}
+reply.tool_calls = [{{ name = "mcp__duet__request_review", input = {{ summary = "wrote a.txt" }} }}]
+
+[[step]]
+agent = "a-worker"
+name = "a wait"
+match.tool_result = {{ name = "mcp__duet__request_review", contains = "round 1" }}
+reply.text = "Waiting for the review."
+
+[[step]]
+agent = "a-worker"
+name = "a noted"
+match.user_contains = "{RESTART_MESSAGE}"
+reply.text = "Noted: a.txt is one line."
+
+[[step]]
+agent = "a-worker"
+name = "a done"
+match.user_contains = "The reviewer approved"
+reply.tool_calls = [{{ name = "mcp__duet__mark_done", input = {{ summary = "a.txt written" }} }}]
+
+[[step]]
+agent = "a-reviewer"
+name = "a ready"
+match.user_contains = "You are the REVIEWER"
+reply.delay_ms = 4000
+reply.tool_calls = [{{ name = "mcp__duet__send_message", input = {{ text = "{RESTART_MESSAGE}" }} }}]
+
+[[step]]
+agent = "a-reviewer"
+name = "a sent"
+match.tool_result = {{ name = "mcp__duet__send_message", contains = "accepted" }}
+reply.text = "Sent."
+
+[[step]]
+agent = "a-reviewer"
+name = "a approve"
+match.user_contains = "(round 1 of"
+reply.delay_ms = 5000
+reply.tool_calls = [{{ name = "mcp__duet__submit_review", input = {{ verdict = "approve", findings = [] }} }}]
+
+[[step]]
+agent = "a-reviewer"
+name = "a approved"
+match.tool_result = {{ name = "mcp__duet__submit_review" }}
+reply.text = "Approved."
+
+"#,
+        write_a = toml_string(&write_a),
+    ));
+    out
+}
+
 /// The name of the script step that answered `entry`, if a step did.
 pub fn step_name(entry: &duet_testkit::request_log::LogEntry) -> Option<&str> {
     match &entry.outcome {
