@@ -347,3 +347,15 @@ fn a_turn_that_ends_while_waiting_for_permission_releases_held_messages() {
         }
     }
 }
+
+#[test]
+fn a_mailbox_numbered_after_earlier_runs_never_reuses_their_ids() {
+    let mut mailbox = Mailbox::default();
+    mailbox.number_after(3);
+    let (first, _) = mailbox.accept(FROM_W, R, "again".into(), at(0), &config());
+    assert_eq!(first, MessageId(4));
+    // A lower number never moves it back.
+    mailbox.number_after(1);
+    let (second, _) = mailbox.accept(FROM_W, R, "and again".into(), at(1), &config());
+    assert_eq!(second, MessageId(5));
+}

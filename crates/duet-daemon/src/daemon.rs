@@ -253,6 +253,17 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         self.store.task(task).ok().flatten().map(|row| row.state)
     }
 
+    /// The highest message number the store holds for `task` (0 for none).
+    fn last_message_number(&self, task: &str) -> u64 {
+        self.store
+            .messages(Some(task))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| m.id.rsplit_once('#')?.1.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Every backlog task the store has not seen is queued.
     fn queue_new_tasks(&mut self) -> Result<(), DaemonError> {
         let new: Vec<(String, String)> = self
@@ -480,12 +491,15 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             }
             seat
         };
-        let state = PairState::new(
+        let mut state = PairState::new(
             task_id,
             &prepared.brief.base_commit,
             now(),
             prepared.pair_config.clone(),
         );
+        state
+            .mailbox
+            .number_after(self.last_message_number(task_id));
         let mut controller = Controller::new(
             state,
             seat(

@@ -183,6 +183,13 @@ impl Mailbox {
             .collect()
     }
 
+    /// The next message gets a number after `last`: a task worked again (sent back by the merge
+    /// queue, or restarted by `duet pair`) keeps numbering where its earlier runs stopped, so
+    /// message ids stay unique per task.
+    pub fn number_after(&mut self, last: u64) {
+        self.next_id = self.next_id.max(last + 1);
+    }
+
     /// Store a message. It is `Pending` (or `Held` if the target awaits a permission answer), or
     /// `Suppressed` if it repeats or echoes a recent one. Returns its id and status.
     pub fn accept(

@@ -100,6 +100,17 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 std::io::Error::other(text),
             )
         })?;
+        // Scratch checkouts of candidates a killed engine left behind (CI runs again).
+        match duet_git::land::sweep(&self.repo) {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(
+                    "removed {} merge checkouts left by an earlier run",
+                    removed.len()
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("failed to clean up old merge checkouts: {e}"),
+        }
         self.merge = Some(merge);
         let effects = match self.merge.as_mut() {
             Some(merge) => resume(&mut merge.queue),

@@ -1,0 +1,271 @@
+//! The merge queue in the engine, with the in-memory agent runtime and real git: a done task
+//! lands on main and is cleaned up; `merge.auto = false` waits for `duet merge`; a dependent
+//! starts from a main that holds its dependency; a conflict goes back to its pair and lands
+//! once resolved there; a candidate's CI cut off by a stopped engine runs again in the next.
+
+mod engine_support;
+
+use duet_proto::{ErrorKind, RequestBody, Response, ResponseBody};
+use duet_store::{Event, Store, TaskState};
+use engine_support::*;
+
+fn landed_with_trailer(world: &World, task: &str) -> usize {
+    let log = world.git(&world.root, &["log", "--format=%B%x00", "main"]);
+    log.split('\0')
+        .filter(|message| {
+            message
+                .lines()
+                .any(|line| line.trim() == format!("Duet-Task: {task}"))
+        })
+        .count()
+}
+
+fn branch_exists(world: &World, task: &str) -> bool {
+    !world
+        .git(&world.root, &["branch", "--list", &format!("duet/{task}")])
+        .is_empty()
+}
+
+/// The text a (re)started worker got: its command line and what was typed into it.
+fn worker_brief(world: &World, task: &str) -> String {
+    let (worker, _) = world.pair(task);
+    let mut text = worker
+        .starts
+        .iter()
+        .map(|start| start.argv.join(" "))
+        .collect::<Vec<_>>();
+    text.extend(worker.typed.iter().cloned());
+    text.join("\n")
+}
+
+fn merge_status(world: &World, task: &str) -> Option<String> {
+    match world.human(RequestBody::Status {
+        task: Some(task.into()),
+    }) {
+        Response::Ok {
+            body: ResponseBody::Status { status },
+        } => status
+            .tasks
+            .first()?
+            .merge
+            .as_ref()
+            .map(|m| m.state.clone()),
+        other => panic!("status: {other:?}"),
+    }
+}
+
+#[test]
+fn a_done_task_lands_on_main_by_fast_forward_and_its_worktree_and_branch_go() {
+    let world = World::new(&["t"]);
+    let before = world.git(&world.root, &["rev-parse", "main"]);
+    let engine = world.start(true, None);
+    work_to_done(&world, "t", "a.txt", || {});
+    let summary = engine.join();
+    assert_eq!(summary.tasks[0].state, "merged");
+    assert_eq!(summary.tasks[0].commits.len(), 1, "{summary:?}");
+
+    // main moved forward (its old tip is an ancestor) to the rebased commit with the trailer.
+    let status = std::process::Command::new("git")
+        .args(["merge-base", "--is-ancestor", &before, "main"])
+        .current_dir(&world.root)
+        .envs(duet_testkit::hermetic::GIT_ENV)
+        .status()
+        .unwrap();
+    assert!(status.success(), "main was not fast-forwarded");
+    assert_eq!(landed_with_trailer(&world, "t"), 1);
+    // The user's clean checkout of main was updated with it.
+    assert_eq!(
+        std::fs::read_to_string(world.root.join("a.txt")).unwrap(),
+        "content\n"
+    );
+    assert!(!world.worktree("t").exists(), "the worktree is left");
+    assert!(!branch_exists(&world, "t"), "the branch is left");
+    let states: Vec<TaskState> = world
+        .events()
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::TaskStateChanged { to, .. } => Some(to),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        states.ends_with(&[TaskState::Done, TaskState::Merging, TaskState::Merged]),
+        "{states:?}"
+    );
+}
+
+#[test]
+fn with_merge_auto_off_a_done_task_waits_ready_until_duet_merge() {
+    let world = World::with_config(&["t"], "[merge]\nauto = false\n");
+    let engine = world.start(false, None);
+    work_to_done(&world, "t", "a.txt", || {});
+    world.wait_state("t", TaskState::Ready);
+    assert_eq!(
+        merge_status(&world, "t").as_deref(),
+        Some("ready: `duet merge t` lands it")
+    );
+    assert!(world.worktree("t").exists());
+
+    let unknown = world.human(RequestBody::Merge {
+        task: Some("nope".into()),
+    });
+    assert!(
+        refused_with(&unknown, ErrorKind::UnknownTask),
+        "{unknown:?}"
+    );
+    let answer = world.human(RequestBody::Merge {
+        task: Some("t".into()),
+    });
+    assert!(accepted(&answer), "{answer:?}");
+    world.wait_state("t", TaskState::Merged);
+    assert_eq!(landed_with_trailer(&world, "t"), 1);
+
+    let again = world.human(RequestBody::Merge {
+        task: Some("t".into()),
+    });
+    match &again {
+        Response::Error { error } => {
+            assert_eq!(error.kind, ErrorKind::WrongState);
+            assert!(error.message.contains("already merged"), "{again:?}");
+        }
+        other => panic!("a second merge was taken: {other:?}"),
+    }
+    let all = world.human(RequestBody::Merge { task: None });
+    assert!(refused_with(&all, ErrorKind::WrongState), "{all:?}");
+    engine.stop();
+}
+
+#[test]
+fn a_dependent_starts_only_once_its_dependency_landed_and_from_a_main_that_holds_it() {
+    let backlog = "[[task]]\nid = \"a\"\ntitle = \"A\"\nprompt = \"Do a.\"\n\n\
+                   [[task]]\nid = \"b\"\ntitle = \"B\"\nprompt = \"Do b.\"\ndepends_on = [\"a\"]\n";
+    let world = World::with_backlog(backlog, "");
+    let engine = world.start(true, None);
+    work_to_done(&world, "a", "a.txt", || {});
+    world.wait_state("a", TaskState::Merged);
+    // b's branch starts from main with a's change in it.
+    world.wait("b's worktree", || {
+        world.worktree("b").exists().then_some(())
+    });
+    assert!(world.worktree("b").join("a.txt").exists());
+    work_to_done(&world, "b", "b.txt", || {});
+    let summary = engine.join();
+    assert_eq!(
+        summary
+            .tasks
+            .iter()
+            .map(|t| t.state.as_str())
+            .collect::<Vec<_>>(),
+        ["merged", "merged"]
+    );
+    // b was prepared only after a had landed.
+    let events = world.events();
+    let position = |task: &str, state: TaskState| {
+        events
+            .iter()
+            .position(|r| {
+                r.task_id.as_deref() == Some(task)
+                    && matches!(r.event, Event::TaskStateChanged { to, .. } if to == state)
+            })
+            .unwrap_or_else(|| panic!("{task} never {state}"))
+    };
+    assert!(position("a", TaskState::Merged) < position("b", TaskState::Preparing));
+}
+
+#[test]
+fn a_conflict_goes_back_to_its_pair_and_lands_once_resolved_there() {
+    let world = World::new(&["a", "b"]);
+    let engine = world.start(true, None);
+    // Both pairs run at once (max_parallel = 2) and write the same file differently.
+    world.pair("a");
+    world.pair("b");
+    work_change_to_done(
+        &world,
+        "a",
+        || world.commit_text("a", "shared.txt", "from a\n"),
+        || {},
+    );
+    world.wait_state("a", TaskState::Merged);
+    let started = world.runtime.pairs_started();
+    work_change_to_done(
+        &world,
+        "b",
+        || world.commit_text("b", "shared.txt", "from b\n"),
+        || {},
+    );
+    // The candidate conflicts: b goes back to a new pair, whose worker is told what to do.
+    world.wait("b's pair started again", || {
+        (world.runtime.pairs_started() > started).then_some(())
+    });
+    let brief = worker_brief(&world, "b");
+    assert!(brief.contains("merge queue"), "{brief}");
+    assert!(brief.contains("shared.txt"), "{brief}");
+    assert_eq!(landed_with_trailer(&world, "b"), 0);
+
+    // The worker resolves it in its worktree: rebased onto main, both lines kept.
+    let dir = world.worktree("b");
+    let rebase = std::process::Command::new("git")
+        .args(["rebase", "main"])
+        .current_dir(&dir)
+        .envs(duet_testkit::hermetic::GIT_ENV)
+        .output()
+        .unwrap();
+    assert!(!rebase.status.success(), "the rebase did not conflict");
+    work_change_to_done(
+        &world,
+        "b",
+        || {
+            std::fs::write(dir.join("shared.txt"), "from a\nfrom b\n").unwrap();
+            world.git(&dir, &["add", "shared.txt"]);
+            world.git(&dir, &["-c", "core.editor=true", "rebase", "--continue"]);
+        },
+        || {},
+    );
+    let summary = engine.join();
+    assert_eq!(summary.tasks[1].state, "merged", "{summary:?}");
+    assert_eq!(
+        std::fs::read_to_string(world.root.join("shared.txt")).unwrap(),
+        "from a\nfrom b\n"
+    );
+    assert_eq!(landed_with_trailer(&world, "b"), 1);
+}
+
+#[test]
+fn a_candidate_ci_cut_off_by_a_stopped_engine_runs_again_and_lands_once() {
+    let go = tempfile::tempdir().unwrap();
+    let gate = go.path().join("go");
+    // The pair's own CI (it has DUET_SHA) passes at once; the candidate's waits for the gate.
+    let ci = format!(
+        "[ci]\ncommand = '[ -n \"$DUET_SHA\" ] || while [ ! -e {} ]; do sleep 0.05; done'\n",
+        gate.display()
+    );
+    let world = World::with_config(&["t"], &ci);
+    let engine = world.start(false, None);
+    work_to_done(&world, "t", "a.txt", || {
+        world.wait("CI passed at HEAD", || {
+            world
+                .events()
+                .iter()
+                .any(|r| matches!(&r.event, Event::CiRunFinished { status, .. } if status == "passed"))
+                .then_some(())
+        });
+    });
+    world.wait("the candidate under test", || {
+        let store = Store::open_read_only(world.root.join(".duet/state.db")).ok()?;
+        let queue = store.engine_state("merge-queue").ok()??;
+        queue.contains("\"testing\"").then_some(())
+    });
+    engine.stop();
+    assert_eq!(world.state("t"), Some(TaskState::Merging));
+    assert_eq!(landed_with_trailer(&world, "t"), 0);
+
+    let engine = world.start(true, None);
+    std::fs::write(&gate, "").unwrap();
+    let summary = engine.join();
+    assert_eq!(summary.tasks[0].state, "merged", "{summary:?}");
+    assert_eq!(landed_with_trailer(&world, "t"), 1);
+    assert!(
+        !world.root.join(".duet/merge/t").exists(),
+        "a scratch checkout is left"
+    );
+}
