@@ -10,7 +10,7 @@
 //! - [`lock`]: one daemon per repository. [`backlog_watch`]: reloads of the backlog file.
 //! - [`pair_slot`]: a running pair and its snapshot, from which a restarted daemon adopts it.
 //! - [`idle_watch`]: an agent at rest seen from its pane (resumed agents, turn ends missed).
-//! - [`merge_edge`]: the merge queue's git effects carried out (not called by the loop yet).
+//! - [`merge_edge`]: the merge queue's git effects carried out (the loop's `daemon/merge.rs` drives it).
 //! - [`status`]: every task's typed status and the subscription feed; [`notify`]: telling the
 //!   human (`notify.command`) when a task starts or stops needing them.
 

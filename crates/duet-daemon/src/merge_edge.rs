@@ -1,6 +1,6 @@
 //! The merge queue's edge: carries out the git effects of `lifecycle::merge_queue` with
-//! `duet_git::land` and turns their outcomes back into queue events. Not called by the loop yet
-//! (see [`drive`] for how the engine is meant to use it).
+//! `duet_git::land` and turns their outcomes back into queue events; the engine's
+//! `daemon/merge.rs` calls [`drive`] for each queue event.
 //!
 //! Blocking by design (git2 and a CI child process): the git steps take milliseconds (the
 //! candidate is built in the object database), so [`drive`] runs them inline; CI can take

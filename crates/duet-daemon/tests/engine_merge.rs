@@ -79,6 +79,10 @@ fn a_done_task_lands_on_main_by_fast_forward_and_its_worktree_and_branch_go() {
         "content\n"
     );
     assert!(!world.worktree("t").exists(), "the worktree is left");
+    let landed = world.events().iter().any(|r| {
+        matches!(&r.event, Event::Note { text } if text.starts_with("landed on `main`: 1 commit ("))
+    });
+    assert!(landed, "no note of what landed (for duet log)");
     assert!(!branch_exists(&world, "t"), "the branch is left");
     let states: Vec<TaskState> = world
         .events()
@@ -268,4 +272,57 @@ fn a_candidate_ci_cut_off_by_a_stopped_engine_runs_again_and_lands_once() {
         !world.root.join(".duet/merge/t").exists(),
         "a scratch checkout is left"
     );
+}
+
+#[test]
+fn a_dirty_checkout_of_main_is_never_touched_the_queue_holds_until_it_is_clean() {
+    let world = World::new(&["t"]);
+    // The user's own uncommitted file in main's checkout, at the path the task will land.
+    std::fs::write(world.root.join("a.txt"), "mine, not committed\n").unwrap();
+    let engine = world.start(false, None);
+    work_to_done(&world, "t", "a.txt", || {});
+    world.wait("the queue held", || {
+        merge_status(&world, "t").filter(|what| what.starts_with("held:"))
+    });
+    let held = merge_status(&world, "t").unwrap();
+    assert!(held.contains("a.txt"), "{held}");
+    assert_eq!(world.state("t"), Some(TaskState::Merging));
+    assert_eq!(
+        std::fs::read_to_string(world.root.join("a.txt")).unwrap(),
+        "mine, not committed\n"
+    );
+    assert_eq!(
+        landed_with_trailer(&world, "t"),
+        0,
+        "main moved under a dirty checkout"
+    );
+
+    // The user moves their file away: the queue goes on by itself.
+    std::fs::remove_file(world.root.join("a.txt")).unwrap();
+    world.wait_state("t", TaskState::Merged);
+    engine.stop();
+    assert_eq!(
+        std::fs::read_to_string(world.root.join("a.txt")).unwrap(),
+        "content\n"
+    );
+}
+
+#[test]
+fn a_ready_task_cancelled_leaves_the_queue_and_is_never_merged() {
+    let world = World::with_config(&["t"], "[merge]\nauto = false\n");
+    let engine = world.start(false, None);
+    work_to_done(&world, "t", "a.txt", || {});
+    world.wait_state("t", TaskState::Ready);
+    let answer = world.human(RequestBody::Cancel { task: "t".into() });
+    assert!(accepted(&answer), "{answer:?}");
+    world.wait_state("t", TaskState::Cancelled);
+    assert_eq!(merge_status(&world, "t"), None, "still in the queue");
+    let merge = world.human(RequestBody::Merge {
+        task: Some("t".into()),
+    });
+    assert!(refused_with(&merge, ErrorKind::WrongState), "{merge:?}");
+    assert_eq!(landed_with_trailer(&world, "t"), 0);
+    // Cancelled is not merged: the worktree with the task's work stays.
+    assert!(world.worktree("t").exists());
+    engine.stop();
 }

@@ -286,6 +286,16 @@ fn print_summary(summary: &RunSummary) {
             task.commits.len()
         );
     }
-    let done = summary.tasks.iter().filter(|t| t.state == "done").count();
-    println!("{done} of {} tasks done", summary.tasks.len());
+    // Landed or waiting to land, a task's pair has finished it.
+    let finished = |state: &str| matches!(state, "done" | "ready" | "merging" | "merged");
+    let done = summary.tasks.iter().filter(|t| finished(&t.state)).count();
+    let merged = summary.tasks.iter().filter(|t| t.state == "merged").count();
+    if merged > 0 {
+        println!(
+            "{done} of {} tasks done, {merged} merged",
+            summary.tasks.len()
+        );
+    } else {
+        println!("{done} of {} tasks done", summary.tasks.len());
+    }
 }

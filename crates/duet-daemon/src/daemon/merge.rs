@@ -272,6 +272,15 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     task_id.clone(),
                     Event::TaskStateChanged { from, to, reason },
                 ));
+                if to == StoredState::Merged {
+                    // What landed, for `duet log` (the branch may be deleted now).
+                    let text = self.landed_note(task_id);
+                    events.push(NewEvent::for_task(
+                        at,
+                        task_id.clone(),
+                        Event::Note { text },
+                    ));
+                }
             }
         }
         let mut refusal = None;
@@ -330,6 +339,33 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             self.schedule()?;
         }
         Ok(refusal)
+    }
+
+    /// "landed on `main`: 2 commits (1a2b3c4, 5d6e7f8)".
+    fn landed_note(&self, task: &str) -> String {
+        let base = self
+            .backlog
+            .get(task)
+            .map_or(self.setup.config.base_branch.as_str(), |t| {
+                t.base_branch(&self.setup.config)
+            });
+        let commits =
+            duet_git::land::landed_commits(&self.repo, base, task, 10_000).unwrap_or_default();
+        let shas: Vec<&str> = commits.iter().map(|sha| &sha[..sha.len().min(7)]).collect();
+        format!(
+            "landed on `{base}`: {} commit{} ({})",
+            shas.len(),
+            if shas.len() == 1 { "" } else { "s" },
+            shas.join(", ")
+        )
+    }
+
+    /// Takes a ready or queued task out of the merge queue (the human cancelled it).
+    pub(super) fn withdraw(&mut self, task: &str) -> Result<(), DaemonError> {
+        self.queue_event(QueueEvent::Withdrawn {
+            task_id: task.to_owned(),
+        })
+        .map(|_| ())
     }
 
     /// What the worker of a task the queue sent back is told when its pair starts again.

@@ -209,7 +209,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             }
             (
                 RequestBody::Cancel { .. },
-                StoredState::Queued | StoredState::Paused | StoredState::NeedsHuman,
+                StoredState::Queued
+                | StoredState::Paused
+                | StoredState::NeedsHuman
+                | StoredState::Ready
+                | StoredState::Merging,
             ) => Some(StoredState::Cancelled),
             _ => None,
         };
@@ -227,6 +231,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     task: task.clone(),
                     state: to.to_string(),
                 });
+                if matches!(state, StoredState::Ready | StoredState::Merging) {
+                    // Out of the merge queue: the next entry goes on.
+                    self.withdraw(&task)?;
+                }
                 self.respond(conn, Response::ok(ResponseBody::Ack));
                 self.schedule()
             }
