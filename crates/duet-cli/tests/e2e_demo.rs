@@ -108,7 +108,7 @@ fn the_demo_works_every_task_in_dependency_order_and_the_tests_pass() {
         run.stdout, run.stderr
     );
 
-    // The summary: every task done, word-count after one change request.
+    // The summary: every task merged, word-count after one change request.
     for (task, rounds, commits) in [("word-count", 2, 2), ("cli-flag", 1, 1), ("readme", 1, 1)] {
         let row = run
             .stdout
@@ -118,7 +118,7 @@ fn the_demo_works_every_task_in_dependency_order_and_the_tests_pass() {
         let cells: Vec<&str> = row.split_whitespace().collect();
         assert_eq!(
             cells[3..],
-            ["done", &rounds.to_string(), &commits.to_string()],
+            ["merged", &rounds.to_string(), &commits.to_string()],
             "{row}"
         );
     }
@@ -178,30 +178,65 @@ fn the_demo_works_every_task_in_dependency_order_and_the_tests_pass() {
         "cli-flag prepared at {cli_flag_preparing:?}, word-count done at {word_count_done}"
     );
 
-    // The sample's tests pass on main (everything merged) and in each task's worktree.
+    // The sample's tests pass on main (everything merged), and at every commit main moved to.
     let (passed, report) = unittest(&dir);
     assert!(passed, "tests fail on main:\n{report}");
     assert!(report.contains("Ran 9 tests"), "{report}");
-    for task in TASKS {
-        let (passed, report) = unittest(&dir.join(".duet/worktrees").join(task));
-        assert!(passed, "tests fail on {task}'s branch:\n{report}");
+    // Where main moved: the newest commit of each landing, as the store noted it.
+    let landed_tips: Vec<String> = events
+        .iter()
+        .filter_map(|r| match &r.event {
+            duet_store::Event::Note { text } => text
+                .strip_prefix("landed on `main`: ")
+                .and_then(|rest| rest.split_once('(')?.1.split([',', ')']).next())
+                .map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(landed_tips.len(), 3, "{landed_tips:?}");
+    for tip in &landed_tips {
+        let check = env.root().join(format!("at-{tip}"));
+        env.git(
+            &dir,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "--detach",
+                check.to_str().unwrap(),
+                tip,
+            ],
+        );
+        let (passed, report) = unittest(&check);
+        assert!(passed, "tests fail at {tip}, where main moved:\n{report}");
+        env.git(
+            &dir,
+            &["worktree", "remove", "--force", check.to_str().unwrap()],
+        );
     }
-    // Each task merged once; word-count before cli-flag (which depends on it); readme, worked
-    // beside them, lands whenever it is done.
-    let merged = env.git(&dir, &["log", "--format=%s", "--first-parent", "main"]);
-    let merges: Vec<&str> = merged.lines().take(3).collect();
+    // Each task landed (rebased onto main, its branch deleted, its worktree removed);
+    // word-count before cli-flag (which depends on it).
     let position = |task: &str| {
-        let subject = format!("Merge task {task} (duet/{task})");
-        merges
-            .iter()
-            .position(|m| *m == subject)
-            .unwrap_or_else(|| panic!("{task} not merged: {merges:?}"))
+        let subjects = env.landed(&dir, task);
+        assert!(!subjects.is_empty(), "{task} not landed");
+        let log = env.git(&dir, &["log", "--format=%s", "main"]);
+        log.lines()
+            .position(|s| s == subjects[0])
+            .unwrap_or_else(|| panic!("{task}'s commits not on main"))
     };
     assert!(
         position("cli-flag") < position("word-count"),
-        "newest first: {merges:?}"
+        "newest first"
     );
     position("readme");
+    assert_eq!(
+        env.git(&dir, &["worktree", "list", "--porcelain"])
+            .lines()
+            .filter(|l| l.starts_with("worktree "))
+            .count(),
+        1,
+        "a task worktree is left"
+    );
     assert_eq!(
         env.git(&dir, &["status", "--porcelain"]),
         "",

@@ -150,8 +150,7 @@ fn the_daemon_works_two_tasks_in_a_200_character_repository_path() {
     );
     assert!(stdout.contains("2 of 2 tasks done"), "{stdout}");
     for (id, _) in tasks {
-        let log = env.git(&repo, &["log", "--format=%s", &format!("main..duet/{id}")]);
-        assert_eq!(log.trim(), format!("write {id}"));
+        assert_eq!(env.landed(&repo, id), [format!("write {id}")]);
     }
     let socket = duet_proto::socket_path::read_locator(&repo.join(".duet")).unwrap();
     assert!(socket.as_os_str().len() < 108, "{}", socket.display());

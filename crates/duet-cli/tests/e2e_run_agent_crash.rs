@@ -158,7 +158,7 @@ fn a_crashed_worker_is_restarted_resumed_and_goes_on() {
 
     let events = world.events();
     assert!(
-        is_in(&events, "a", TaskState::Done),
+        is_in(&events, "a", TaskState::Merged),
         "{}",
         describe(&events)
     );
@@ -185,7 +185,7 @@ fn a_crashed_worker_is_restarted_resumed_and_goes_on() {
         .collect();
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions[0], sessions[1], "resumed, not a new conversation");
-    assert_eq!(world.branch_log("a"), vec!["write a"]);
+    assert_eq!(world.landed("a"), vec!["write a"]);
 }
 
 #[test]

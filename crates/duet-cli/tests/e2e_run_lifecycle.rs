@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use duet_store::{Event, TaskState};
 use support::{
-    RunWorld, STEP_TIMEOUT, adopted, backlog, count, describe, is_in, plain_steps, scopes,
+    RunWorld, STEP_TIMEOUT, adopted, backlog, count, describe, plain_steps, reached, scopes,
 };
 
 #[test]
@@ -98,13 +98,13 @@ fn a_task_appended_to_the_backlog_is_done_and_an_invalid_backlog_keeps_the_last_
     };
     let daemon = world.spawn_run(&[]);
     world.wait_for_events("task a done", STEP_TIMEOUT, |events| {
-        is_in(events, "a", TaskState::Done)
+        reached(events, "a", TaskState::Done)
     });
 
     let path = world.repo.join("backlog.toml");
     replace_file(&path, &backlog(&[("a", &[]), ("b", &["a"])]));
     world.wait_for_events("task b done", STEP_TIMEOUT, |events| {
-        is_in(events, "b", TaskState::Done)
+        reached(events, "b", TaskState::Done)
     });
 
     // A backlog that does not validate: reported, the daemon goes on with the last good one.
@@ -148,7 +148,7 @@ fn a_task_appended_to_the_backlog_is_done_and_an_invalid_backlog_keeps_the_last_
         "{}",
         stopped.stdout
     );
-    assert_eq!(world.branch_log("b"), vec!["write b"]);
+    assert_eq!(world.landed("b"), vec!["write b"]);
 }
 
 /// Replaces `path` in one step (write a sibling, rename it over): the daemon watches the file,

@@ -133,7 +133,7 @@ fn killed_three_times_the_daemon_is_restarted_and_every_message_arrives_once() {
     let events = world.events();
     for task in ["a", "b"] {
         assert!(
-            support::is_in(&events, task, TaskState::Done),
+            support::is_in(&events, task, TaskState::Merged),
             "{task}\n{}",
             describe(&events)
         );
@@ -143,7 +143,7 @@ fn killed_three_times_the_daemon_is_restarted_and_every_message_arrives_once() {
             "{task}\n{}",
             describe(&events)
         );
-        assert_eq!(world.branch_log(task), vec![format!("write {task}")]);
+        assert_eq!(world.landed(task), vec![format!("write {task}")]);
     }
     assert_each_message_delivered_once(&events);
     // The worker got the reviewer's message in exactly one model request that was new to it.

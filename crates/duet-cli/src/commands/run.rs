@@ -78,7 +78,7 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     lines.finish();
     drop(simulated);
     print_summary(&summary);
-    let all_done = summary.tasks.iter().all(|t| t.state == "done");
+    let all_done = summary.tasks.iter().all(|t| finished(&t.state));
     Ok(if summary.interrupted {
         ExitCode::from(130)
     } else if all_done {
@@ -86,6 +86,12 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
     } else {
         ExitCode::from(3)
     })
+}
+
+/// The task's pair finished it: done, waiting for `duet merge`, or landed (a task still in the
+/// merge queue when the run ends, e.g. held by a dirty checkout, is not).
+fn finished(state: &str) -> bool {
+    matches!(state, "done" | "ready" | "merged")
 }
 
 /// SIGINT or SIGTERM.
@@ -286,8 +292,6 @@ fn print_summary(summary: &RunSummary) {
             task.commits.len()
         );
     }
-    // Landed or waiting to land, a task's pair has finished it.
-    let finished = |state: &str| matches!(state, "done" | "ready" | "merging" | "merged");
     let done = summary.tasks.iter().filter(|t| finished(&t.state)).count();
     let merged = summary.tasks.iter().filter(|t| t.state == "merged").count();
     if merged > 0 {

@@ -237,7 +237,15 @@ fn note(s: &TaskStatus) -> String {
     if !other.is_empty() {
         note.push_str(&format!(" ({})", other.join("; ")));
     }
-    if let Some(reason) = &s.reason {
+    if let Some(merge) = &s.merge {
+        // The queue's own words are fresher than the reason of the last state change.
+        match merge.position {
+            Some(position) => {
+                note.push_str(&format!(" (merge queue #{position}: {})", merge.state))
+            }
+            None => note.push_str(&format!(" ({})", merge.state)),
+        }
+    } else if let Some(reason) = &s.reason {
         if s.state == StateKind::NeedsHuman {
             note.push_str(&format!(" (needs you: {reason})"));
         } else {

@@ -102,6 +102,29 @@ impl TestEnvironment {
         out.stdout
     }
 
+    /// The subjects of the commits the merge queue landed on `main` for `task` (they carry its
+    /// `Duet-Task` trailer), newest first; and that its branch is gone.
+    pub fn landed(&self, repo: &Path, task: &str) -> Vec<String> {
+        let log = self.git(repo, &["log", "--format=%s%x1f%B%x1e", "main"]);
+        let trailer = format!("Duet-Task: {task}");
+        let subjects = log
+            .split('\x1e')
+            .filter_map(|commit| {
+                let (subject, body) = commit.trim_start().split_once('\x1f')?;
+                body.lines()
+                    .any(|line| line.trim() == trailer)
+                    .then(|| subject.to_string())
+            })
+            .collect();
+        let branch = self.git(repo, &["branch", "--list", &format!("duet/{task}")]);
+        assert_eq!(
+            branch.trim(),
+            "",
+            "task {task}'s branch is left after landing"
+        );
+        subjects
+    }
+
     /// A new repository named `name` with one commit on `main`.
     pub fn repo_with_commit(&self, name: &str) -> PathBuf {
         let dir = self.empty_repo(name);

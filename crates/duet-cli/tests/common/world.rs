@@ -118,6 +118,12 @@ impl AgentWorld {
         format!("{unmatched:#?}")
     }
 
+    /// The subjects of what the merge queue landed on main for `task`, newest first (its
+    /// branch gone).
+    pub fn landed(&self, task: &str) -> Vec<String> {
+        self.env.landed(&self.repo, task)
+    }
+
     /// A task branch's commit subjects, newest first.
     pub fn branch_log(&self, task: &str) -> Vec<String> {
         self.env

@@ -415,6 +415,14 @@ pub fn is_in(events: &[EventRecord], task: &str, state: TaskState) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether `task` ever went to `state` (a done task goes on to merging and merged).
+pub fn reached(events: &[EventRecord], task: &str, state: TaskState) -> bool {
+    events.iter().any(|r| {
+        r.task_id.as_deref() == Some(task)
+            && matches!(&r.event, Event::TaskStateChanged { to, .. } if *to == state)
+    })
+}
+
 /// The note a daemon writes for each pair it takes over.
 pub fn adopted(event: &Event) -> bool {
     matches!(event, Event::Note { text } if text == "pair adopted by a new daemon")
@@ -494,6 +502,11 @@ pub fn plain_steps(task: &str, gate: Option<&Path>) -> String {
         Some(gate) => gate_command(gate, &commit),
         None => commit,
     };
+    steps_with(task, &command)
+}
+
+/// [`plain_steps`] with the worker's shell `command` (which must print `committed-<task>`).
+pub fn steps_with(task: &str, command: &str) -> String {
     format!(
         r#"[[step]]
 agent = "{task}-worker"
@@ -538,6 +551,6 @@ match.tool_result = {{ name = "mcp__duet__submit_review" }}
 reply.text = "Approved."
 
 "#,
-        command = toml_string(&command),
+        command = toml_string(command),
     )
 }
