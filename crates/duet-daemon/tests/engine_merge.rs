@@ -263,9 +263,10 @@ fn a_candidate_ci_cut_off_by_a_stopped_engine_runs_again_and_lands_once() {
     assert_eq!(world.state("t"), Some(TaskState::Merging));
     assert_eq!(landed_with_trailer(&world, "t"), 0);
 
-    let engine = world.start(true, None);
+    let engine = world.start(false, None);
     std::fs::write(&gate, "").unwrap();
-    let summary = engine.join();
+    world.wait_state("t", TaskState::Merged);
+    let summary = engine.stop();
     assert_eq!(summary.tasks[0].state, "merged", "{summary:?}");
     assert_eq!(landed_with_trailer(&world, "t"), 1);
     assert!(
