@@ -115,6 +115,39 @@ fn the_dashboard_drives_a_running_duet() {
         log.stdout
     );
 
+    // Attach (`a`): the dashboard hands its terminal to the pair's session on duet's own tmux
+    // server (which the status names: this dashboard was given no --tmux-socket); detaching
+    // brings the dashboard back.
+    let duet_tmux = format!("duet-sock-dash-{}", std::process::id());
+    let session = duet_agents::tmux::session_name(&repo, "greet");
+    let clients = || {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &duet_tmux, "list-clients", "-t", &session])
+            .args(["-F", "#{client_session}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert_eq!(clients(), 0);
+    tmux.send_keys(&pane, &["a"]).unwrap();
+    wait_until("the terminal to be attached to greet's session", || {
+        clients() == 1
+    });
+    // The pane shows tmux's screen of the pair now, not the dashboard.
+    tmux.wait_for(&pane, SCREEN, "the pair's session on screen", |s| {
+        !s.contains("duet dash")
+    })
+    .unwrap();
+    let detached = std::process::Command::new("tmux")
+        .args(["-L", &duet_tmux, "detach-client", "-s", &session])
+        .status()
+        .unwrap();
+    assert!(detached.success());
+    tmux.wait_for(&pane, SCREEN, "the dashboard back after detaching", |s| {
+        s.contains("duet dash") && s.contains("attach greet: detached, back")
+    })
+    .unwrap();
+
     // Pause: the daemon's state changes, and the change reaches the screen by itself.
     tmux.send_keys(&pane, &["p"]).unwrap();
     tmux.wait_for_text(&pane, "pause greet: done", SCREEN)
@@ -167,8 +200,6 @@ fn the_dashboard_drives_a_running_duet() {
             && line.contains("hello or hi?"),
         "{line}"
     );
-    let duet_tmux = format!("duet-sock-dash-{}", std::process::id());
-    let session = duet_agents::tmux::session_name(&repo, "greet");
     wait_until("the tmux status line", || {
         std::process::Command::new("tmux")
             .args([

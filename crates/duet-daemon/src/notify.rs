@@ -177,6 +177,7 @@ mod tests {
                 running: true,
                 activity: None,
                 session: None,
+                tmux_server: None,
                 in_backlog: true,
                 needs_human: needs.map(|r| NeedsHuman {
                     reason: r.into(),

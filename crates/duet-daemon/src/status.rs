@@ -125,6 +125,7 @@ pub fn task_statuses(
                 running: false,
                 activity: None,
                 session: None,
+                tmux_server: None,
                 in_backlog: true,
                 needs_human: None,
                 ci: ci_status(pairs.get(t.id.as_str()), row),
@@ -159,6 +160,7 @@ pub fn task_statuses(
             running: false,
             activity: None,
             session: None,
+            tmux_server: None,
             in_backlog: false,
             needs_human: None,
             ci: None,
@@ -287,7 +289,12 @@ impl Publisher {
             repo_root: &self.repo_root,
             live: true,
         };
-        let tasks = task_statuses(inputs, &rows, pairs, &mut since);
+        let mut tasks = task_statuses(inputs, &rows, pairs, &mut since);
+        // Where the dashboard attaches: this runtime's server, for tasks with a session.
+        let server = self.runtime.attach_server();
+        for task in tasks.iter_mut().filter(|t| t.session.is_some()) {
+            task.tmux_server.clone_from(&server);
+        }
         let needing = tasks.iter().filter(|t| t.needs_human.is_some()).count();
         let changes = self.feed.publish(tasks);
         if changes.is_empty() {

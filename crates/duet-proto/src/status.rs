@@ -76,6 +76,10 @@ pub struct TaskStatus {
     /// The tmux session of its pair, for attaching.
     #[serde(default)]
     pub session: Option<String>,
+    /// The tmux server (`tmux -L NAME`) that holds `session`, as the running duet says: where
+    /// the dashboard attaches (it never guesses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmux_server: Option<String>,
     /// False for tasks the store knows but the backlog no longer lists.
     #[serde(default = "yes")]
     pub in_backlog: bool,
@@ -286,6 +290,7 @@ impl TaskStatus {
             running: true,
             activity: Some(state.status_text()),
             session: None,
+            tmux_server: None,
             in_backlog: true,
             needs_human,
             ci: None,
@@ -417,6 +422,7 @@ mod tests {
             running: false,
             activity: None,
             session: None,
+            tmux_server: None,
             in_backlog: true,
             needs_human: None,
             ci: None,

@@ -51,6 +51,7 @@ pub fn task(id: &str, title: &str, state: StateKind) -> TaskStatus {
         running,
         activity: None,
         session: running.then(|| format!("duet-repo-{id}")),
+        tmux_server: running.then(|| "duet".to_string()),
         in_backlog: true,
         needs_human: None,
         ci: None,

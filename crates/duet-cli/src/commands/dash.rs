@@ -4,7 +4,7 @@
 //! from the store) for the detail, and attaching to a tmux session.
 
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 
 use duet_agents::TmuxRuntime;
 use duet_store::{Event, EventFilter, MessageState, Store};
@@ -23,13 +23,13 @@ pub fn run(cwd: &Path, args: &DashArgs) -> Result<ExitCode, CommandError> {
         return Err(CommandError::user("duet dash needs a terminal")
             .hint("use `duet status --watch` for a plain redrawn table"));
     }
-    let tmux = TmuxRuntime::new(Some(args.tmux.tmux_socket.clone()));
+    let default_server = args.tmux.tmux_socket.clone();
     let stored_ws = Workspace::discover(cwd)?;
     let db = ws.state_db_path();
     let hooks = Hooks {
         stored: Box::new(move || status::stored(&stored_ws).map_err(|e| e.to_string())),
         detail: Box::new(move |task| conversation(&db, task)),
-        attach: Box::new(move |session| attach(&tmux, session)),
+        attach: Box::new(move |session, server| attach(&default_server, session, server)),
     };
     duet_tui::run(duet_proto::find_socket(&ws.root().join(".duet")), hooks)
         .map_err(|e| CommandError::internal(error_chain(&e)))?;
@@ -98,25 +98,38 @@ fn conversation(db: &Path, task: &str) -> Vec<ConversationLine> {
     lines
 }
 
-/// The terminal in the task's tmux session until the user detaches.
-fn attach(tmux: &TmuxRuntime, session: &str) -> Result<(), String> {
-    if !tmux.has_session(session).unwrap_or(false) {
-        return Err(format!(
-            "no tmux session `{session}` (the pair is not running)"
-        ));
-    }
+/// The terminal in the task's tmux session, on the server the running duet named (else this
+/// command's `--tmux-socket`), until the user detaches. Inside that same tmux server the client
+/// switches sessions instead (tmux cannot nest itself): the dashboard stays in its own pane.
+fn attach(default_server: &str, session: &str, server: Option<&str>) -> Result<String, String> {
+    let tmux = TmuxRuntime::new(Some(server.unwrap_or(default_server).to_owned()));
     let outer = std::env::var("TMUX").ok();
     let attach = tmux
         .attach_command(session, outer.as_deref())
         .map_err(|e| error_chain(&e))?;
+    let switches = attach.argv.iter().any(|a| a == "switch-client");
     let mut command = Command::new(&attach.argv[0]);
-    command.args(&attach.argv[1..]);
+    command.args(&attach.argv[1..]).stderr(Stdio::piped());
     for name in &attach.env_remove {
         command.env_remove(name);
     }
-    match command.status() {
-        Ok(status) if status.success() => Ok(()),
-        Ok(status) => Err(format!("tmux attach ended with {status}")),
-        Err(err) => Err(format!("failed to run tmux: {err}")),
+    // tmux takes the terminal through stdin/stdout; its complaint, if any, is on stderr.
+    let output = command
+        .spawn()
+        .and_then(std::process::Child::wait_with_output)
+        .map_err(|err| format!("failed to run tmux: {err}"))?;
+    if !output.status.success() {
+        let said = String::from_utf8_lossy(&output.stderr);
+        let said = said.lines().last().unwrap_or("").trim();
+        return Err(if said.is_empty() {
+            format!("tmux ended with {}", output.status)
+        } else {
+            format!("tmux: {said}")
+        });
     }
+    Ok(if switches {
+        format!("switched to {session} (tmux's last-session key comes back here)")
+    } else {
+        "detached, back".to_string()
+    })
 }
