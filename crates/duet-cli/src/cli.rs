@@ -49,6 +49,9 @@ pub enum Command {
     Resume(TaskControlArgs),
     /// Cancel a task for good.
     Cancel(TaskControlArgs),
+    /// Land a ready task on its base through the merge queue (`merge.auto = false`), or all of
+    /// them with `--all`; also retries a merge step that failed.
+    Merge(MergeArgs),
     /// Stop the running duet (`duet run` or `duet pair`).
     Stop(StopArgs),
     /// Show a task's history: its events and the conversation between its agents.
@@ -269,6 +272,25 @@ pub struct AnswerArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The task's id.
+    #[arg(
+        value_name = "TASK",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub task: Option<String>,
+
+    /// Every ready task.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Print the response as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct TaskControlArgs {
     /// The task's id.
     #[arg(value_name = "TASK")]

@@ -56,6 +56,7 @@ fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Pause(args) => commands::control::control(&cwd, Control::Pause, &args),
         Command::Resume(args) => commands::control::control(&cwd, Control::Resume, &args),
         Command::Cancel(args) => commands::control::control(&cwd, Control::Cancel, &args),
+        Command::Merge(args) => commands::control::merge(&cwd, &args),
         Command::Stop(args) => commands::control::stop(&cwd, &args),
         Command::Log(args) => commands::log::run(&cwd, &args),
         Command::Completions(args) => commands::completions::run(&args),

@@ -237,7 +237,7 @@ fn bench(smoke: bool) {
     measure(
         &format!("status feed publish, nothing changed ({count} tasks)"),
         21,
-        || publisher.publish(&backlog, &config, &store, &pairs),
+        || publisher.publish(&backlog, &config, &store, &pairs, None),
     );
     measure(
         &format!("task(id) for every task, as the daemon's views() ({count})"),

@@ -32,6 +32,7 @@ use crate::{
 };
 
 mod ci;
+mod merge;
 mod recovery;
 mod requests;
 
@@ -78,6 +79,8 @@ pub async fn run(
     let mut watch = BacklogWatch::new(&setup.backlog_path);
     let (ci_watch_tx, mut ci_watch) = mpsc::channel::<duet_ci::WatchEvent>(256);
     let (ci_run_tx, mut ci_runs) = mpsc::channel::<duet_ci::RunEvent>(64);
+    let (queue_ci_tx, mut queue_ci) =
+        mpsc::unbounded_channel::<duet_core::lifecycle::merge_queue::QueueEvent>();
     let ci_runner = match duet_ci::RunConfig::from_config(&setup.config.ci) {
         Some(config) => {
             let paths = duet_ci::RunPaths {
@@ -115,11 +118,14 @@ pub async fn run(
         ci_watch_tx,
         ci_runner,
         ci_watchers: HashMap::new(),
+        merge: None,
+        queue_ci_tx,
     };
     tracing::info!("daemon {} started", std::process::id());
     daemon.queue_new_tasks()?;
     daemon.requeue_focus()?;
     daemon.adopt_pairs()?;
+    daemon.open_merge_queue()?;
     daemon.schedule()?;
 
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -128,7 +134,14 @@ pub async fn run(
     let mut interrupted = false;
     loop {
         // Whatever the last turn of the loop changed goes to status subscribers.
-        status.publish(&daemon.backlog, &setup.config, &daemon.store, &daemon.pairs);
+        let merge_rows = daemon.merge.as_ref().map(merge::MergeQueue::rows);
+        status.publish(
+            &daemon.backlog,
+            &setup.config,
+            &daemon.store,
+            &daemon.pairs,
+            merge_rows.as_deref(),
+        );
         if daemon.stop.is_some() {
             interrupted = true;
             break;
@@ -143,11 +156,13 @@ pub async fn run(
             Some(()) = watch.changes.recv() => daemon.reload_backlog()?,
             Some(event) = ci_watch.recv() => daemon.on_ci_watch(event)?,
             Some(event) = ci_runs.recv() => daemon.on_ci_run(event)?,
+            Some(event) = queue_ci.recv() => daemon.on_queue_ci(event)?,
             _ = ticker.tick() => {
                 if watch.poll_changed() {
                     daemon.reload_backlog()?;
                 }
                 daemon.on_tick()?;
+                daemon.merge_tick()?;
             }
             () = &mut shutdown => {
                 interrupted = true;
@@ -214,6 +229,11 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
     ci_runner: Option<duet_ci::CiRunner>,
     /// Each live pair's CI watchers.
     ci_watchers: HashMap<String, ci::CiWatchers>,
+    /// The merge queue (none when this engine does not land tasks: `duet pair`, `merge.mode =
+    /// "pr"`).
+    merge: Option<merge::MergeQueue>,
+    /// Where a merge candidate's CI run (off the loop) reports.
+    queue_ci_tx: mpsc::UnboundedSender<duet_core::lifecycle::merge_queue::QueueEvent>,
 }
 
 fn store_err(e: duet_store::StoreError) -> DaemonError {
@@ -302,7 +322,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
 
     /// No task can make progress: nothing runs and the scheduler has nothing to start.
     fn nothing_left(&self) -> bool {
-        if !self.pairs.is_empty() {
+        if !self.pairs.is_empty() || self.merge_busy() {
             return false;
         }
         self.backlog
@@ -313,7 +333,15 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     !self.startable_now().contains(&t.id.to_string())
                         && self.blocked_for_good(t.id.as_str())
                 }
-                Some(state) => state.is_terminal() || state == StoredState::Paused,
+                // Ready waits for the human's `duet merge`; merging, with the queue idle or
+                // held, for a dependency that will not land or for the human.
+                Some(state) => {
+                    state.is_terminal()
+                        || matches!(
+                            state,
+                            StoredState::Paused | StoredState::Ready | StoredState::Merging
+                        )
+                }
                 None => false,
             })
     }
@@ -323,17 +351,22 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         let views = self.views();
         let running = duet_core::lifecycle::scheduler::count_running(&views);
         let max = self.setup.config.max_parallel.get();
-        duet_core::lifecycle::scheduler::why_blocked(task, &views, running, max).is_some_and(
-            |blockers| {
-                blockers.iter().any(|b| {
-                    matches!(
-                        b,
-                        duet_core::lifecycle::scheduler::Blocker::DependencyFailed { .. }
-                            | duet_core::lifecycle::scheduler::Blocker::MissingDependency { .. }
-                    )
-                })
-            },
+        duet_core::lifecycle::scheduler::why_blocked_with(
+            self.dependency_rule(),
+            task,
+            &views,
+            running,
+            max,
         )
+        .is_some_and(|blockers| {
+            blockers.iter().any(|b| {
+                matches!(
+                    b,
+                    duet_core::lifecycle::scheduler::Blocker::DependencyFailed { .. }
+                        | duet_core::lifecycle::scheduler::Blocker::MissingDependency { .. }
+                )
+            })
+        })
     }
 
     fn views(&self) -> Vec<duet_core::lifecycle::scheduler::TaskView> {
@@ -352,10 +385,21 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .collect()
     }
 
+    /// With the merge queue a task starts once its dependencies landed (its branch then starts
+    /// from a base that holds them); without it, once they are done.
+    pub(super) fn dependency_rule(&self) -> duet_core::lifecycle::scheduler::DependencyRule {
+        if self.merges_locally() {
+            duet_core::lifecycle::scheduler::DependencyRule::Merged
+        } else {
+            duet_core::lifecycle::scheduler::DependencyRule::Done
+        }
+    }
+
     fn startable_now(&self) -> Vec<String> {
         let views = self.views();
         let running = duet_core::lifecycle::scheduler::count_running(&views);
-        duet_core::lifecycle::scheduler::next_to_start(
+        duet_core::lifecycle::scheduler::next_to_start_with(
+            self.dependency_rule(),
             &views,
             running,
             self.setup.config.max_parallel.get(),
@@ -418,10 +462,17 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             });
             return Ok(());
         }
-        let prepared = match prepare_task(&self.repo, &self.setup.config, &task) {
+        let mut prepared = match prepare_task(&self.repo, &self.setup.config, &task) {
             Ok(prepared) => prepared,
             Err(err) => return self.fail_unstarted(task_id, err.to_string()),
         };
+        if let Some(text) = self.take_sent_back(task_id) {
+            // Back from the merge queue: the worker starts with what to do about it.
+            prepared.brief.prompt = format!(
+                "{}\n\nThis task was finished once and came back from the merge queue: {text}",
+                prepared.brief.prompt
+            );
+        }
         let seat = |role: Role, kind: AgentKind, profile: &str| {
             let mut seat = Seat::new(role, kind, profile, uuid::Uuid::new_v4().to_string());
             if kind == AgentKind::Claude {
@@ -681,6 +732,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         }
         if finished {
             self.finish_pair(task);
+            if self.stored_state(task) == Some(StoredState::Done) {
+                self.task_done(task)?;
+            }
             self.schedule()?;
         }
         Ok(())
@@ -748,7 +802,18 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                             _ => r.state.to_string(),
                         }),
                     rounds: row.as_ref().map_or(0, |r| r.round),
-                    commits: base.map_or_else(Vec::new, |b| commits_since(&worktree, &b)),
+                    commits: if row.as_ref().is_some_and(|r| r.state == StoredState::Merged) {
+                        // Landed: the branch and worktree may be gone; the base has the commits.
+                        duet_git::land::landed_commits(
+                            &self.repo,
+                            t.base_branch(&self.setup.config),
+                            t.id.as_str(),
+                            10_000,
+                        )
+                        .unwrap_or_default()
+                    } else {
+                        base.map_or_else(Vec::new, |b| commits_since(&worktree, &b))
+                    },
                     messages,
                 }
             })

@@ -9,7 +9,10 @@ use duet_agents::tmux::session_name;
 use duet_core::backlog::Backlog;
 use duet_core::config::Config;
 use duet_core::lifecycle::StateKind;
-use duet_core::lifecycle::scheduler::{Blocker, TaskView, count_running, why_blocked_all};
+use duet_core::lifecycle::merge_queue::QueueRow;
+use duet_core::lifecycle::scheduler::{
+    Blocker, DependencyRule, TaskView, count_running, why_blocked_all_with,
+};
 use duet_pair::socket::{StatusFeed, StatusReader};
 use duet_proto::status::{AgentStatus, NeedsHuman, StatusSnapshot, TaskStatus};
 use duet_store::{Event, EventFilter, Store, TaskRow, TaskState as StoredState};
@@ -43,6 +46,8 @@ pub struct StatusInputs<'a> {
     pub repo_root: &'a Path,
     /// True for a running duet (the scheduler's slot reasons count), false for the store's view.
     pub live: bool,
+    /// When a dependency stops holding a task back (merged, with the local merge queue).
+    pub dependency_rule: DependencyRule,
 }
 
 /// When the task entered its current state: the time of its last state change in the store.
@@ -69,6 +74,7 @@ pub fn task_statuses(
         config,
         repo_root,
         live,
+        dependency_rule,
     } = inputs;
     let rows: BTreeMap<&str, &TaskRow> = rows.iter().map(|r| (r.id.as_str(), r)).collect();
     let views: Vec<TaskView> = backlog
@@ -86,7 +92,7 @@ pub fn task_statuses(
         .collect();
     let running = count_running(&views);
     let max = config.max_parallel.get();
-    let all_blockers = why_blocked_all(&views, running, max);
+    let all_blockers = why_blocked_all_with(dependency_rule, &views, running, max);
     let max_rounds = config.review.max_rounds.get();
     let agent = |profile: &str| {
         AgentStatus::idle_profile(profile, config.agents.get(profile).map(|p| p.kind))
@@ -264,6 +270,7 @@ impl Publisher {
         config: &Config,
         store: &Store,
         pairs: &BTreeMap<String, PairSlot>,
+        merge: Option<&[QueueRow]>,
     ) {
         let rows = match store.task_states() {
             Ok(rows) => rows,
@@ -288,8 +295,10 @@ impl Publisher {
             config,
             repo_root: &self.repo_root,
             live: true,
+            dependency_rule: dependency_rule(config, merge.is_some()),
         };
         let mut tasks = task_statuses(inputs, &rows, pairs, &mut since);
+        with_merge_queue(&mut tasks, merge.unwrap_or_default());
         // Where the dashboard attaches: this runtime's server, for tasks with a session.
         let server = self.runtime.attach_server();
         for task in tasks.iter_mut().filter(|t| t.session.is_some()) {
@@ -312,6 +321,46 @@ impl Publisher {
                 self.runtime.set_status_line(session, &text);
             }
             self.shown = Some((needing, sessions));
+        }
+    }
+}
+
+/// The dependency rule of a duet with this config; `merges`: it runs the merge queue (`duet
+/// pair` does not).
+pub fn dependency_rule(config: &Config, merges: bool) -> DependencyRule {
+    if merges && config.merge.mode == duet_core::config::MergeMode::Local {
+        DependencyRule::Merged
+    } else {
+        DependencyRule::Done
+    }
+}
+
+/// The name the merge queue's state is saved under in the store.
+pub const MERGE_QUEUE_STATE: &str = "merge-queue";
+
+/// The merge queue's rows as the store last saved them (a status with no duet running).
+pub fn stored_merge_rows(store: &Store) -> Vec<QueueRow> {
+    #[derive(serde::Deserialize)]
+    struct Saved {
+        queue: duet_core::lifecycle::merge_queue::QueueState,
+    }
+    store
+        .engine_state(MERGE_QUEUE_STATE)
+        .ok()
+        .flatten()
+        .and_then(|json| serde_json::from_str::<Saved>(&json).ok())
+        .map(|saved| saved.queue.rows())
+        .unwrap_or_default()
+}
+
+/// Each task's place in the merge queue (its row's position and what it waits for).
+pub fn with_merge_queue(tasks: &mut [TaskStatus], rows: &[QueueRow]) {
+    for row in rows {
+        if let Some(task) = tasks.iter_mut().find(|t| t.id == row.task_id) {
+            task.merge = Some(duet_proto::status::MergeStatus {
+                state: row.what.clone(),
+                position: row.position.and_then(|p| u32::try_from(p).ok()),
+            });
         }
     }
 }
@@ -414,6 +463,7 @@ reviewer = "claude"
             config: &config,
             repo_root: Path::new("/repos/demo"),
             live: false,
+            dependency_rule: DependencyRule::Done,
         };
         let snapshot = snapshot_now(inputs, &store, &BTreeMap::new(), None);
         assert!(!snapshot.live);

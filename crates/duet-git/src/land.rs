@@ -16,7 +16,7 @@ mod scratch;
 
 pub use advance::{Advance, advance_base};
 pub use candidate::{Built, Candidate, CandidateSpec, Conflict, LandStrategy, build_candidate};
-pub use changes::{changed_files, files_between, overlap};
+pub use changes::{changed_files, files_between, landed_commits, overlap};
 pub use cleanup::{Cleaned, cleanup_landed};
 pub use pr::{PrDescription, PrOpened, PrRequest, open_pull_request};
 pub use scratch::{SCRATCH_ROOT, ScratchWorktree, sweep};

@@ -137,7 +137,9 @@ pub enum RequestBody {
     /// Merge a finished task's branch into its base (the merge queue's; a duet without one
     /// refuses with `unsupported`).
     Merge {
-        task: String,
+        /// `None`: every ready task (`duet merge --all`).
+        #[serde(default)]
+        task: Option<String>,
     },
     /// Stop the controller (agents keep running unless `stop_agents`).
     Stop {

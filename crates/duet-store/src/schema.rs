@@ -91,6 +91,19 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         ) STRICT;
     "#,
     },
+    Migration {
+        version: 3,
+        name: "engine state (the merge queue's)",
+        sql: r#"
+        -- State of the engine that belongs to no single pair (the merge queue), by name. Like a
+        -- pair snapshot: replaced in the same transaction as the events that changed it.
+        CREATE TABLE engine_state (
+            name       TEXT PRIMARY KEY,
+            last_seq   INTEGER NOT NULL,
+            state      TEXT NOT NULL CHECK (json_valid(state))
+        ) STRICT;
+    "#,
+    },
 ];
 
 /// The schema version this binary writes and reads.

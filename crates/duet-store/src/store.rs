@@ -135,10 +135,35 @@ impl Store {
         self.write_batch(events, None)
     }
 
+    /// Appends `events` and replaces the engine state called `name` (JSON), in one transaction.
+    pub fn commit_with_engine_state(
+        &mut self,
+        events: &[NewEvent],
+        name: &str,
+        state: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.write_batch(events, Some(Saved::Engine { name, state }))
+    }
+
+    /// The engine state called `name`, if one was ever saved.
+    pub fn engine_state(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let read_error =
+            |e: rusqlite::Error| StoreError::with_source(&self.path, StoreErrorKind::Query, e);
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT state FROM engine_state WHERE name = ?1")
+            .map_err(read_error)?;
+        let mut rows = statement.query(params![name]).map_err(read_error)?;
+        match rows.next().map_err(read_error)? {
+            Some(row) => Ok(Some(row.get(0).map_err(read_error)?)),
+            None => Ok(None),
+        }
+    }
+
     fn write_batch(
         &mut self,
         events: &[NewEvent],
-        snapshot: Option<(&str, &str)>,
+        saved: Option<Saved<'_>>,
     ) -> Result<Vec<i64>, StoreError> {
         if self.read_only {
             return Err(StoreError::new(&self.path, StoreErrorKind::ReadOnly));
@@ -177,18 +202,29 @@ impl Store {
             projection::apply(&tx, seq, event).map_err(|e| apply_error(&path, e))?;
             seqs.push(seq);
         }
-        if let Some((task_id, snapshot)) = snapshot {
+        if let Some(saved) = saved {
             let last_seq: i64 = tx
                 .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |row| {
                     row.get(0)
                 })
                 .map_err(write_error)?;
-            tx.prepare_cached(
-                "INSERT INTO pair_snapshots (task_id, last_seq, snapshot) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (task_id) DO UPDATE SET last_seq = excluded.last_seq, snapshot = excluded.snapshot",
-            )
-            .and_then(|mut upsert| upsert.execute(params![task_id, last_seq, snapshot]))
-            .map_err(write_error)?;
+            let (sql, key, json) = match saved {
+                Saved::Pair { task_id, snapshot } => (
+                    "INSERT INTO pair_snapshots (task_id, last_seq, snapshot) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (task_id) DO UPDATE SET last_seq = excluded.last_seq, snapshot = excluded.snapshot",
+                    task_id,
+                    snapshot,
+                ),
+                Saved::Engine { name, state } => (
+                    "INSERT INTO engine_state (name, last_seq, state) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq, state = excluded.state",
+                    name,
+                    state,
+                ),
+            };
+            tx.prepare_cached(sql)
+                .and_then(|mut upsert| upsert.execute(params![key, last_seq, json]))
+                .map_err(write_error)?;
         }
         tx.commit().map_err(write_error)?;
         Ok(seqs)
@@ -202,7 +238,7 @@ impl Store {
         task_id: &str,
         snapshot: &str,
     ) -> Result<Vec<i64>, StoreError> {
-        self.write_batch(events, Some((task_id, snapshot)))
+        self.write_batch(events, Some(Saved::Pair { task_id, snapshot }))
     }
 
     /// Every pair snapshot, by task id.
@@ -348,4 +384,10 @@ fn apply_error(path: &Path, e: ApplyError) -> StoreError {
         ApplyError::Sql(source) => StoreError::with_source(path, StoreErrorKind::Write, source),
         ApplyError::Corrupt(what) => StoreError::new(path, StoreErrorKind::Decode { what }),
     }
+}
+
+/// What a batch saves besides its events.
+enum Saved<'a> {
+    Pair { task_id: &'a str, snapshot: &'a str },
+    Engine { name: &'a str, state: &'a str },
 }

@@ -605,3 +605,42 @@ fn snapshots_commit_with_their_events_and_replace_the_previous_one() {
     // Invalid JSON is refused by the schema.
     assert!(store.commit_with_snapshot(&[], "t", "not json").is_err());
 }
+
+#[test]
+fn engine_state_commits_with_its_events_survives_a_reopen_and_rolls_back_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut store = duet_store::Store::open(&path).unwrap();
+    assert_eq!(store.engine_state("merge-queue").unwrap(), None);
+    let queued =
+        duet_store::NewEvent::for_task(1, "t", duet_store::Event::TaskQueued { title: None });
+    store
+        .commit_with_engine_state(&[queued], "merge-queue", r#"{"v":1}"#)
+        .unwrap();
+    store
+        .commit_with_engine_state(&[], "merge-queue", r#"{"v":2}"#)
+        .unwrap();
+    let bad = duet_store::NewEvent::for_task(
+        3,
+        "t",
+        duet_store::Event::MessageDelivered { id: "nope".into() },
+    );
+    assert!(
+        store
+            .commit_with_engine_state(&[bad], "merge-queue", r#"{"v":3}"#)
+            .is_err()
+    );
+    assert!(
+        store
+            .commit_with_engine_state(&[], "merge-queue", "not json")
+            .is_err()
+    );
+    drop(store);
+    let store = duet_store::Store::open(&path).unwrap();
+    assert_eq!(
+        store.engine_state("merge-queue").unwrap().as_deref(),
+        Some(r#"{"v":2}"#)
+    );
+    // Not a pair: adoption never sees it.
+    assert!(store.pair_snapshots().unwrap().is_empty());
+}

@@ -445,7 +445,12 @@ impl App {
             }
             Key::Char('p') => request("pause", RequestBody::Pause { task: task.clone() }),
             Key::Char('r') => request("resume", RequestBody::Resume { task: task.clone() }),
-            Key::Char('m') => request("merge", RequestBody::Merge { task: task.clone() }),
+            Key::Char('m') => request(
+                "merge",
+                RequestBody::Merge {
+                    task: Some(task.clone()),
+                },
+            ),
             Key::Char('c') => {
                 self.mode = Mode::ConfirmCancel { task };
                 Vec::new()

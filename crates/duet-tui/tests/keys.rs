@@ -45,7 +45,7 @@ fn pause_resume_and_merge_go_to_the_selected_task() {
     assert_eq!(
         request(&app.on_key(Key::Char('m'))),
         &RequestBody::Merge {
-            task: "lexer".into()
+            task: Some("lexer".into())
         }
     );
     // Up stops at the top, Down at the bottom.

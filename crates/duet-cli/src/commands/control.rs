@@ -1,5 +1,5 @@
 //! The human commands that act on the running duet through its control socket:
-//! `duet say`, `duet answer`, `duet pause | resume | cancel`, `duet stop`.
+//! `duet say`, `duet answer`, `duet pause | resume | cancel`, `duet merge`, `duet stop`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use duet_core::protocol::Role;
 use duet_proto::{RequestBody, Response, ResponseBody};
 
-use crate::cli::{AnswerArgs, RoleArg, SayArgs, StopArgs, TaskControlArgs};
+use crate::cli::{AnswerArgs, MergeArgs, RoleArg, SayArgs, StopArgs, TaskControlArgs};
 use crate::client::{ControlClient, backlog_ids, print_json};
 use crate::command_error::CommandError;
 use crate::workspace::Workspace;
@@ -58,6 +58,17 @@ pub fn control(
     };
     let done = format!("task `{}` {verb}", args.task);
     exchange(cwd, Some(&args.task), body, args.json, done)
+}
+
+pub fn merge(cwd: &Path, args: &MergeArgs) -> Result<ExitCode, CommandError> {
+    let done = match &args.task {
+        Some(task) => format!("task `{task}` is in the merge queue; `duet status` shows it land"),
+        None => "every ready task is in the merge queue; `duet status` shows them land".into(),
+    };
+    let body = RequestBody::Merge {
+        task: args.task.clone(),
+    };
+    exchange(cwd, args.task.as_deref(), body, args.json, done)
 }
 
 pub fn stop(cwd: &Path, args: &StopArgs) -> Result<ExitCode, CommandError> {

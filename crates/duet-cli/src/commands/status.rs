@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use duet_core::lifecycle::StateKind;
 use duet_core::lifecycle::scheduler::Blocker;
-use duet_daemon::status::{StatusInputs, state_since, task_statuses};
+use duet_daemon::status::{
+    StatusInputs, dependency_rule, state_since, stored_merge_rows, task_statuses, with_merge_queue,
+};
 use duet_proto::status::{StatusSnapshot, TaskStatus};
 use duet_proto::{RequestBody, Response, ResponseBody};
 use duet_store::{Store, StoreErrorKind};
@@ -160,10 +162,14 @@ pub fn stored(ws: &Workspace) -> Result<StatusSnapshot, CommandError> {
         config: &config,
         repo_root: ws.root(),
         live: false,
+        dependency_rule: dependency_rule(&config, true),
     };
-    let tasks = task_statuses(inputs, &rows, &BTreeMap::new(), &mut |row| {
+    let mut tasks = task_statuses(inputs, &rows, &BTreeMap::new(), &mut |row| {
         store.as_ref().and_then(|s| state_since(s, &row.id))
     });
+    if let Some(store) = &store {
+        with_merge_queue(&mut tasks, &stored_merge_rows(store));
+    }
     Ok(StatusSnapshot::new(0, false, tasks))
 }
 

@@ -1,16 +1,14 @@
 //! Working the demo backlog through the engine (`duet run --simulate` on the sample: one
-//! `duet_daemon::run` with every task, pairs in parallel, dependencies first); each finished
-//! branch is merged into the base branch as the engine reports it done, before the tasks that
-//! depend on it start (the engine has no merge queue yet); then a summary table.
+//! `duet_daemon::run` with every task, pairs in parallel, dependencies first); the engine's
+//! merge queue lands each finished branch on the base branch before the tasks that depend on
+//! it start; then a summary table.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use duet_core::backlog::{Backlog, Task};
+use duet_core::backlog::Backlog;
 use duet_core::config::Config;
 use duet_daemon::{DaemonProgress, RunSummary};
 
-use super::sample::git;
 use crate::command_error::CommandError;
 use crate::engine_setup::{EngineOptions, engine_setup};
 use crate::workspace::Workspace;
@@ -74,12 +72,8 @@ pub fn work_backlog(
         ws.root().display()
     );
     let limit = options.task_timeout * u32::try_from(backlog.tasks.len().max(1)).unwrap_or(1);
-    let root: PathBuf = ws.root().to_path_buf();
-    let (merge_config, merge_backlog) = (config.clone(), backlog.clone());
-    let mut merge_failed: Option<String> = None;
     let mut last: std::collections::HashMap<String, String> = Default::default();
     let summary: RunSummary = {
-        let merge_failed = &mut merge_failed;
         let outcome = crate::async_run::block_on(duet_daemon::run(
             setup,
             move |progress| {
@@ -88,12 +82,6 @@ pub fn work_backlog(
                         return;
                     }
                     last.insert(task.clone(), state.clone());
-                    if state == "done"
-                        && let Some(done) = merge_backlog.get(task)
-                        && let Err(err) = merge(&root, done, &merge_config)
-                    {
-                        *merge_failed = Some(format!("failed to merge {task}: {err}"));
-                    }
                 }
                 print_progress(progress);
             },
@@ -108,9 +96,6 @@ pub fn work_backlog(
         ))?;
         outcome?
     };
-    if let Some(err) = merge_failed {
-        return Err(CommandError::user(err));
-    }
     let results = results(config, backlog, &summary);
     Ok(DemoRun {
         results,
@@ -124,7 +109,7 @@ fn results(config: &Config, backlog: &Backlog, summary: &RunSummary) -> Vec<Task
         summary
             .tasks
             .iter()
-            .any(|t| t.id == id && t.state == "done")
+            .any(|t| t.id == id && t.state == "merged")
     };
     backlog
         .tasks
@@ -147,7 +132,7 @@ fn results(config: &Config, backlog: &Backlog, summary: &RunSummary) -> Vec<Task
                 } else {
                     state.clone()
                 },
-                done: state == "done",
+                done: state == "merged",
                 rounds: outcome.map_or(0, |t| t.rounds),
                 commits: outcome.map_or(0, |t| t.commits.len()),
             }
@@ -162,32 +147,6 @@ fn print_progress(progress: DaemonProgress) {
         DaemonProgress::Note(text) => println!("    {text}"),
         DaemonProgress::Agent { .. } => {}
     }
-}
-
-/// Merges the finished task branch into its base branch (checked out at the repository root).
-fn merge(root: &Path, task: &Task, config: &Config) -> Result<(), CommandError> {
-    let branch = config.task_branch(&task.id);
-    let base = task.base_branch(config);
-    let current = git(root, &["rev-parse", "--abbrev-ref", "HEAD"])?;
-    if current.trim() != base {
-        return Err(CommandError::user(format!(
-            "cannot merge {branch}: the repository root has `{}` checked out, not `{base}`",
-            current.trim()
-        )));
-    }
-    git(
-        root,
-        &[
-            "merge",
-            "-q",
-            "--no-ff",
-            "-m",
-            &format!("Merge task {} ({branch})", task.id),
-            &branch,
-        ],
-    )?;
-    println!("    merged {branch} into {base}");
-    Ok(())
 }
 
 /// The summary table, one row per task.

@@ -258,6 +258,12 @@ impl QueueState {
         }
     }
 
+    /// The config may change between runs (`merge.auto`, `ci.command`); the queue keeps its
+    /// entries and takes the new settings.
+    pub fn set_config(&mut self, config: QueueConfig) {
+        self.config = config;
+    }
+
     pub fn config(&self) -> &QueueConfig {
         &self.config
     }

@@ -7,7 +7,7 @@ use duet_store::{Event, TaskState as StoredState};
 use super::{Daemon, now};
 use crate::DaemonError;
 use crate::DaemonProgress;
-use crate::status::{StatusInputs, snapshot_now};
+use crate::status::{StatusInputs, snapshot_now, with_merge_queue};
 use duet_pair::git_facts::read_git_facts;
 use duet_pair::socket::Incoming;
 use duet_pair::{ConnId, GitFacts};
@@ -139,16 +139,33 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     config: &self.setup.config,
                     repo_root: &self.setup.repo_root,
                     live: true,
+                    dependency_rule: self.dependency_rule(),
                 };
-                let status = snapshot_now(inputs, &self.store, &self.pairs, task.as_deref());
+                let mut status = snapshot_now(inputs, &self.store, &self.pairs, task.as_deref());
+                if let Some(merge) = &self.merge {
+                    with_merge_queue(&mut status.tasks, &merge.rows());
+                }
                 self.respond(conn, Response::ok(ResponseBody::Status { status }));
                 return Ok(());
             }
-            RequestBody::Merge { .. } => {
-                self.respond(
-                    conn,
-                    Response::error(ErrorKind::Unsupported, "this duet does not merge tasks yet"),
-                );
+            RequestBody::Merge { task } => {
+                if let Some(task) = task
+                    && self.backlog.get(task).is_none()
+                {
+                    self.respond(conn, unknown_task(task));
+                    return Ok(());
+                }
+                let response = match self.merge_requested(task.clone())? {
+                    None => Response::ok(ResponseBody::Ack),
+                    Some(why) => {
+                        let what = task.as_deref().map_or_else(
+                            || "cannot merge".to_owned(),
+                            |task| format!("cannot merge task `{task}`"),
+                        );
+                        Response::error(ErrorKind::WrongState, format!("{what}: {why}"))
+                    }
+                };
+                self.respond(conn, response);
                 return Ok(());
             }
             // Subscriptions are served by the socket from the status feed; one that reaches

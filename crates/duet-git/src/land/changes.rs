@@ -24,6 +24,36 @@ pub fn files_between(repo: &Repo, old: &str, new: &str) -> Result<Vec<String>, G
     paths_between(git, parse_commit(git, old)?, parse_commit(git, new)?)
 }
 
+/// The commits on `base` that carry task `task_id`'s `Duet-Task` trailer (what the merge queue
+/// landed for it), newest first, walking at most `limit` commits back from the base's tip.
+pub fn landed_commits(
+    repo: &Repo,
+    base: &str,
+    task_id: &str,
+    limit: usize,
+) -> Result<Vec<String>, GitError> {
+    let git = repo.main();
+    let tip = branch_tip(git, base)?;
+    let trailer = format!("{}: {task_id}", super::candidate::TASK_TRAILER);
+    let mut walk = git
+        .revwalk()
+        .map_err(|e| GitError::git(format!("walk `{base}`"), e))?;
+    walk.push(tip)
+        .map_err(|e| GitError::git(format!("walk `{base}`"), e))?;
+    let mut found = Vec::new();
+    for oid in walk.take(limit) {
+        let oid = oid.map_err(|e| GitError::git(format!("walk `{base}`"), e))?;
+        let commit = git
+            .find_commit(oid)
+            .map_err(|e| GitError::git(format!("read commit {oid}"), e))?;
+        let message = commit.message().unwrap_or_default();
+        if message.lines().any(|line| line.trim() == trailer) {
+            found.push(oid.to_string());
+        }
+    }
+    Ok(found)
+}
+
 /// The paths in both sorted lists (the files two changes both touch).
 pub fn overlap(a: &[String], b: &[String]) -> Vec<String> {
     let (mut i, mut j) = (0, 0);

@@ -1,0 +1,373 @@
+//! The merge queue in the engine: a done task enters `lifecycle::merge_queue` (by itself with
+//! `merge.auto`, else on `duet merge`); its git steps run through [`crate::merge_edge`], a
+//! candidate's CI runs off the loop; the queue's state is committed with the task-state events
+//! it causes, so a restarted engine resumes the step that was under way.
+
+use std::collections::{BTreeMap, HashMap};
+
+use duet_core::config::MergeMode;
+use duet_core::lifecycle::LifecycleEvent;
+use duet_core::lifecycle::merge_queue::{
+    QueueConfig, QueueEffect, QueueEvent, QueueRow, QueueState, TaskInfo, resume,
+};
+use duet_git::WorktreeManager;
+use duet_store::{Event, NewEvent, TaskState as StoredState, Verdict};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::{Daemon, now, store_err};
+use crate::merge_edge::{MergeEdge, drive, run_ci};
+use crate::{DaemonError, DaemonProgress};
+
+use crate::status::MERGE_QUEUE_STATE as QUEUE_STATE;
+
+/// What the engine keeps of the merge queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct MergeQueue {
+    pub queue: QueueState,
+    /// Tasks the queue sent back to their pair, with what the worker is told when the pair
+    /// starts again.
+    #[serde(default)]
+    pub sent_back: BTreeMap<String, String>,
+    /// Why the queue does not go on, while it does not.
+    #[serde(default)]
+    pub held: Option<String>,
+}
+
+impl MergeQueue {
+    /// The queue's rows for `duet status` (landing order, then the ready tasks).
+    pub fn rows(&self) -> Vec<QueueRow> {
+        self.queue.rows()
+    }
+
+    /// Reads the saved queue (none saved: an empty one).
+    pub fn load(store: &duet_store::Store, config: QueueConfig) -> Result<Self, String> {
+        match store.engine_state(QUEUE_STATE).map_err(|e| e.to_string())? {
+            Some(json) => {
+                let mut saved: MergeQueue = serde_json::from_str(&json)
+                    .map_err(|e| format!("the saved merge queue cannot be read: {e}"))?;
+                saved.queue.set_config(config);
+                Ok(saved)
+            }
+            None => {
+                let merged = store
+                    .task_states()
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .filter(|row| row.state == StoredState::Merged)
+                    .map(|row| row.id);
+                Ok(MergeQueue {
+                    queue: QueueState::new(config, merged),
+                    sent_back: BTreeMap::new(),
+                    held: None,
+                })
+            }
+        }
+    }
+}
+
+/// A `duet merge` that the queue refused, and why.
+pub(crate) type Refusal = Option<String>;
+
+impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
+    /// The queue's settings from the config.
+    fn queue_config(&self) -> QueueConfig {
+        let config = &self.setup.config;
+        QueueConfig {
+            auto: config.merge.auto,
+            ci: config.ci.command.is_some(),
+            repeat_limit: config.stall.repeat_limit.get(),
+            base: config.base_branch.clone(),
+        }
+    }
+
+    /// Whether this engine lands finished tasks: `merge.mode = "local"` under `duet run`
+    /// (`duet pair` works one task and leaves it done).
+    pub(super) fn merges_locally(&self) -> bool {
+        self.setup.config.merge.mode == MergeMode::Local && self.setup.focus.is_none()
+    }
+
+    /// At start: the saved queue, the step it was at taken up again, and tasks that finished
+    /// while no queue took them (a crash between the two commits) handed to it.
+    pub(super) fn open_merge_queue(&mut self) -> Result<(), DaemonError> {
+        if !self.merges_locally() {
+            return Ok(());
+        }
+        let merge = MergeQueue::load(&self.store, self.queue_config()).map_err(|text| {
+            DaemonError::of_kind(
+                crate::DaemonErrorKind::Store,
+                "read the merge queue",
+                std::io::Error::other(text),
+            )
+        })?;
+        self.merge = Some(merge);
+        let effects = match self.merge.as_mut() {
+            Some(merge) => resume(&mut merge.queue),
+            None => Vec::new(),
+        };
+        self.carry_out_queue(effects)?;
+        let done: Vec<String> = self
+            .store
+            .task_states()
+            .map_err(store_err)?
+            .into_iter()
+            .filter(|row| row.state == StoredState::Done)
+            .map(|row| row.id)
+            .collect();
+        for task in done {
+            self.task_done(&task)?;
+        }
+        Ok(())
+    }
+
+    /// A task's pair ended with the task done: it goes to the queue.
+    pub(super) fn task_done(&mut self, task: &str) -> Result<(), DaemonError> {
+        if self.merge.is_none() {
+            return Ok(());
+        }
+        let Some(info) = self.backlog.get(task).map(|t| TaskInfo {
+            task_id: t.id.to_string(),
+            title: t.title.clone(),
+            priority: t.priority,
+            depends_on: t.depends_on.iter().map(ToString::to_string).collect(),
+        }) else {
+            return Ok(());
+        };
+        self.queue_event(QueueEvent::TaskDone(info)).map(|_| ())
+    }
+
+    /// `duet merge TASK` (`Some`) or `duet merge --all`: `Some(why)` when refused.
+    pub(super) fn merge_requested(&mut self, task: Option<String>) -> Result<Refusal, DaemonError> {
+        if self.merge.is_none() {
+            let why = if self.setup.focus.is_some() {
+                "`duet pair` does not merge; run `duet run` (or `duet merge` while it runs)"
+            } else {
+                "merge.mode is \"pr\": finished tasks become pull requests, nothing merges here"
+            };
+            return Ok(Some(why.to_owned()));
+        }
+        self.queue_event(QueueEvent::MergeRequested { task_id: task })
+    }
+
+    /// A candidate's CI run is back.
+    pub(super) fn on_queue_ci(&mut self, event: QueueEvent) -> Result<(), DaemonError> {
+        self.queue_event(event).map(|_| ())
+    }
+
+    /// While a dirty checkout of the base holds the queue: try the move again (a checkout
+    /// still dirty changes nothing and is not announced again).
+    pub(super) fn merge_tick(&mut self) -> Result<(), DaemonError> {
+        if self
+            .merge
+            .as_ref()
+            .is_some_and(|m| m.queue.held_for_checkout())
+        {
+            self.queue_event(QueueEvent::CheckoutClean)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the queue has work under way or waiting (a held queue waits for the human).
+    pub(super) fn merge_busy(&self) -> bool {
+        self.merge
+            .as_ref()
+            .is_some_and(|m| m.queue.current().is_some() && m.queue.hold().is_none())
+    }
+
+    /// One event through the queue; its git steps done, the rest carried out.
+    fn queue_event(&mut self, event: QueueEvent) -> Result<Refusal, DaemonError> {
+        let Some(mut merge) = self.merge.take() else {
+            return Ok(None);
+        };
+        let effects = {
+            let config = &self.setup.config;
+            let manager =
+                WorktreeManager::new(&self.repo, &config.worktree_root, &config.branch_prefix);
+            match manager {
+                Ok(manager) => {
+                    let edge = MergeEdge {
+                        repo: &self.repo,
+                        manager: &manager,
+                        base: config.base_branch.clone(),
+                        strategy: config.merge.strategy,
+                        delete_branch: config.merge.delete_branch,
+                        titles: self.titles_and_approvals(),
+                        working: self.pairs.keys().cloned().collect(),
+                    };
+                    drive(&mut merge.queue, event, &edge)
+                }
+                Err(err) => {
+                    tracing::error!("the merge queue cannot open the worktrees: {err}");
+                    Vec::new()
+                }
+            }
+        };
+        self.merge = Some(merge);
+        self.carry_out_queue(effects)
+    }
+
+    /// Task id → its title and the reviewer's last approval (for squash messages).
+    fn titles_and_approvals(&self) -> BTreeMap<String, (String, Option<String>)> {
+        self.backlog
+            .tasks
+            .iter()
+            .map(|t| {
+                let approval = self
+                    .store
+                    .events(&duet_store::EventFilter::all().task(t.id.as_str()))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .rev()
+                    .find_map(|record| match record.event {
+                        Event::ReviewSubmitted {
+                            verdict: Verdict::Approve,
+                            round,
+                            ..
+                        } => Some(format!("Approved by the reviewer in review round {round}.")),
+                        _ => None,
+                    });
+                (t.id.to_string(), (t.title.clone(), approval))
+            })
+            .collect()
+    }
+
+    /// The engine's part of the queue's effects: task states committed with the queue's state
+    /// first, then messages, CI runs and answers.
+    fn carry_out_queue(&mut self, effects: Vec<QueueEffect>) -> Result<Refusal, DaemonError> {
+        let at = i64::try_from(now().0).unwrap_or(i64::MAX);
+        let mut events = Vec::new();
+        let mut states: HashMap<String, StoredState> = HashMap::new();
+        let mut changed = Vec::new();
+        for effect in &effects {
+            if let QueueEffect::Transition { task_id, event } = effect {
+                let from = match states.get(task_id) {
+                    Some(state) => *state,
+                    None => match self.stored_state(task_id) {
+                        Some(state) => state,
+                        None => continue,
+                    },
+                };
+                let Some((to, reason)) = stored_move(from, event) else {
+                    tracing::warn!(
+                        "task {task_id}: the merge queue's `{}` does not apply to a {from} task",
+                        event.name()
+                    );
+                    continue;
+                };
+                states.insert(task_id.clone(), to);
+                changed.push((task_id.clone(), to, reason.clone()));
+                events.push(NewEvent::for_task(
+                    at,
+                    task_id.clone(),
+                    Event::TaskStateChanged { from, to, reason },
+                ));
+            }
+        }
+        let mut refusal = None;
+        let mut tell = Vec::new();
+        let mut sent_back = Vec::new();
+        if let Some(merge) = self.merge.as_mut() {
+            for effect in effects {
+                match effect {
+                    QueueEffect::Transition { .. }
+                    | QueueEffect::BuildCandidate { .. }
+                    | QueueEffect::AdvanceBase { .. }
+                    | QueueEffect::CleanUp { .. } => {}
+                    QueueEffect::SendBack { task_id, text } => {
+                        merge.sent_back.insert(task_id.clone(), text);
+                        sent_back.push(task_id);
+                    }
+                    QueueEffect::TellPair { task_id, text } => tell.push((task_id, text)),
+                    QueueEffect::TellHuman { text } => {
+                        tracing::warn!("{text}");
+                        (self.progress)(DaemonProgress::Note(text));
+                    }
+                    QueueEffect::Held { reason } => merge.held = Some(reason),
+                    QueueEffect::Released => merge.held = None,
+                    QueueEffect::Refuse { why, .. } => refusal = Some(why),
+                    QueueEffect::RunCi { task_id, sha } => {
+                        spawn_candidate_ci(self.setup, &self.queue_ci_tx, task_id, sha);
+                    }
+                }
+            }
+            let json = serde_json::to_string(&*merge)
+                .map_err(|e| DaemonError::new("save the merge queue", e))?;
+            self.store
+                .commit_with_engine_state(&events, QUEUE_STATE, &json)
+                .map_err(store_err)?;
+        }
+        for (task, to, reason) in changed {
+            let state = match (&reason, to) {
+                (Some(reason), StoredState::NeedsHuman) => {
+                    (self.progress)(DaemonProgress::HumanNeeded {
+                        task: task.clone(),
+                        text: reason.clone(),
+                    });
+                    format!("{to}: {reason}")
+                }
+                _ => to.to_string(),
+            };
+            (self.progress)(DaemonProgress::TaskState { task, state });
+        }
+        for (task, text) in tell {
+            if let Some(slot) = self.pairs.get_mut(&task) {
+                let actions = slot.controller.ci_message(text, now());
+                self.apply(&task, actions)?;
+            }
+        }
+        if !sent_back.is_empty() {
+            self.schedule()?;
+        }
+        Ok(refusal)
+    }
+
+    /// What the worker of a task the queue sent back is told when its pair starts again.
+    pub(super) fn take_sent_back(&mut self, task: &str) -> Option<String> {
+        self.merge.as_mut()?.sent_back.remove(task)
+    }
+}
+
+/// The stored move for a queue transition from `from`: `(to, reason)`. A task sent back waits
+/// in the queue of tasks to start (its pair starts again when the scheduler picks it).
+fn stored_move(from: StoredState, event: &LifecycleEvent) -> Option<(StoredState, Option<String>)> {
+    use StoredState as S;
+    let reason = |text: &str| Some(text.to_owned());
+    match (from, event) {
+        (S::Done, LifecycleEvent::AwaitMerge) => Some((S::Ready, reason("waits for `duet merge`"))),
+        (S::Done | S::Ready, LifecycleEvent::MergeQueued) => {
+            Some((S::Merging, reason("in the merge queue")))
+        }
+        (S::Merging, LifecycleEvent::Landed) => Some((S::Merged, reason("landed on the base"))),
+        (S::Merging, LifecycleEvent::SentBack) => Some((
+            S::Queued,
+            reason("sent back to its pair by the merge queue"),
+        )),
+        (S::Merging, LifecycleEvent::Escalate { reason }) => {
+            Some((S::NeedsHuman, Some(reason.clone())))
+        }
+        _ => None,
+    }
+}
+
+/// Runs `ci.command` on a candidate off the loop; the result comes back as a queue event.
+fn spawn_candidate_ci(
+    setup: &crate::DaemonSetup,
+    tx: &mpsc::UnboundedSender<QueueEvent>,
+    task: String,
+    sha: String,
+) {
+    let root = setup.repo_root.clone();
+    let ci = setup.config.ci.clone();
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let event = match duet_git::Repo::discover(&root) {
+            Ok(repo) => run_ci(&repo, &ci, &task, &sha),
+            Err(err) => QueueEvent::CiFailed {
+                task_id: task,
+                sha,
+                excerpt: format!("could not open the repository: {err}"),
+            },
+        };
+        let _ = tx.send(event);
+    });
+}
