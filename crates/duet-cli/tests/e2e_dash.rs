@@ -289,6 +289,21 @@ fn the_dashboard_drives_three_simulated_pairs() {
     .unwrap();
     let mut stop = world.command(&["stop"]);
     assert!(stop.status().unwrap().success());
+    // Stopped with b and c unfinished: the run's interrupted exit, and its summary agrees.
     let finished = daemon.wait(STEP_TIMEOUT);
-    assert_eq!(finished.code, Some(0), "{finished:?}");
+    assert_eq!(finished.code, Some(130), "{finished:?}");
+    let summary: Vec<Vec<&str>> = finished
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    for (id, state) in [("a", "merged"), ("b", "working"), ("c", "working")] {
+        assert!(
+            summary
+                .iter()
+                .any(|l| l.len() > 1 && l[0] == id && l[1] == state),
+            "{id} {state}: {}",
+            finished.stdout
+        );
+    }
 }
