@@ -268,7 +268,7 @@ fn the_dashboard_drives_three_simulated_pairs() {
     })
     .unwrap();
     tmux.send_keys(&pane, &["m"]).unwrap();
-    tmux.wait_for_text(&pane, "merge a: ", STEP_TIMEOUT)
+    tmux.wait_for_text(&pane, "merge a: done", STEP_TIMEOUT)
         .unwrap();
     world.wait_for_events("a merged", support::RUN_TIMEOUT, |e| {
         is_in(e, "a", TaskState::Merged)
