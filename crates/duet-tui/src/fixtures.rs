@@ -102,34 +102,29 @@ pub fn needs_human() -> StatusSnapshot {
     status
 }
 
-/// Finished tasks: one merged, one waiting in the merge queue, one failed.
+/// Finished tasks: one merged, one landing in the merge queue, one ready for the human's
+/// merge, one failed.
 pub fn merged() -> StatusSnapshot {
-    let mut done = task("parser", "Write the parser", StateKind::Done);
+    let mut done = task("parser", "Write the parser", StateKind::Merged);
     done.round = 3;
     done.last_activity_ms = Some(NOW_MS - 7_200_000);
-    done.merge = Some(MergeStatus {
-        state: "merged".into(),
-        position: None,
-    });
-    let mut waiting = task("lexer", "Tokenise the input", StateKind::Done);
-    waiting.round = 1;
-    waiting.last_activity_ms = Some(NOW_MS - 60_000);
-    waiting.merge = Some(MergeStatus {
-        state: "queued".into(),
+    let mut landing = task("lexer", "Tokenise the input", StateKind::Merging);
+    landing.round = 1;
+    landing.last_activity_ms = Some(NOW_MS - 60_000);
+    landing.merge = Some(MergeStatus {
+        state: "CI on candidate 0123abcd".into(),
         position: Some(1),
     });
-    let mut failed = task("docs", "Document the CLI", StateKind::Failed);
+    let mut ready = task("docs", "Document the CLI", StateKind::Ready);
+    ready.round = 2;
+    ready.last_activity_ms = Some(NOW_MS - 30_000);
+    ready.merge = Some(MergeStatus {
+        state: "ready: `duet merge docs` lands it".into(),
+        position: None,
+    });
+    let mut failed = task("printer", "Pretty printer", StateKind::Failed);
     failed.reason = Some("the worktree could not be created".into());
-    StatusSnapshot::new(
-        90,
-        true,
-        vec![
-            done,
-            waiting,
-            failed,
-            task("printer", "Pretty printer", StateKind::Cancelled),
-        ],
-    )
+    StatusSnapshot::new(90, true, vec![done, landing, ready, failed])
 }
 
 /// `n` pairs in mixed states, for the render benchmark.

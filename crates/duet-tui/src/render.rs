@@ -47,7 +47,10 @@ fn header_line(app: &App) -> Line<'static> {
         Span::styled("duet dash", Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(" · "),
         source,
-        Span::raw(format!(" · {} tasks", app.status.tasks.len())),
+        Span::raw(match app.status.tasks.len() {
+            1 => " · 1 task".to_string(),
+            n => format!(" · {n} tasks"),
+        }),
     ];
     if needing > 0 {
         spans.push(Span::styled(
@@ -85,6 +88,8 @@ fn selected_line(app: &App) -> Line<'static> {
         ));
     } else if let Some(reason) = &task.reason {
         spans.push(Span::raw(format!(" · {reason}")));
+    } else if let Some(merge) = &task.merge {
+        spans.push(Span::raw(format!(" · {}", merge.state)));
     } else if !task.waiting.is_empty() {
         let waiting: Vec<String> = task.waiting.iter().map(ToString::to_string).collect();
         spans.push(Span::raw(format!(" · {}", waiting.join("; "))));
@@ -179,13 +184,12 @@ fn row(task: &TaskStatus, now_ms: i64) -> Row<'static> {
         "running" => "…",
         _ => "?",
     });
-    let merge = task.merge.as_ref().map_or_else(
-        || "-".to_string(),
-        |m| match m.position {
-            Some(p) => format!("#{p}"),
-            None => m.state.clone(),
-        },
-    );
+    // The queue's words are long: the column has the position, the info line the words.
+    let merge = task
+        .merge
+        .as_ref()
+        .and_then(|m| m.position)
+        .map_or_else(|| "-".to_string(), |p| format!("#{p}"));
     let round = if task.max_rounds > 0 {
         format!("{}/{}", task.round, task.max_rounds)
     } else {
@@ -290,6 +294,10 @@ fn render_detail(app: &App, frame: &mut Frame, area: Rect) {
     } else if let Some(reason) = &task.reason {
         lines.push(Line::from(format!("reason: {reason}")));
     }
+    if let Some(merge) = &task.merge {
+        let place = merge.position.map_or(String::new(), |p| format!("#{p}: "));
+        lines.push(Line::from(format!("merge queue: {place}{}", merge.state)));
+    }
     if let Some(ci) = &task.ci {
         lines.push(Line::from(format!(
             "CI at {}: {}",
@@ -351,7 +359,7 @@ const HELP: &[(&str, &str)] = &[
     ("A", "answer the task's question"),
     ("p / r", "pause / resume"),
     ("c", "cancel (asks first)"),
-    ("m", "merge a finished task"),
+    ("m", "merge a ready task"),
     ("a", "attach to the pair's tmux session"),
     ("Esc", "back / clear the message"),
     ("q", "quit"),
