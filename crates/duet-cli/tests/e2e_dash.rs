@@ -263,8 +263,9 @@ fn the_dashboard_drives_three_simulated_pairs() {
     world.wait_for_events("a ready", support::RUN_TIMEOUT, |e| {
         is_in(e, "a", TaskState::Ready)
     });
+    // Its row: ready, and what its branch changes against main (a.txt, one line).
     tmux.wait_for(&pane, STEP_TIMEOUT, "a shown ready", |s| {
-        row(s, "a").is_some_and(|l| l.contains("ready"))
+        row(s, "a").is_some_and(|l| l.contains("ready") && l.contains("+1-0"))
     })
     .unwrap();
     tmux.send_keys(&pane, &["m"]).unwrap();

@@ -178,6 +178,7 @@ mod tests {
                 activity: None,
                 session: None,
                 tmux_server: None,
+                diffstat: None,
                 in_backlog: true,
                 needs_human: needs.map(|r| NeedsHuman {
                     reason: r.into(),

@@ -5,7 +5,8 @@ use duet_core::config::AgentKind;
 use duet_core::lifecycle::StateKind;
 use duet_core::lifecycle::scheduler::Blocker;
 use duet_proto::status::{
-    AgentState, AgentStatus, CiStatus, MergeStatus, NeedsHuman, StatusSnapshot, TaskStatus,
+    AgentState, AgentStatus, CiStatus, DiffStat, MergeStatus, NeedsHuman, StatusSnapshot,
+    TaskStatus,
 };
 
 /// "Now" in the fixtures: every time below is a little before it.
@@ -52,6 +53,11 @@ pub fn task(id: &str, title: &str, state: StateKind) -> TaskStatus {
         activity: None,
         session: running.then(|| format!("duet-repo-{id}")),
         tmux_server: running.then(|| "duet".to_string()),
+        diffstat: running.then_some(DiffStat {
+            files: 3,
+            insertions: 120,
+            deletions: 14,
+        }),
         in_backlog: true,
         needs_human: None,
         ci: None,

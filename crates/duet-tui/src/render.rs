@@ -190,6 +190,10 @@ fn row(task: &TaskStatus, now_ms: i64) -> Row<'static> {
         .as_ref()
         .and_then(|m| m.position)
         .map_or_else(|| "-".to_string(), |p| format!("#{p}"));
+    let diff = task.diffstat.map_or_else(
+        || "-".to_string(),
+        |d| format!("+{}-{}", d.insertions, d.deletions),
+    );
     let round = if task.max_rounds > 0 {
         format!("{}/{}", task.round, task.max_rounds)
     } else {
@@ -206,6 +210,7 @@ fn row(task: &TaskStatus, now_ms: i64) -> Row<'static> {
         agent_cell(&task.reviewer),
         Cell::from(round),
         Cell::from(ci),
+        Cell::from(diff),
         Cell::from(
             task.last_activity_ms
                 .map_or("-".into(), |at| ago(at, now_ms)),
@@ -237,12 +242,13 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
         Constraint::Length(11),
         Constraint::Length(5),
         Constraint::Length(4),
+        Constraint::Length(7),
         Constraint::Length(4),
-        Constraint::Length(6),
-        Constraint::Min(4),
+        Constraint::Length(5),
+        Constraint::Min(0),
     ];
     let header = Row::new([
-        "", "TASK", "STATE", "WORKER", "REVIEWER", "ROUND", "CI", "ACT", "MERGE", "TITLE",
+        "", "TASK", "STATE", "WORKER", "REVIEWER", "ROUND", "CI", "DIFF", "ACT", "MERGE", "TITLE",
     ])
     .style(Style::new().add_modifier(Modifier::BOLD));
     let table = Table::new(rows.iter().map(|t| row(t, app.now_ms)), widths)
@@ -293,6 +299,12 @@ fn render_detail(app: &App, frame: &mut Frame, area: Rect) {
         }
     } else if let Some(reason) = &task.reason {
         lines.push(Line::from(format!("reason: {reason}")));
+    }
+    if let Some(d) = &task.diffstat {
+        lines.push(Line::from(format!(
+            "against the base: {} files, +{} -{}",
+            d.files, d.insertions, d.deletions
+        )));
     }
     if let Some(merge) = &task.merge {
         let place = merge.position.map_or(String::new(), |p| format!("#{p}: "));
