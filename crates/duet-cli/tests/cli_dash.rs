@@ -172,6 +172,22 @@ fn the_dashboard_drives_a_running_duet() {
     })
     .unwrap();
 
+    // Merging a task still at work: the engine's refusal, as `duet merge greet` would say it.
+    tmux.send_keys(&pane, &["m"]).unwrap();
+    let screen = tmux
+        .wait_for(&pane, SCREEN, "the merge refusal", |s| {
+            s.contains("merge greet: ")
+        })
+        .unwrap();
+    let cli = env.duet(&repo, &["merge", "greet"]);
+    assert_ne!(cli.code, 0, "{cli:?}");
+    assert!(cli.stderr.contains("cannot merge task `greet`"), "{cli:?}");
+    assert!(
+        screen.contains("merge greet: cannot merge task `greet`"),
+        "{screen}\n{cli:?}"
+    );
+    assert_eq!(state(&env, &duet, "greet"), "working");
+
     // The worker asks the human (the test plays its bridge, with its token): the dashboard
     // marks the task and counts it, the human is told once, duet's tmux status line says so.
     let asked = Client::new(duet.socket(), Duration::from_secs(10))
