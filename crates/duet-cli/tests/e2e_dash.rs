@@ -283,6 +283,14 @@ fn the_dashboard_drives_three_simulated_pairs() {
         .git(&world.repo, &["ls-tree", "--name-only", "main"]);
     assert!(files.lines().any(|f| f == "a.txt"), "{files}");
 
+    // The detail (Enter): a's state, and its conversation from the store with the review.
+    tmux.send_keys(&pane, &["Enter"]).unwrap();
+    tmux.wait_for(&pane, STEP_TIMEOUT, "a's detail", |s| {
+        s.contains("a · merged") && s.contains("reviewer → worker: review round 1: approve")
+    })
+    .unwrap();
+    tmux.send_keys(&pane, &["Escape"]).unwrap();
+
     tmux.send_keys(&pane, &["q"]).unwrap();
     tmux.wait_for(&pane, STEP_TIMEOUT, "the dashboard to quit", |_| {
         tmux.pane_dead(&pane).unwrap_or(false)

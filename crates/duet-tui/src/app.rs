@@ -114,7 +114,8 @@ pub struct ConversationLine {
     pub from: String,
     pub to: String,
     pub text: String,
-    /// `delivered`, `accepted` (not yet delivered), `suppressed`.
+    /// `delivered`, `accepted` (not yet delivered), `suppressed`; `note` for what is not a
+    /// message (a CI run).
     pub state: String,
 }
 

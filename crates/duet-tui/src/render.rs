@@ -335,6 +335,8 @@ fn render_detail(app: &App, frame: &mut Frame, area: Rect) {
                 let mark = match message.state.as_str() {
                     "delivered" => Span::styled("✓", Style::new().fg(Color::Green)),
                     "suppressed" => Span::styled("×", Style::new().fg(Color::DarkGray)),
+                    // Not a message: a CI run, said where it happened.
+                    "note" => Span::styled("·", Style::new().fg(Color::Cyan)),
                     _ => Span::styled("…", Style::new().fg(Color::Yellow)),
                 };
                 lines.push(Line::from(vec![

@@ -69,6 +69,12 @@ fn detail_says_why_the_task_needs_you_and_shows_the_conversation() {
                 state: "delivered".into(),
             },
             ConversationLine {
+                from: "ci".into(),
+                to: "pair".into(),
+                text: "CI test at 01234567: failed, 1 failing test".into(),
+                state: "note".into(),
+            },
+            ConversationLine {
                 from: "human".into(),
                 to: "worker".into(),
                 text: "accept leading dots".into(),

@@ -1,7 +1,7 @@
 //! `duet dash`: the dashboard (crate duet-tui) on this terminal. The dashboard talks to the
 //! running duet over the control socket only; this command gives it the stored state for when
 //! none runs (the same as `duet status`), a task's conversation and reviews (`duet log`'s data,
-//! from the store) for the detail, and attaching to a tmux session.
+//! and CI runs, from the store) for the detail, and attaching to a tmux session.
 
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
@@ -90,6 +90,29 @@ fn conversation(db: &Path, task: &str) -> Vec<ConversationLine> {
                     to: "worker".into(),
                     text,
                     state: "delivered".into(),
+                });
+            }
+            Event::CiRunFinished {
+                sha,
+                check,
+                status,
+                failing_tests,
+                summary,
+                ..
+            } => {
+                let mut text = format!(
+                    "CI {check} at {}: {}",
+                    sha.get(..8).unwrap_or(&sha),
+                    summary.unwrap_or(status)
+                );
+                if !failing_tests.is_empty() {
+                    text.push_str(&format!("\n  failing: {}", failing_tests.join(", ")));
+                }
+                lines.push(ConversationLine {
+                    from: "ci".into(),
+                    to: "pair".into(),
+                    text,
+                    state: "note".into(),
                 });
             }
             _ => {}
