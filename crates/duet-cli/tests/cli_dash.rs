@@ -248,13 +248,22 @@ fn the_dashboard_drives_a_running_duet() {
         "once each"
     );
 
+    // duet stops: the dashboard says it shows the stored state now, read-only, and an action
+    // is refused for want of a duet.
+    assert_eq!(env.duet(&repo, &["stop"]).code, 0);
+    duet.wait_exit();
+    tmux.wait_for(&pane, SCREEN, "the stored state", |s| {
+        s.contains("no duet running: stored state, read-only")
+    })
+    .unwrap();
+    tmux.send_keys(&pane, &["p"]).unwrap();
+    tmux.wait_for_text(&pane, "pause greet: no duet is running", SCREEN)
+        .unwrap();
+
     // q quits; the dashboard's process ends.
     tmux.send_keys(&pane, &["q"]).unwrap();
     tmux.wait_for(&pane, SCREEN, "the dashboard to quit", |_| {
         tmux.pane_dead(&pane).unwrap_or(false)
     })
     .unwrap();
-
-    assert_eq!(env.duet(&repo, &["stop"]).code, 0);
-    duet.wait_exit();
 }
