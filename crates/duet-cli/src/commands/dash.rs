@@ -50,6 +50,17 @@ fn conversation(db: &Path, task: &str) -> Vec<ConversationLine> {
     let events = store
         .events(&EventFilter::all().task(task))
         .unwrap_or_default();
+    // Each review's findings, in order, for what became of them in the review after.
+    let reviews: Vec<(u32, Vec<String>)> = events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::ReviewSubmitted {
+                round, findings, ..
+            } => Some((*round, findings.iter().map(finding_line).collect())),
+            _ => None,
+        })
+        .collect();
+    let mut fates = finding_fates(&reviews).into_iter();
     let mut lines = Vec::new();
     for record in events {
         match record.event {
@@ -74,16 +85,10 @@ fn conversation(db: &Path, task: &str) -> Vec<ConversationLine> {
                 findings,
             } => {
                 let mut text = format!("review round {round}: {}", verdict.as_str());
-                for finding in findings {
-                    let place = match (&finding.file, finding.line) {
-                        (Some(file), Some(line)) => format!(" {file}:{line}"),
-                        (Some(file), None) => format!(" {file}"),
-                        _ => String::new(),
-                    };
-                    text.push_str(&format!(
-                        "\n  [{}]{place} {}",
-                        finding.severity, finding.text
-                    ));
+                let fate = fates.next().unwrap_or_default();
+                for (i, finding) in findings.iter().enumerate() {
+                    let fate = fate.get(i).map_or(String::new(), |f| format!(" ({f})"));
+                    text.push_str(&format!("\n  {}{fate}", finding_line(finding)));
                 }
                 lines.push(ConversationLine {
                     from: "reviewer".into(),
@@ -121,6 +126,38 @@ fn conversation(db: &Path, task: &str) -> Vec<ConversationLine> {
     lines
 }
 
+/// A finding as the detail shows it: `[major] src/a.rs:3 text`.
+fn finding_line(finding: &duet_store::Finding) -> String {
+    let place = match (&finding.file, finding.line) {
+        (Some(file), Some(line)) => format!(" {file}:{line}"),
+        (Some(file), None) => format!(" {file}"),
+        _ => String::new(),
+    };
+    format!("[{}]{place} {}", finding.severity, finding.text)
+}
+
+/// What became of each finding of each review (`reviews`: round and findings, in order): raised
+/// again by the next review, resolved by it (not raised again), or still open (no review since).
+fn finding_fates(reviews: &[(u32, Vec<String>)]) -> Vec<Vec<String>> {
+    reviews
+        .iter()
+        .enumerate()
+        .map(|(i, (_, findings))| {
+            let next = reviews.get(i + 1);
+            findings
+                .iter()
+                .map(|finding| match next {
+                    None => "open".to_string(),
+                    Some((round, later)) if later.contains(finding) => {
+                        format!("raised again in round {round}")
+                    }
+                    Some((round, _)) => format!("resolved by round {round}"),
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// The terminal in the task's tmux session, on the server the running duet named (else this
 /// command's `--tmux-socket`), until the user detaches. Inside that same tmux server the client
 /// switches sessions instead (tmux cannot nest itself): the dashboard stays in its own pane.
@@ -155,4 +192,31 @@ fn attach(default_server: &str, session: &str, server: Option<&str>) -> Result<S
     } else {
         "detached, back".to_string()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::finding_fates;
+
+    #[test]
+    fn a_finding_is_resolved_when_the_next_review_drops_it_and_open_until_then() {
+        let reviews = vec![
+            (
+                1,
+                vec!["[major] a.rs:1 x".to_string(), "[nit] y".to_string()],
+            ),
+            (2, vec!["[major] a.rs:1 x".to_string()]),
+            (3, vec![]),
+            (4, vec!["[minor] z".to_string()]),
+        ];
+        assert_eq!(
+            finding_fates(&reviews),
+            vec![
+                vec!["raised again in round 2", "resolved by round 2"],
+                vec!["resolved by round 3"],
+                vec![],
+                vec!["open"],
+            ]
+        );
+    }
 }
