@@ -1,56 +1,77 @@
 //! What each task's branch changes against the base (`git diff --shortstat base...HEAD`), for
-//! the status feed: asked once per HEAD, answered by git on a thread of its own so the daemon's
-//! loop never waits for git (a large repository's diff may take a while).
+//! the status feed: asked once per HEAD, answered by git on one thread of its own (a bounded
+//! queue, `try_send`), so the daemon's loop never waits for git and a thousand new HEADs at
+//! once do not start a thousand gits.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
 use duet_proto::status::DiffStat;
 
+/// How many HEADs may wait for git; beyond, a HEAD is asked about again at the next publish.
+const QUEUE: usize = 256;
+
 /// Task → (the HEAD asked about, git's answer once it came).
 type Answers = Arc<Mutex<HashMap<String, (String, Option<DiffStat>)>>>;
 
-/// The diffstats known so far, and the git runs under way.
-#[derive(Debug, Clone)]
+/// One question for git.
+struct Job {
+    task: String,
+    head: String,
+    range: String,
+}
+
+/// The diffstats known so far, and the queue of questions for the git thread.
+#[derive(Debug)]
 pub struct DiffStats {
-    repo_root: PathBuf,
     answers: Answers,
+    jobs: SyncSender<Job>,
 }
 
 impl DiffStats {
+    /// Starts the git thread (it ends when this is dropped).
     pub fn new(repo_root: &Path) -> Self {
-        DiffStats {
-            repo_root: repo_root.to_path_buf(),
-            answers: Arc::default(),
-        }
+        let answers: Answers = Arc::default();
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(QUEUE);
+        let (root, written): (PathBuf, Answers) = (repo_root.to_path_buf(), Arc::clone(&answers));
+        std::thread::spawn(move || {
+            for job in queue {
+                let stat = shortstat(&root, &job.range);
+                let mut answers = written.lock().unwrap_or_else(|e| e.into_inner());
+                // Only if nobody asked about a newer HEAD meanwhile.
+                if let Some((asked, answer)) = answers.get_mut(&job.task)
+                    && *asked == job.head
+                {
+                    *answer = stat.or(*answer);
+                }
+            }
+        });
+        DiffStats { answers, jobs }
     }
 
     /// The diffstat of `task` at `head` against `base`, if git has answered; asks git (in the
-    /// background) the first time this HEAD is seen.
+    /// background) the first time this HEAD is seen. Until git answers, the last HEAD's stands.
     pub fn get(&self, task: &str, base: &str, head: &str) -> Option<DiffStat> {
         let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
-        match answers.get(task) {
+        let last = match answers.get(task) {
             Some((asked, answer)) if asked == head => return *answer,
-            // A new HEAD: the last answer stands until git gives the new one.
-            _ => {}
-        }
-        let last = answers.get(task).and_then(|(_, answer)| *answer);
-        answers.insert(task.to_owned(), (head.to_owned(), last));
-        drop(answers);
-        let (answers, root) = (Arc::clone(&self.answers), self.repo_root.clone());
-        let (task, range, head) = (task.to_owned(), format!("{base}...{head}"), head.to_owned());
-        std::thread::spawn(move || {
-            let stat = shortstat(&root, &range);
-            let mut answers = answers.lock().unwrap_or_else(|e| e.into_inner());
-            // Only if nobody asked about a newer HEAD meanwhile.
-            if let Some((asked, answer)) = answers.get_mut(&task)
-                && *asked == head
-            {
-                *answer = stat.or(*answer);
+            other => other.and_then(|(_, answer)| *answer),
+        };
+        let job = Job {
+            task: task.to_owned(),
+            head: head.to_owned(),
+            range: format!("{base}...{head}"),
+        };
+        match self.jobs.try_send(job) {
+            Ok(()) => {
+                answers.insert(task.to_owned(), (head.to_owned(), last));
             }
-        });
+            // Full: asked again at the next publish. Gone: the thread died; nothing to do.
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {}
+        }
         last
     }
 }
