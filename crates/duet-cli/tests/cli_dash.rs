@@ -1,6 +1,8 @@
 //! `duet dash` in a real terminal: a private tmux server runs the dashboard (80×24) over a real
 //! `duet run` with stand-in agents; keys go in with send-keys, the screen comes back with
-//! capture-pane, and a say / pause / resume round trip is checked in the daemon's own state.
+//! capture-pane, and each action is checked in the daemon's own state: say, attach and detach,
+//! pause / resume, refusals (resume, merge), ask and answer with notify.command and duet's tmux
+//! status line, then duet stopped (the stored state, read-only) and started again (live again).
 
 mod cli_socket_support;
 mod common;
@@ -39,6 +41,14 @@ fn wait_until(what: &str, done: impl Fn() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The state column of task `id`'s row on `screen`.
+fn row_state<'s>(screen: &'s str, id: &str) -> Option<&'s str> {
+    screen.lines().find_map(|l| {
+        let mut words = l.trim_start_matches(['›', '!', ' ']).split_whitespace();
+        (words.next() == Some(id)).then(|| words.next())?
+    })
 }
 
 fn state(env: &TestEnvironment, duet: &LiveDuet, id: &str) -> Value {
@@ -259,6 +269,26 @@ fn the_dashboard_drives_a_running_duet() {
     tmux.send_keys(&pane, &["p"]).unwrap();
     tmux.wait_for_text(&pane, "pause greet: no duet is running", SCREEN)
         .unwrap();
+
+    // A new duet (it adopts the agents left in tmux): the dashboard subscribes again by itself.
+    let mut again = duet_testkit::agents::ChildGuard::new(
+        env.duet_command()
+            .current_dir(&repo)
+            .args(["run", "--tmux-socket", &duet_tmux])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    tmux.wait_for(&pane, SCREEN, "live again", |s| {
+        s.lines().next().is_some_and(|l| l.contains("live"))
+            && row_state(s, "greet").is_some_and(|st| st == "working")
+    })
+    .unwrap();
+    assert_eq!(env.duet(&repo, &["stop"]).code, 0);
+    let stopped = again.wait_timeout(SCREEN).unwrap();
+    assert!(stopped.is_some(), "the second duet did not stop");
 
     // q quits; the dashboard's process ends.
     tmux.send_keys(&pane, &["q"]).unwrap();
