@@ -67,7 +67,7 @@ fn the_dashboard_drives_a_running_duet() {
     std::fs::write(
         &script,
         format!(
-            "printf '%s|%s|%s\\n' \"$DUET_TASK\" \"$DUET_EVENT\" \"$DUET_MESSAGE\" >> '{}'\n",
+            "printf '%s|%s|%s|%s\\n' \"$DUET_TASK\" \"$DUET_EVENT\" \"$DUET_REASON\" \"$DUET_MESSAGE\" >> '{}'\n",
             told.display()
         ),
     )
@@ -222,8 +222,9 @@ fn the_dashboard_drives_a_running_duet() {
     });
     let line = std::fs::read_to_string(&told).unwrap();
     assert!(
-        line.starts_with("greet|needs-human|duet: task greet needs you: ")
-            && line.contains("hello or hi?"),
+        line.starts_with(
+            "greet|needs-human|question from the worker: hello or hi?|duet: task greet needs you: "
+        ) && line.contains("hello or hi?"),
         "{line}"
     );
     wait_until("the tmux status line", || {
