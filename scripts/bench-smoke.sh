@@ -22,6 +22,7 @@ step cargo bench --quiet --profile dev -p duet-store --bench store_bench
 step cargo bench --quiet --profile dev -p duet-core --bench backlog_scale
 step cargo bench --quiet --profile dev -p duet-daemon --bench status_store
 step cargo bench --quiet --profile dev -p duet-daemon --bench bridge_latency
+step cargo bench --quiet --profile dev -p duet-tui --bench render
 step bash scripts/bench-worktree.sh
 step bash scripts/bench-scale.sh status
 step bash scripts/bench-scale.sh idle

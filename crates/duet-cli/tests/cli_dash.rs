@@ -1,6 +1,8 @@
 //! `duet dash` in a real terminal: a private tmux server runs the dashboard (80×24) over a real
 //! `duet run` with stand-in agents; keys go in with send-keys, the screen comes back with
-//! capture-pane, and a say / pause / resume round trip is checked in the daemon's own state.
+//! capture-pane, and each action is checked in the daemon's own state: say, attach and detach,
+//! pause / resume, refusals (resume, merge), ask and answer with notify.command and duet's tmux
+//! status line, then duet stopped (the stored state, read-only) and started again (live again).
 
 mod cli_socket_support;
 mod common;
@@ -41,6 +43,14 @@ fn wait_until(what: &str, done: impl Fn() -> bool) {
     }
 }
 
+/// The state column of task `id`'s row on `screen`.
+fn row_state<'s>(screen: &'s str, id: &str) -> Option<&'s str> {
+    screen.lines().find_map(|l| {
+        let mut words = l.trim_start_matches(['›', '!', ' ']).split_whitespace();
+        (words.next() == Some(id)).then(|| words.next())?
+    })
+}
+
 fn state(env: &TestEnvironment, duet: &LiveDuet, id: &str) -> Value {
     let out = env.duet(&duet.repo, &["status", id, "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
@@ -57,7 +67,7 @@ fn the_dashboard_drives_a_running_duet() {
     std::fs::write(
         &script,
         format!(
-            "printf '%s|%s|%s\\n' \"$DUET_TASK\" \"$DUET_EVENT\" \"$DUET_MESSAGE\" >> '{}'\n",
+            "printf '%s|%s|%s|%s\\n' \"$DUET_TASK\" \"$DUET_EVENT\" \"$DUET_REASON\" \"$DUET_MESSAGE\" >> '{}'\n",
             told.display()
         ),
     )
@@ -115,6 +125,39 @@ fn the_dashboard_drives_a_running_duet() {
         log.stdout
     );
 
+    // Attach (`a`): the dashboard hands its terminal to the pair's session on duet's own tmux
+    // server (which the status names: this dashboard was given no --tmux-socket); detaching
+    // brings the dashboard back.
+    let duet_tmux = format!("duet-sock-dash-{}", std::process::id());
+    let session = duet_agents::tmux::session_name(&repo, "greet");
+    let clients = || {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &duet_tmux, "list-clients", "-t", &session])
+            .args(["-F", "#{client_session}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert_eq!(clients(), 0);
+    tmux.send_keys(&pane, &["a"]).unwrap();
+    wait_until("the terminal to be attached to greet's session", || {
+        clients() == 1
+    });
+    // The pane shows tmux's screen of the pair now, not the dashboard.
+    tmux.wait_for(&pane, SCREEN, "the pair's session on screen", |s| {
+        !s.contains("duet dash")
+    })
+    .unwrap();
+    let detached = std::process::Command::new("tmux")
+        .args(["-L", &duet_tmux, "detach-client", "-s", &session])
+        .status()
+        .unwrap();
+    assert!(detached.success());
+    tmux.wait_for(&pane, SCREEN, "the dashboard back after detaching", |s| {
+        s.contains("duet dash") && s.contains("attach greet: detached, back")
+    })
+    .unwrap();
+
     // Pause: the daemon's state changes, and the change reaches the screen by itself.
     tmux.send_keys(&pane, &["p"]).unwrap();
     tmux.wait_for_text(&pane, "pause greet: done", SCREEN)
@@ -138,6 +181,22 @@ fn the_dashboard_drives_a_running_duet() {
         s.contains("resume greet: ") && !s.contains("resume greet: done")
     })
     .unwrap();
+
+    // Merging a task still at work: the engine's refusal, as `duet merge greet` would say it.
+    tmux.send_keys(&pane, &["m"]).unwrap();
+    let screen = tmux
+        .wait_for(&pane, SCREEN, "the merge refusal", |s| {
+            s.contains("merge greet: ")
+        })
+        .unwrap();
+    let cli = env.duet(&repo, &["merge", "greet"]);
+    assert_ne!(cli.code, 0, "{cli:?}");
+    assert!(cli.stderr.contains("cannot merge task `greet`"), "{cli:?}");
+    assert!(
+        screen.contains("merge greet: cannot merge task `greet`"),
+        "{screen}\n{cli:?}"
+    );
+    assert_eq!(state(&env, &duet, "greet"), "working");
 
     // The worker asks the human (the test plays its bridge, with its token): the dashboard
     // marks the task and counts it, the human is told once, duet's tmux status line says so.
@@ -163,12 +222,11 @@ fn the_dashboard_drives_a_running_duet() {
     });
     let line = std::fs::read_to_string(&told).unwrap();
     assert!(
-        line.starts_with("greet|needs-human|duet: task greet needs you: ")
-            && line.contains("hello or hi?"),
+        line.starts_with(
+            "greet|needs-human|question from the worker: hello or hi?|duet: task greet needs you: "
+        ) && line.contains("hello or hi?"),
         "{line}"
     );
-    let duet_tmux = format!("duet-sock-dash-{}", std::process::id());
-    let session = duet_agents::tmux::session_name(&repo, "greet");
     wait_until("the tmux status line", || {
         std::process::Command::new("tmux")
             .args([
@@ -201,13 +259,42 @@ fn the_dashboard_drives_a_running_duet() {
         "once each"
     );
 
+    // duet stops: the dashboard says it shows the stored state now, read-only, and an action
+    // is refused for want of a duet.
+    assert_eq!(env.duet(&repo, &["stop"]).code, 0);
+    duet.wait_exit();
+    tmux.wait_for(&pane, SCREEN, "the stored state", |s| {
+        s.contains("no duet running: stored state, read-only")
+    })
+    .unwrap();
+    tmux.send_keys(&pane, &["p"]).unwrap();
+    tmux.wait_for_text(&pane, "pause greet: no duet is running", SCREEN)
+        .unwrap();
+
+    // A new duet (it adopts the agents left in tmux): the dashboard subscribes again by itself.
+    let mut again = duet_testkit::agents::ChildGuard::new(
+        env.duet_command()
+            .current_dir(&repo)
+            .args(["run", "--tmux-socket", &duet_tmux])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    tmux.wait_for(&pane, SCREEN, "live again", |s| {
+        s.lines().next().is_some_and(|l| l.contains("live"))
+            && row_state(s, "greet").is_some_and(|st| st == "working")
+    })
+    .unwrap();
+    assert_eq!(env.duet(&repo, &["stop"]).code, 0);
+    let stopped = again.wait_timeout(SCREEN).unwrap();
+    assert!(stopped.is_some(), "the second duet did not stop");
+
     // q quits; the dashboard's process ends.
     tmux.send_keys(&pane, &["q"]).unwrap();
     tmux.wait_for(&pane, SCREEN, "the dashboard to quit", |_| {
         tmux.pane_dead(&pane).unwrap_or(false)
     })
     .unwrap();
-
-    assert_eq!(env.duet(&repo, &["stop"]).code, 0);
-    duet.wait_exit();
 }

@@ -177,6 +177,8 @@ mod tests {
                 running: true,
                 activity: None,
                 session: None,
+                tmux_server: None,
+                diffstat: None,
                 in_backlog: true,
                 needs_human: needs.map(|r| NeedsHuman {
                     reason: r.into(),

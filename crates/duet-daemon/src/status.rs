@@ -131,6 +131,8 @@ pub fn task_statuses(
                 running: false,
                 activity: None,
                 session: None,
+                tmux_server: None,
+                diffstat: None,
                 in_backlog: true,
                 needs_human: None,
                 ci: ci_status(pairs.get(t.id.as_str()), row),
@@ -165,6 +167,8 @@ pub fn task_statuses(
             running: false,
             activity: None,
             session: None,
+            tmux_server: None,
+            diffstat: None,
             in_backlog: false,
             needs_human: None,
             ci: None,
@@ -238,6 +242,7 @@ pub struct Publisher {
     repo_root: PathBuf,
     /// The needs-human count last shown on the tmux status lines, and on which sessions.
     shown: Option<(usize, Vec<String>)>,
+    diffstats: crate::diffstat::DiffStats,
 }
 
 impl Publisher {
@@ -254,6 +259,7 @@ impl Publisher {
             runtime,
             repo_root: repo_root.to_path_buf(),
             shown: None,
+            diffstats: crate::diffstat::DiffStats::new(repo_root),
         }
     }
 
@@ -297,6 +303,16 @@ impl Publisher {
         };
         let mut tasks = task_statuses(inputs, &rows, pairs, &mut since);
         with_merge_queue(&mut tasks, merge.unwrap_or_default());
+        // Where the dashboard attaches: this runtime's server, for tasks with a session.
+        let server = self.runtime.attach_server();
+        for task in tasks.iter_mut().filter(|t| t.session.is_some()) {
+            task.tmux_server.clone_from(&server);
+        }
+        for task in &mut tasks {
+            if let Some(head) = &task.head {
+                task.diffstat = self.diffstats.get(&task.id, &config.base_branch, head);
+            }
+        }
         let needing = tasks.iter().filter(|t| t.needs_human.is_some()).count();
         let changes = self.feed.publish(tasks);
         if changes.is_empty() {

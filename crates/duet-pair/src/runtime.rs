@@ -86,6 +86,11 @@ pub trait AgentRuntime: Send + Sync + std::fmt::Debug {
     /// A line a human sees on the pair's place as a whole (how many tasks need them); a runtime
     /// with no such place ignores it.
     fn set_status_line(&self, _pair: &str, _text: &str) {}
+
+    /// The name a human attaches to the pairs' places with (`tmux -L NAME`), if they can.
+    fn attach_server(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The runtime as the engine holds it.
@@ -165,5 +170,9 @@ impl AgentRuntime for TmuxRuntime {
         if let Err(err) = self.set_status_right(pair, text) {
             tracing::debug!("failed to set the status line of {pair}: {err}");
         }
+    }
+
+    fn attach_server(&self) -> Option<String> {
+        Some(self.socket_name().to_owned())
     }
 }

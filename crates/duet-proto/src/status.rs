@@ -76,6 +76,13 @@ pub struct TaskStatus {
     /// The tmux session of its pair, for attaching.
     #[serde(default)]
     pub session: Option<String>,
+    /// The tmux server (`tmux -L NAME`) that holds `session`, as the running duet says: where
+    /// the dashboard attaches (it never guesses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmux_server: Option<String>,
+    /// What the branch changes against the base (the running duet's `git diff --shortstat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diffstat: Option<DiffStat>,
     /// False for tasks the store knows but the backlog no longer lists.
     #[serde(default = "yes")]
     pub in_backlog: bool,
@@ -177,6 +184,40 @@ pub struct CiStatus {
     pub state: String,
     #[serde(default)]
     pub excerpt: Option<String>,
+}
+
+/// What a task's branch changes against the base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffStat {
+    pub files: u32,
+    pub insertions: u32,
+    pub deletions: u32,
+}
+
+impl DiffStat {
+    /// Reads git's `--shortstat` line (` 2 files changed, 5 insertions(+), 1 deletion(-)`);
+    /// an empty one is no change.
+    pub fn from_shortstat(line: &str) -> Option<DiffStat> {
+        let mut stat = DiffStat {
+            files: 0,
+            insertions: 0,
+            deletions: 0,
+        };
+        for part in line.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (count, what) = part.split_once(' ')?;
+            let count: u32 = count.parse().ok()?;
+            if what.starts_with("file") {
+                stat.files = count;
+            } else if what.starts_with("insertion") {
+                stat.insertions = count;
+            } else if what.starts_with("deletion") {
+                stat.deletions = count;
+            } else {
+                return None;
+            }
+        }
+        Some(stat)
+    }
 }
 
 /// Where a finished task is on its way into the base branch.
@@ -286,6 +327,8 @@ impl TaskStatus {
             running: true,
             activity: Some(state.status_text()),
             session: None,
+            tmux_server: None,
+            diffstat: None,
             in_backlog: true,
             needs_human,
             ci: None,
@@ -395,6 +438,35 @@ impl StatusLog {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_shortstat_line_is_read_and_a_strange_one_refused() {
+        assert_eq!(
+            DiffStat::from_shortstat(" 2 files changed, 5 insertions(+), 1 deletion(-)\n"),
+            Some(DiffStat {
+                files: 2,
+                insertions: 5,
+                deletions: 1
+            })
+        );
+        assert_eq!(
+            DiffStat::from_shortstat(" 1 file changed, 3 deletions(-)"),
+            Some(DiffStat {
+                files: 1,
+                insertions: 0,
+                deletions: 3
+            })
+        );
+        assert_eq!(
+            DiffStat::from_shortstat(""),
+            Some(DiffStat {
+                files: 0,
+                insertions: 0,
+                deletions: 0
+            })
+        );
+        assert_eq!(DiffStat::from_shortstat("fatal: bad revision"), None);
+    }
+
     use super::*;
 
     fn task(id: &str, state: StateKind) -> TaskStatus {
@@ -417,6 +489,8 @@ mod tests {
             running: false,
             activity: None,
             session: None,
+            tmux_server: None,
+            diffstat: None,
             in_backlog: true,
             needs_human: None,
             ci: None,

@@ -9,11 +9,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 fn main() {
-    let frames: u32 = if std::env::var_os("DUET_BENCH_SMOKE").is_some() {
-        5
-    } else {
-        500
-    };
+    // Smoke mode (scripts/bench-smoke.sh) runs the unoptimised dev build on a busy machine:
+    // it checks that frames are drawn, not the time goal, which is for this bench's own build.
+    let smoke = std::env::var_os("DUET_BENCH_SMOKE").is_some();
+    let frames: u32 = if smoke { 5 } else { 500 };
     let app = App::new(fixtures::many(50), Connection::Live, NOW_MS);
     for (width, height) in [(80, 24), (200, 60)] {
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
@@ -30,8 +29,12 @@ fn main() {
         println!(
             "render 50 pairs at {width}x{height}: median {median:?}, max {worst:?} over {frames} frames (goal: <= 16ms)"
         );
+        // What was measured was the table: the first pairs are on screen.
+        let buffer = terminal.backend().buffer();
+        let text: String = buffer.content().iter().map(|c| c.symbol()).collect();
+        assert!(text.contains("task-00"), "nothing drawn");
         assert!(
-            median <= Duration::from_millis(16),
+            smoke || median <= Duration::from_millis(16),
             "a frame took {median:?}"
         );
     }

@@ -31,9 +31,11 @@ pub enum Command {
         body: RequestBody,
     },
     /// Leave the screen, attach the terminal to this tmux session, come back when detached.
+    /// `server` is the tmux server the running duet says holds it (`None`: the default).
     Attach {
         task: String,
         session: String,
+        server: Option<String>,
     },
     /// Read the task's conversation (the store's messages) for the detail view.
     LoadDetail {
@@ -112,7 +114,8 @@ pub struct ConversationLine {
     pub from: String,
     pub to: String,
     pub text: String,
-    /// `delivered`, `accepted` (not yet delivered), `suppressed`.
+    /// `delivered`, `accepted` (not yet delivered), `suppressed`; `note` for what is not a
+    /// message (a CI run).
     pub state: String,
 }
 
@@ -453,8 +456,15 @@ impl App {
                 self.mode = Mode::ConfirmCancel { task };
                 Vec::new()
             }
-            Key::Char('a') => match self.selected_task().and_then(|t| t.session.clone()) {
-                Some(session) => vec![Command::Attach { task, session }],
+            Key::Char('a') => match self
+                .selected_task()
+                .and_then(|t| Some((t.session.clone()?, t.tmux_server.clone())))
+            {
+                Some((session, server)) => vec![Command::Attach {
+                    task,
+                    session,
+                    server,
+                }],
                 None => {
                     self.flash = Some(Flash {
                         text: format!("attach {task}: no pair runs it (no tmux session)"),

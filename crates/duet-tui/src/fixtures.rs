@@ -5,7 +5,8 @@ use duet_core::config::AgentKind;
 use duet_core::lifecycle::StateKind;
 use duet_core::lifecycle::scheduler::Blocker;
 use duet_proto::status::{
-    AgentState, AgentStatus, CiStatus, MergeStatus, NeedsHuman, StatusSnapshot, TaskStatus,
+    AgentState, AgentStatus, CiStatus, DiffStat, MergeStatus, NeedsHuman, StatusSnapshot,
+    TaskStatus,
 };
 
 /// "Now" in the fixtures: every time below is a little before it.
@@ -51,6 +52,12 @@ pub fn task(id: &str, title: &str, state: StateKind) -> TaskStatus {
         running,
         activity: None,
         session: running.then(|| format!("duet-repo-{id}")),
+        tmux_server: running.then(|| "duet".to_string()),
+        diffstat: running.then_some(DiffStat {
+            files: 3,
+            insertions: 120,
+            deletions: 14,
+        }),
         in_backlog: true,
         needs_human: None,
         ci: None,
@@ -101,34 +108,29 @@ pub fn needs_human() -> StatusSnapshot {
     status
 }
 
-/// Finished tasks: one merged, one waiting in the merge queue, one failed.
+/// Finished tasks: one merged, one landing in the merge queue, one ready for the human's
+/// merge, one failed.
 pub fn merged() -> StatusSnapshot {
-    let mut done = task("parser", "Write the parser", StateKind::Done);
+    let mut done = task("parser", "Write the parser", StateKind::Merged);
     done.round = 3;
     done.last_activity_ms = Some(NOW_MS - 7_200_000);
-    done.merge = Some(MergeStatus {
-        state: "merged".into(),
-        position: None,
-    });
-    let mut waiting = task("lexer", "Tokenise the input", StateKind::Done);
-    waiting.round = 1;
-    waiting.last_activity_ms = Some(NOW_MS - 60_000);
-    waiting.merge = Some(MergeStatus {
-        state: "queued".into(),
+    let mut landing = task("lexer", "Tokenise the input", StateKind::Merging);
+    landing.round = 1;
+    landing.last_activity_ms = Some(NOW_MS - 60_000);
+    landing.merge = Some(MergeStatus {
+        state: "CI on candidate 0123abcd".into(),
         position: Some(1),
     });
-    let mut failed = task("docs", "Document the CLI", StateKind::Failed);
+    let mut ready = task("docs", "Document the CLI", StateKind::Ready);
+    ready.round = 2;
+    ready.last_activity_ms = Some(NOW_MS - 30_000);
+    ready.merge = Some(MergeStatus {
+        state: "ready: `duet merge docs` lands it".into(),
+        position: None,
+    });
+    let mut failed = task("printer", "Pretty printer", StateKind::Failed);
     failed.reason = Some("the worktree could not be created".into());
-    StatusSnapshot::new(
-        90,
-        true,
-        vec![
-            done,
-            waiting,
-            failed,
-            task("printer", "Pretty printer", StateKind::Cancelled),
-        ],
-    )
+    StatusSnapshot::new(90, true, vec![done, landing, ready, failed])
 }
 
 /// `n` pairs in mixed states, for the render benchmark.

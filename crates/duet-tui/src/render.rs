@@ -47,7 +47,10 @@ fn header_line(app: &App) -> Line<'static> {
         Span::styled("duet dash", Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(" · "),
         source,
-        Span::raw(format!(" · {} tasks", app.status.tasks.len())),
+        Span::raw(match app.status.tasks.len() {
+            1 => " · 1 task".to_string(),
+            n => format!(" · {n} tasks"),
+        }),
     ];
     if needing > 0 {
         spans.push(Span::styled(
@@ -85,6 +88,8 @@ fn selected_line(app: &App) -> Line<'static> {
         ));
     } else if let Some(reason) = &task.reason {
         spans.push(Span::raw(format!(" · {reason}")));
+    } else if let Some(merge) = &task.merge {
+        spans.push(Span::raw(format!(" · {}", merge.state)));
     } else if !task.waiting.is_empty() {
         let waiting: Vec<String> = task.waiting.iter().map(ToString::to_string).collect();
         spans.push(Span::raw(format!(" · {}", waiting.join("; "))));
@@ -179,12 +184,15 @@ fn row(task: &TaskStatus, now_ms: i64) -> Row<'static> {
         "running" => "…",
         _ => "?",
     });
-    let merge = task.merge.as_ref().map_or_else(
+    // The queue's words are long: the column has the position, the info line the words.
+    let merge = task
+        .merge
+        .as_ref()
+        .and_then(|m| m.position)
+        .map_or_else(|| "-".to_string(), |p| format!("#{p}"));
+    let diff = task.diffstat.map_or_else(
         || "-".to_string(),
-        |m| match m.position {
-            Some(p) => format!("#{p}"),
-            None => m.state.clone(),
-        },
+        |d| format!("+{}-{}", d.insertions, d.deletions),
     );
     let round = if task.max_rounds > 0 {
         format!("{}/{}", task.round, task.max_rounds)
@@ -202,6 +210,7 @@ fn row(task: &TaskStatus, now_ms: i64) -> Row<'static> {
         agent_cell(&task.reviewer),
         Cell::from(round),
         Cell::from(ci),
+        Cell::from(diff),
         Cell::from(
             task.last_activity_ms
                 .map_or("-".into(), |at| ago(at, now_ms)),
@@ -233,12 +242,13 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
         Constraint::Length(11),
         Constraint::Length(5),
         Constraint::Length(4),
+        Constraint::Length(7),
         Constraint::Length(4),
-        Constraint::Length(6),
-        Constraint::Min(4),
+        Constraint::Length(5),
+        Constraint::Min(0),
     ];
     let header = Row::new([
-        "", "TASK", "STATE", "WORKER", "REVIEWER", "ROUND", "CI", "ACT", "MERGE", "TITLE",
+        "", "TASK", "STATE", "WORKER", "REVIEWER", "ROUND", "CI", "DIFF", "ACT", "MERGE", "TITLE",
     ])
     .style(Style::new().add_modifier(Modifier::BOLD));
     let table = Table::new(rows.iter().map(|t| row(t, app.now_ms)), widths)
@@ -290,6 +300,16 @@ fn render_detail(app: &App, frame: &mut Frame, area: Rect) {
     } else if let Some(reason) = &task.reason {
         lines.push(Line::from(format!("reason: {reason}")));
     }
+    if let Some(d) = &task.diffstat {
+        lines.push(Line::from(format!(
+            "against the base: {} files, +{} -{}",
+            d.files, d.insertions, d.deletions
+        )));
+    }
+    if let Some(merge) = &task.merge {
+        let place = merge.position.map_or(String::new(), |p| format!("#{p}: "));
+        lines.push(Line::from(format!("merge queue: {place}{}", merge.state)));
+    }
     if let Some(ci) = &task.ci {
         lines.push(Line::from(format!(
             "CI at {}: {}",
@@ -315,6 +335,8 @@ fn render_detail(app: &App, frame: &mut Frame, area: Rect) {
                 let mark = match message.state.as_str() {
                     "delivered" => Span::styled("✓", Style::new().fg(Color::Green)),
                     "suppressed" => Span::styled("×", Style::new().fg(Color::DarkGray)),
+                    // Not a message: a CI run, said where it happened.
+                    "note" => Span::styled("·", Style::new().fg(Color::Cyan)),
                     _ => Span::styled("…", Style::new().fg(Color::Yellow)),
                 };
                 lines.push(Line::from(vec![
@@ -351,7 +373,7 @@ const HELP: &[(&str, &str)] = &[
     ("A", "answer the task's question"),
     ("p / r", "pause / resume"),
     ("c", "cancel (asks first)"),
-    ("m", "merge a finished task"),
+    ("m", "merge a ready task"),
     ("a", "attach to the pair's tmux session"),
     ("Esc", "back / clear the message"),
     ("q", "quit"),

@@ -26,8 +26,10 @@ const TICK: Duration = Duration::from_millis(50);
 pub type StoredFn = Box<dyn FnMut() -> Result<StatusSnapshot, String>>;
 /// Reads a task's conversation.
 pub type DetailFn = Box<dyn FnMut(&str) -> Vec<ConversationLine>>;
-/// Attaches the terminal to a tmux session until the user detaches.
-pub type AttachFn = Box<dyn FnMut(&str) -> Result<(), String>>;
+/// Attaches the terminal to tmux session `session` on server `server` (`None`: the host's
+/// default) until the user detaches, or switches the tmux client the dashboard runs in to it;
+/// answers what to tell the user.
+pub type AttachFn = Box<dyn FnMut(&str, Option<&str>) -> Result<String, String>>;
 
 /// What the dashboard needs from its host (the `duet` binary): the stored state when no duet
 /// runs, a task's conversation, and attaching the terminal to a tmux session.
@@ -157,16 +159,25 @@ pub fn run(socket: PathBuf, mut hooks: Hooks) -> Result<(), TuiError> {
                     let lines = (hooks.detail)(&task);
                     app.on_detail(task, lines);
                 }
-                Command::Attach { task, session } => {
+                Command::Attach {
+                    task,
+                    session,
+                    server,
+                } => {
+                    // tmux gets the terminal as a shell would hand it over: cooked, main screen.
                     Screen::leave();
-                    let result = (hooks.attach)(&session);
+                    let result = (hooks.attach)(&session, server.as_deref());
                     crossterm::terminal::enable_raw_mode().map_err(term_err("set up"))?;
                     crossterm::execute!(std::io::stdout(), EnterAlternateScreen)
                         .map_err(term_err("set up"))?;
+                    // Whatever tmux left on the screen is not the dashboard's: draw it all anew.
                     terminal.clear().map_err(term_err("draw on"))?;
-                    if let Err(err) = result {
-                        app.on_reply(&format!("attach {task}"), Err(err));
+                    // Keys typed while attached were tmux's, not the dashboard's.
+                    while event::poll(Duration::ZERO).map_err(term_err("read"))? {
+                        let _ = event::read();
                     }
+                    app.on_reply(&format!("attach {task}"), result);
+                    dirty = true;
                 }
             }
         }

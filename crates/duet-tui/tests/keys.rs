@@ -151,7 +151,8 @@ fn filter_sort_detail_help_attach_and_quit() {
         app.on_key(Key::Char('a')),
         vec![Command::Attach {
             task: "lexer".into(),
-            session: "duet-repo-lexer".into()
+            session: "duet-repo-lexer".into(),
+            server: Some("duet".into()),
         }]
     );
     app.on_key(Key::Char('?'));

@@ -48,7 +48,11 @@ fn needs_human_comes_first_and_marked() {
 
 #[test]
 fn merged() {
-    insta::assert_snapshot!(screen(&live(fixtures::merged())));
+    let mut app = live(fixtures::merged());
+    // The task being landed: its queue position in the table, the queue's words below.
+    app.on_key(Key::Down);
+    assert_eq!(app.selected.as_deref(), Some("lexer"));
+    insta::assert_snapshot!(screen(&app));
 }
 
 #[test]
@@ -63,6 +67,12 @@ fn detail_says_why_the_task_needs_you_and_shows_the_conversation() {
                 to: "reviewer".into(),
                 text: "please review 0123456".into(),
                 state: "delivered".into(),
+            },
+            ConversationLine {
+                from: "ci".into(),
+                to: "pair".into(),
+                text: "CI test at 01234567: failed, 1 failing test".into(),
+                state: "note".into(),
             },
             ConversationLine {
                 from: "human".into(),
