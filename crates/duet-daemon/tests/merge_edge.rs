@@ -223,7 +223,9 @@ fn with_ci_only_a_passing_candidate_lands_and_a_failing_one_goes_back() {
         "{text}"
     );
     assert!(
-        !root.join(".duet/merge/b").exists(),
+        std::fs::read_dir(root.join(".duet/merge"))
+            .map(|dir| dir.count() == 0)
+            .unwrap_or(true),
         "the scratch checkout is gone"
     );
     assert!(!git(&root, &["worktree", "list"]).contains(".duet/merge"));

@@ -17,8 +17,10 @@ pub const SCRATCH_ROOT: &str = ".duet/merge";
 /// with a task worktree's.
 const ADMIN_PREFIX: &str = "duet-merge-";
 
-/// A candidate checked out in `.duet/merge/<task-id>`; removed (folder and registration)
-/// on drop.
+/// A candidate checked out in `.duet/merge/<task-id>-<pid>-<n>`; removed (folder and
+/// registration) on drop. Each checkout has a name of its own, so a run cut off (its engine
+/// stopped, its thread or process not yet gone) never removes the checkout of the run that
+/// replaced it.
 #[derive(Debug)]
 pub struct ScratchWorktree {
     path: PathBuf,
@@ -27,8 +29,9 @@ pub struct ScratchWorktree {
 }
 
 impl ScratchWorktree {
-    /// Checks out `sha` (detached) in `.duet/merge/<task_id>`, replacing a leftover of the same
-    /// name. `task_id` must be a valid task id (it is used as a folder name).
+    /// Checks out `sha` (detached) in a new folder under `.duet/merge/` named after `task_id`
+    /// (a valid task id: it is used in the folder's name). Leftovers of killed runs are
+    /// [`sweep`]'s.
     pub fn create(repo: &Repo, task_id: &str, sha: &str) -> Result<Self, GitError> {
         crate::worktree::validate_task_id(task_id)?;
         let git = repo.main();
@@ -40,8 +43,11 @@ impl ScratchWorktree {
         std::fs::create_dir_all(&root)
             .map_err(|e| GitError::io("create the scratch root", &root, &e))?;
         exclude_from_main(repo)?;
-        let path = canonical(&root).join(task_id);
-        let admin_name = format!("{ADMIN_PREFIX}{task_id}");
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("{task_id}-{}-{n}", std::process::id());
+        let path = canonical(&root).join(&name);
+        let admin_name = format!("{ADMIN_PREFIX}{name}");
         remove_one(git, &path, &admin_name)?;
         let scratch = Self {
             path: path.clone(),
