@@ -97,6 +97,7 @@ pub async fn run(
         }
         None => None,
     };
+    let (github, mut gh_events) = ci::spawn_github(&setup);
 
     let mut daemon = Daemon {
         setup: &setup,
@@ -115,6 +116,7 @@ pub async fn run(
         ci_watch_tx,
         ci_runner,
         ci_watchers: HashMap::new(),
+        github,
     };
     tracing::info!("daemon {} started", std::process::id());
     daemon.queue_new_tasks()?;
@@ -143,6 +145,7 @@ pub async fn run(
             Some(()) = watch.changes.recv() => daemon.reload_backlog()?,
             Some(event) = ci_watch.recv() => daemon.on_ci_watch(event)?,
             Some(event) = ci_runs.recv() => daemon.on_ci_run(event)?,
+            Some(event) = gh_events.recv() => daemon.on_github(event)?,
             _ = ticker.tick() => {
                 if watch.poll_changed() {
                     daemon.reload_backlog()?;
@@ -214,6 +217,8 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
     ci_runner: Option<duet_ci::CiRunner>,
     /// Each live pair's CI watchers.
     ci_watchers: HashMap<String, ci::CiWatchers>,
+    /// Polls the pairs' pull requests (none when `github.enabled` is off).
+    github: Option<ci::Github>,
 }
 
 fn store_err(e: duet_store::StoreError) -> DaemonError {

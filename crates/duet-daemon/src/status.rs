@@ -334,7 +334,12 @@ fn ci_status(
     if let Some(pair) = pair {
         let state = &pair.controller.state;
         let head = &state.head_commit;
-        if !state.config.ci.has_command && !state.ci.runs.contains_key(head) {
+        // No commit of the task yet (CI never runs the base), or no CI at all.
+        let at_base = state.ci.base.as_deref() == Some(head.as_str());
+        if head.is_empty()
+            || at_base && !state.ci.runs.contains_key(head)
+            || !state.config.ci.has_command && !state.ci.runs.contains_key(head)
+        {
             return None;
         }
         let kind = match ci_gate(&state.ci, head, &state.config.ci) {
