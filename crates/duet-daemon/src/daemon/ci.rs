@@ -222,6 +222,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     pub(super) fn on_ci_watch(&mut self, event: WatchEvent) -> Result<(), DaemonError> {
         match event {
             WatchEvent::CommitSeen { task, sha } => {
+                // A commit is progress for stall detection too, whoever made it.
+                if let Some(slot) = self.pairs.get_mut(&task) {
+                    let actions = slot.controller.on_file_activity(now());
+                    self.apply(&task, actions)?;
+                }
                 self.ci_event(&task, CiEvent::HeadMoved { sha, at: now() })
             }
             WatchEvent::InboxResult { task, file } => {
