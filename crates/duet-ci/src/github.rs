@@ -77,6 +77,8 @@ pub struct GhReview {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GhUpdate {
     pub pr: Option<u64>,
+    /// The pull request's page.
+    pub url: Option<String>,
     pub head: Option<String>,
     /// Finished checks (pending ones come later).
     pub results: Vec<CiResult>,
@@ -143,7 +145,10 @@ pub struct GithubPoller {
 }
 
 impl GithubPoller {
-    pub fn new(config: GhConfig) -> Self {
+    pub fn new(mut config: GhConfig) -> Self {
+        // A zero interval would spin.
+        config.interval = config.interval.max(Duration::from_secs(1));
+        config.max_interval = config.max_interval.max(config.interval);
         let interval = config.interval;
         GithubPoller {
             config,
@@ -204,6 +209,7 @@ impl GithubPoller {
         self.interval = self.config.interval;
         let mut update = GhUpdate {
             pr: Some(view.number),
+            url: view.url.clone(),
             head: Some(view.head_ref_oid.clone()),
             ..GhUpdate::default()
         };

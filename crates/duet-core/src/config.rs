@@ -36,6 +36,7 @@ pub struct Config {
     pub stall: StallConfig,
     pub merge: MergeConfig,
     pub notify: NotifyConfig,
+    pub github: GithubConfig,
 }
 
 /// Default worker and reviewer profile names.
@@ -85,6 +86,17 @@ pub struct CiConfig {
     pub env: BTreeMap<String, String>,
     /// How many CI runs at once across all tasks (agents' test suites compete for the cores).
     pub max_parallel: NonZeroUsize,
+}
+
+/// GitHub, optional: a task's pull request polled through `gh` for check runs and reviews.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubConfig {
+    /// Poll when `gh` is installed and logged in (`false`: never call `gh` for CI).
+    pub enabled: bool,
+    /// Time between polls of each task's pull request (longer after rate limits).
+    pub interval: Duration,
+    /// The `gh` program (looked up on PATH).
+    pub command: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,6 +235,11 @@ impl Config {
                 delete_branch: false,
             },
             notify: NotifyConfig { command: None },
+            github: GithubConfig {
+                enabled: false,
+                interval: Duration::ZERO,
+                command: String::new(),
+            },
         }
     }
 }
@@ -240,6 +257,7 @@ const TOP_KEYS: &[&str] = &[
     "stall",
     "merge",
     "notify",
+    "github",
 ];
 const ROLE_KEYS: &[&str] = &["worker", "reviewer"];
 const AGENT_KEYS: &[&str] = &["kind", "command", "args", "env", "model"];
@@ -248,6 +266,7 @@ const REVIEW_KEYS: &[&str] = &["max_rounds"];
 const STALL_KEYS: &[&str] = &["idle", "no_progress", "repeat_limit"];
 const MERGE_KEYS: &[&str] = &["mode", "strategy", "auto", "delete_branch"];
 const NOTIFY_KEYS: &[&str] = &["command"];
+const GITHUB_KEYS: &[&str] = &["enabled", "interval", "command"];
 
 /// Reads `file` over `base`, returning the result (bad values keep their base value, so later
 /// checks can still run) and every problem found.
@@ -366,6 +385,18 @@ pub(crate) fn read_config(
         r.check_keys(notify, "notify", NOTIFY_KEYS);
         if let Some(command) = r.non_empty_string(notify, "command", "notify.command") {
             config.notify.command = Some(command.value);
+        }
+    }
+    if let Some(github) = r.table(top, "github", "github") {
+        r.check_keys(github, "github", GITHUB_KEYS);
+        if let Some(enabled) = r.bool(github, "enabled", "github.enabled") {
+            config.github.enabled = enabled;
+        }
+        if let Some(interval) = r.duration(github, "interval", "github.interval") {
+            config.github.interval = interval;
+        }
+        if let Some(command) = r.non_empty_string(github, "command", "github.command") {
+            config.github.command = command.value;
         }
     }
     (config, r.into_sorted())

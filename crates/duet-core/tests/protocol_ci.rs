@@ -685,3 +685,65 @@ fn a_run_under_way_when_the_engine_died_is_started_again_on_adoption() {
         .is_empty()
     );
 }
+
+fn review(id: &str, state: &str, body: &str) -> CiEvent {
+    CiEvent::Review(duet_core::protocol::ci::OutsideReview {
+        id: id.into(),
+        source: "GitHub".into(),
+        author: "maintainer".into(),
+        state: state.into(),
+        body: body.into(),
+        commit: Some(A.into()),
+        url: Some("https://github.com/acme/app/pull/42".into()),
+    })
+}
+
+#[test]
+fn an_outside_review_is_told_once_bounded_with_who_said_what_on_which_commit() {
+    let r = rules();
+    let mut st = state();
+    handle(&mut st, head(B), &r);
+    let effects = handle(
+        &mut st,
+        review("PRR_1", "CHANGES_REQUESTED", "Handle the empty input."),
+        &r,
+    );
+    let [CiEffect::MessageWorker { sha, check, text }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!((sha.as_str(), check.as_str()), (A, "github/review"));
+    assert!(
+        text.starts_with("GitHub review: @maintainer requested changes on aaaaaaa"),
+        "{text}"
+    );
+    assert!(text.contains("Handle the empty input."), "{text}");
+    assert!(text.contains("Details: https://github.com/acme/app/pull/42"));
+    // Polled again (or by a new engine, from the saved state): not told twice.
+    assert!(handle(&mut st, review("PRR_1", "CHANGES_REQUESTED", "x"), &r).is_empty());
+    let saved: CiState = serde_json::from_str(&serde_json::to_string(&st).unwrap()).unwrap();
+    let mut st = saved;
+    assert!(handle(&mut st, review("PRR_1", "CHANGES_REQUESTED", "x"), &r).is_empty());
+    // A long body is cut at the bound, on a character boundary.
+    let long = "é".repeat(duet_core::protocol::ci::MAX_REVIEW_BYTES);
+    let effects = handle(&mut st, review("PRR_2", "COMMENTED", &long), &r);
+    let [CiEffect::MessageWorker { text, .. }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert!(text.contains("@maintainer commented"), "{text}");
+    assert!(text.contains("[... cut]"));
+    assert!(text.len() < duet_core::protocol::ci::MAX_REVIEW_BYTES + 300);
+    // An approval with no words is said too (the worker learns the PR is approved).
+    let effects = handle(&mut st, review("PRR_3", "APPROVED", ""), &r);
+    assert!(
+        matches!(effects.as_slice(), [CiEffect::MessageWorker { text, .. }]
+        if text.contains("approved") && !text.contains("--- review ---"))
+    );
+}
+
+#[test]
+fn a_state_saved_before_reviews_were_tracked_still_loads() {
+    let mut value = serde_json::to_value(state()).unwrap();
+    value.as_object_mut().unwrap().remove("reviews_sent");
+    let st: CiState = serde_json::from_value(value).unwrap();
+    assert!(st.reviews_sent.is_empty());
+}

@@ -100,6 +100,7 @@ pub async fn run(
         }
         None => None,
     };
+    let (github, mut gh_events) = ci::spawn_github(&setup);
 
     let mut daemon = Daemon {
         setup: &setup,
@@ -120,6 +121,7 @@ pub async fn run(
         ci_watchers: HashMap::new(),
         merge: None,
         queue_ci_tx,
+        github,
     };
     tracing::info!("daemon {} started", std::process::id());
     daemon.queue_new_tasks()?;
@@ -157,6 +159,7 @@ pub async fn run(
             Some(event) = ci_watch.recv() => daemon.on_ci_watch(event)?,
             Some(event) = ci_runs.recv() => daemon.on_ci_run(event)?,
             Some(event) = queue_ci.recv() => daemon.on_queue_ci(event)?,
+            Some(event) = gh_events.recv() => daemon.on_github(event)?,
             _ = ticker.tick() => {
                 if watch.poll_changed() {
                     daemon.reload_backlog()?;
@@ -234,6 +237,8 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
     merge: Option<merge::MergeQueue>,
     /// Where a merge candidate's CI run (off the loop) reports.
     queue_ci_tx: mpsc::UnboundedSender<duet_core::lifecycle::merge_queue::QueueEvent>,
+    /// Polls the pairs' pull requests (none when `github.enabled` is off).
+    github: Option<ci::Github>,
 }
 
 fn store_err(e: duet_store::StoreError) -> DaemonError {

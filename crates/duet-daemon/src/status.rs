@@ -398,8 +398,15 @@ fn ci_status(
     use duet_core::protocol::ci::{CiGate, Waiting, ci_gate, describe_head};
     if let Some(pair) = pair {
         let state = &pair.controller.state;
-        let head = &state.head_commit;
-        if !state.config.ci.has_command && !state.ci.runs.contains_key(head) {
+        // The CI watcher's head moves with the branch, whoever commits; the pair's own is read
+        // from git only when an agent acts.
+        let head = state.ci.head.as_ref().unwrap_or(&state.head_commit);
+        // No commit of the task yet (CI never runs the base), or no CI at all.
+        let at_base = state.ci.base.as_deref() == Some(head.as_str());
+        if head.is_empty()
+            || at_base && !state.ci.runs.contains_key(head)
+            || !state.config.ci.has_command && !state.ci.runs.contains_key(head)
+        {
             return None;
         }
         let kind = match ci_gate(&state.ci, head, &state.config.ci) {

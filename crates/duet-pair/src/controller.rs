@@ -523,6 +523,11 @@ impl Controller {
         )
     }
 
+    /// Files changed in the worktree (duet-ci's activity watcher): progress, for stall detection.
+    pub fn on_file_activity(&mut self, now: Timestamp) -> Vec<Action> {
+        self.apply(PairEvent::Activity { role: Role::Worker }, now, None)
+    }
+
     /// The CI rules found a loop or no progress: the task goes to the human.
     pub fn ci_needs_human(&mut self, reason: String, now: Timestamp) -> Vec<Action> {
         self.apply(PairEvent::CiNeedsHuman { reason }, now, None)

@@ -169,8 +169,82 @@ pub fn stored(ws: &Workspace) -> Result<StatusSnapshot, CommandError> {
     });
     if let Some(store) = &store {
         with_merge_queue(&mut tasks, &stored_merge_rows(store));
+        for task in &mut tasks {
+            stored_ci_detail(store, task);
+        }
     }
     Ok(StatusSnapshot::new(0, false, tasks))
+}
+
+/// A stored failure's line (which check, how, how many failing tests), from its
+/// `ci_run_finished` event: the row keeps only pass or fail.
+fn stored_ci_detail(store: &Store, task: &mut TaskStatus) {
+    let Some(ci) = task.ci.as_mut().filter(|ci| ci.state == "failed") else {
+        return;
+    };
+    let filter = duet_store::EventFilter {
+        task_id: Some(task.id.clone()),
+        ..duet_store::EventFilter::default()
+    };
+    let Ok(events) = store.events(&filter) else {
+        return;
+    };
+    let failed = events.iter().rev().find_map(|r| match &r.event {
+        duet_store::Event::CiRunFinished {
+            sha,
+            check,
+            status,
+            summary,
+            ..
+        } if *sha == ci.sha && status != "passed" && status != "cancelled" => Some((
+            check.clone(),
+            summary.clone().unwrap_or_else(|| status.clone()),
+        )),
+        _ => None,
+    });
+    if let Some((check, summary)) = failed {
+        ci.excerpt = Some(format!(
+            "CI at {}: `{check}` {summary}",
+            duet_core::protocol::short_commit(&ci.sha)
+        ));
+    }
+}
+
+/// The CI cell: `pending`, `running`, `passed`, `failed`, `failed (2 tests)`.
+fn ci_cell(s: &TaskStatus) -> String {
+    let Some(ci) = &s.ci else {
+        return "-".into();
+    };
+    match ci.excerpt.as_deref().and_then(failing_count) {
+        Some(n) if ci.state == "failed" => {
+            format!("failed ({n} test{})", if n == 1 { "" } else { "s" })
+        }
+        _ => ci.state.clone(),
+    }
+}
+
+/// The count in `result_summary`'s "…, 2 failing tests".
+fn failing_count(text: &str) -> Option<usize> {
+    let at = text.find(" failing test")?;
+    let digits: String = text[..at]
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.chars().rev().collect::<String>().parse().ok()
+}
+
+/// While CI runs on (or has not yet run on) the head of a task at work, the task is *checking*:
+/// `mark_done` waits for the result.
+fn checking(s: &TaskStatus) -> Option<String> {
+    let ci = s.ci.as_ref()?;
+    let at_work = matches!(s.state, StateKind::Working | StateKind::Reviewing);
+    let short = duet_core::protocol::short_commit(&ci.sha);
+    match ci.state.as_str() {
+        "running" if at_work => Some(format!("checking: CI running at {short}")),
+        "pending" if at_work => Some(format!("checking: CI not started at {short}")),
+        _ => None,
+    }
 }
 
 /// The running duet's tasks over the stored ones. `duet pair` knows only its own task and not
@@ -255,6 +329,9 @@ fn note(s: &TaskStatus) -> String {
     if !s.in_backlog {
         note.push_str(" (no longer in the backlog)");
     }
+    if let Some(checking) = checking(s) {
+        note.push_str(&format!(" ({checking})"));
+    }
     note
 }
 
@@ -264,7 +341,12 @@ fn render_table(statuses: &[TaskStatus], now_ms: i64) -> String {
     }
     // The activity column appears once anything has happened.
     let with_activity = statuses.iter().any(|s| s.last_activity_ms.is_some());
+    // The CI column appears once any task has a CI state.
+    let with_ci = statuses.iter().any(|s| s.ci.is_some());
     let mut header = vec!["TASK", "STATE", "PRI", "PAIR", "ROUND"];
+    if with_ci {
+        header.push("CI");
+    }
     if with_activity {
         header.push("ACTIVE");
     }
@@ -284,6 +366,9 @@ fn render_table(statuses: &[TaskStatus], now_ms: i64) -> String {
                 pair,
                 s.round.to_string(),
             ];
+            if with_ci {
+                row.push(ci_cell(s));
+            }
             if with_activity {
                 row.push(s.last_activity_ms.map_or("-".into(), |at| ago(at, now_ms)));
             }
@@ -345,4 +430,88 @@ fn render_needs_you(statuses: &[TaskStatus], now_ms: i64) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use duet_core::protocol::ci::{CiResult, CiStatus as Outcome, result_summary};
+    use duet_proto::status::CiStatus;
+
+    fn task(state: StateKind, ci: Option<(&str, Option<String>)>) -> TaskStatus {
+        let mut t = TaskStatus::from_pair(
+            &duet_core::protocol::pair::PairState::new(
+                "t",
+                "0123456789abcdef",
+                duet_core::protocol::Timestamp(0),
+                duet_core::protocol::pair::PairConfig::default(),
+            ),
+            ("claude", duet_core::config::AgentKind::Claude),
+            ("codex", duet_core::config::AgentKind::Codex),
+        );
+        t.state = state;
+        t.ci = ci.map(|(state, excerpt)| CiStatus {
+            sha: "0123456789abcdef".into(),
+            state: state.into(),
+            excerpt,
+        });
+        t
+    }
+
+    #[test]
+    fn the_ci_cell_counts_failing_tests_from_the_summary_the_rules_write() {
+        let mut r = CiResult::new(
+            "0123456789abcdef",
+            "ci",
+            Outcome::Failed {
+                exit_code: Some(101),
+            },
+        );
+        r.failing_tests = vec!["a::one".into(), "a::two".into()];
+        let excerpt = format!("CI at 0123456: `ci` {}", result_summary(&r));
+        let failed = task(StateKind::Working, Some(("failed", Some(excerpt))));
+        assert_eq!(ci_cell(&failed), "failed (2 tests)");
+        r.failing_tests.truncate(1);
+        let one = format!("CI at 0123456: `ci` {}", result_summary(&r));
+        assert_eq!(
+            ci_cell(&task(StateKind::Working, Some(("failed", Some(one))))),
+            "failed (1 test)"
+        );
+        let no_tests = task(
+            StateKind::Working,
+            Some((
+                "failed",
+                Some("CI at 0123456: `ci` timed out after 2m".into()),
+            )),
+        );
+        assert_eq!(ci_cell(&no_tests), "failed");
+        assert_eq!(ci_cell(&task(StateKind::Working, None)), "-");
+        assert_eq!(
+            ci_cell(&task(StateKind::Working, Some(("running", None)))),
+            "running"
+        );
+    }
+
+    #[test]
+    fn a_task_at_work_whose_head_is_being_checked_says_so_in_its_note() {
+        let running = task(StateKind::Working, Some(("running", None)));
+        assert_eq!(
+            checking(&running).as_deref(),
+            Some("checking: CI running at 0123456")
+        );
+        assert!(note(&running).ends_with("(checking: CI running at 0123456)"));
+        let pending = task(StateKind::Reviewing, Some(("pending", None)));
+        assert!(checking(&pending).unwrap().contains("not started"));
+        assert_eq!(
+            checking(&task(StateKind::Working, Some(("passed", None)))),
+            None
+        );
+        assert_eq!(
+            checking(&task(StateKind::Done, Some(("running", None)))),
+            None
+        );
+        let table = render_table(&[running], 0);
+        assert!(table.lines().next().unwrap().contains("  CI  "), "{table}");
+        assert!(table.contains("running"), "{table}");
+    }
 }

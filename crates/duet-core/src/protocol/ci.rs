@@ -235,6 +235,29 @@ pub struct CiState {
     /// Raised once per loop; cleared by a pass or a new commit (no progress).
     pub raised_same_failure: bool,
     pub raised_no_progress: bool,
+    /// Outside reviews (GitHub) already told to the worker, by id: never twice, also after a
+    /// restart (the state is in the pair's snapshot).
+    #[serde(default)]
+    pub reviews_sent: BTreeSet<String>,
+}
+
+/// At most this much of an outside review's text goes into the message.
+pub const MAX_REVIEW_BYTES: usize = 4096;
+
+/// A review submitted on the task's pull request by someone with write access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutsideReview {
+    /// Unique per review (GitHub's node id).
+    pub id: String,
+    /// Where it was written ("GitHub").
+    pub source: String,
+    pub author: String,
+    /// `APPROVED`, `CHANGES_REQUESTED` or `COMMENTED`.
+    pub state: String,
+    pub body: String,
+    /// The commit it reviewed, when known.
+    pub commit: Option<String>,
+    pub url: Option<String>,
 }
 
 /// Identical failures on consecutive commits.
@@ -258,6 +281,8 @@ pub enum CiEvent {
     Finished(CiResult),
     /// Time passes (for `no_progress`).
     Tick { now: Timestamp },
+    /// A review from outside (GitHub) was submitted: told to the worker once.
+    Review(OutsideReview),
 }
 
 /// What the caller must do.
@@ -353,7 +378,54 @@ pub fn handle(state: &mut CiState, event: CiEvent, rules: &CiRules) -> Vec<CiEff
         }
         CiEvent::Finished(result) => finished(state, result, rules),
         CiEvent::Tick { now } => tick(state, now, rules),
+        CiEvent::Review(review) => outside_review(state, review),
     }
+}
+
+fn outside_review(state: &mut CiState, review: OutsideReview) -> Vec<CiEffect> {
+    if !state.reviews_sent.insert(review.id.clone()) {
+        return Vec::new();
+    }
+    let verdict = match review.state.as_str() {
+        "APPROVED" => "approved".to_owned(),
+        "CHANGES_REQUESTED" => "requested changes".to_owned(),
+        "COMMENTED" => "commented".to_owned(),
+        other => other.to_lowercase().replace('_', " "),
+    };
+    let sha = review
+        .commit
+        .clone()
+        .or_else(|| state.head.clone())
+        .unwrap_or_default();
+    let on = if sha.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", short_commit(&sha))
+    };
+    let mut text = format!(
+        "{} review: @{} {verdict}{on} (on the task's pull request).",
+        review.source, review.author
+    );
+    let body = review.body.trim();
+    if !body.is_empty() {
+        let mut cut = body.len().min(MAX_REVIEW_BYTES);
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.push_str(&format!("\n--- review ---\n{}", &body[..cut]));
+        if cut < body.len() {
+            text.push_str("\n[... cut]");
+        }
+        text.push_str("\n---");
+    }
+    if let Some(url) = &review.url {
+        text.push_str(&format!("\nDetails: {url}"));
+    }
+    vec![CiEffect::MessageWorker {
+        sha,
+        check: format!("{}/review", review.source.to_lowercase()),
+        text,
+    }]
 }
 
 fn head_moved(state: &mut CiState, sha: String, at: Timestamp, rules: &CiRules) -> Vec<CiEffect> {

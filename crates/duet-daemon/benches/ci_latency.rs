@@ -1,0 +1,325 @@
+//! CI result → the worker's pane: how long from a result file written into a task's CI inbox
+//! (`.duet/ci-inbox/<task>/`, as an outside CI or `ci.command`'s report would land) to the
+//! failure message typed into the worker's terminal. It runs the one engine
+//! (`duet_daemon::run`: the inbox watcher (notify), `protocol::ci`, the pair's mailbox, the
+//! tmux runtime) on one task whose agents are stand-in shell scripts in a private tmux server;
+//! each worker pane `cat`s what is typed into it to a FIFO, read here with a timestamp per line.
+//! Goal: median ≤ 250 ms (polling CI servers typically look every 30 s).
+//!
+//! Each round writes a failing result for a new check on the task's HEAD (one message per
+//! (commit, check)), waits for the line naming it, then plays the worker's turn with it
+//! (UserPromptSubmit, Stop) so that it is idle for the next one.
+//!
+//! Run: `cargo bench -p duet-daemon --bench ci_latency` (`BENCH_ROUNDS=N`, default 50). Smoke
+//! mode (`DUET_BENCH_SMOKE=1`): 5 rounds; it still checks each message arrived once. Needs tmux
+//! and git.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use duet_agents::TmuxRuntime;
+use duet_core::config::Config;
+use duet_daemon::DaemonSetup;
+use duet_proto::{Client, HookSource, Request, RequestBody, Response, ResponseBody};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+const WARMUP: usize = 3;
+const TASK: &str = "bench-ci";
+
+/// The stand-in agent: remember the token, then pass on whatever is typed at the terminal.
+const STAND_IN: &str = r#"#!/bin/sh
+tag="$DUET_TASK.$DUET_ROLE"
+printf '%s' "$DUET_TOKEN" > "$BENCH_DIR/token.$tag.tmp"
+mv "$BENCH_DIR/token.$tag.tmp" "$BENCH_DIR/token.$tag"
+exec cat > "$BENCH_DIR/typed.$tag"
+"#;
+
+/// Stands in for `duet exec-agent -- ARGV...`: runs ARGV.
+const EXEC_SHIM: &str = r#"#!/bin/sh
+[ "$1" = exec-agent ] && [ "$2" = -- ] || exit 64
+shift 2
+exec "$@"
+"#;
+
+fn main() {
+    let smoke = std::env::var("DUET_BENCH_SMOKE").is_ok_and(|v| v == "1");
+    let rounds = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if smoke { 5 } else { 50 });
+    let mode = if smoke { " (smoke mode)" } else { "" };
+    println!(
+        "CI latency{mode}: {rounds} inbox results -> the worker's pane, after {WARMUP} warm-up ones"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+    let repo = prepare(dir);
+    let tmux = TmuxRuntime::new(Some(format!("duet-bench-ci-{}", std::process::id())));
+    let setup = setup(dir, &repo, tmux.clone());
+    let socket = setup.socket_path();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let engine = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        runtime.block_on(duet_daemon::run(setup, |_| {}, async {
+            let _ = stop_rx.await;
+        }))
+    });
+
+    let measured = std::panic::catch_unwind(|| {
+        let typed = typed_lines(dir);
+        let worker = Agent::new(&socket, token(dir, "worker"));
+        let reviewer = Agent::new(&socket, token(dir, "reviewer"));
+        for agent in [&worker, &reviewer] {
+            agent.send(RequestBody::BridgeReady);
+        }
+        worker.hook("Stop", serde_json::json!({"stop_hook_active": false}));
+        let head = commit(&repo.join(".duet/worktrees").join(TASK));
+        let inbox = repo.join(".duet/ci-inbox").join(TASK);
+        std::fs::create_dir_all(&inbox).unwrap();
+        let mut samples = Vec::new();
+        for i in 0..WARMUP + rounds {
+            let check = format!("bench-{i}");
+            let result = serde_json::json!({"sha": head, "check": check, "status": "fail",
+                "summary": "bench"});
+            let tmp = inbox.join(format!(".{check}.json"));
+            std::fs::write(&tmp, result.to_string()).unwrap();
+            let start = Instant::now();
+            std::fs::rename(&tmp, inbox.join(format!("{check}.json"))).unwrap();
+            let needle = format!("CI check `{check}` failed");
+            let mut prompt = String::new();
+            let at = loop {
+                let (at, line) = typed
+                    .recv_timeout(TIMEOUT)
+                    .unwrap_or_else(|e| panic!("{needle:?} did not reach the pane: {e}"));
+                prompt.push_str(&line);
+                prompt.push('\n');
+                if line.contains(&needle) {
+                    break at;
+                }
+            };
+            if i >= WARMUP {
+                samples.push(at - start);
+            }
+            // Let the rest of the message (and its Enter) arrive, then take it and go idle.
+            std::thread::sleep(duet_agents::tmux::CLAUDE_PASTE_ENTER_DELAY * 2);
+            while let Ok((_, line)) = typed.try_recv() {
+                prompt.push_str(&line);
+                prompt.push('\n');
+            }
+            worker.hook("UserPromptSubmit", serde_json::json!({ "prompt": prompt }));
+            worker.hook("Stop", serde_json::json!({"stop_hook_active": false}));
+        }
+        samples
+    });
+    let _ = stop_tx.send(());
+    let outcome = engine.join().expect("engine thread");
+    let _ = tmux.kill_server();
+    let samples = match measured {
+        Ok(samples) => samples,
+        Err(panic) => {
+            eprintln!("the engine's outcome after the failure: {outcome:?}");
+            std::panic::resume_unwind(panic);
+        }
+    };
+    outcome.expect("the engine ran");
+    assert_eq!(samples.len(), rounds);
+    report(
+        "  inbox result written -> message in the worker's pane",
+        &samples,
+    );
+}
+
+fn prepare(dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "bench\n").unwrap();
+    std::fs::write(repo.join(".gitignore"), ".duet/\n").unwrap();
+    std::fs::write(
+        repo.join("backlog.toml"),
+        format!("[[task]]\nid = \"{TASK}\"\ntitle = \"CI latency\"\nprompt = \"none\"\n"),
+    )
+    .unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "first"]);
+    for (name, text) in [("stand-in.sh", STAND_IN), ("exec-shim.sh", EXEC_SHIM)] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let fifo = dir.join(format!("typed.{TASK}.worker"));
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    repo
+}
+
+fn setup(dir: &Path, repo: &Path, tmux: TmuxRuntime) -> DaemonSetup {
+    let stand_in = dir.join("stand-in.sh");
+    let toml = format!(
+        r#"[roles]
+worker = "stand-in-worker"
+reviewer = "stand-in-reviewer"
+[agents.stand-in-worker]
+kind = "claude"
+command = "{stand_in}"
+env = {{ BENCH_DIR = "{dir}" }}
+[agents.stand-in-reviewer]
+kind = "claude"
+command = "{stand_in}"
+env = {{ BENCH_DIR = "{dir}" }}
+[stall]
+idle = "10h"
+no_progress = "10h"
+repeat_limit = 1000
+[github]
+enabled = false
+"#,
+        stand_in = stand_in.display(),
+        dir = dir.display()
+    );
+    let config = Config::from_toml_str(&toml, "<bench duet.toml>")
+        .unwrap_or_else(|d| panic!("bench config: {}", d.render_plain()));
+    DaemonSetup {
+        repo_root: repo.to_owned(),
+        backlog_path: repo.join("backlog.toml"),
+        config,
+        duet_exe: dir.join("exec-shim.sh"),
+        runtime: std::sync::Arc::new(tmux),
+        exit_when_done: false,
+        stop_agents_on_exit: true,
+        focus: Some(TASK.into()),
+        check_agents: |_, _| Ok(()),
+    }
+}
+
+fn token(dir: &Path, role: &str) -> String {
+    let path = dir.join(format!("token.{TASK}.{role}"));
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Ok(token) = std::fs::read_to_string(&path) {
+            return token;
+        }
+        assert!(Instant::now() < deadline, "no token at {}", path.display());
+        // Written by a process in another tmux pane: nothing to wait on but the file.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn typed_lines(dir: &Path) -> mpsc::Receiver<(Instant, String)> {
+    let fifo = dir.join(format!("typed.{TASK}.worker"));
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&fifo).expect("open the FIFO");
+        for line in BufReader::new(file).lines() {
+            let Ok(line) = line else { return };
+            if tx.send((Instant::now(), line)).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// A commit in the task's worktree (CI results are for its HEAD); returns the sha.
+fn commit(worktree: &Path) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    while !worktree.join(".git").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no worktree at {}",
+            worktree.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::fs::write(worktree.join("work.txt"), "work\n").unwrap();
+    git(worktree, &["add", "work.txt"]);
+    git(worktree, &["commit", "-q", "-m", "work"]);
+    git(worktree, &["rev-parse", "HEAD"]).trim().to_owned()
+}
+
+struct Agent {
+    client: Client,
+    token: String,
+}
+
+impl Agent {
+    fn new(socket: &Path, token: String) -> Self {
+        Agent {
+            client: Client::new(socket, TIMEOUT),
+            token,
+        }
+    }
+
+    fn send(&self, body: RequestBody) -> ResponseBody {
+        match self
+            .client
+            .send(&Request::from_agent(&self.token, body))
+            .expect("the engine answers")
+        {
+            Response::Ok { body } => body,
+            Response::Error { error } => panic!("refused: {error:?}"),
+        }
+    }
+
+    fn hook(&self, event: &str, extra: serde_json::Value) {
+        let mut payload = serde_json::json!({
+            "session_id": "bench-session",
+            "transcript_path": "/dev/null",
+            "cwd": "/",
+            "hook_event_name": event,
+        });
+        if let (Some(payload), Some(extra)) = (payload.as_object_mut(), extra.as_object()) {
+            payload.extend(extra.clone());
+        }
+        self.send(RequestBody::Hook {
+            source: HookSource::Claude,
+            payload,
+        });
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+        .env("GIT_COMMITTER_NAME", "Bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn report(label: &str, samples: &[Duration]) {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let at = |q: f64| {
+        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        sorted[rank - 1]
+    };
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{label}: median {:.1} ms, p99 {:.1} ms, max {:.1} ms (n = {})",
+        ms(at(0.5)),
+        ms(at(0.99)),
+        ms(*sorted.last().unwrap()),
+        sorted.len()
+    );
+}
