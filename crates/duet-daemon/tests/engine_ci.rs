@@ -9,36 +9,22 @@
 //! A CI run is held at a gate (it waits for a file named after its commit, which the test
 //! creates): that is how the test sees the run under way, without timing.
 
+mod engine_support;
+
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use duet_core::config::Config;
 use duet_core::protocol::{ToolCall, Verdict};
-use duet_daemon::{DaemonProgress, DaemonSetup, RunSummary};
-use duet_pair::runtime::memory::{MemoryAgent, MemoryRuntime};
-use duet_proto::{Client, HookSource, Request, RequestBody, Response, ResponseBody};
-use duet_store::{Event, EventFilter, EventRecord, Store, TaskState};
-use duet_testkit::hermetic::{GIT_ENV, git_repo};
+use duet_pair::runtime::memory::MemoryAgent;
+use duet_proto::{Request, RequestBody, Response, ResponseBody};
+use duet_store::{Event, TaskState};
+use engine_support::{
+    Engine, World as EngineWorld, accepted, count, describe, hook, settle, token, tool,
+};
 use serde_json::json;
-use tokio::sync::oneshot;
 
-const WAIT: Duration = Duration::from_secs(30);
-
-const AGENTS: &str = r#"
-base_branch = "main"
-[roles]
-worker = "w"
-reviewer = "r"
-[agents.w]
-kind = "claude"
-command = "never-run-by-the-memory-runtime"
-[agents.r]
-kind = "claude"
-command = "never-run-by-the-memory-runtime"
-[merge]
-auto = false
-"#;
+/// Done tasks wait for `duet merge` here: these tests are about CI, not landing.
+const MERGE: &str = "[merge]\nauto = false\n";
 
 /// cargo-test-like output: `calc::adds` fails until the commit has `fixed.txt`. Each run first
 /// waits at its gate, `$GATE/<sha>`.
@@ -46,66 +32,32 @@ const CI: &str = "while [ ! -e \"$GATE/$DUET_SHA\" ]; do sleep 0.02; done; \
     if [ -e fixed.txt ]; then echo 'test calc::adds ... ok'; \
     else printf 'test calc::adds ... FAILED\\nthread calc::adds panicked: 3 != 2\\n'; exit 101; fi";
 
+/// The engine world of `engine_support` with task `t`, CI held at gates, and CI's own reads.
 struct World {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
+    inner: EngineWorld,
+    /// Where each CI run waits for a file named after its commit.
     gate: PathBuf,
-    config: String,
-    runtime: MemoryRuntime,
+    _gates: tempfile::TempDir,
 }
 
-struct Engine {
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<RunSummary>>,
-}
+impl std::ops::Deref for World {
+    type Target = EngineWorld;
 
-impl Engine {
-    fn stop(mut self) -> RunSummary {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.join()
-    }
-
-    fn join(mut self) -> RunSummary {
-        self.thread
-            .take()
-            .expect("joined once")
-            .join()
-            .expect("the engine panicked")
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    fn deref(&self) -> &EngineWorld {
+        &self.inner
     }
 }
 
 impl World {
     /// A repository with task `t`, and `extra` (TOML tables) after the agents' config.
     fn new(extra: impl Fn(&Path) -> String) -> Self {
-        let (dir, root) = git_repo("duet-engine-ci-");
-        let gate = root.join(".git/ci-gate");
-        std::fs::create_dir_all(&gate).unwrap();
-        let config = format!("{AGENTS}{}", extra(&gate));
-        std::fs::write(root.join("duet.toml"), &config).unwrap();
-        std::fs::write(
-            root.join("backlog.toml"),
-            "[[task]]\nid = \"t\"\ntitle = \"Task t\"\nprompt = \"Do t.\"\n",
-        )
-        .unwrap();
+        let gates = tempfile::tempdir().unwrap();
+        let gate = gates.path().to_path_buf();
+        let inner = EngineWorld::with_config(&["t"], &format!("{MERGE}{}", extra(&gate)));
         World {
-            _dir: dir,
-            root,
+            inner,
             gate,
-            config,
-            runtime: MemoryRuntime::new(),
+            _gates: gates,
         }
     }
 
@@ -119,93 +71,21 @@ impl World {
         })
     }
 
-    fn setup(&self) -> DaemonSetup {
-        DaemonSetup {
-            repo_root: self.root.clone(),
-            backlog_path: self.root.join("backlog.toml"),
-            config: Config::from_toml_str(&self.config, "duet.toml").unwrap(),
-            duet_exe: PathBuf::from("/nonexistent/duet"),
-            runtime: Arc::new(self.runtime.clone()),
-            exit_when_done: true,
-            stop_agents_on_exit: false,
-            focus: None,
-            check_agents: |_, _| Ok(()),
-        }
-    }
-
+    /// The engine, ending by itself once nothing is left.
     fn start(&self) -> Engine {
-        let setup = self.setup();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            let summary =
-                runtime.block_on(duet_daemon::run(setup, |_: DaemonProgress| {}, async {
-                    let _ = stopped.await;
-                }));
-            runtime.shutdown_timeout(Duration::from_secs(1));
-            summary.expect("the engine ran")
-        });
-        let engine = Engine {
-            stop: Some(stop),
-            thread: Some(thread),
-        };
-        self.wait("the engine answers", || {
-            self.send(Request::from_human(RequestBody::Pause {
-                task: "no-such-task".into(),
-            }))
-        });
-        engine
-    }
-
-    fn send(&self, request: Request) -> Option<Response> {
-        Client::new(self.setup().socket_path(), Duration::from_secs(5))
-            .send(&request)
-            .ok()
-    }
-
-    fn agent(&self, token: &str, body: RequestBody) -> Response {
-        self.send(Request::from_agent(token, body))
-            .expect("the engine answers")
-    }
-
-    /// Polls `check` until it gives a value (the engine's effects land in the store and the
-    /// runtime's record; there is no event to await from outside the process).
-    fn wait<T>(&self, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(value) = check() {
-                return value;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}\nevents:\n{}",
-                describe(&self.events())
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.inner.start(true, None)
     }
 
     fn pair(&self) -> (MemoryAgent, MemoryAgent) {
-        let name = duet_agents::tmux::session_name(&self.root, "t");
-        self.wait("the pair", || self.runtime.pair(&name))
+        self.inner.pair("t")
     }
 
     fn worker(&self) -> MemoryAgent {
         self.pair().0
     }
 
-    fn events(&self) -> Vec<EventRecord> {
-        Store::open_read_only(self.root.join(".duet/state.db"))
-            .and_then(|store| store.events(&EventFilter::all()))
-            .unwrap_or_default()
-    }
-
     fn count(&self, is: impl Fn(&Event) -> bool) -> usize {
-        self.events().iter().filter(|r| is(&r.event)).count()
+        count(&self.events(), is)
     }
 
     fn wait_count(&self, what: &str, n: usize, is: impl Fn(&Event) -> bool) {
@@ -213,39 +93,21 @@ impl World {
     }
 
     fn state(&self) -> Option<TaskState> {
-        let store = Store::open_read_only(self.root.join(".duet/state.db")).ok()?;
-        store.task("t").ok().flatten().map(|row| row.state)
+        self.inner.state("t")
     }
 
     fn wait_state(&self, state: TaskState) {
-        self.wait(&format!("t {state}"), || {
-            (self.state() == Some(state)).then_some(())
-        });
+        self.inner.wait_state("t", state);
     }
 
     fn worktree(&self) -> PathBuf {
-        self.root.join(".duet/worktrees/t")
+        self.inner.worktree("t")
     }
 
     /// Commits `file` in the task's worktree; returns the new HEAD.
     fn commit(&self, file: &str) -> String {
-        let dir = self.worktree();
-        std::fs::write(dir.join(file), "content\n").unwrap();
-        for args in [&["add", file][..], &["commit", "-q", "-m", file]] {
-            let status = std::process::Command::new("git")
-                .args(args)
-                .current_dir(&dir)
-                .envs(GIT_ENV)
-                .status()
-                .unwrap();
-            assert!(status.success());
-        }
-        let out = std::process::Command::new("git")
-            .args(["rev-parse", "HEAD"])
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        self.inner.commit("t", file);
+        self.git(&self.worktree(), &["rev-parse", "HEAD"])
     }
 
     /// Lets the CI run on `sha` go on.
@@ -281,49 +143,8 @@ fn toml_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-fn token(agent: &MemoryAgent) -> String {
-    agent.env("DUET_TOKEN").expect("a token").to_string()
-}
-
-fn hook(event: &str, extra: serde_json::Value) -> RequestBody {
-    let mut payload = json!({"hook_event_name": event, "session_id": "s"});
-    if let (Some(payload), Some(extra)) = (payload.as_object_mut(), extra.as_object()) {
-        payload.extend(extra.clone());
-    }
-    RequestBody::Hook {
-        source: HookSource::Claude,
-        payload,
-    }
-}
-
-/// The agent is up, its bridge ready and its first turn over: idle.
-fn settle(world: &World, token: &str) {
-    for body in [
-        RequestBody::ProcessStarted { pid: 4242 },
-        RequestBody::BridgeReady,
-        hook("UserPromptSubmit", json!({"prompt": "first prompt"})),
-        hook("Stop", json!({"stop_hook_active": false})),
-    ] {
-        let answer = world.agent(token, body);
-        assert!(ok(&answer), "{answer:?}");
-    }
-}
-
-fn tool(world: &World, token: &str, call: ToolCall) -> Response {
-    world.agent(token, RequestBody::ToolCall { call })
-}
-
 fn ok(response: &Response) -> bool {
-    matches!(
-        response,
-        Response::Ok {
-            body: ResponseBody::ToolResult {
-                is_error: false,
-                ..
-            } | ResponseBody::Ack
-                | ResponseBody::HookReply { .. }
-        }
-    )
+    accepted(response)
 }
 
 /// The text of a refused tool call.
@@ -338,14 +159,6 @@ fn refusal(response: &Response) -> String {
         } => text.clone(),
         other => panic!("not refused: {other:?}"),
     }
-}
-
-fn describe(events: &[EventRecord]) -> String {
-    events
-        .iter()
-        .map(|r| format!("  {:?} {:?}", r.task_id, r.event))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// What an agent is handed, typed into its pane or in a Stop-hook reply: the agent takes each
@@ -492,7 +305,10 @@ fn mark_done_waits_while_ci_runs_is_refused_while_it_fails_and_the_failure_is_sa
     );
     assert!(ok(&answer), "{answer:?}");
     let summary = engine.join();
-    assert_eq!(summary.tasks[0].state, "done");
+    assert_eq!(
+        summary.tasks[0].state, "ready",
+        "done, waiting for `duet merge`"
+    );
 
     assert_eq!(world.count(is_failure_message), 1, "one failure message");
     assert_eq!(inbox.count("Failing tests (1): calc::adds"), 1);

@@ -19,7 +19,7 @@ use duet_testkit::hermetic::{GIT_ENV, git_repo};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-pub const WAIT: Duration = Duration::from_secs(20);
+pub const WAIT: Duration = Duration::from_secs(30);
 
 pub const CONFIG: &str = r#"
 base_branch = "main"
