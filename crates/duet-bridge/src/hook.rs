@@ -4,8 +4,13 @@
 //! A hook must never block or break the agent: the exit code is always 0, the socket timeout is
 //! short ([`HOOK_TIMEOUT`]), and every problem (no controller, bad JSON, a refusal) is only
 //! logged to stderr. A hook that finds nobody listening, or whose daemon died before answering,
-//! tries again for a few seconds ([`CONNECT_RETRY_WINDOW`]): a daemon being restarted must not
-//! miss a turn's end. Each run adds one id to the payload (`duet_request_id`), the same on every
+//! tries again for a while: a daemon being restarted must not miss a turn's end. How long
+//! depends on who waits for the hook ([`retry_window`]): a turn's end (claude's Stop, codex's
+//! notify) keeps trying for [`TURN_END_RETRY_WINDOW`], long enough for a human to start duet
+//! again; a hook claude waits on mid-turn (before and after each tool, a prompt) only for
+//! [`CONNECT_RETRY_WINDOW`], as every second of it stalls the agent's work while duet is down.
+//! Whatever a hook could not tell, the next daemon learns from the agent's pane (adoption's idle
+//! watch) and a turn that ends later. Each run adds one id to the payload (`duet_request_id`), the same on every
 //! retry, so the controller answers a retried hook it already handled with the same answer.
 
 use std::io::{Read, Write};
@@ -21,9 +26,26 @@ use crate::agent_env::AgentEnv;
 /// How long a hook waits for the controller (per connect/write/read step).
 pub const HOOK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How long a hook keeps trying while nobody listens or the daemon dies before answering (a
-/// restarting daemon). A controller that is only slow (a timeout) is not asked again.
+/// How long a hook the agent waits on mid-turn keeps trying while nobody listens or the daemon
+/// dies before answering: it covers the engine's own restart (about a second) without stalling
+/// each tool call of an agent whose duet is down for long. A controller that is only slow (a
+/// timeout) is not asked again.
 pub const CONNECT_RETRY_WINDOW: Duration = Duration::from_secs(5);
+
+/// How long a turn's end keeps trying: claude's Stop hook (the turn is over, the wait only holds
+/// its prompt back; claude gives a hook 60 s) and codex's notify (codex does not wait for it).
+/// Long enough for a human to run `duet run` again; the Stop hook's answer hands over what is
+/// queued for the agent.
+pub const TURN_END_RETRY_WINDOW: Duration = Duration::from_secs(30);
+
+/// The retry window of a hook from `source` with `payload`.
+pub fn retry_window(source: HookSource, payload: &serde_json::Value) -> Duration {
+    let event = payload.get("hook_event_name").and_then(|v| v.as_str());
+    match (source, event) {
+        (HookSource::Codex, _) | (HookSource::Claude, Some("Stop")) => TURN_END_RETRY_WINDOW,
+        (HookSource::Claude, _) => CONNECT_RETRY_WINDOW,
+    }
+}
 
 /// The pause between two connection attempts.
 const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(100);
@@ -54,14 +76,7 @@ pub const CODEX_CHAIN_FLAG: &str = "--then";
 pub fn run_codex_notify(args: &[String], env: &AgentEnv) -> i32 {
     let stderr = &mut std::io::stderr().lock();
     let (chain, payload) = split_codex_args(args);
-    let code = run_with(
-        HookSource::Codex,
-        payload.clone(),
-        &mut std::io::empty(),
-        &mut std::io::stdout().lock(),
-        stderr,
-        env,
-    );
+    // The user's command first: duet's part may keep trying for a while (a daemon restarting).
     match chain {
         Ok(Some(argv)) => {
             // Not waited for: codex does not wait for its notify either, and a slow command of
@@ -78,7 +93,14 @@ pub fn run_codex_notify(args: &[String], env: &AgentEnv) -> i32 {
             let _ = writeln!(stderr, "duet hook codex: {message}");
         }
     }
-    code
+    run_with(
+        HookSource::Codex,
+        payload,
+        &mut std::io::empty(),
+        &mut std::io::stdout().lock(),
+        stderr,
+        env,
+    )
 }
 
 /// Splits `duet hook codex`'s arguments into the chained command (if any) and the payload
@@ -122,27 +144,6 @@ pub fn run_with(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
     env: &AgentEnv,
-) -> i32 {
-    run_with_retry(
-        source,
-        payload_arg,
-        stdin,
-        stdout,
-        stderr,
-        env,
-        CONNECT_RETRY_WINDOW,
-    )
-}
-
-/// [`run_with`] with the connection retry window given.
-fn run_with_retry(
-    source: HookSource,
-    payload_arg: Option<String>,
-    stdin: &mut dyn Read,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-    env: &AgentEnv,
-    retry_window: Duration,
 ) -> i32 {
     let name = source_name(source);
     let mut log = |message: String| {
@@ -190,9 +191,10 @@ fn run_with_retry(
             serde_json::Value::String(request_id()),
         );
     }
+    let window = retry_window(source, &payload);
     let client = Client::new(&socket, HOOK_TIMEOUT);
     let request = Request::from_agent(token, RequestBody::Hook { source, payload });
-    match send_retrying_connect(&client, &request, retry_window) {
+    match send_retrying_connect(&client, &request, window) {
         Ok(Response::Ok {
             body: ResponseBody::HookReply { stdout: Some(text) },
         }) => {
@@ -397,6 +399,38 @@ mod tests {
             "first\n{\"type\":\"agent-turn-complete\"}\n"
         );
         assert!(run_chained(&[], None).is_err());
+    }
+
+    #[test]
+    fn a_turns_end_keeps_trying_longer_than_a_hook_the_agent_waits_on() {
+        let claude = |event: &str| serde_json::json!({ "hook_event_name": event });
+        assert_eq!(
+            retry_window(HookSource::Claude, &claude("Stop")),
+            TURN_END_RETRY_WINDOW
+        );
+        assert_eq!(
+            retry_window(
+                HookSource::Codex,
+                &serde_json::json!({"type": "agent-turn-complete"})
+            ),
+            TURN_END_RETRY_WINDOW
+        );
+        for event in [
+            "PreToolUse",
+            "PostToolUse",
+            "UserPromptSubmit",
+            "SessionStart",
+        ] {
+            assert_eq!(
+                retry_window(HookSource::Claude, &claude(event)),
+                CONNECT_RETRY_WINDOW,
+                "{event}"
+            );
+        }
+        assert!(
+            TURN_END_RETRY_WINDOW < Duration::from_secs(60),
+            "claude's hook timeout"
+        );
     }
 
     #[test]

@@ -1,17 +1,20 @@
 //! `duet mcp`: the MCP stdio server that gives an agent its duet tools. Each call's arguments are
 //! checked for shape here (JSON schema types, required fields) and forwarded to the controller
-//! as a `ToolCall` request, one connection per call; the controller checks role, sizes and state
-//! and its answer (or the reason nothing answered) becomes the tool result.
+//! as a `ToolCall` request with its own call id, one connection per attempt; a call that got no
+//! answer is sent again with the same id while a daemon comes back ([`retry`]). The controller
+//! checks role, sizes and state and its answer (or the reason nothing answered) becomes the tool
+//! result.
 
 mod answer;
 pub mod args;
 pub mod descriptions;
+pub mod retry;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use duet_core::protocol::{ToolCall, ToolName};
+use duet_core::protocol::{CallId, ToolCall, ToolName};
 use duet_proto::{Client, MAX_FRAME_BYTES, Request, RequestBody, encode_line};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
@@ -37,8 +40,10 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Config {
     pub socket: PathBuf,
     pub token: String,
-    /// Per step (connect, write, read) of one call.
+    /// Per step (connect, write, read) of one attempt.
     pub call_timeout: Duration,
+    /// How long a call that got no answer is sent again ([`retry::CALL_RETRY_WINDOW`]).
+    pub retry_window: Duration,
 }
 
 impl Config {
@@ -49,6 +54,7 @@ impl Config {
             socket,
             token,
             call_timeout: DEFAULT_CALL_TIMEOUT,
+            retry_window: retry::CALL_RETRY_WINDOW,
         })
     }
 
@@ -63,6 +69,7 @@ impl Config {
 pub struct DuetBridge {
     client: Client,
     token: String,
+    retry_window: Duration,
     /// Told to duet once, at the agent's first `tools/list`.
     ready: Arc<ReadyOnce>,
     tool_router: ToolRouter<Self>,
@@ -113,6 +120,7 @@ impl DuetBridge {
             ready: Arc::new(ReadyOnce::new(&config)),
             client: Client::new(config.socket, config.call_timeout),
             token: config.token,
+            retry_window: config.retry_window,
             tool_router: Self::tool_router(),
         }
     }
@@ -192,10 +200,12 @@ impl DuetBridge {
         }
     }
 
-    /// Sends `call` to the controller and turns its answer into the tool result.
+    /// Sends `call` to the controller (again while no daemon answers) and turns its answer into
+    /// the tool result.
     async fn forward(&self, call: ToolCall) -> CallToolResult {
         let tool = call.name();
-        let request = Request::from_agent(self.token.clone(), RequestBody::ToolCall { call });
+        let call_id = new_call_id();
+        let request = Request::tool_call(self.token.clone(), call_id.clone(), call);
         let size = encode_line(&request).len();
         if size > MAX_FRAME_BYTES {
             return error_result(format!(
@@ -203,16 +213,38 @@ impl DuetBridge {
                  limit for one call; shorten them"
             ));
         }
-        let client = self.client.clone();
-        let sent = tokio::task::spawn_blocking(move || client.send(&request)).await;
+        let socket = self.client.socket().to_path_buf();
+        let step = self.client.timeout();
+        let window = self.retry_window;
+        let sent = tokio::task::spawn_blocking(move || {
+            retry::send_until_answered(&socket, step, &request, window, |err| {
+                eprintln!(
+                    "duet mcp: the {tool} call {call_id} got no answer ({}); sending it again \
+                     for up to {}s while duet comes back",
+                    crate::failure::describe(err),
+                    window.as_secs()
+                );
+            })
+        })
+        .await;
         let answer = match sent {
-            Ok(result) => answer::tool_answer(tool, self.client.socket(), result),
+            Ok(sent) => answer::tool_answer(tool, self.client.socket(), window, sent),
             Err(join_error) => {
                 answer::ToolAnswer::error(format!("{tool} failed inside duet mcp: {join_error}"))
             }
         };
         answer.into_result()
     }
+}
+
+/// An id unique to one call of this process: pid, start time and a counter.
+fn new_call_id() -> CallId {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    CallId::new(format!("mcp-{}-{nanos}-{n}", std::process::id()))
 }
 
 fn error_result(text: String) -> CallToolResult {

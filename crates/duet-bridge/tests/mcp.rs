@@ -47,6 +47,25 @@ fn text_of(result: &CallToolResult) -> String {
         .join("\n")
 }
 
+/// The requests with their call ids taken out (checked to be there, one per call, distinct).
+fn without_call_ids(requests: Vec<Request>) -> Vec<Request> {
+    let ids: Vec<_> = requests
+        .iter()
+        .filter(|r| matches!(r.body, RequestBody::ToolCall { .. }))
+        .map(|r| {
+            r.call_id
+                .clone()
+                .expect("every tool call carries a call id")
+        })
+        .collect();
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "one id per call: {ids:?}");
+    requests
+        .into_iter()
+        .map(|r| Request { call_id: None, ..r })
+        .collect()
+}
+
 fn echo_controller() -> TestController {
     TestController::start(|request| match &request.body {
         RequestBody::ToolCall { call } => Response::ok(ResponseBody::ToolResult {
@@ -161,7 +180,7 @@ async fn ready_is_told_at_the_first_tools_list_not_at_the_handshake() {
     let result = call(&client, "task_status", json!({})).await;
     assert_eq!(result.is_error, Some(false), "{result:?}");
     assert_eq!(
-        controller.requests(),
+        without_call_ids(controller.requests()),
         vec![Request::from_agent(
             TOKEN,
             RequestBody::ToolCall {
@@ -262,7 +281,7 @@ async fn every_tool_call_is_forwarded_as_the_exact_tool_call_with_the_token() {
     .map(|call| Request::from_agent(TOKEN, RequestBody::ToolCall { call }))
     .collect();
     assert_eq!(
-        controller.wait_for_tool_calls(expected.len(), WAIT),
+        without_call_ids(controller.wait_for_tool_calls(expected.len(), WAIT)),
         expected
     );
     client.cancel().await.unwrap();
@@ -345,7 +364,7 @@ async fn malformed_arguments_are_refused_with_the_field_and_nothing_is_forwarded
     // A valid call afterwards is the only thing the controller sees.
     call(&client, "task_status", json!({})).await;
     assert_eq!(
-        controller.wait_for_tool_calls(1, WAIT),
+        without_call_ids(controller.wait_for_tool_calls(1, WAIT)),
         vec![Request::from_agent(
             TOKEN,
             RequestBody::ToolCall {
@@ -356,48 +375,40 @@ async fn malformed_arguments_are_refused_with_the_field_and_nothing_is_forwarded
     client.cancel().await.unwrap();
 }
 
-#[tokio::test]
-async fn an_unreachable_controller_is_a_clear_error_and_a_restarted_one_is_used_again() {
+// Multi-threaded: the test thread blocks waiting for the controllers while the call runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_daemon_died_unanswered_is_sent_again_to_the_next_one_with_its_id() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("duet.sock");
+    // The first daemon reads the call and dies before answering.
+    let mut dying = TestController::start_unanswering_at(socket.clone());
     let client = connect(&socket, dir.path()).await;
-
-    let down = call(&client, "request_review", json!({"summary": "s"})).await;
-    assert_eq!(down.is_error, Some(true));
-    let text = text_of(&down);
-    assert!(
-        text.starts_with(&format!(
-            "duet is not running: nothing answers at its control socket {}",
-            socket.display()
-        )),
-        "{text}"
-    );
-    assert!(
-        text.contains("The request_review call was not delivered"),
-        "{text}"
-    );
-
+    let pending = tokio::spawn(async move {
+        let result = call(&client, "submit_review", json!({"verdict": "approve"})).await;
+        (client, result)
+    });
+    let first = dying.wait_for_tool_calls(1, WAIT).remove(0);
+    // Gone: for a while nobody listens at all (the bridge keeps trying), then a new daemon.
+    dying.stop();
     let answer = |_: &Request| {
         Response::ok(ResponseBody::ToolResult {
-            text: "status: working".into(),
+            text: "verdict approve on 1a2b3c4 stored".into(),
             is_error: false,
         })
     };
-    let mut first = TestController::start_at(socket.clone(), answer);
-    let up = call(&client, "task_status", json!({})).await;
+    let next = TestController::start_at(socket.clone(), answer);
+    let (client, result) = pending.await.unwrap();
     assert_eq!(
-        (up.is_error, text_of(&up)),
-        (Some(false), "status: working".into())
+        (result.is_error, text_of(&result)),
+        (Some(false), "verdict approve on 1a2b3c4 stored".into())
     );
-    first.stop();
-
-    let down_again = call(&client, "task_status", json!({})).await;
-    assert!(text_of(&down_again).starts_with("duet is not running"));
-
-    let second = TestController::start_at(socket.clone(), answer);
-    let up_again = call(&client, "task_status", json!({})).await;
-    assert_eq!(up_again.is_error, Some(false));
-    assert_eq!(second.wait_for_tool_calls(1, WAIT).len(), 1);
+    let again = next.wait_for_tool_calls(1, WAIT).remove(0);
+    assert_eq!(again, first, "the same call with the same id");
+    assert!(first.call_id.is_some());
+    // The next call is a new one.
+    call(&client, "task_status", json!({})).await;
+    let calls = next.wait_for_tool_calls(2, WAIT);
+    assert_ne!(calls[1].call_id, first.call_id);
     client.cancel().await.unwrap();
 }
 

@@ -33,11 +33,14 @@ fn mark_done_before_approval_and_submit_review_from_the_worker_are_refused() {
             .collect();
         results
     };
+    // The early call's refusal. The final call's answer ("done") reaches the model too when
+    // claude sends its next request before duet stops the session: a race of the test, not a
+    // second answer (each answer is the last tool result of one request; the store below shows
+    // one refusal and one done).
     let mark_done = result_of("mcp__duet__mark_done");
-    assert_eq!(
-        mark_done.len(),
-        1,
-        "one mark_done answered before the pair ended"
+    assert!(
+        matches!(mark_done.len(), 1 | 2),
+        "the refused mark_done, and at most the final one: {mark_done:#?}"
     );
     assert!(mark_done[0].is_error, "{mark_done:?}");
     assert!(
@@ -47,6 +50,12 @@ fn mark_done_before_approval_and_submit_review_from_the_worker_are_refused() {
         "{}",
         mark_done[0].content
     );
+    if let Some(last) = mark_done.get(1) {
+        assert!(
+            !last.is_error && last.content.contains("is done at"),
+            "the second mark_done result is the final call's: {last:?}"
+        );
+    }
     let submit = result_of("mcp__duet__submit_review");
     assert_eq!(submit.len(), 1);
     assert!(submit[0].is_error, "{submit:?}");
@@ -81,6 +90,11 @@ fn mark_done_before_approval_and_submit_review_from_the_worker_are_refused() {
         .filter(|r| matches!(r.event, Event::ReviewSubmitted { .. }))
         .collect();
     assert_eq!(reviews.len(), 1, "{}", describe(&events));
+    let declared = events
+        .iter()
+        .filter(|r| matches!(&r.event, Event::Note { text } if text.starts_with("done declared")))
+        .count();
+    assert_eq!(declared, 1, "mark_done applied once\n{}", describe(&events));
     let done = events
         .iter()
         .find(|r| {

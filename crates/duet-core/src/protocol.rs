@@ -6,6 +6,8 @@
 //! - [`pair`]: [`PairState`] and [`handle`]`(&mut PairState, PairEvent, now) -> Vec<Effect>`, the
 //!   review protocol, round counting and the lifecycle moves of one pair.
 //!   The tool-call side of the review protocol lives in `review` (private).
+//! - [`calls`]: the typed [`CallId`] and the bounded record of answered calls, so a call sent
+//!   again (a bridge retrying after a daemon died) is answered the same and applied once.
 //! - [`delivery`]: the per-target message queue ([`Mailbox`]) that loses nothing.
 //! - [`ci`]: CI rules of a task ([`ci::handle`], [`ci::ci_gate`]): runs per head, results to
 //!   the worker once, loops to the human.
@@ -13,6 +15,7 @@
 //!
 //! Nothing here reads a clock: every time is a [`Timestamp`] passed in by the caller.
 
+pub mod calls;
 pub mod ci;
 pub mod delivery;
 pub mod pair;
@@ -25,6 +28,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use calls::{AnsweredCalls, CallId};
 pub use delivery::{DeliveryStatus, Envelope, Mailbox};
 pub use pair::{Effect, PairEvent, PairRecord, PairState, handle};
 pub use stall::{StallReason, StallSignals, StallThresholds, StallVerdict, assess};

@@ -4,7 +4,8 @@
 use duet_core::lifecycle::{LifecycleEvent, Pausable, TaskState};
 use duet_core::protocol::delivery::Handover;
 use duet_core::protocol::{
-    Effect, MessageId, PairEvent, PairRecord, PairState, RefusalKind, Sender, ToolCall, Verdict,
+    CallId, Effect, MessageId, PairEvent, PairRecord, PairState, RefusalKind, Sender, ToolCall,
+    Verdict,
 };
 
 mod protocol_support;
@@ -111,7 +112,7 @@ fn effects_store_before_they_acknowledge() {
                 summary: "ready".into()
             }),
             Effect::Reply {
-                call_id: "call-1".into(),
+                call_id: Some(CallId::new("call-1")),
                 result: Ok("review of abc1234 requested (round 1 of 3)".into())
             },
             Effect::Record(PairRecord::MessageAccepted {
@@ -292,7 +293,7 @@ fn pair_state_survives_a_json_round_trip() {
 fn events_and_effects_round_trip_through_json() {
     let events = vec![
         PairEvent::ToolCalled {
-            call_id: "c".into(),
+            call_id: Some(CallId::new("c")),
             role: W,
             call: ToolCall::TaskStatus,
         },

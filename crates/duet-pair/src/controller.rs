@@ -7,7 +7,7 @@ use duet_core::config::AgentKind;
 use duet_core::lifecycle::{LifecycleEvent, TaskState};
 use duet_core::protocol::delivery::{DeliveryStatus, Handover, TargetStatus};
 use duet_core::protocol::{
-    Effect, MessageId, PairEvent, PairState, Role, Sender, Timestamp, handle,
+    CallId, Effect, MessageId, PairEvent, PairState, Role, Sender, Timestamp, handle,
 };
 use duet_proto::{
     ErrorKind, HookSource, PROTOCOL_VERSION, Request, RequestBody, Response, ResponseBody,
@@ -247,7 +247,7 @@ impl Controller {
                 )];
             };
             actions.extend(self.refresh_git(git, now));
-            actions.extend(self.agent_request(conn, role, request.body, now));
+            actions.extend(self.agent_request(conn, role, request.call_id, request.body, now));
         } else {
             actions.extend(self.human_request(conn, request.body, now));
         }
@@ -289,6 +289,7 @@ impl Controller {
         &mut self,
         conn: ConnId,
         role: Role,
+        call_id: Option<CallId>,
         body: RequestBody,
         now: Timestamp,
     ) -> Vec<Action> {
@@ -297,7 +298,9 @@ impl Controller {
                 let mut actions = self.confirm_typed_turn(role, now);
                 actions.extend(self.apply(
                     PairEvent::ToolCalled {
-                        call_id: conn.to_string(),
+                        // The bridge's id, the same on each retry: the protocol applies the
+                        // call once and answers a repeat from its record.
+                        call_id,
                         role,
                         call,
                     },
@@ -668,12 +671,13 @@ impl Controller {
                 Effect::Record(record) => {
                     actions.extend(record_to_event(&self.state.task_id, record).map(Action::Store))
                 }
-                Effect::Reply { call_id, result } => {
+                Effect::Reply { result, .. } => {
                     let (text, is_error) = match result {
                         Ok(text) => (text, false),
                         Err(refusal) => (refusal.to_string(), true),
                     };
-                    if let Ok(conn) = call_id.parse() {
+                    // Only a tool call is replied to, and it is applied for its caller.
+                    if let Some(conn) = conn {
                         actions.push(respond(
                             conn,
                             Response::ok(ResponseBody::ToolResult { text, is_error }),

@@ -36,6 +36,14 @@ pub fn record_to_event(task_id: &str, record: PairRecord) -> Option<Event> {
             "message {} was not taken",
             message_key(task_id, id)
         )),
+        PairRecord::CallRepeated {
+            role,
+            tool,
+            call_id,
+        } => note(format!(
+            "the {role}'s {tool} call {call_id} came again (sent again after no answer); \
+             answered as the first time, not applied again"
+        )),
         PairRecord::ToolRefused { role, refusal } => {
             note(format!("refused {role}'s call: {refusal}"))
         }

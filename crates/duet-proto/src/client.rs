@@ -47,6 +47,11 @@ impl Client {
         &self.socket
     }
 
+    /// The timeout of each step (connect, write, read).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Sends `request` and waits for the answer (at most the timeout for each step).
     pub fn send(&self, request: &Request) -> Result<Response, ClientError> {
         let mut reader = self.open(request)?;

@@ -21,6 +21,7 @@ pub use client::{Client, ClientError, ClientErrorKind, Subscription};
 pub use frame::{FrameError, decode_line, encode_line, read_frame};
 pub use socket_path::{find_socket, prepare_socket, socket_path};
 
+pub use duet_core::protocol::CallId;
 use duet_core::protocol::{Role, ToolCall};
 
 /// The protocol version this build speaks; a request with another version is refused.
@@ -48,6 +49,11 @@ pub struct Request {
     /// Set by agents' helpers (`duet mcp`, `duet hook`, `duet exec-agent`); absent for humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Set by `duet mcp` on tool calls: one id per call, the same on each time the call is sent
+    /// again (after a daemon died before answering), so the controller applies it once and
+    /// answers every copy alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<CallId>,
     pub body: RequestBody,
 }
 
@@ -57,7 +63,16 @@ impl Request {
         Request {
             version: PROTOCOL_VERSION,
             token: Some(token.into()),
+            call_id: None,
             body,
+        }
+    }
+
+    /// A tool call from `duet mcp`: bound by its token, identified by `call_id` across retries.
+    pub fn tool_call(token: impl Into<String>, call_id: CallId, call: ToolCall) -> Self {
+        Request {
+            call_id: Some(call_id),
+            ..Request::from_agent(token, RequestBody::ToolCall { call })
         }
     }
 
@@ -66,6 +81,7 @@ impl Request {
         Request {
             version: PROTOCOL_VERSION,
             token: None,
+            call_id: None,
             body,
         }
     }
@@ -263,6 +279,19 @@ mod tests {
             r#"{"version":1,"token":"t0k","body":{"type":"tool_call","call":{"tool":"submit_review","verdict":"approve","findings":[]}}}"#
         );
         assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
+    }
+
+    #[test]
+    fn a_tool_call_carries_its_call_id_and_old_requests_still_parse() {
+        let req = Request::tool_call("t0k", CallId::new("c-1"), ToolCall::TaskStatus);
+        let json = serde_json::to_string(&req).unwrap();
+        assert_eq!(
+            json,
+            r#"{"version":1,"token":"t0k","call_id":"c-1","body":{"type":"tool_call","call":{"tool":"task_status"}}}"#
+        );
+        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
+        let old = r#"{"version":1,"token":"t0k","body":{"type":"tool_call","call":{"tool":"task_status"}}}"#;
+        assert_eq!(serde_json::from_str::<Request>(old).unwrap().call_id, None);
     }
 
     #[test]

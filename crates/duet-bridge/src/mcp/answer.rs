@@ -2,9 +2,12 @@
 //! error flag the agent sees.
 
 use std::path::Path;
+use std::time::Duration;
 
 use duet_core::protocol::ToolName;
-use duet_proto::{ClientError, ClientErrorKind, ErrorKind, Response, ResponseBody};
+use duet_proto::{ClientErrorKind, ErrorKind, Response, ResponseBody};
+
+use super::retry::Sent;
 use rmcp::model::{CallToolResult, ContentBlock};
 
 /// What the agent is told.
@@ -39,13 +42,10 @@ impl ToolAnswer {
     }
 }
 
-/// The answer for `tool` given what the socket at `socket` said.
-pub fn tool_answer(
-    tool: ToolName,
-    socket: &Path,
-    sent: Result<Response, ClientError>,
-) -> ToolAnswer {
-    match sent {
+/// The answer for `tool` given what the socket at `socket` said, after trying for `window`.
+pub fn tool_answer(tool: ToolName, socket: &Path, window: Duration, sent: Sent) -> ToolAnswer {
+    let secs = window.as_secs();
+    match sent.result {
         Ok(Response::Ok { body }) => match body {
             ResponseBody::ToolResult { text, is_error } => ToolAnswer { text, is_error },
             ResponseBody::Ack => ToolAnswer::ok(format!("{tool}: done")),
@@ -67,19 +67,21 @@ pub fn tool_answer(
         )),
         Err(err) => {
             let cause = crate::failure::cause(&err);
-            match err.kind {
-                ClientErrorKind::Connect => ToolAnswer::error(format!(
-                    "duet is not running: nothing answers at its control socket {} ({cause}). \
-                     The {tool} call was not delivered. Go on with what you can do without it \
-                     and call {tool} again later; if duet stays unreachable, stop and tell the \
-                     human.",
+            if err.kind == ClientErrorKind::Connect && !sent.maybe_received {
+                ToolAnswer::error(format!(
+                    "duet is not running: nothing answered at its control socket {} for {secs}s \
+                     ({cause}). The {tool} call was not delivered. Go on with what you can do \
+                     without it and call {tool} again later; if duet stays unreachable, stop and \
+                     tell the human.",
                     socket.display()
-                )),
-                ClientErrorKind::Exchange => ToolAnswer::error(format!(
-                    "duet did not answer the {tool} call (control socket {}: {cause}). It may or \
-                     may not have received it: call task_status before calling {tool} again.",
+                ))
+            } else {
+                ToolAnswer::error(format!(
+                    "duet did not answer the {tool} call within {secs}s (control socket {}: \
+                     {cause}). It may or may not have received it: call task_status before \
+                     calling {tool} again.",
                     socket.display()
-                )),
+                ))
             }
         }
     }
@@ -95,8 +97,18 @@ fn error_kind_name(kind: ErrorKind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use duet_proto::{ErrorKind, FrameError};
+    use duet_proto::{ClientError, ErrorKind, FrameError};
     use std::path::PathBuf;
+
+    const WINDOW: Duration = Duration::from_secs(45);
+
+    fn answered(result: Result<Response, ClientError>, maybe_received: bool) -> Sent {
+        Sent {
+            result,
+            attempts: 1,
+            maybe_received,
+        }
+    }
 
     fn socket() -> PathBuf {
         PathBuf::from("/run/duet.sock")
@@ -107,10 +119,14 @@ mod tests {
         let answer = tool_answer(
             ToolName::MarkDone,
             &socket(),
-            Ok(Response::ok(ResponseBody::ToolResult {
-                text: "mark_done refused: the reviewer has not approved HEAD abc1234".into(),
-                is_error: true,
-            })),
+            WINDOW,
+            answered(
+                Ok(Response::ok(ResponseBody::ToolResult {
+                    text: "mark_done refused: the reviewer has not approved HEAD abc1234".into(),
+                    is_error: true,
+                })),
+                false,
+            ),
         );
         assert_eq!(
             answer,
@@ -123,7 +139,11 @@ mod tests {
         let answer = tool_answer(
             ToolName::SendMessage,
             &socket(),
-            Ok(Response::error(ErrorKind::Unauthorized, "unknown token")),
+            WINDOW,
+            answered(
+                Ok(Response::error(ErrorKind::Unauthorized, "unknown token")),
+                false,
+            ),
         );
         assert_eq!(
             answer,
@@ -141,11 +161,17 @@ mod tests {
                 std::io::ErrorKind::ConnectionRefused,
             ))),
         };
-        let answer = tool_answer(ToolName::RequestReview, &socket(), Err(err));
+        let answer = tool_answer(
+            ToolName::RequestReview,
+            &socket(),
+            WINDOW,
+            answered(Err(err), false),
+        );
         assert!(answer.is_error);
         assert!(
             answer.text.starts_with(
-                "duet is not running: nothing answers at its control socket /run/duet.sock (connection refused)"
+                "duet is not running: nothing answered at its control socket /run/duet.sock for \
+                 45s (connection refused)"
             ),
             "{}",
             answer.text
@@ -167,14 +193,43 @@ mod tests {
                 std::io::ErrorKind::WouldBlock,
             ))),
         };
-        let answer = tool_answer(ToolName::SubmitReview, &socket(), Err(err));
+        let answer = tool_answer(
+            ToolName::SubmitReview,
+            &socket(),
+            WINDOW,
+            answered(Err(err), true),
+        );
         assert_eq!(
             answer,
             ToolAnswer::error(
-                "duet did not answer the submit_review call (control socket /run/duet.sock: no \
-                 answer in time). It may or may not have received it: call task_status before \
-                 calling submit_review again."
+                "duet did not answer the submit_review call within 45s (control socket \
+                 /run/duet.sock: no answer in time). It may or may not have received it: call \
+                 task_status before calling submit_review again."
             )
+        );
+    }
+
+    #[test]
+    fn a_call_that_reached_a_daemon_once_is_not_said_undelivered() {
+        // First attempt written to a daemon that died; the later ones found nobody listening.
+        let err = ClientError {
+            kind: ClientErrorKind::Connect,
+            action: "connect to",
+            socket: socket(),
+            source: Some(FrameError::Io(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused,
+            ))),
+        };
+        let answer = tool_answer(
+            ToolName::SubmitReview,
+            &socket(),
+            WINDOW,
+            answered(Err(err), true),
+        );
+        assert!(
+            answer.text.contains("It may or may not have received it"),
+            "{}",
+            answer.text
         );
     }
 }

@@ -18,7 +18,8 @@ pub fn bridge_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_duet-bridge-test"))
 }
 
-type Answer = Box<dyn Fn(&Request) -> Response + Send + Sync>;
+/// `None`: the connection is closed without an answer (a daemon that died mid-request).
+type Answer = Box<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 
 #[derive(Default)]
 struct Recorded {
@@ -59,10 +60,19 @@ impl TestController {
         socket: PathBuf,
         answer: impl Fn(&Request) -> Response + Send + Sync + 'static,
     ) -> Self {
+        Self::serve_at(socket, Box::new(move |request| Some(answer(request))))
+    }
+
+    /// Serves at `socket`, reading and recording each request and closing its connection
+    /// without an answer (a daemon killed after reading a call).
+    pub fn start_unanswering_at(socket: PathBuf) -> Self {
+        Self::serve_at(socket, Box::new(|_| None))
+    }
+
+    fn serve_at(socket: PathBuf, answer: Answer) -> Self {
         let listener = UnixListener::bind(&socket).unwrap();
         let recorded = Arc::new(Recorded::default());
         let stopping = Arc::new(AtomicBool::new(false));
-        let answer: Answer = Box::new(answer);
         let thread = {
             let recorded = Arc::clone(&recorded);
             let stopping = Arc::clone(&stopping);
@@ -171,7 +181,9 @@ fn serve(listener: UnixListener, answer: &Answer, recorded: &Recorded, stopping:
         let response = answer(&request);
         recorded.requests.lock().unwrap().push(request);
         recorded.changed.notify_all();
-        let _ = stream.write_all(&encode_line(&response));
+        if let Some(response) = response {
+            let _ = stream.write_all(&encode_line(&response));
+        }
     }
 }
 

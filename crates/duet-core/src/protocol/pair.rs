@@ -10,9 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::calls::CallId;
 use super::delivery::{Batch, DeliveryConfig, DeliveryStatus, Handover, Suppression, TargetStatus};
 use super::stall::{StallSignals, StallThresholds, StallVerdict, assess};
-use super::tools::{Limits, Refusal, ToolCall};
+use super::tools::{Limits, Refusal, ToolCall, ToolName};
 use super::{Finding, Mailbox, MessageId, Role, Sender, Timestamp, Verdict, short_commit};
 use crate::lifecycle::{IllegalTransition, LifecycleEvent, TaskState, transition};
 
@@ -77,6 +78,10 @@ pub struct PairState {
     /// `mark_done` needs its gate open at HEAD.
     #[serde(default)]
     pub ci: super::ci::CiState,
+    /// The last tool calls answered, by call id: a call sent again gets the same answer
+    /// (`protocol::calls`).
+    #[serde(default)]
+    pub answered_calls: super::calls::AnsweredCalls,
 }
 
 /// Something that happened to the pair.
@@ -84,8 +89,10 @@ pub struct PairState {
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum PairEvent {
     /// An agent called a bridge tool; answered by one `Effect::Reply` with the same `call_id`.
+    /// A call whose id was answered before gets that answer again and changes nothing; one
+    /// without an id (a caller that never retries) is applied as it comes.
     ToolCalled {
-        call_id: String,
+        call_id: Option<CallId>,
         role: Role,
         call: ToolCall,
     },
@@ -223,6 +230,13 @@ pub enum PairRecord {
     StallDetected {
         verdict: StallVerdict,
     },
+    /// A tool call came again (a bridge retrying after a daemon died mid-call): it got its
+    /// stored answer and was not applied again.
+    CallRepeated {
+        role: Role,
+        tool: ToolName,
+        call_id: CallId,
+    },
 }
 
 /// What the edges must do, in order.
@@ -232,7 +246,7 @@ pub enum Effect {
     Record(PairRecord),
     /// Answer a tool call.
     Reply {
-        call_id: String,
+        call_id: Option<CallId>,
         result: Result<String, Refusal>,
     },
     /// Type these messages at `to`'s prompt as one turn.
@@ -284,6 +298,7 @@ impl PairState {
             mailbox: Mailbox::default(),
             config,
             ci: super::ci::CiState::default(),
+            answered_calls: super::calls::AnsweredCalls::default(),
         }
     }
 
@@ -359,10 +374,7 @@ pub fn handle(state: &mut PairState, event: PairEvent, now: Timestamp) -> Vec<Ef
             call_id,
             role,
             call,
-        } => {
-            state.last_progress = now;
-            super::review::on_tool_call(state, &mut fx, call_id, role, call, now);
-        }
+        } => super::calls::on_tool_called(state, &mut fx, call_id, role, call, now),
         PairEvent::CommitSeen { commit } => {
             state.last_progress = now;
             if commit != state.head_commit {

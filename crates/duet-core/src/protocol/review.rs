@@ -1,6 +1,7 @@
 //! The review protocol's side of tool calls: what an accepted bridge call does to a pair
 //! (rounds, verdicts, repeated findings, done, questions) and the texts sent to the agents.
 
+use super::calls::CallId;
 use super::delivery::{DeliveryStatus, Suppression};
 use super::pair::{
     Effect, PairRecord, PairState, ReviewRequest, VerdictRecord, apply, check_stall, dispatch,
@@ -14,7 +15,7 @@ use crate::lifecycle::LifecycleEvent;
 pub(super) fn on_tool_call(
     state: &mut PairState,
     fx: &mut Vec<Effect>,
-    call_id: String,
+    call_id: Option<CallId>,
     role: Role,
     call: ToolCall,
     now: Timestamp,

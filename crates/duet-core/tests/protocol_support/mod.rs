@@ -5,8 +5,8 @@ use duet_core::lifecycle::LifecycleEvent;
 use duet_core::protocol::delivery::DeliveryStatus;
 use duet_core::protocol::pair::PairConfig;
 use duet_core::protocol::{
-    Effect, Finding, Limits, MessageId, PairEvent, PairState, Refusal, Role, Severity, Timestamp,
-    ToolCall, Verdict, handle,
+    CallId, Effect, Finding, Limits, MessageId, PairEvent, PairState, Refusal, Role, Severity,
+    Timestamp, ToolCall, Verdict, handle,
 };
 
 pub const BASE: &str = "0000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -61,10 +61,14 @@ impl Pair {
         self.event(PairEvent::Control { event })
     }
 
-    /// Call a tool; returns all effects and the one reply.
-    pub fn call(&mut self, role: Role, call: ToolCall) -> (Vec<Effect>, Result<String, Refusal>) {
-        self.calls += 1;
-        let call_id = format!("call-{}", self.calls);
+    /// Call a tool again with call id `n` (as a bridge retrying call number `n`).
+    pub fn call_again(
+        &mut self,
+        n: u32,
+        role: Role,
+        call: ToolCall,
+    ) -> (Vec<Effect>, Result<String, Refusal>) {
+        let call_id = Some(CallId::new(format!("call-{n}")));
         let fx = self.event(PairEvent::ToolCalled {
             call_id: call_id.clone(),
             role,
@@ -82,6 +86,18 @@ impl Pair {
             .collect();
         assert_eq!(replies.len(), 1, "exactly one reply per call: {fx:#?}");
         (fx, replies.into_iter().next().unwrap())
+    }
+
+    /// How many calls were made so far (the id number of the last one).
+    pub fn calls_made(&self) -> u32 {
+        self.calls
+    }
+
+    /// Call a tool; returns all effects and the one reply.
+    pub fn call(&mut self, role: Role, call: ToolCall) -> (Vec<Effect>, Result<String, Refusal>) {
+        self.calls += 1;
+        let n = self.calls;
+        self.call_again(n, role, call)
     }
 
     pub fn ok(&mut self, role: Role, call: ToolCall) -> String {

@@ -146,6 +146,12 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 Err(err) => return self.fail_unstarted(task_id, err.to_string()),
             }
         }
+        // A review asked for and taken, with no verdict: the reviewer is asked once more when
+        // it is seen at rest (its verdict may have been lost with the daemon).
+        if let Some(text) = review_reask(&controller.state) {
+            tracing::info!("task {task_id}: the reviewer will be asked again for its verdict");
+            watches[1] = Some(IdleWatch::new(clock, Some(text)));
+        }
         let slot = PairSlot {
             controller,
             actors: Vec::new(),
@@ -261,8 +267,16 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             if !watch.look(&screen, clock) {
                 continue;
             }
-            let nudge = slot.watches[index].take().and_then(|w| w.nudge);
+            let mut nudge = slot.watches[index].take().and_then(|w| w.nudge);
             tracing::debug!("task {task}: the {role} is at rest (seen in its pane)");
+            let mut reasked = false;
+            if nudge.as_deref().is_some_and(is_review_reask) {
+                // Asked again only while the review still waits for this verdict (the bridge's
+                // own retry may have brought it in meanwhile).
+                nudge =
+                    review_reask(&slot.controller.state).filter(|now| Some(now) == nudge.as_ref());
+                reasked = nudge.is_some();
+            }
             if slot.controller.has_pending(role)
                 || nudge.is_none() && !slot.controller.is_idle(role)
             {
@@ -270,6 +284,13 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 self.apply(task, actions)?;
             } else if let (Some(text), Some(actor)) = (nudge, slot.actor(role)) {
                 actor.deliver(text, Vec::new());
+                if reasked {
+                    let note = "the reviewer was at rest after a restart with no verdict on the \
+                                review it took: asked again for it"
+                        .to_owned();
+                    tracing::info!("task {task}: {note}");
+                    self.append(task, Event::Note { text: note })?;
+                }
             }
         }
         Ok(())
@@ -285,6 +306,36 @@ fn rotate_token(controller: &mut Controller, role: Role) -> String {
     token
 }
 
+/// The first words of [`review_reask`]'s text.
+const REVIEW_REASK_START: &str = "duet was restarted while your review";
+
+fn is_review_reask(text: &str) -> bool {
+    text.starts_with(REVIEW_REASK_START)
+}
+
+/// What the reviewer is asked once more after a restart, if it took a review request (the
+/// message was delivered) and no verdict came: the task is in review and nothing to the
+/// reviewer waits to be handed over (then that hand-over asks it anyway).
+pub(super) fn review_reask(state: &duet_core::protocol::PairState) -> Option<String> {
+    let request = state.pending_review()?;
+    if state.task_state != duet_core::lifecycle::TaskState::Reviewing {
+        return None;
+    }
+    let waiting = state
+        .mailbox
+        .undelivered()
+        .any(|envelope| envelope.to == Role::Reviewer);
+    if waiting {
+        return None;
+    }
+    Some(format!(
+        "{REVIEW_REASK_START} of commit {} (round {}) was under way, and it has no verdict from \
+         you. If you called submit_review, duet did not get it: review the commit if you need to \
+         and call submit_review with your verdict now.",
+        request.commit, request.round
+    ))
+}
+
 /// What a resumed agent is told once it is at its prompt.
 fn resumed_nudge(exit_code: Option<i32>) -> String {
     match exit_code {
@@ -293,5 +344,59 @@ fn resumed_nudge(exit_code: Option<i32>) -> String {
         ),
         None => "duet was started again with your conversation resumed: go on with the task where you left off."
             .to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use duet_core::lifecycle::TaskState;
+    use duet_core::protocol::pair::{PairConfig, ReviewRequest};
+    use duet_core::protocol::{PairState, Sender, Timestamp};
+
+    fn in_review() -> PairState {
+        let mut state = PairState::new("t1", "base", Timestamp(0), PairConfig::default());
+        state.task_state = TaskState::Reviewing;
+        state.round = 1;
+        state.last_review_request = Some(ReviewRequest {
+            round: 1,
+            commit: "abc1234def".into(),
+            summary: "ready".into(),
+            at: Timestamp(1),
+        });
+        state.review_pending = true;
+        state
+    }
+
+    #[test]
+    fn a_reviewer_that_took_the_request_and_gave_no_verdict_is_asked_again() {
+        let text = review_reask(&in_review()).unwrap();
+        assert!(is_review_reask(&text));
+        assert!(text.contains("commit abc1234def (round 1)"), "{text}");
+        assert!(text.contains("call submit_review"), "{text}");
+    }
+
+    #[test]
+    fn no_second_ask_with_a_verdict_in_or_the_request_still_to_hand_over() {
+        let mut answered = in_review();
+        answered.review_pending = false;
+        assert_eq!(review_reask(&answered), None);
+
+        let mut waiting = in_review();
+        waiting.mailbox.accept(
+            Sender::Duet,
+            Role::Reviewer,
+            "review this".into(),
+            Timestamp(2),
+            &PairConfig::default().delivery,
+        );
+        assert_eq!(review_reask(&waiting), None, "the hand-over asks it");
+
+        let mut paused = in_review();
+        paused.task_state = TaskState::NeedsHuman {
+            reason: "x".into(),
+            resume_to: duet_core::lifecycle::PairPhase::Reviewing,
+        };
+        assert_eq!(review_reask(&paused), None);
     }
 }

@@ -102,10 +102,16 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             );
             return Ok(());
         };
-        tracing::debug!(
-            "task {task}: agent request {}",
-            request_summary(&request.body)
-        );
+        match &request.call_id {
+            Some(id) => tracing::debug!(
+                "task {task}: agent request {} (call {id})",
+                request_summary(&request.body)
+            ),
+            None => tracing::debug!(
+                "task {task}: agent request {}",
+                request_summary(&request.body)
+            ),
+        }
         let role = request
             .token
             .as_deref()
