@@ -12,29 +12,27 @@ use duet_core::lifecycle::TaskState;
 use duet_core::protocol::{PairState, Role};
 use duet_git::Repo;
 use duet_pair::agent_actor::{AgentHandle, AgentReport};
-use duet_pair::git_facts::commits_since;
 use duet_pair::launch::{LaunchPlace, launch_pair};
 pub(crate) use duet_pair::now;
 use duet_pair::prepare::prepare_task;
 use duet_pair::socket::{self, Incoming};
 use duet_pair::{Action, ConnId, Controller, GitFacts, Seat};
 use duet_proto::{ErrorKind, Request, Response};
-use duet_store::{Event, MessageState, NewEvent, Store, TaskState as StoredState};
+use duet_store::{Event, NewEvent, Store, TaskState as StoredState};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backlog_watch::BacklogWatch;
 use crate::lock::DaemonLock;
 use crate::pair_slot::PairSlot;
-use crate::status::{Publisher, stored_kind};
-use crate::{
-    DaemonError, DaemonErrorKind, DaemonProgress, DaemonSetup, MessageCounts, RunSummary,
-    TaskOutcome,
-};
+use crate::status::Publisher;
+use crate::{DaemonError, DaemonErrorKind, DaemonProgress, DaemonSetup, RunSummary};
 
 mod ci;
 mod merge;
 mod recovery;
 mod requests;
+mod schedule;
+mod summary;
 
 /// Agent restarts (with the conversation resumed) before the task needs the human.
 const MAX_AGENT_RESTARTS: u32 = 3;
@@ -267,175 +265,6 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .filter_map(|m| m.id.rsplit_once('#')?.1.parse::<u64>().ok())
             .max()
             .unwrap_or(0)
-    }
-
-    /// Every backlog task the store has not seen is queued.
-    fn queue_new_tasks(&mut self) -> Result<(), DaemonError> {
-        let new: Vec<(String, String)> = self
-            .backlog
-            .tasks
-            .iter()
-            .filter(|t| self.stored_state(t.id.as_str()).is_none())
-            .map(|t| (t.id.to_string(), t.title.clone()))
-            .collect();
-        for (id, title) in new {
-            self.append(&id, Event::TaskQueued { title: Some(title) })?;
-        }
-        Ok(())
-    }
-
-    /// With a focus: the task worked before (ended, paused, or live with no pair to take over)
-    /// starts its new run from the queue; a live one with a saved pair is adopted instead.
-    fn requeue_focus(&mut self) -> Result<(), DaemonError> {
-        let Some(focus) = self.setup.focus.clone() else {
-            return Ok(());
-        };
-        let Some(state) = self.stored_state(&focus) else {
-            return Ok(());
-        };
-        let saved = self
-            .store
-            .pair_snapshots()
-            .map_err(store_err)?
-            .iter()
-            .any(|(task, _)| *task == focus);
-        let requeue = match state {
-            StoredState::Queued => false,
-            StoredState::Preparing
-            | StoredState::Working
-            | StoredState::Reviewing
-            | StoredState::NeedsHuman => !saved,
-            StoredState::Done
-            | StoredState::Ready
-            | StoredState::Merging
-            | StoredState::Merged
-            | StoredState::Failed
-            | StoredState::Cancelled
-            | StoredState::Paused => true,
-        };
-        if requeue {
-            self.append(
-                &focus,
-                Event::TaskStateChanged {
-                    from: state,
-                    to: StoredState::Queued,
-                    reason: Some("started again by duet pair".into()),
-                },
-            )?;
-        }
-        Ok(())
-    }
-
-    /// With a focus: its task has ended and no pair works on it.
-    fn focus_ended(&self) -> bool {
-        self.setup.focus.as_deref().is_some_and(|focus| {
-            !self.pairs.contains_key(focus)
-                && self
-                    .stored_state(focus)
-                    .is_none_or(StoredState::is_terminal)
-        })
-    }
-
-    /// No task can make progress: nothing runs and the scheduler has nothing to start.
-    fn nothing_left(&self) -> bool {
-        if !self.pairs.is_empty() || self.merge_busy() {
-            return false;
-        }
-        self.backlog
-            .tasks
-            .iter()
-            .all(|t| match self.stored_state(t.id.as_str()) {
-                Some(StoredState::Queued) => {
-                    !self.startable_now().contains(&t.id.to_string())
-                        && self.blocked_for_good(t.id.as_str())
-                }
-                // Ready waits for the human's `duet merge`; merging, with the queue idle or
-                // held, for a dependency that will not land or for the human.
-                Some(state) => {
-                    state.is_terminal()
-                        || matches!(
-                            state,
-                            StoredState::Paused | StoredState::Ready | StoredState::Merging
-                        )
-                }
-                None => false,
-            })
-    }
-
-    /// A queued task whose dependencies can never be done.
-    fn blocked_for_good(&self, task: &str) -> bool {
-        let views = self.views();
-        let running = duet_core::lifecycle::scheduler::count_running(&views);
-        let max = self.setup.config.max_parallel.get();
-        duet_core::lifecycle::scheduler::why_blocked_with(
-            self.dependency_rule(),
-            task,
-            &views,
-            running,
-            max,
-        )
-        .is_some_and(|blockers| {
-            blockers.iter().any(|b| {
-                matches!(
-                    b,
-                    duet_core::lifecycle::scheduler::Blocker::DependencyFailed { .. }
-                        | duet_core::lifecycle::scheduler::Blocker::MissingDependency { .. }
-                )
-            })
-        })
-    }
-
-    fn views(&self) -> Vec<duet_core::lifecycle::scheduler::TaskView> {
-        self.backlog
-            .tasks
-            .iter()
-            .map(|t| duet_core::lifecycle::scheduler::TaskView {
-                id: t.id.to_string(),
-                priority: t.priority,
-                depends_on: t.depends_on.iter().map(ToString::to_string).collect(),
-                state: stored_kind(
-                    self.stored_state(t.id.as_str())
-                        .unwrap_or(StoredState::Queued),
-                ),
-            })
-            .collect()
-    }
-
-    /// With the merge queue a task starts once its dependencies landed (its branch then starts
-    /// from a base that holds them); without it, once they are done.
-    pub(super) fn dependency_rule(&self) -> duet_core::lifecycle::scheduler::DependencyRule {
-        if self.merges_locally() {
-            duet_core::lifecycle::scheduler::DependencyRule::Merged
-        } else {
-            duet_core::lifecycle::scheduler::DependencyRule::Done
-        }
-    }
-
-    fn startable_now(&self) -> Vec<String> {
-        let views = self.views();
-        let running = duet_core::lifecycle::scheduler::count_running(&views);
-        duet_core::lifecycle::scheduler::next_to_start_with(
-            self.dependency_rule(),
-            &views,
-            running,
-            self.setup.config.max_parallel.get(),
-        )
-    }
-
-    /// Starts what the scheduler picks (with a focus: that task, whatever its dependencies).
-    fn schedule(&mut self) -> Result<(), DaemonError> {
-        if let Some(focus) = self.setup.focus.clone() {
-            if self.stored_state(&focus) == Some(StoredState::Queued)
-                && !self.pairs.contains_key(&focus)
-            {
-                self.start_pair(&focus)?;
-            }
-            return Ok(());
-        }
-        for task in self.startable_now() {
-            self.start_pair(&task)?;
-        }
-        Ok(())
     }
 
     fn place<'s>(
@@ -776,68 +605,6 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 self.respond(conn, Response::error(ErrorKind::WrongState, message));
             }
         }
-    }
-
-    fn summary(&self, interrupted: bool) -> RunSummary {
-        let tasks = self
-            .backlog
-            .tasks
-            .iter()
-            .map(|t| {
-                let row = self.store.task(t.id.as_str()).ok().flatten();
-                let worktree = self
-                    .setup
-                    .repo_root
-                    .join(&self.setup.config.worktree_root)
-                    .join(t.id.as_str());
-                let base = self
-                    .pairs
-                    .get(t.id.as_str())
-                    .map(|s| s.brief.base_commit.clone())
-                    .or_else(|| self.finished_bases.get(t.id.as_str()).cloned())
-                    .or_else(|| {
-                        duet_pair::git_facts::fork_point(
-                            &worktree,
-                            t.base_branch(&self.setup.config),
-                        )
-                    });
-                let mut messages = MessageCounts::default();
-                for message in self.store.messages(Some(t.id.as_str())).unwrap_or_default() {
-                    match message.state {
-                        MessageState::Accepted => {}
-                        MessageState::Delivered => messages.delivered += 1,
-                        MessageState::Suppressed => messages.suppressed += 1,
-                    }
-                    messages.accepted += 1;
-                }
-                TaskOutcome {
-                    id: t.id.to_string(),
-                    state: row
-                        .as_ref()
-                        .map_or("queued".to_string(), |r| match &r.reason {
-                            Some(reason) if r.state == StoredState::NeedsHuman => {
-                                format!("{}: {reason}", r.state)
-                            }
-                            _ => r.state.to_string(),
-                        }),
-                    rounds: row.as_ref().map_or(0, |r| r.round),
-                    commits: if row.as_ref().is_some_and(|r| r.state == StoredState::Merged) {
-                        // Landed: the branch and worktree may be gone; the base has the commits.
-                        duet_git::land::landed_commits(
-                            &self.repo,
-                            t.base_branch(&self.setup.config),
-                            t.id.as_str(),
-                            10_000,
-                        )
-                        .unwrap_or_default()
-                    } else {
-                        base.map_or_else(Vec::new, |b| commits_since(&worktree, &b))
-                    },
-                    messages,
-                }
-            })
-            .collect();
-        RunSummary { tasks, interrupted }
     }
 }
 
