@@ -1,5 +1,6 @@
-//! The daemon's loop and its handlers: requests routed to pairs by token or task, scheduling,
-//! pair start / adoption / finish, backlog reloads, agent restarts.
+//! The daemon's loop and its handlers: pair start / finish, actions carried out, agent reports,
+//! backlog reloads; requests, scheduling, recovery, CI, the merge queue and the summary live in
+//! the submodules.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
