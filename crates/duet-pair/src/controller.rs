@@ -554,6 +554,12 @@ impl Controller {
         )
     }
 
+    /// duet tells `role` something of its own (a resumed agent is told to go on): queued like
+    /// any message, so it too waits until the agent is idle with duet's tools listed.
+    pub fn duet_says(&mut self, role: Role, text: String, now: Timestamp) -> Vec<Action> {
+        self.apply(PairEvent::DuetSays { to: role, text }, now, None)
+    }
+
     /// The CI rules found a loop or no progress: the task goes to the human.
     pub fn ci_needs_human(&mut self, reason: String, now: Timestamp) -> Vec<Action> {
         self.apply(PairEvent::CiNeedsHuman { reason }, now, None)

@@ -291,8 +291,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             {
                 let actions = slot.controller.on_agent_idle(role, now());
                 self.apply(task, actions)?;
-            } else if let (Some(text), Some(actor)) = (nudge, slot.actor(role)) {
-                actor.deliver(text, Vec::new());
+            } else if let Some(text) = nudge {
+                // Through the mailbox: held until the resumed agent has listed duet's tools.
+                let mut actions = slot.controller.duet_says(role, text, now());
+                actions.extend(slot.controller.on_agent_idle(role, now()));
+                self.apply(task, actions)?;
             }
         }
         Ok(())
