@@ -69,7 +69,9 @@ pub struct LaunchContext {
     pub token: String,
     /// The role explanation, appended to the agent's system prompt (empty: none).
     pub system_prompt: String,
-    /// The first user message, passed as the TUI's prompt argument.
+    /// The first user message, passed as the TUI's prompt argument. duet's pairs give none:
+    /// claude may send a command-line prompt before its MCP servers are connected, so a pair's
+    /// first prompt is handed over through the mailbox once the agent's tools are listed.
     pub initial_prompt: Option<String>,
     pub session: SessionPlan,
 }
