@@ -560,6 +560,12 @@ fn an_agent_that_dies_before_its_brief_starts_afresh_and_gets_the_brief_once() {
         !argv.iter().any(|a| a == "--resume"),
         "no conversation to resume: {argv:?}"
     );
+    // A new claude session id: the dead process may have taken the old one.
+    let session = |argv: &[String]| {
+        let at = argv.iter().position(|a| a == "--session-id").unwrap();
+        argv[at + 1].clone()
+    };
+    assert_ne!(session(argv), session(&worker.starts[0].argv));
     let new = token(&worker);
     settle(&world, &new);
     let events = world.events();

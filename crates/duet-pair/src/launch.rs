@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use duet_agents::{LaunchContext, PairPanes, PaneCommand, SessionPlan, launch_spec};
+use duet_core::config::AgentKind;
+use duet_core::protocol::delivery::Brief;
 use duet_core::protocol::{Role, Timestamp};
 
 use crate::controller::{Action, Controller};
@@ -89,6 +91,9 @@ pub fn launch_pair(
     controller: &mut Controller,
     now: Timestamp,
 ) -> Result<(PairPanes, Vec<Action>), PairError> {
+    for role in [Role::Worker, Role::Reviewer] {
+        renew_fresh_claude_session(controller, role);
+    }
     let (worker, worker_first) = pane_command(place, task, Role::Worker, agents[0], controller)?;
     let (reviewer, reviewer_first) =
         pane_command(place, task, Role::Reviewer, agents[1], controller)?;
@@ -112,9 +117,25 @@ pub fn restart_seat(
     controller: &mut Controller,
     now: Timestamp,
 ) -> Result<Vec<Action>, PairError> {
+    renew_fresh_claude_session(controller, role);
     let (command, first) = pane_command(place, task, role, agent, controller)?;
     respawn_in_pane(place.runtime, pane, place.worktree, &command)?;
     Ok(controller.launched(role, first, now))
+}
+
+/// A claude seat that starts afresh after an earlier process (its brief was queued before) gets a
+/// new session id: the earlier process may have begun a conversation under the old one that duet
+/// never saw confirmed, and claude refuses a `--session-id` that is taken.
+fn renew_fresh_claude_session(controller: &mut Controller, role: Role) {
+    let fresh = controller.resume_session(role).is_none();
+    let earlier = controller.state.mailbox.brief(role) != Brief::NotGiven;
+    if let Some(seat) = controller.seats.iter_mut().find(|s| s.role == role)
+        && fresh
+        && earlier
+        && seat.kind == AgentKind::Claude
+    {
+        seat.session_id = Some(uuid::Uuid::new_v4().to_string());
+    }
 }
 
 /// Runs `command` again in `agent`'s place (its agent died).
