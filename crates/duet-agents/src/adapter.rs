@@ -69,7 +69,9 @@ pub struct LaunchContext {
     pub token: String,
     /// The role explanation, appended to the agent's system prompt (empty: none).
     pub system_prompt: String,
-    /// The first user message, passed as the TUI's prompt argument.
+    /// The first user message, passed as the TUI's prompt argument. duet's pairs give none:
+    /// claude may send a command-line prompt before its MCP servers are connected, so a pair's
+    /// first prompt is handed over through the mailbox once the agent's tools are listed.
     pub initial_prompt: Option<String>,
     pub session: SessionPlan,
 }
@@ -170,22 +172,12 @@ pub fn launch_spec_with(
     Ok(spec)
 }
 
-/// claude's switch to connect `alwaysLoad` MCP servers before handling its first input.
-pub const CLAUDE_JOIN_MCP_BEFORE_INPUT: &str = "CLAUDE_CODE_MCP_ALWAYS_LOAD_JOIN_BEFORE_INPUT";
-
 /// The profile's env, then duet's variables (which a profile cannot override).
 fn agent_env(
     profile: &AgentProfile,
     ctx: &LaunchContext,
 ) -> Result<Vec<(String, String)>, AdapterError> {
     let mut env = Vec::new();
-    // claude 2.1.332 can send its first model request before its `alwaysLoad` MCP servers are
-    // connected (duet's tools then missing from it); this makes it join them before it takes
-    // input. Older versions ignore it; a profile's own value wins.
-    if profile.kind == AgentKind::Claude && !profile.env.contains_key(CLAUDE_JOIN_MCP_BEFORE_INPUT)
-    {
-        env.push((CLAUDE_JOIN_MCP_BEFORE_INPUT.to_owned(), "1".to_owned()));
-    }
     for (key, value) in &profile.env {
         if key.is_empty() || key.contains('=') || key.contains('\0') {
             return Err(AdapterError::new(

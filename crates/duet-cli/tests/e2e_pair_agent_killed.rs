@@ -76,7 +76,12 @@ fn kill_agent_and_expect_restart(name: &str, role: &str) {
     world
         .server
         .wait_until_steps_consumed(3, STEP_TIMEOUT)
-        .unwrap_or_else(|e| panic!("the restarted {role} was not told to go on: {e}"));
+        .unwrap_or_else(|e| {
+            panic!(
+                "the restarted {role} was not told to go on: {e}\n{}",
+                world.diagnostics()
+            )
+        });
     let events = world.events();
     let exits: Vec<_> = events
         .iter()

@@ -69,8 +69,12 @@ fn killed_three_times_duet_pair_is_run_again_and_every_message_arrives_once() {
     world.open_gate("a");
     world.wait_for_events("the review request delivered", STEP_TIMEOUT, |events| {
         let review = events.iter().find_map(|r| match &r.event {
-            Event::MessageAccepted { id, from, to, .. }
-                if r.task_id.as_deref() == Some("a") && from == "duet" && to == "reviewer" =>
+            // The review request, not the reviewer's brief (also a message from duet).
+            Event::MessageAccepted { id, from, to, text }
+                if r.task_id.as_deref() == Some("a")
+                    && from == "duet"
+                    && to == "reviewer"
+                    && text.contains("(round 1 of") =>
             {
                 Some(id.clone())
             }

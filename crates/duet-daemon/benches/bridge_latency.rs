@@ -204,7 +204,9 @@ fn run_scenario(pairs: usize, messages: usize, interval: Duration) {
     }
 }
 
-/// Every message the bench sent was accepted and confirmed delivered, on every pair.
+/// Every message the bench sent was accepted and confirmed delivered, on every pair. Each pair
+/// also has its two briefs: the worker's taken, the reviewer's still waiting (the bench's
+/// reviewer never rests at a prompt).
 fn check_counts(summary: &RunSummary, expected: &[(String, usize)]) {
     for (task, sent) in expected {
         let outcome = summary
@@ -214,7 +216,7 @@ fn check_counts(summary: &RunSummary, expected: &[(String, usize)]) {
             .unwrap_or_else(|| panic!("task {task} is in the run's summary"));
         assert_eq!(
             (outcome.messages.accepted, outcome.messages.delivered),
-            (*sent, *sent),
+            (*sent + 2, *sent + 1),
             "every message of {task} was accepted and confirmed delivered"
         );
     }
@@ -251,8 +253,8 @@ struct PairSeats {
 }
 
 impl PairSeats {
-    /// Waits for the pair's stand-ins, reports both bridges ready, and ends the worker's first
-    /// turn (it is idle, at its prompt).
+    /// Waits for the pair's stand-ins, reports both bridges ready, and plays the worker's first
+    /// turn, on its brief (then it is idle, at its prompt).
     fn connect(bench: &Bench, socket: &Path, task: &str) -> Self {
         let typed = bench.typed_lines(task);
         let worker = Agent::new(socket, bench.token(task, Role::Worker));
@@ -264,7 +266,18 @@ impl PairSeats {
                 other => panic!("expected an ack of BridgeReady, got {other:?}"),
             }
         }
-        worker.hook("Stop", serde_json::json!({"stop_hook_active": false}));
+        // The worker's first hand-over is its brief (never on the command line): taken at this
+        // Stop hook, its turn started and over, the worker is idle.
+        let brief = worker
+            .hook("Stop", serde_json::json!({"stop_hook_active": false}))
+            .expect("the Stop hook hands the brief over");
+        let brief: serde_json::Value = serde_json::from_str(&brief).expect("a hook answer");
+        let prompt = brief["reason"]
+            .as_str()
+            .expect("the brief's text")
+            .to_owned();
+        worker.hook("UserPromptSubmit", serde_json::json!({ "prompt": prompt }));
+        worker.hook("Stop", serde_json::json!({"stop_hook_active": true}));
         PairSeats {
             task: task.to_string(),
             worker,

@@ -348,22 +348,32 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 &prepared.reviewer.profile_name,
             ),
         );
-        let started = controller.start(now());
+        let mut started = controller.start(now());
         let session = session_name(&self.setup.repo_root, task_id);
         let socket = self.setup.socket_path();
-        let panes = {
+        let launched = {
             let place = self.place(&session, &prepared.worktree, &socket);
             launch_pair(
                 &place,
                 &prepared.brief,
                 [&prepared.worker, &prepared.reviewer],
-                &controller,
-                [None, None],
+                &mut controller,
+                now(),
             )
         };
-        let panes = match panes {
-            Ok(panes) => panes,
+        let panes = match launched {
+            Ok((panes, briefed)) => {
+                started.extend(briefed);
+                panes
+            }
             Err(err) => return self.fail_unstarted(task_id, err.to_string()),
+        };
+        // Each agent's brief is handed over once its pane shows it at rest at its prompt.
+        let watch = || {
+            Some(crate::idle_watch::IdleWatch::new(
+                std::time::Instant::now(),
+                None,
+            ))
         };
         let slot = PairSlot {
             controller,
@@ -375,7 +385,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             agents: [prepared.worker, prepared.reviewer],
             restarts: [0, 0],
             last_snapshot: String::new(),
-            watches: [None, None],
+            watches: [watch(), watch()],
         };
         self.install(task_id, slot);
         self.apply(task_id, started)

@@ -5,6 +5,7 @@
 mod engine_support;
 
 use duet_core::protocol::{ToolCall, Verdict};
+use duet_pair::runtime::memory::MemoryAgent;
 use duet_proto::{ErrorKind, RequestBody};
 use duet_store::{Event, TaskState};
 use engine_support::*;
@@ -64,7 +65,8 @@ fn a_task_goes_from_start_to_done_and_each_message_is_typed_once() {
     let events = world.events();
     let accepted = count(&events, |e| matches!(e, Event::MessageAccepted { .. }));
     let delivered = count(&events, |e| matches!(e, Event::MessageDelivered { .. }));
-    assert_eq!((accepted, delivered), (2, 2), "{}", describe(&events));
+    // Two briefs, the review request and the approval.
+    assert_eq!((accepted, delivered), (4, 4), "{}", describe(&events));
 }
 
 #[test]
@@ -192,6 +194,134 @@ fn a_new_engine_adopts_the_pair_left_running_and_keeps_its_tokens() {
     assert!(accepted(&answer), "{answer:?}");
     // The approval is the adopted pair's: the worker is back at work, to mark it done.
     world.wait_state("t", TaskState::Working);
+}
+
+/// The briefs typed into `agent` so far (duet's first hand-over to a new conversation).
+fn briefs_typed(agent: &MemoryAgent) -> Vec<&String> {
+    agent
+        .typed
+        .iter()
+        .filter(|t| t.contains("in a duet pair on task"))
+        .collect()
+}
+
+#[test]
+fn a_brief_waits_for_the_agents_tools_and_its_prompt_and_is_not_on_the_command_line() {
+    let world = World::new(&["t"]);
+    let _engine = world.start(false, None);
+    let (worker, _) = world.pair("t");
+    let argv = &worker.starts[0].argv;
+    assert!(
+        !argv.iter().any(|a| a.contains("in a duet pair on task")),
+        "no first prompt on the command line: {argv:?}"
+    );
+    let w = token(&worker);
+    assert!(accepted(
+        &world.agent(&w, RequestBody::ProcessStarted { pid: 4242 })
+    ));
+    // At rest at its prompt, but its tools are not listed yet: nothing is typed.
+    world
+        .runtime
+        .set_screen("╭───╮\n❯ \n╰───╯\n  ? for shortcuts");
+    world.wait("the worker seen at rest before its bridge", || {
+        let seats = world.snapshot()?["seats"].clone();
+        (!seats[0]["idle_before_bridge"].is_null()).then_some(())
+    });
+    let (worker, _) = world.pair("t");
+    assert!(briefs_typed(&worker).is_empty(), "{:?}", worker.typed);
+    // Its bridge lists the tools: the brief is typed, once.
+    assert!(accepted(&world.agent(&w, RequestBody::BridgeReady)));
+    typed(&world, "t", false, "You are the WORKER");
+    let (worker, _) = world.pair("t");
+    assert_eq!(briefs_typed(&worker).len(), 1, "{:?}", worker.typed);
+    assert!(worker.typed[0].starts_with("[duet message #1 from duet]"));
+}
+
+#[test]
+fn an_agent_that_dies_before_its_brief_starts_afresh_and_gets_the_brief_once() {
+    let world = World::new(&["t"]);
+    let _engine = world.start(false, None);
+    let (worker, _) = world.pair("t");
+    let old = token(&worker);
+    assert!(accepted(
+        &world.agent(&old, RequestBody::ProcessStarted { pid: 4242 })
+    ));
+    world.agent(
+        &old,
+        RequestBody::ProcessExited {
+            code: Some(1),
+            signal: None,
+        },
+    );
+    let (worker, _) = world.wait("the restart", || {
+        world
+            .runtime
+            .pair(&world.pair_name("t"))
+            .filter(|(w, _)| w.starts.len() == 2)
+    });
+    let argv = &worker.starts[1].argv;
+    assert!(
+        !argv.iter().any(|a| a == "--resume"),
+        "no conversation to resume: {argv:?}"
+    );
+    // A new claude session id: the dead process may have taken the old one.
+    let session = |argv: &[String]| {
+        let at = argv.iter().position(|a| a == "--session-id").unwrap();
+        argv[at + 1].clone()
+    };
+    assert_ne!(session(argv), session(&worker.starts[0].argv));
+    let new = token(&worker);
+    settle(&world, &new);
+    let events = world.events();
+    let briefs = count(
+        &events,
+        |e| matches!(e, Event::MessageAccepted { to, text, .. } if to == "worker" && text.contains("You are the WORKER")),
+    );
+    assert_eq!(briefs, 1, "{}", describe(&events));
+    assert!(events.iter().any(
+        |r| matches!(&r.event, Event::Note { text } if text.contains("afresh (its brief had not reached it)"))
+    ));
+}
+
+#[test]
+fn a_new_engine_hands_over_a_brief_the_old_one_left_undelivered_once() {
+    let world = World::new(&["t"]);
+    let engine = world.start(false, None);
+    let (worker, reviewer) = world.pair("t");
+    settle(&world, &token(&worker));
+    // The reviewer's bridge is up, but duet stops before its brief was handed over.
+    assert!(accepted(
+        &world.agent(&token(&reviewer), RequestBody::BridgeReady)
+    ));
+    world.wait("the snapshot with the reviewer's bridge ready", || {
+        let seats = world.snapshot()?["seats"].clone();
+        (seats[1]["bridge_ready"] == true).then_some(())
+    });
+    engine.stop();
+    assert!(briefs_typed(&world.pair("t").1).is_empty());
+
+    let _engine = world.start(false, None);
+    world.runtime.set_screen("❯ \n  ? for shortcuts");
+    let brief = typed(&world, "t", true, "You are the REVIEWER");
+    world.agent(
+        &token(&reviewer),
+        hook("UserPromptSubmit", json!({ "prompt": brief })),
+    );
+    world.agent(
+        &token(&reviewer),
+        hook("Stop", json!({"stop_hook_active": false})),
+    );
+    let (_, reviewer) = world.pair("t");
+    assert_eq!(briefs_typed(&reviewer).len(), 1, "{:?}", reviewer.typed);
+    assert_eq!(
+        world.runtime.pairs_started(),
+        1,
+        "adopted, not started again"
+    );
+    let events = world.events();
+    let accepted = count(&events, |e| matches!(e, Event::MessageAccepted { .. }));
+    let delivered = count(&events, |e| matches!(e, Event::MessageDelivered { .. }));
+    assert_eq!((accepted, delivered), (2, 2), "{}", describe(&events));
 }
 
 #[test]

@@ -26,18 +26,6 @@ fn branch_exists(world: &World, task: &str) -> bool {
         .is_empty()
 }
 
-/// The text a (re)started worker got: its command line and what was typed into it.
-fn worker_brief(world: &World, task: &str) -> String {
-    let (worker, _) = world.pair(task);
-    let mut text = worker
-        .starts
-        .iter()
-        .map(|start| start.argv.join(" "))
-        .collect::<Vec<_>>();
-    text.extend(worker.typed.iter().cloned());
-    text.join("\n")
-}
-
 fn merge_status(world: &World, task: &str) -> Option<String> {
     match world.human(RequestBody::Status {
         task: Some(task.into()),
@@ -200,7 +188,9 @@ fn a_conflict_goes_back_to_its_pair_and_lands_once_resolved_there() {
     world.wait("b's pair started again", || {
         (world.runtime.pairs_started() > started).then_some(())
     });
-    let brief = worker_brief(&world, "b");
+    let (worker, reviewer) = world.pair("b");
+    let brief = settle(&world, &token(&worker));
+    settle(&world, &token(&reviewer));
     assert!(brief.contains("merge queue"), "{brief}");
     assert!(brief.contains("shared.txt"), "{brief}");
     assert_eq!(landed_with_trailer(&world, "b"), 0);
@@ -214,7 +204,7 @@ fn a_conflict_goes_back_to_its_pair_and_lands_once_resolved_there() {
         .output()
         .unwrap();
     assert!(!rebase.status.success(), "the rebase did not conflict");
-    work_change_to_done(
+    work_settled(
         &world,
         "b",
         || {

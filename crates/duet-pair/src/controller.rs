@@ -193,10 +193,41 @@ impl Controller {
         self.apply(PairEvent::TurnStarted { role, carried: ids }, now, None)
     }
 
-    /// The runner saw `role` at rest at its prompt although no hook said its turn ended (a
-    /// resumed agent, or a turn end missed while no daemon listened): it is idle.
+    /// The runner saw `role` at rest at its prompt although no hook said its turn ended (a new
+    /// or resumed agent, or a turn end missed while no daemon listened): it is idle. Until its
+    /// bridge is ready, that is only noted: nothing is handed to it before its tools are listed.
     pub fn on_agent_idle(&mut self, role: Role, now: Timestamp) -> Vec<Action> {
+        if !self.seat(role).bridge_ready {
+            self.seat_mut(role).idle_before_bridge = Some(now);
+            return Vec::new();
+        }
         self.apply(PairEvent::TurnEnded { role }, now, None)
+    }
+
+    /// The runner launched a new process in `role`'s seat (its pane command was built with
+    /// [`Controller::resume_session`]). It has not listed duet's tools yet, so nothing is handed
+    /// to it until it has; with `first_prompt` (a new conversation) the task brief is queued to
+    /// be its first hand-over.
+    pub fn launched(
+        &mut self,
+        role: Role,
+        first_prompt: Option<String>,
+        now: Timestamp,
+    ) -> Vec<Action> {
+        let seat = self.seat_mut(role);
+        seat.bridge_ready = false;
+        seat.idle_before_bridge = None;
+        seat.handed_over_at_stop.clear();
+        self.apply(PairEvent::Launched { role, first_prompt }, now, None)
+    }
+
+    /// The conversation `role`'s next process continues: its session id, once its first prompt
+    /// reached it (a seat whose brief was never taken has nothing to resume and starts afresh).
+    pub fn resume_session(&self, role: Role) -> Option<String> {
+        if !self.state.conversation_started(role) {
+            return None;
+        }
+        self.seat(role).session_id.clone()
     }
 
     /// Whether `role` is known to be at its prompt (or gone).
@@ -529,6 +560,12 @@ impl Controller {
     /// Files changed in the worktree (duet-ci's activity watcher): progress, for stall detection.
     pub fn on_file_activity(&mut self, now: Timestamp) -> Vec<Action> {
         self.apply(PairEvent::Activity { role: Role::Worker }, now, None)
+    }
+
+    /// duet tells `role` something of its own (a resumed agent is told to go on): queued like
+    /// any message, so it too waits until the agent is idle with duet's tools listed.
+    pub fn duet_says(&mut self, role: Role, text: String, now: Timestamp) -> Vec<Action> {
+        self.apply(PairEvent::DuetSays { to: role, text }, now, None)
     }
 
     /// The CI rules found a loop or no progress: the task goes to the human.

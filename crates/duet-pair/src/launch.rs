@@ -1,12 +1,15 @@
 //! Starting a pair's agents in the runtime (new, resumed, or one agent again in its place), from
-//! the agent profiles, through `duet exec-agent` with the bridge and hooks wired in.
+//! the agent profiles, through `duet exec-agent` with the bridge and hooks wired in; each new
+//! conversation's first prompt goes to the controller's mailbox, never on the command line.
 
 use std::path::{Path, PathBuf};
 
 use duet_agents::{LaunchContext, PairPanes, PaneCommand, SessionPlan, launch_spec};
-use duet_core::protocol::Role;
+use duet_core::config::AgentKind;
+use duet_core::protocol::delivery::Brief;
+use duet_core::protocol::{Role, Timestamp};
 
-use crate::controller::Controller;
+use crate::controller::{Action, Controller};
 use crate::error::{PairError, PairErrorKind};
 use crate::render::{TaskBrief, reviewer_prompt, worker_prompt};
 use crate::runtime::AgentRuntime;
@@ -22,26 +25,35 @@ pub struct LaunchPlace<'a> {
     pub socket: &'a PathBuf,
 }
 
-/// The pane command for `role`: a new conversation with its first prompt, or `resume` the
-/// conversation with that id.
+/// The first prompt of `role`'s seat: the task brief.
+pub fn first_prompt(task: &TaskBrief, role: Role) -> String {
+    match role {
+        Role::Worker => worker_prompt(task),
+        Role::Reviewer => reviewer_prompt(task),
+    }
+}
+
+/// The pane command for `role`'s next process: `resume` the seat's conversation when it has one
+/// ([`Controller::resume_session`]), else a new conversation, and then also its first prompt.
+///
+/// The first prompt is never put on the agent's command line: claude sends a command-line prompt
+/// as soon as it can, sometimes before its MCP servers are connected (then without duet's tools).
+/// It is handed over through the mailbox instead, as every message is, once the agent rests at
+/// its prompt and has listed duet's tools.
 pub fn pane_command(
     place: &LaunchPlace<'_>,
     task: &TaskBrief,
     role: Role,
     agent: &AgentSetup,
     controller: &Controller,
-    resume: Option<&str>,
-) -> Result<PaneCommand, PairError> {
+) -> Result<(PaneCommand, Option<String>), PairError> {
     let seat = controller.seat(role);
-    let session = match resume {
-        Some(id) => SessionPlan::Resume { id: id.to_string() },
+    let resume = controller.resume_session(role);
+    let session = match &resume {
+        Some(id) => SessionPlan::Resume { id: id.clone() },
         None => SessionPlan::New {
             session_id: seat.session_id.clone(),
         },
-    };
-    let initial = match role {
-        Role::Worker => worker_prompt(task),
-        Role::Reviewer => reviewer_prompt(task),
     };
     let context = LaunchContext {
         role,
@@ -51,7 +63,7 @@ pub fn pane_command(
         socket: place.socket.clone(),
         token: seat.token.clone(),
         system_prompt: String::new(),
-        initial_prompt: resume.is_none().then_some(initial),
+        initial_prompt: None,
         session,
     };
     let spec = launch_spec(&agent.profile, &context)
@@ -59,33 +71,71 @@ pub fn pane_command(
     let argv = spec
         .wrapped_argv(place.duet_exe)
         .map_err(|e| PairError::new(PairErrorKind::Launch, e))?;
-    Ok(PaneCommand {
-        argv,
-        env: spec.env,
-    })
+    let first = resume.is_none().then(|| first_prompt(task, role));
+    Ok((
+        PaneCommand {
+            argv,
+            env: spec.env,
+        },
+        first,
+    ))
 }
 
-/// Starts both agents in a new place of the runtime (replacing an orphaned one of the same name).
+/// Starts both agents in a new place of the runtime (replacing an orphaned one of the same
+/// name), each resumed or afresh as [`pane_command`] decides. Returns the panes and the
+/// controller's actions for the launch (the briefs queued), to be carried out by the caller.
 pub fn launch_pair(
     place: &LaunchPlace<'_>,
     task: &TaskBrief,
     agents: [&AgentSetup; 2],
-    controller: &Controller,
-    resume: [Option<&str>; 2],
-) -> Result<PairPanes, PairError> {
-    let worker = pane_command(place, task, Role::Worker, agents[0], controller, resume[0])?;
-    let reviewer = pane_command(
-        place,
-        task,
-        Role::Reviewer,
-        agents[1],
-        controller,
-        resume[1],
-    )?;
-    place
+    controller: &mut Controller,
+    now: Timestamp,
+) -> Result<(PairPanes, Vec<Action>), PairError> {
+    for role in [Role::Worker, Role::Reviewer] {
+        renew_fresh_claude_session(controller, role);
+    }
+    let (worker, worker_first) = pane_command(place, task, Role::Worker, agents[0], controller)?;
+    let (reviewer, reviewer_first) =
+        pane_command(place, task, Role::Reviewer, agents[1], controller)?;
+    let panes = place
         .runtime
         .start_pair(place.session_name, place.worktree, &worker, &reviewer)
-        .map_err(|e| PairError::new(PairErrorKind::Tmux, e))
+        .map_err(|e| PairError::new(PairErrorKind::Tmux, e))?;
+    let mut actions = controller.launched(Role::Worker, worker_first, now);
+    actions.extend(controller.launched(Role::Reviewer, reviewer_first, now));
+    Ok((panes, actions))
+}
+
+/// Starts `role`'s agent again in its place `pane` (it died): resumed when its seat has a
+/// conversation, else afresh with its brief queued. Returns the controller's actions.
+pub fn restart_seat(
+    place: &LaunchPlace<'_>,
+    pane: &str,
+    task: &TaskBrief,
+    role: Role,
+    agent: &AgentSetup,
+    controller: &mut Controller,
+    now: Timestamp,
+) -> Result<Vec<Action>, PairError> {
+    renew_fresh_claude_session(controller, role);
+    let (command, first) = pane_command(place, task, role, agent, controller)?;
+    respawn_in_pane(place.runtime, pane, place.worktree, &command)?;
+    Ok(controller.launched(role, first, now))
+}
+
+/// A claude seat that starts afresh after an earlier process (its brief was queued before) gets a
+/// new session id: the earlier process may have begun a conversation under the old one that duet
+/// never saw confirmed, and claude refuses a `--session-id` that is taken.
+fn renew_fresh_claude_session(controller: &mut Controller, role: Role) {
+    let fresh = controller.resume_session(role).is_none();
+    let earlier = controller.state.mailbox.brief(role) != Brief::NotGiven;
+    if let Some(seat) = controller.seats.iter_mut().find(|s| s.role == role)
+        && fresh
+        && earlier
+        && seat.kind == AgentKind::Claude
+    {
+        seat.session_id = Some(uuid::Uuid::new_v4().to_string());
+    }
 }
 
 /// Runs `command` again in `agent`'s place (its agent died).

@@ -440,8 +440,9 @@ pub fn is_turn_request(entry: &LogEntry) -> bool {
 
 /// What the model requests of a pair run must show, whatever the CLI versions:
 /// - each agent's first model request lists all six duet tools (not deferred behind a tool
-///   search, not still being connected) or, when claude sent its command-line prompt before its
-///   servers were connected (a known gap), says so on stderr;
+///   search, not still being connected), and carries its brief as duet's first hand-over (the
+///   first prompt is never given on the command line, where claude may send it before its
+///   servers are connected);
 /// - every request that carries a handed-over message lists them too (nothing is handed over
 ///   before the agent's tools are listed);
 /// - every accepted message reached its target's model in full, as duet rendered it (typed into
@@ -454,28 +455,27 @@ pub fn assert_requests_see_duet(log: &[LogEntry], events: &[EventRecord]) {
             .filter(|tool| !entry.offered(tool))
             .collect()
     };
-    for scope in ["worker", "reviewer"] {
+    for (scope, brief) in [
+        ("worker", "You are the WORKER"),
+        ("reviewer", "You are the REVIEWER"),
+    ] {
         let first = log
             .iter()
             .find(|e| is_turn_request(e) && e.scope.as_deref() == Some(scope))
             .unwrap_or_else(|| panic!("the {scope} made no model request"));
-        let lacking = missing(first);
-        // Known and open (issue 8): an agent's first prompt is given on claude's command line,
-        // and claude 2.1.332 sometimes sends it before its MCP servers are connected (about 1 in
-        // 10 runs here). Said, not failed, so the gap stays visible; every hand-over below must
-        // still find duet's tools listed.
-        if !lacking.is_empty() {
-            assert!(
-                !first.user_text.contains("[duet message #"),
-                "the {scope}'s first model request (#{}) carries a hand-over but lacks {lacking:?}",
-                first.seq
-            );
-            eprintln!(
-                "note: the {scope}'s first model request (#{}, its command-line prompt) lacked {lacking:?}; \
-                 known gap (issue 8): the first prompt is not held until the tools are listed",
-                first.seq
-            );
-        }
+        assert_eq!(
+            missing(first),
+            Vec::<&str>::new(),
+            "the {scope}'s first model request (#{}) lacks duet tools; it offered {:?}",
+            first.seq,
+            first.tools
+        );
+        assert!(
+            first.user_text.contains("[duet message #") && first.user_text.contains(brief),
+            "the {scope}'s first model request (#{}) is not its brief handed over by duet: {:?}",
+            first.seq,
+            first.user_text
+        );
     }
     for entry in log.iter().filter(|e| is_turn_request(e)) {
         if entry.user_text.contains("[duet message #") {

@@ -12,6 +12,9 @@
 //! - From an agent: an exact repeat (same sender, same target, same normalised text) or an echo
 //!   (the partner's message sent straight back) within `repeat_window` is stored `Suppressed`,
 //!   not delivered. Messages from the human or duet are never suppressed.
+//! - A seat's first prompt (the task brief, [`Brief`]) is a message from duet like any other, so
+//!   it waits for the same readiness, but it is handed over alone: a new conversation starts
+//!   with it, and what was queued meanwhile follows in the next hand-over.
 
 use std::time::Duration;
 
@@ -131,6 +134,35 @@ pub struct TickOutcome {
     pub failed: Vec<MessageId>,
 }
 
+/// Where a seat's first prompt (the task brief) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "brief", rename_all = "kebab-case")]
+pub enum Brief {
+    /// Not given: the seat has no conversation yet.
+    NotGiven,
+    /// Queued as message `id`; once that is delivered, the conversation has it.
+    Message { id: MessageId },
+    /// Given on the agent's command line (pairs saved before briefs went through the mailbox).
+    CommandLine,
+}
+
+/// The first prompt of each seat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Briefs {
+    pub worker: Brief,
+    pub reviewer: Brief,
+}
+
+impl Briefs {
+    /// A snapshot from before briefs were tracked: both were given on the command line.
+    fn legacy() -> Self {
+        Briefs {
+            worker: Brief::CommandLine,
+            reviewer: Brief::CommandLine,
+        }
+    }
+}
+
 /// All messages of one pair and the status of both targets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mailbox {
@@ -138,6 +170,9 @@ pub struct Mailbox {
     pub worker: TargetStatus,
     pub reviewer: TargetStatus,
     next_id: u64,
+    /// Each seat's first prompt.
+    #[serde(default = "Briefs::legacy")]
+    pub briefs: Briefs,
 }
 
 impl Default for Mailbox {
@@ -147,6 +182,10 @@ impl Default for Mailbox {
             worker: TargetStatus::Starting,
             reviewer: TargetStatus::Starting,
             next_id: 1,
+            briefs: Briefs {
+                worker: Brief::NotGiven,
+                reviewer: Brief::NotGiven,
+            },
         }
     }
 }
@@ -164,6 +203,63 @@ impl Mailbox {
             Role::Worker => self.worker = status,
             Role::Reviewer => self.reviewer = status,
         }
+    }
+
+    /// Where `role`'s first prompt stands.
+    pub fn brief(&self, role: Role) -> Brief {
+        match role {
+            Role::Worker => self.briefs.worker,
+            Role::Reviewer => self.briefs.reviewer,
+        }
+    }
+
+    /// `role`'s first prompt, if it waits to be handed over.
+    fn pending_brief(&self, role: Role) -> Option<MessageId> {
+        match self.brief(role) {
+            Brief::Message { id } => self
+                .get(id)
+                .filter(|e| matches!(e.status, DeliveryStatus::Pending | DeliveryStatus::Held))
+                .map(|e| e.id),
+            Brief::NotGiven | Brief::CommandLine => None,
+        }
+    }
+
+    /// Whether `role` has a conversation to resume: its first prompt reached it.
+    pub fn conversation_started(&self, role: Role) -> bool {
+        match self.brief(role) {
+            Brief::NotGiven => false,
+            Brief::CommandLine => true,
+            Brief::Message { id } => self
+                .get(id)
+                .is_some_and(|e| matches!(e.status, DeliveryStatus::Delivered { .. })),
+        }
+    }
+
+    /// duet starts a new process in `role`'s seat. What was handed to the process before it and
+    /// not confirmed is pending again (not counted as an attempt); the new one is starting. With
+    /// `first_prompt` it begins a new conversation with that text, queued as a message from duet
+    /// unless the seat's brief still waits (then that one is kept: one brief per conversation).
+    /// Returns the brief's id and status when a new one was queued.
+    pub fn on_launched(
+        &mut self,
+        role: Role,
+        first_prompt: Option<String>,
+        now: Timestamp,
+        config: &DeliveryConfig,
+    ) -> Option<(MessageId, DeliveryStatus)> {
+        self.on_exit(role);
+        self.on_start(role);
+        let text = first_prompt?;
+        if self.pending_brief(role).is_some() {
+            return None;
+        }
+        let accepted = self.accept(Sender::Duet, role, text, now, config);
+        let brief = Brief::Message { id: accepted.0 };
+        match role {
+            Role::Worker => self.briefs.worker = brief,
+            Role::Reviewer => self.briefs.reviewer = brief,
+        }
+        Some(accepted)
     }
 
     pub fn get(&self, id: MessageId) -> Option<&Envelope> {
@@ -262,9 +358,14 @@ impl Mailbox {
     }
 
     fn send_pending(&mut self, role: Role, now: Timestamp, via: Handover) -> Option<Batch> {
+        // A waiting brief goes alone: the conversation begins with it.
+        let brief = self.pending_brief(role);
         let mut message_ids = Vec::new();
         for envelope in &mut self.envelopes {
-            if envelope.to == role && envelope.status == DeliveryStatus::Pending {
+            if envelope.to == role
+                && envelope.status == DeliveryStatus::Pending
+                && brief.is_none_or(|id| id == envelope.id)
+            {
                 envelope.attempts += 1;
                 envelope.status = DeliveryStatus::Sent {
                     attempt: envelope.attempts,

@@ -104,9 +104,17 @@ pub enum PairEvent {
     WorktreeChanged {
         clean: bool,
     },
-    /// An agent process was (re)started.
+    /// An agent process was (re)started (its wrapper reports its pid).
     AgentStarted {
         role: Role,
+    },
+    /// duet launched a new process in `role`'s seat (before it can report anything). With
+    /// `first_prompt` it starts a new conversation: the text (the task brief) is queued as a
+    /// message from duet, handed over like any other once the agent rests at its prompt with
+    /// duet's tools listed, and alone. Without, it resumes its conversation.
+    Launched {
+        role: Role,
+        first_prompt: Option<String>,
     },
     /// A turn started (UserPromptSubmit, codex turn started), carrying these messages.
     TurnStarted {
@@ -309,6 +317,12 @@ impl PairState {
             .filter(|_| self.review_pending)
     }
 
+    /// Whether `role`'s seat has a conversation to resume (its first prompt reached it); if not,
+    /// its agent is started afresh and given the brief.
+    pub fn conversation_started(&self, role: Role) -> bool {
+        self.mailbox.conversation_started(role)
+    }
+
     /// The stall signals of this pair at `now`.
     pub fn stall_signals(&self, now: Timestamp) -> StallSignals {
         let permission_waits = Role::BOTH
@@ -388,6 +402,20 @@ pub fn handle(state: &mut PairState, event: PairEvent, now: Timestamp) -> Vec<Ef
             state.worktree_clean = clean;
         }
         PairEvent::AgentStarted { role } => state.mailbox.on_start(role),
+        PairEvent::Launched { role, first_prompt } => {
+            let queued = state
+                .mailbox
+                .on_launched(role, first_prompt, now, &state.config.delivery);
+            if let Some((id, _)) = queued {
+                let text = state.mailbox.get(id).map(|e| e.text.clone());
+                fx.push(Effect::Record(PairRecord::MessageAccepted {
+                    id,
+                    from: Sender::Duet,
+                    to: role,
+                    text: text.unwrap_or_default(),
+                }));
+            }
+        }
         PairEvent::TurnStarted { role, carried } => {
             state.last_progress = now;
             for id in state.mailbox.on_turn_started(role, &carried, now) {

@@ -6,7 +6,7 @@ use duet_core::protocol::Role;
 use duet_core::protocol::delivery::TargetStatus;
 use duet_pair::AgentPresence;
 use duet_pair::Controller;
-use duet_pair::launch::{launch_pair, pane_command, respawn_in_pane};
+use duet_pair::launch::{LaunchPlace, launch_pair, restart_seat};
 use duet_pair::prepare::prepare_task;
 use duet_store::{Event, TaskState as StoredState};
 
@@ -81,68 +81,75 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         };
         let runtime = self.setup.runtime.clone();
         let clock = std::time::Instant::now();
+        let setup = self.setup;
+        let mut launched_actions = Vec::new();
         // Agents at rest say so only through hooks, which are lost while no daemon listens:
-        // the panes of those not known to be idle are watched.
+        // the panes of those not known to be idle are watched (also one still starting, whose
+        // brief waits for it to rest at its prompt).
         let mut watches: [Option<IdleWatch>; 2] = [Role::Worker, Role::Reviewer].map(|role| {
             matches!(
                 controller.state.mailbox.target(role),
-                TargetStatus::Busy | TargetStatus::Prompted { .. }
+                TargetStatus::Busy | TargetStatus::Prompted { .. } | TargetStatus::Starting
             )
             .then(|| IdleWatch::new(clock, None))
         });
         if runtime.pair_exists(&snapshot.session_name) {
-            // Agents that died while no daemon was watching start again, resumed.
+            // Agents that died while no daemon was watching start again, resumed (or afresh
+            // with their brief, if it never reached them).
             for role in [Role::Worker, Role::Reviewer] {
                 if matches!(
                     runtime.presence(panes.pane(role)),
                     AgentPresence::Exited { .. } | AgentPresence::Unknown
                 ) {
-                    watches[usize::from(role == Role::Reviewer)] =
-                        Some(IdleWatch::new(clock, Some(resumed_nudge(None))));
                     rotate_token(&mut controller, role);
-                    let place = self.place(&snapshot.session_name, &snapshot.worktree, &socket);
+                    let resumed = controller.resume_session(role).is_some();
+                    watches[usize::from(role == Role::Reviewer)] =
+                        Some(IdleWatch::new(clock, resumed.then(|| resumed_nudge(None))));
+                    let place =
+                        launch_place(setup, &snapshot.session_name, &snapshot.worktree, &socket);
                     let agent = &agents[usize::from(role == Role::Reviewer)];
-                    let resume = controller.seat(role).session_id.clone();
-                    let command =
-                        pane_command(&place, &brief, role, agent, &controller, resume.as_deref())
-                            .map_err(|e| DaemonError::new("restart an agent", e))?;
-                    respawn_in_pane(
-                        runtime.as_ref(),
+                    let actions = restart_seat(
+                        &place,
                         panes.pane(role),
-                        &snapshot.worktree,
-                        &command,
+                        &brief,
+                        role,
+                        agent,
+                        &mut controller,
+                        now(),
                     )
                     .map_err(|e| DaemonError::new("restart an agent", e))?;
+                    launched_actions.extend(actions);
                 }
             }
         } else {
             // Only the worker, or an agent that was mid-turn, is told to go on; one that was at
-            // rest is just seen at rest again (and given what is queued for it).
+            // rest is just seen at rest again (and given what is queued for it, its brief too).
             watches = [Role::Worker, Role::Reviewer].map(|role| {
                 let busy = matches!(
                     controller.state.mailbox.target(role),
                     TargetStatus::Busy | TargetStatus::Prompted { .. }
                 );
-                let nudge = (role == Role::Worker || busy).then(|| resumed_nudge(None));
+                let resumed = controller.resume_session(role).is_some();
+                let nudge =
+                    (resumed && (role == Role::Worker || busy)).then(|| resumed_nudge(None));
                 Some(IdleWatch::new(clock, nudge))
             });
             for role in [Role::Worker, Role::Reviewer] {
                 rotate_token(&mut controller, role);
             }
-            let resume = [
-                controller.seat(Role::Worker).session_id.clone(),
-                controller.seat(Role::Reviewer).session_id.clone(),
-            ];
-            let place = self.place(&snapshot.session_name, &snapshot.worktree, &socket);
+            let place = launch_place(setup, &snapshot.session_name, &snapshot.worktree, &socket);
             let launched = launch_pair(
                 &place,
                 &brief,
                 [&agents[0], &agents[1]],
-                &controller,
-                [resume[0].as_deref(), resume[1].as_deref()],
+                &mut controller,
+                now(),
             );
             match launched {
-                Ok(new_panes) => panes = new_panes,
+                Ok((new_panes, actions)) => {
+                    panes = new_panes;
+                    launched_actions.extend(actions);
+                }
                 Err(err) => return self.fail_unstarted(task_id, err.to_string()),
             }
         }
@@ -171,7 +178,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             },
         )?;
         self.install(task_id, slot);
-        Ok(())
+        self.apply(task_id, launched_actions)
     }
 
     /// An agent died: start it again with its conversation resumed, up to the limit. Returns
@@ -206,32 +213,35 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         self.tokens.remove(token);
         let new_token = rotate_token(&mut slot.controller, role);
         self.tokens.insert(new_token, task.to_string());
-        let slot = self.pairs.get(task).expect("live pair");
-        let resume = slot.controller.seat(role).session_id.clone();
-        let place = self.place(&slot.session_name, &slot.worktree, &socket);
-        let command = pane_command(
+        let setup = self.setup;
+        let slot = self.pairs.get_mut(task).expect("live pair");
+        let resumed = slot.controller.resume_session(role).is_some();
+        let place = launch_place(setup, &slot.session_name, &slot.worktree, &socket);
+        let pane = slot.panes.pane(role).to_string();
+        let restarted = restart_seat(
             &place,
+            &pane,
             &slot.brief,
             role,
             &slot.agents[index],
-            &slot.controller,
-            resume.as_deref(),
+            &mut slot.controller,
+            now(),
         );
-        let pane = slot.panes.pane(role).to_string();
-        let restarted = command.and_then(|command| {
-            respawn_in_pane(self.setup.runtime.as_ref(), &pane, &slot.worktree, &command)
-        });
-        if let Err(err) = restarted {
-            tracing::warn!("task {task}: failed to restart the {role}: {err}");
-            return Ok(false);
-        }
+        let launched_actions = match restarted {
+            Ok(actions) => actions,
+            Err(err) => {
+                tracing::warn!("task {task}: failed to restart the {role}: {err}");
+                return Ok(false);
+            }
+        };
         let slot = self.pairs.get_mut(task).expect("live pair");
         slot.restarts[index] += 1;
         let attempt = slot.restarts[index];
         let exit_code = code.or(signal.map(|s| 128 + s));
+        // A resumed agent is told to go on; a new conversation gets its brief (queued).
         slot.watches[index] = Some(IdleWatch::new(
             std::time::Instant::now(),
-            Some(resumed_nudge(exit_code)),
+            resumed.then(|| resumed_nudge(exit_code)),
         ));
         self.append(
             task,
@@ -240,7 +250,20 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 exit_code,
             },
         )?;
-        self.append(task, Event::Note { text: format!("the {role} was restarted, its conversation resumed (restart {attempt} of {MAX_AGENT_RESTARTS})") })?;
+        let how = if resumed {
+            "its conversation resumed"
+        } else {
+            "afresh (its brief had not reached it)"
+        };
+        self.append(
+            task,
+            Event::Note {
+                text: format!(
+                    "the {role} was restarted, {how} (restart {attempt} of {MAX_AGENT_RESTARTS})"
+                ),
+            },
+        )?;
+        self.apply(task, launched_actions)?;
         Ok(true)
     }
 
@@ -282,8 +305,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             {
                 let actions = slot.controller.on_agent_idle(role, now());
                 self.apply(task, actions)?;
-            } else if let (Some(text), Some(actor)) = (nudge, slot.actor(role)) {
-                actor.deliver(text, Vec::new());
+            } else if let Some(text) = nudge {
+                // Through the mailbox: held until the resumed agent has listed duet's tools.
+                let mut actions = slot.controller.duet_says(role, text, now());
+                actions.extend(slot.controller.on_agent_idle(role, now()));
+                self.apply(task, actions)?;
                 if reasked {
                     let note = "the reviewer was at rest after a restart with no verdict on the \
                                 review it took: asked again for it"
@@ -294,6 +320,22 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             }
         }
         Ok(())
+    }
+}
+
+/// Where a pair's agents run, from the engine's setup (not borrowing the engine itself).
+fn launch_place<'s>(
+    setup: &'s crate::DaemonSetup,
+    session_name: &'s str,
+    worktree: &'s std::path::Path,
+    socket: &'s std::path::PathBuf,
+) -> LaunchPlace<'s> {
+    LaunchPlace {
+        runtime: setup.runtime.as_ref(),
+        session_name,
+        worktree,
+        duet_exe: &setup.duet_exe,
+        socket,
     }
 }
 

@@ -204,6 +204,13 @@ impl World {
         self.wait(&format!("the pair of {task}"), || self.runtime.pair(&name))
     }
 
+    /// The pair's last saved snapshot (one pair), as JSON.
+    pub fn snapshot(&self) -> Option<serde_json::Value> {
+        let store = Store::open_read_only(self.root.join(".duet/state.db")).ok()?;
+        let (_, json) = store.pair_snapshots().ok()?.into_iter().next()?;
+        serde_json::from_str(&json).ok()
+    }
+
     pub fn events(&self) -> Vec<EventRecord> {
         Store::open_read_only(self.root.join(".duet/state.db"))
             .and_then(|store| store.events(&EventFilter::all()))
@@ -279,17 +286,34 @@ pub fn hook(event: &str, extra: serde_json::Value) -> RequestBody {
     }
 }
 
-/// The agent's process is up, its bridge has listed duet's tools, and its first turn is over.
-pub fn settle(world: &World, token: &str) {
+/// The agent's process is up, its bridge has listed duet's tools, and its first turn (its
+/// brief, handed over as duet's first message) is over.
+pub fn settle(world: &World, token: &str) -> String {
     for body in [
         RequestBody::ProcessStarted { pid: 4242 },
         RequestBody::BridgeReady,
-        hook("UserPromptSubmit", json!({"prompt": "first prompt"})),
     ] {
         let answer = world.agent(token, body);
         assert!(accepted(&answer), "{answer:?}");
     }
+    // Nothing on the command line: the brief is the first hand-over (typed into a pane at rest;
+    // played here at a Stop hook, which hands it over the same way).
+    let answer = world.agent(token, hook("Stop", json!({"stop_hook_active": false})));
+    let Response::Ok {
+        body: ResponseBody::HookReply {
+            stdout: Some(stdout),
+        },
+    } = answer
+    else {
+        panic!("the brief is handed over: {answer:?}");
+    };
+    let reason: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let brief = reason["reason"].as_str().unwrap().to_owned();
+    assert!(brief.contains("in a duet pair on task"), "{brief}");
+    let answer = world.agent(token, hook("UserPromptSubmit", json!({ "prompt": brief })));
+    assert!(accepted(&answer), "{answer:?}");
     end_turn(world, token);
+    brief
 }
 
 /// The agent ends its turn; a message handed over at the Stop hook makes it go on (as claude
@@ -350,11 +374,17 @@ pub fn work_change_to_done(
     change: impl FnOnce(),
     before_done: impl FnOnce(),
 ) {
+    let (worker, reviewer) = world.pair(task);
+    settle(world, &token(&worker));
+    settle(world, &token(&reviewer));
+    work_settled(world, task, change, before_done);
+}
+
+/// [`work_change_to_done`] for a pair whose agents have settled already.
+pub fn work_settled(world: &World, task: &str, change: impl FnOnce(), before_done: impl FnOnce()) {
     let file = "the change";
     let (worker, reviewer) = world.pair(task);
     let (w, r) = (token(&worker), token(&reviewer));
-    settle(world, &w);
-    settle(world, &r);
     change();
     let answer = tool(
         world,
