@@ -30,6 +30,7 @@ use crate::{DaemonError, DaemonErrorKind, DaemonProgress, DaemonSetup, RunSummar
 
 mod ci;
 mod merge;
+mod pr;
 mod recovery;
 mod requests;
 mod schedule;
@@ -78,6 +79,7 @@ pub async fn run(
     let mut watch = BacklogWatch::new(&setup.backlog_path);
     let (ci_watch_tx, mut ci_watch) = mpsc::channel::<duet_ci::WatchEvent>(256);
     let (ci_run_tx, mut ci_runs) = mpsc::channel::<duet_ci::RunEvent>(64);
+    let (pr_tx, mut pr_results) = mpsc::unbounded_channel::<pr::PrOutcome>();
     let (queue_ci_tx, mut queue_ci) =
         mpsc::unbounded_channel::<duet_core::lifecycle::merge_queue::QueueEvent>();
     let ci_runner = match duet_ci::RunConfig::from_config(&setup.config.ci) {
@@ -120,6 +122,8 @@ pub async fn run(
         ci_watchers: HashMap::new(),
         merge: None,
         queue_ci_tx,
+        pr_tx,
+        prs_pending: 0,
         github,
     };
     tracing::info!("daemon {} started", std::process::id());
@@ -158,6 +162,7 @@ pub async fn run(
             Some(event) = ci_watch.recv() => daemon.on_ci_watch(event)?,
             Some(event) = ci_runs.recv() => daemon.on_ci_run(event)?,
             Some(event) = queue_ci.recv() => daemon.on_queue_ci(event)?,
+            Some(outcome) = pr_results.recv() => daemon.on_pull_request(outcome)?,
             Some(event) = gh_events.recv() => daemon.on_github(event)?,
             _ = ticker.tick() => {
                 if watch.poll_changed() {
@@ -236,6 +241,10 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
     merge: Option<merge::MergeQueue>,
     /// Where a merge candidate's CI run (off the loop) reports.
     queue_ci_tx: mpsc::UnboundedSender<duet_core::lifecycle::merge_queue::QueueEvent>,
+    /// Where a pull request being opened (`merge.mode = "pr"`, off the loop) reports.
+    pr_tx: mpsc::UnboundedSender<pr::PrOutcome>,
+    /// Pull requests being opened now.
+    prs_pending: usize,
     /// Polls the pairs' pull requests (none when `github.enabled` is off).
     github: Option<ci::Github>,
 }
@@ -592,7 +601,13 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         if finished {
             self.finish_pair(task);
             if self.stored_state(task) == Some(StoredState::Done) {
-                self.task_done(task)?;
+                if self.opens_pull_requests() {
+                    if let Err(why) = self.open_pull_request(task) {
+                        tracing::warn!("task {task}: no pull request: {why}");
+                    }
+                } else {
+                    self.task_done(task)?;
+                }
             }
             self.schedule()?;
         }

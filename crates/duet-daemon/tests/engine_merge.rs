@@ -320,3 +320,65 @@ fn a_ready_task_cancelled_leaves_the_queue_and_is_never_merged() {
     assert!(world.worktree("t").exists());
     engine.stop();
 }
+
+#[test]
+fn with_merge_mode_pr_a_done_task_is_pushed_and_opened_as_a_draft_and_main_stays() {
+    let bin = tempfile::tempdir().unwrap();
+    let gh = bin.path().join("gh");
+    // A stand-in `gh` (GitHub is not reachable here): records its arguments and the body.
+    std::fs::write(
+        &gh,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{0}/args'\ncat > '{0}/body.md'\n\
+             echo 'https://github.example/o/r/pull/12'\n",
+            bin.path().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&gh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let world = World::with_config(
+        &["t"],
+        &format!(
+            "[merge]\nmode = \"pr\"\n[github]\nenabled = false\ncommand = \"{}\"\n",
+            gh.display()
+        ),
+    );
+    let remote = bin.path().join("remote.git");
+    world.git(
+        bin.path(),
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    );
+    world.git(
+        &world.root,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    let before = world.git(&world.root, &["rev-parse", "main"]);
+
+    let engine = world.start(true, None);
+    work_to_done(&world, "t", "a.txt", || {});
+    let summary = engine.join();
+    assert_eq!(summary.tasks[0].state, "done", "{summary:?}");
+    let opened = world.events().iter().any(|r| {
+        matches!(&r.event, Event::Note { text } if text == "draft pull request opened: https://github.example/o/r/pull/12")
+    });
+    assert!(opened, "no pull request noted");
+    // The branch was pushed; gh was asked for a draft with the task's description.
+    assert_eq!(
+        world.git(&remote, &["rev-parse", "duet/t"]),
+        world.git(&world.root, &["rev-parse", "duet/t"])
+    );
+    let args = std::fs::read_to_string(bin.path().join("args")).unwrap();
+    assert!(
+        args.starts_with("pr\ncreate\n--draft\n--base\nmain\n--head\nduet/t\n"),
+        "{args}"
+    );
+    let body = std::fs::read_to_string(bin.path().join("body.md")).unwrap();
+    assert!(body.contains("Task `t`: Task t"), "{body}");
+    assert!(
+        body.contains("Approved by the reviewer in review round 1."),
+        "{body}"
+    );
+    // Nothing landed here.
+    assert_eq!(world.git(&world.root, &["rev-parse", "main"]), before);
+    assert_eq!(landed_with_trailer(&world, "t"), 0);
+}

@@ -80,6 +80,7 @@ fn pushes_the_branch_and_opens_a_draft_with_the_description() {
         base: "main",
         title: "Add greeting",
         body: &body,
+        gh: "gh",
         env: &env,
     })
     .unwrap();
@@ -113,6 +114,7 @@ fn an_existing_pull_request_is_reported_not_an_error() {
         base: "main",
         title: "t",
         body: "b",
+        gh: "gh",
         env: &env,
     })
     .unwrap();
@@ -133,6 +135,7 @@ fn a_failed_push_is_a_clear_error_and_gh_is_not_run() {
         base: "main",
         title: "t",
         body: "b",
+        gh: "gh",
         env: &env,
     })
     .unwrap_err();

@@ -150,11 +150,16 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     /// `duet merge TASK` (`Some`) or `duet merge --all`: `Some(why)` when refused.
     pub(super) fn merge_requested(&mut self, task: Option<String>) -> Result<Refusal, DaemonError> {
         if self.merge.is_none() {
-            let why = if self.setup.focus.is_some() {
-                "`duet pair` does not merge; run `duet run` (or `duet merge` while it runs)"
-            } else {
-                "merge.mode is \"pr\": finished tasks become pull requests, nothing merges here"
-            };
+            if self.opens_pull_requests() {
+                // merge.mode = "pr": `duet merge TASK` opens (again) the task's pull request.
+                return Ok(match task {
+                    Some(task) => self.open_pull_request(&task).err(),
+                    None => Some(
+                        "merge.mode is \"pr\": name the task whose pull request to open".into(),
+                    ),
+                });
+            }
+            let why = "`duet pair` does not merge; run `duet run` (or `duet merge` while it runs)";
             return Ok(Some(why.to_owned()));
         }
         self.queue_event(QueueEvent::MergeRequested { task_id: task })

@@ -77,7 +77,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
 
     /// No task can make progress: nothing runs and the scheduler has nothing to start.
     pub(super) fn nothing_left(&self) -> bool {
-        if !self.pairs.is_empty() || self.merge_busy() {
+        if !self.pairs.is_empty() || self.merge_busy() || self.prs_pending > 0 {
             return false;
         }
         self.backlog

@@ -81,6 +81,8 @@ pub struct PrRequest<'a> {
     pub base: &'a str,
     pub title: &'a str,
     pub body: &'a str,
+    /// The `gh` program (`github.command`: a name looked up on the child's PATH, or a path).
+    pub gh: &'a str,
     /// Extra environment for the `git` and `gh` children only (e.g. `PATH`, `GH_TOKEN`);
     /// duet's own environment is never changed.
     pub env: &'a [(OsString, OsString)],
@@ -113,7 +115,7 @@ pub fn open_pull_request(request: &PrRequest<'_>) -> Result<PrOpened, GitError> 
     drop(push);
     let created = run(
         request,
-        "gh",
+        request.gh,
         &[
             "pr",
             "create",

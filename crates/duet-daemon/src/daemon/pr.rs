@@ -1,0 +1,142 @@
+//! `merge.mode = "pr"`: a done task's branch is pushed and a draft pull request opened
+//! (`duet_git::land::open_pull_request`, off the loop); nothing lands locally. The outcome is
+//! noted on the task; `duet merge TASK` opens it again after a failure.
+
+use duet_core::config::MergeMode;
+use duet_git::land::{PrDescription, PrOpened, PrRequest, open_pull_request};
+use duet_store::{Event, EventFilter, TaskState as StoredState, Verdict};
+
+use super::Daemon;
+use crate::{DaemonError, DaemonProgress};
+
+/// A pull request's outcome, back from the blocking task: `(task, result)`.
+pub(crate) type PrOutcome = (String, Result<PrOpened, String>);
+
+impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
+    /// Whether finished tasks become pull requests here (`duet run` with `merge.mode = "pr"`).
+    pub(super) fn opens_pull_requests(&self) -> bool {
+        self.setup.config.merge.mode == MergeMode::Pr && self.setup.focus.is_none()
+    }
+
+    /// Pushes the done task's branch and opens its draft pull request, off the loop.
+    pub(super) fn open_pull_request(&mut self, task: &str) -> Result<(), String> {
+        if self.stored_state(task) != Some(StoredState::Done) {
+            return Err("it is not done yet: only a done task gets a pull request".to_owned());
+        }
+        let Some(backlog_task) = self.backlog.get(task).cloned() else {
+            return Err("it is no longer in the backlog".to_owned());
+        };
+        let config = &self.setup.config;
+        let description = self.pr_description(&backlog_task);
+        let title = backlog_task.title.clone();
+        let body = description.render();
+        let branch = config.task_branch(&backlog_task.id);
+        let base = backlog_task.base_branch(config).to_owned();
+        let gh = config.github.command.clone();
+        let workdir = self.setup.repo_root.clone();
+        let tx = self.pr_tx.clone();
+        let task = task.to_owned();
+        self.prs_pending += 1;
+        tokio::task::spawn_blocking(move || {
+            let request = PrRequest {
+                workdir: &workdir,
+                remote: "origin",
+                branch: &branch,
+                base: &base,
+                title: &title,
+                body: &body,
+                gh: &gh,
+                env: &[],
+            };
+            let outcome = open_pull_request(&request).map_err(|e| e.to_string());
+            let _ = tx.send((task, outcome));
+        });
+        Ok(())
+    }
+
+    /// A pull request was opened (or could not be): said on the task and to the human.
+    pub(super) fn on_pull_request(&mut self, outcome: PrOutcome) -> Result<(), DaemonError> {
+        self.prs_pending = self.prs_pending.saturating_sub(1);
+        let (task, result) = outcome;
+        let text = match result {
+            Ok(PrOpened {
+                url,
+                already_existed: false,
+            }) => format!("draft pull request opened: {url}"),
+            Ok(PrOpened {
+                url,
+                already_existed: true,
+            }) => format!("its pull request was already open: {url}"),
+            Err(err) => {
+                tracing::warn!("task {task}: {err}");
+                format!("no pull request: {err} (`duet merge {task}` tries again)")
+            }
+        };
+        (self.progress)(DaemonProgress::Note(format!("{task}: {text}")));
+        self.append(&task, Event::Note { text })
+    }
+
+    /// What the pull request says: the task, its review rounds and findings, the approval, CI.
+    fn pr_description(&self, task: &duet_core::backlog::Task) -> PrDescription {
+        let id = task.id.as_str();
+        let events = self
+            .store
+            .events(&EventFilter::all().task(id))
+            .unwrap_or_default();
+        let mut findings = Vec::new();
+        let mut approval = None;
+        let mut ci = None;
+        let mut rounds = 0;
+        for record in &events {
+            match &record.event {
+                Event::ReviewSubmitted {
+                    round,
+                    verdict,
+                    findings: found,
+                } => {
+                    rounds = rounds.max(*round);
+                    for finding in found {
+                        let place = finding.file.as_deref().map_or(String::new(), |file| {
+                            format!(
+                                " ({file}{})",
+                                finding.line.map_or(String::new(), |l| format!(":{l}"))
+                            )
+                        });
+                        findings.push((
+                            format!("[{}] {}{place}", finding.severity, finding.text),
+                            format!("raised in round {round}; approved later"),
+                        ));
+                    }
+                    if *verdict == Verdict::Approve {
+                        approval =
+                            Some(format!("Approved by the reviewer in review round {round}."));
+                    }
+                }
+                Event::CiRunFinished {
+                    check, status, sha, ..
+                } => {
+                    ci = Some(format!(
+                        "{status}: `{check}` at {}",
+                        &sha[..sha.len().min(7)]
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let prompt = match &task.prompt {
+            duet_core::backlog::Prompt::Inline(text) => text.clone(),
+            duet_core::backlog::Prompt::File(path) => {
+                std::fs::read_to_string(path).unwrap_or_else(|_| path.display().to_string())
+            }
+        };
+        PrDescription {
+            task_id: id.to_owned(),
+            title: task.title.clone(),
+            prompt,
+            review_rounds: rounds,
+            findings,
+            approval,
+            ci,
+        }
+    }
+}
