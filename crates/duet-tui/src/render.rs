@@ -343,7 +343,9 @@ fn render_detail(app: &App, frame: &mut Frame, area: Rect) {
                     mark,
                     Span::raw(format!(
                         " {} → {}: {}",
-                        message.from, message.to, message.text
+                        message.from,
+                        message.to,
+                        gist(&message.text)
                     )),
                 ]));
             }
@@ -399,4 +401,34 @@ fn render_help(frame: &mut Frame, area: Rect) {
         Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(" keys ")),
         popup,
     );
+}
+
+/// A message as the detail view lists it: one paragraph, cut after [`GIST_CHARS`] characters
+/// (a brief or a CI excerpt would push the rest of the conversation off the screen;
+/// `duet log TASK` has every word).
+fn gist(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(GIST_CHARS) {
+        Some((at, _)) => format!("{}…", &flat[..at]),
+        None => flat,
+    }
+}
+
+/// See [`gist`].
+const GIST_CHARS: usize = 160;
+
+#[cfg(test)]
+mod gist_tests {
+    use super::{GIST_CHARS, gist};
+
+    #[test]
+    fn a_long_message_is_one_paragraph_cut_with_an_ellipsis_and_a_short_one_is_whole() {
+        assert_eq!(gist("fix  the\nparser"), "fix the parser");
+        let long = "word ".repeat(100);
+        let cut = gist(&long);
+        assert!(cut.ends_with('…'), "{cut}");
+        assert_eq!(cut.chars().count(), GIST_CHARS + 1);
+        // Multi-byte text is cut at a character, never inside one.
+        assert!(gist(&"é".repeat(200)).ends_with('…'));
+    }
 }
