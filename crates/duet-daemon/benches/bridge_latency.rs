@@ -26,6 +26,10 @@
 //! `BENCH_PAIRS=P`, default 20). Smoke mode (`-- --smoke` or `DUET_BENCH_SMOKE=1`): 10 messages,
 //! 3 pairs; it still checks every message arrived and was counted. Needs tmux and git.
 
+mod support;
+
+use support::{Agent, EXEC_SHIM, STAND_IN, git, report};
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -39,26 +43,11 @@ use duet_agents::TmuxRuntime;
 use duet_core::config::Config;
 use duet_core::protocol::{Role, ToolCall};
 use duet_daemon::{DaemonSetup, RunSummary};
-use duet_proto::{Client, HookSource, Request, RequestBody, Response, ResponseBody};
+use duet_proto::{RequestBody, ResponseBody};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// Messages before the measured ones (first tmux commands, first git and store reads).
 const WARMUP: usize = 5;
-
-/// The stand-in agent: remember the token, then pass on whatever is typed at the terminal.
-const STAND_IN: &str = r#"#!/bin/sh
-tag="$DUET_TASK.$DUET_ROLE"
-printf '%s' "$DUET_TOKEN" > "$BENCH_DIR/token.$tag.tmp"
-mv "$BENCH_DIR/token.$tag.tmp" "$BENCH_DIR/token.$tag"
-exec cat > "$BENCH_DIR/typed.$tag"
-"#;
-
-/// Stands in for `duet exec-agent -- ARGV...`: runs ARGV (no process reports; not timed here).
-const EXEC_SHIM: &str = r#"#!/bin/sh
-[ "$1" = exec-agent ] && [ "$2" = -- ] || exit 64
-shift 2
-exec "$@"
-"#;
 
 fn main() {
     let smoke = std::env::args().any(|a| a == "--smoke")
@@ -353,62 +342,6 @@ impl PairSeats {
     }
 }
 
-/// One agent's side of the control socket, as its bridge and hooks talk to it.
-struct Agent {
-    client: Client,
-    token: String,
-}
-
-impl Agent {
-    fn new(socket: &Path, token: String) -> Self {
-        Agent {
-            client: Client::new(socket, TIMEOUT),
-            token,
-        }
-    }
-
-    fn send(&self, body: RequestBody) -> ResponseBody {
-        match self
-            .client
-            .send(&Request::from_agent(&self.token, body))
-            .expect("the engine answers")
-        {
-            Response::Ok { body } => body,
-            Response::Error { error } => panic!("refused: {error:?}"),
-        }
-    }
-
-    fn tool(&self, call: ToolCall) -> String {
-        match self.send(RequestBody::ToolCall { call }) {
-            ResponseBody::ToolResult { text, is_error } => {
-                assert!(!is_error, "{text}");
-                text
-            }
-            other => panic!("expected a tool result, got {other:?}"),
-        }
-    }
-
-    /// Sends a claude hook payload; returns what `duet hook claude` would print.
-    fn hook(&self, event: &str, extra: serde_json::Value) -> Option<String> {
-        let mut payload = serde_json::json!({
-            "session_id": "bench-session",
-            "transcript_path": "/dev/null",
-            "cwd": "/",
-            "hook_event_name": event,
-        });
-        if let (Some(payload), Some(extra)) = (payload.as_object_mut(), extra.as_object()) {
-            payload.extend(extra.clone());
-        }
-        match self.send(RequestBody::Hook {
-            source: HookSource::Claude,
-            payload,
-        }) {
-            ResponseBody::HookReply { stdout } => stdout,
-            other => panic!("expected a hook reply, got {other:?}"),
-        }
-    }
-}
-
 fn task_id(i: usize) -> String {
     format!("bench-{i:02}")
 }
@@ -524,41 +457,4 @@ repeat_limit = 1000
         });
         rx
     }
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "Bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn report(label: &str, samples: &[Duration]) {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let at = |q: f64| {
-        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-        sorted[rank - 1]
-    };
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{label}: median {:.1} ms, p99 {:.1} ms, max {:.1} ms (n = {})",
-        ms(at(0.5)),
-        ms(at(0.99)),
-        ms(*sorted.last().unwrap()),
-        sorted.len()
-    );
 }

@@ -14,6 +14,10 @@
 //! mode (`DUET_BENCH_SMOKE=1`): 5 rounds; it still checks each message arrived once. Needs tmux
 //! and git.
 
+mod support;
+
+use support::{Agent, EXEC_SHIM, STAND_IN, git, report};
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -24,26 +28,11 @@ use std::time::{Duration, Instant};
 use duet_agents::TmuxRuntime;
 use duet_core::config::Config;
 use duet_daemon::DaemonSetup;
-use duet_proto::{Client, HookSource, Request, RequestBody, Response, ResponseBody};
+use duet_proto::RequestBody;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 const WARMUP: usize = 3;
 const TASK: &str = "bench-ci";
-
-/// The stand-in agent: remember the token, then pass on whatever is typed at the terminal.
-const STAND_IN: &str = r#"#!/bin/sh
-tag="$DUET_TASK.$DUET_ROLE"
-printf '%s' "$DUET_TOKEN" > "$BENCH_DIR/token.$tag.tmp"
-mv "$BENCH_DIR/token.$tag.tmp" "$BENCH_DIR/token.$tag"
-exec cat > "$BENCH_DIR/typed.$tag"
-"#;
-
-/// Stands in for `duet exec-agent -- ARGV...`: runs ARGV.
-const EXEC_SHIM: &str = r#"#!/bin/sh
-[ "$1" = exec-agent ] && [ "$2" = -- ] || exit 64
-shift 2
-exec "$@"
-"#;
 
 fn main() {
     let smoke = std::env::var("DUET_BENCH_SMOKE").is_ok_and(|v| v == "1");
@@ -81,7 +70,18 @@ fn main() {
         for agent in [&worker, &reviewer] {
             agent.send(RequestBody::BridgeReady);
         }
-        worker.hook("Stop", serde_json::json!({"stop_hook_active": false}));
+        // The worker's first hand-over is its brief: taken at this Stop hook, its turn started
+        // and over, the worker is idle at its prompt.
+        let brief = worker
+            .hook("Stop", serde_json::json!({"stop_hook_active": false}))
+            .expect("the Stop hook hands the brief over");
+        let brief: serde_json::Value = serde_json::from_str(&brief).expect("a hook answer");
+        let prompt = brief["reason"]
+            .as_str()
+            .expect("the brief's text")
+            .to_owned();
+        worker.hook("UserPromptSubmit", serde_json::json!({ "prompt": prompt }));
+        worker.hook("Stop", serde_json::json!({"stop_hook_active": true}));
         let head = commit(&repo.join(".duet/worktrees").join(TASK));
         let inbox = repo.join(".duet/ci-inbox").join(TASK);
         std::fs::create_dir_all(&inbox).unwrap();
@@ -244,82 +244,4 @@ fn commit(worktree: &Path) -> String {
     git(worktree, &["add", "work.txt"]);
     git(worktree, &["commit", "-q", "-m", "work"]);
     git(worktree, &["rev-parse", "HEAD"]).trim().to_owned()
-}
-
-struct Agent {
-    client: Client,
-    token: String,
-}
-
-impl Agent {
-    fn new(socket: &Path, token: String) -> Self {
-        Agent {
-            client: Client::new(socket, TIMEOUT),
-            token,
-        }
-    }
-
-    fn send(&self, body: RequestBody) -> ResponseBody {
-        match self
-            .client
-            .send(&Request::from_agent(&self.token, body))
-            .expect("the engine answers")
-        {
-            Response::Ok { body } => body,
-            Response::Error { error } => panic!("refused: {error:?}"),
-        }
-    }
-
-    fn hook(&self, event: &str, extra: serde_json::Value) {
-        let mut payload = serde_json::json!({
-            "session_id": "bench-session",
-            "transcript_path": "/dev/null",
-            "cwd": "/",
-            "hook_event_name": event,
-        });
-        if let (Some(payload), Some(extra)) = (payload.as_object_mut(), extra.as_object()) {
-            payload.extend(extra.clone());
-        }
-        self.send(RequestBody::Hook {
-            source: HookSource::Claude,
-            payload,
-        });
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "Bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn report(label: &str, samples: &[Duration]) {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let at = |q: f64| {
-        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-        sorted[rank - 1]
-    };
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{label}: median {:.1} ms, p99 {:.1} ms, max {:.1} ms (n = {})",
-        ms(at(0.5)),
-        ms(at(0.99)),
-        ms(*sorted.last().unwrap()),
-        sorted.len()
-    );
 }
