@@ -216,3 +216,90 @@ fn three_tasks_land_on_main_the_dependent_builds_on_its_dependency_and_a_conflic
         world.tmux_sessions()
     );
 }
+
+/// `duet run` killed (SIGKILL) while the merge queue tests a candidate: the next `duet run`
+/// takes the step up again, the task lands exactly once, and no scratch checkout is left.
+#[test]
+fn killed_mid_merge_the_next_daemon_tests_the_candidate_again_and_lands_it_once() {
+    let Some(world) = RunWorld::start("merge-kill", &backlog(&[("a", &[])]), 1, |_| {
+        let mut out = String::from("title = \"duet run merge kill\"\n\n");
+        out.push_str(&scopes("a"));
+        out.push_str(&steps_with("a", &commit("a", "printf 'a\\n' > a.txt")));
+        out
+    }) else {
+        return;
+    };
+    // The pair's own CI (it has DUET_SHA) passes at once; the candidate's waits for the gate.
+    let gate = world.gate("candidate");
+    world.write_config(&format!(
+        "base_branch = \"main\"\nmax_parallel = 1\n[roles]\nworker = \"claude\"\nreviewer = \"codex\"\n\
+         [ci]\ncommand = '[ -n \"$DUET_SHA\" ] || while [ ! -e {} ]; do sleep 0.1; done'\n",
+        gate.display()
+    ));
+    let daemon = world.spawn_run(&["--exit-when-done"]);
+    world.wait_for_events("a in the merge queue", RUN_TIMEOUT, |events| {
+        events.iter().any(|r| {
+            matches!(
+                r.event,
+                Event::TaskStateChanged {
+                    to: TaskState::Merging,
+                    ..
+                }
+            )
+        })
+    });
+    // Wait until the candidate's CI runs (the queue's saved step), then kill the daemon.
+    let deadline = std::time::Instant::now() + RUN_TIMEOUT;
+    loop {
+        let store = duet_store::Store::open_read_only(world.repo.join(".duet/state.db")).unwrap();
+        if store
+            .engine_state("merge-queue")
+            .unwrap()
+            .is_some_and(|queue| queue.contains("\"testing\""))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the candidate never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let killed = daemon.signal("KILL");
+    assert_eq!(killed.signal, Some(9), "{killed:?}");
+    let main_log = world.env.git(&world.repo, &["log", "--format=%B", "main"]);
+    assert!(
+        !main_log.contains("Duet-Task: a"),
+        "landed before its candidate passed"
+    );
+
+    let daemon = world.spawn_run(&["--exit-when-done"]);
+    world.open_gate("candidate");
+    let finished = daemon.wait(RUN_TIMEOUT);
+    let events = world.events();
+    assert_eq!(
+        finished.code,
+        Some(0),
+        "{finished:?}\nevents:\n{}\nunmatched: {}",
+        describe(&events),
+        world.unmatched_requests()
+    );
+    assert_eq!(world.landed("a"), ["write a"]);
+    let merged = events
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.event,
+                Event::TaskStateChanged {
+                    to: TaskState::Merged,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(merged, 1, "{}", describe(&events));
+    let scratch = std::fs::read_dir(world.repo.join(".duet/merge"))
+        .map(|dir| dir.count())
+        .unwrap_or(0);
+    assert_eq!(scratch, 0, "a scratch checkout is left");
+}
