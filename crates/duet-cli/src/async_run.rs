@@ -17,3 +17,27 @@ pub fn block_on<F: Future>(job: F) -> Result<F::Output, CommandError> {
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(output)
 }
+
+/// Resolves at SIGINT or SIGTERM. The handlers are installed when this is called, so call it
+/// inside the runtime before the engine starts: a signal sent the moment the engine answers on
+/// its socket is then handled (a clean stop), never the default action that kills duet.
+pub fn shutdown_signals() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match (interrupt, terminate) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            (Ok(mut one), Err(_)) | (Err(_), Ok(mut one)) => {
+                one.recv().await;
+            }
+            (Err(_), Err(_)) => std::future::pending().await,
+        }
+    }
+}
+

@@ -85,10 +85,10 @@ pub fn run(cwd: &Path, args: &PairArgs) -> Result<ExitCode, CommandError> {
         },
     )?;
     let lines = StatusLines::new(task.id.as_str(), &worker, &reviewer);
-    let outcome =
-        crate::async_run::block_on(duet_daemon::run(setup, |p| lines.update(p), async {
-            let _ = tokio::signal::ctrl_c().await;
-        }))?;
+    let outcome = crate::async_run::block_on(async {
+        let shutdown = crate::async_run::shutdown_signals();
+        duet_daemon::run(setup, |p| lines.update(p), shutdown).await
+    })?;
     let summary = outcome?;
     lines.finish();
     let Some(outcome) = summary.tasks.iter().find(|t| t.id == task.id.as_str()) else {

@@ -69,11 +69,10 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
         },
     )?;
     let lines = ProgressLines::new();
-    let outcome = crate::async_run::block_on(duet_daemon::run(
-        setup,
-        |p| lines.update(p),
-        shutdown_signal(),
-    ))?;
+    let outcome = crate::async_run::block_on(async {
+        let shutdown = crate::async_run::shutdown_signals();
+        duet_daemon::run(setup, |p| lines.update(p), shutdown).await
+    })?;
     let summary = outcome?;
     lines.finish();
     drop(simulated);
@@ -92,21 +91,6 @@ pub fn run(cwd: &Path, args: &RunArgs) -> Result<ExitCode, CommandError> {
 /// merge queue when the run ends, e.g. held by a dirty checkout, is not).
 fn finished(state: &str) -> bool {
     matches!(state, "done" | "ready" | "merged")
-}
-
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }
 
 /// Starts `duet run` again in the background (its own process group, output to the log folder)
