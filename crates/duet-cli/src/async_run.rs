@@ -40,4 +40,3 @@ pub fn shutdown_signals() -> impl Future<Output = ()> {
         }
     }
 }
-
