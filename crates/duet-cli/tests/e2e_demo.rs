@@ -183,16 +183,7 @@ fn the_demo_works_every_task_in_dependency_order_and_the_tests_pass() {
     assert!(passed, "tests fail on main:\n{report}");
     assert!(report.contains("Ran 9 tests"), "{report}");
     // Where main moved: the newest commit of each landing, as the store noted it.
-    let landed_tips: Vec<String> = events
-        .iter()
-        .filter_map(|r| match &r.event {
-            duet_store::Event::Note { text } => text
-                .strip_prefix("landed on `main`: ")
-                .and_then(|rest| rest.split_once('(')?.1.split([',', ')']).next())
-                .map(str::to_string),
-            _ => None,
-        })
-        .collect();
+    let landed_tips = common::landed_tips(&events);
     assert_eq!(landed_tips.len(), 3, "{landed_tips:?}");
     for tip in &landed_tips {
         let check = env.root().join(format!("at-{tip}"));

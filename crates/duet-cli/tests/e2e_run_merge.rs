@@ -174,16 +174,7 @@ fn three_tasks_land_on_main_the_dependent_builds_on_its_dependency_and_a_conflic
     assert!(position("a", TaskState::Merged) < position("b", TaskState::Preparing));
 
     // Main never held a conflict: every commit it moved to is clean.
-    let tips: Vec<String> = events
-        .iter()
-        .filter_map(|r| match &r.event {
-            Event::Note { text } => text
-                .strip_prefix("landed on `main`: ")
-                .and_then(|rest| rest.split_once('(')?.1.split([',', ')']).next())
-                .map(str::to_string),
-            _ => None,
-        })
-        .collect();
+    let tips = common::landed_tips(&events);
     assert_eq!(tips.len(), 3, "{tips:?}");
     for tip in &tips {
         let shared = world

@@ -204,3 +204,18 @@ pub fn agent_profiles(
         codex_env = env_table(&codex_env.envs()),
     )
 }
+
+/// Where main moved: the newest commit of each landing, from the store's "landed on `main`:
+/// n commits (newest, ...)" notes, in landing order.
+pub fn landed_tips(events: &[duet_store::EventRecord]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|r| match &r.event {
+            duet_store::Event::Note { text } => text
+                .strip_prefix("landed on `main`: ")
+                .and_then(|rest| rest.split_once('(')?.1.split([',', ')']).next())
+                .map(str::to_string),
+            _ => None,
+        })
+        .collect()
+}

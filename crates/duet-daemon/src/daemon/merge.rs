@@ -222,11 +222,27 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         self.carry_out_queue(effects)
     }
 
-    /// Task id → its title and the reviewer's last approval (for squash messages).
+    /// Task id → its title and the reviewer's last approval (for squash messages), for the
+    /// tasks the queue can build a candidate of (done, ready or merging): reading every backlog
+    /// task's events on each queue event would grow with the backlog.
     fn titles_and_approvals(&self) -> BTreeMap<String, (String, Option<String>)> {
+        let finished: std::collections::HashSet<String> = self
+            .store
+            .task_states()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|row| {
+                matches!(
+                    row.state,
+                    StoredState::Done | StoredState::Ready | StoredState::Merging
+                )
+            })
+            .map(|row| row.id)
+            .collect();
         self.backlog
             .tasks
             .iter()
+            .filter(|t| finished.contains(t.id.as_str()))
             .map(|t| {
                 let approval = self
                     .store
