@@ -6,7 +6,10 @@ mod common;
 use std::path::PathBuf;
 
 use common::TestEnvironment;
-use duet_store::{Event, Finding, NewEvent, Store, TaskState, Verdict};
+use duet_core::lifecycle::StateKind;
+use duet_core::protocol::Finding;
+use duet_core::protocol::Verdict;
+use duet_store::{Event, NewEvent, Store};
 use serde_json::{Value, json};
 
 const BACKLOG: &str = r#"
@@ -44,8 +47,8 @@ fn record_a_review_round(repo: &std::path::Path) {
         (
             1,
             Event::TaskStateChanged {
-                from: TaskState::Queued,
-                to: TaskState::Working,
+                from: StateKind::Queued,
+                to: StateKind::Working,
                 reason: None,
             },
         ),
@@ -84,7 +87,7 @@ fn record_a_review_round(repo: &std::path::Path) {
                 round: 1,
                 verdict: Verdict::ChangesRequested,
                 findings: vec![Finding {
-                    severity: "major".into(),
+                    severity: duet_core::protocol::Severity::Major,
                     file: Some("greeting.txt".into()),
                     line: Some(1),
                     text: "Say hello, world".into(),
@@ -119,8 +122,8 @@ fn record_a_review_round(repo: &std::path::Path) {
         (
             3700,
             Event::TaskStateChanged {
-                from: TaskState::Working,
-                to: TaskState::NeedsHuman,
+                from: StateKind::Working,
+                to: StateKind::NeedsHuman,
                 reason: Some("the pair looks stuck".into()),
             },
         ),

@@ -88,8 +88,8 @@ fn states_come_from_the_store() {
                 2,
                 "parser",
                 Event::TaskStateChanged {
-                    from: duet_store::TaskState::Queued,
-                    to: duet_store::TaskState::Done,
+                    from: duet_core::lifecycle::StateKind::Queued,
+                    to: duet_core::lifecycle::StateKind::Done,
                     reason: None,
                 },
             ))

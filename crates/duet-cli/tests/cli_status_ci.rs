@@ -4,7 +4,8 @@
 mod common;
 
 use common::TestEnvironment;
-use duet_store::{Event, NewEvent, Store, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::{Event, NewEvent, Store};
 
 const BACKLOG: &str = r#"
 [[task]]
@@ -31,8 +32,8 @@ fn the_ci_column_counts_the_failing_tests_of_the_stored_failure() {
         let events = [
             Event::TaskQueued { title: None },
             Event::TaskStateChanged {
-                from: TaskState::Queued,
-                to: TaskState::Working,
+                from: StateKind::Queued,
+                to: StateKind::Working,
                 reason: None,
             },
             Event::CiRunFinished {

@@ -12,9 +12,9 @@ mod common;
 #[path = "e2e_run_support/mod.rs"]
 mod support;
 
+use duet_core::lifecycle::StateKind;
 use std::time::Duration;
 
-use duet_store::TaskState;
 use duet_testkit::tmux::TmuxServer;
 use support::{RunWorld, STEP_TIMEOUT, backlog, is_in, plain_steps, scopes};
 
@@ -200,7 +200,7 @@ fn the_dashboard_drives_three_simulated_pairs() {
     tmux.wait_for_text(&pane, "pause c: done", STEP_TIMEOUT)
         .unwrap();
     world.wait_for_events("c paused", STEP_TIMEOUT, |e| {
-        is_in(e, "c", TaskState::Paused)
+        is_in(e, "c", StateKind::Paused)
     });
     tmux.wait_for(&pane, STEP_TIMEOUT, "c shown paused", |s| {
         row(s, "c").is_some_and(|l| l.contains("paused"))
@@ -210,7 +210,7 @@ fn the_dashboard_drives_three_simulated_pairs() {
     tmux.wait_for_text(&pane, "resume c: done", STEP_TIMEOUT)
         .unwrap();
     world.wait_for_events("c working again", STEP_TIMEOUT, |e| {
-        is_in(e, "c", TaskState::Working)
+        is_in(e, "c", StateKind::Working)
     });
 
     // c: attach; the terminal is a client of c's session on duet's tmux server; detaching
@@ -261,7 +261,7 @@ fn the_dashboard_drives_three_simulated_pairs() {
     // a: finished, it waits for the human's merge; `m` merges it into main.
     select(&tmux, &pane, "a.txt");
     world.wait_for_events("a ready", support::RUN_TIMEOUT, |e| {
-        is_in(e, "a", TaskState::Ready)
+        is_in(e, "a", StateKind::Ready)
     });
     // Its row: ready, and what its branch changes against main (a.txt, one line).
     tmux.wait_for(&pane, STEP_TIMEOUT, "a shown ready", |s| {
@@ -272,7 +272,7 @@ fn the_dashboard_drives_three_simulated_pairs() {
     tmux.wait_for_text(&pane, "merge a: done", STEP_TIMEOUT)
         .unwrap();
     world.wait_for_events("a merged", support::RUN_TIMEOUT, |e| {
-        is_in(e, "a", TaskState::Merged)
+        is_in(e, "a", StateKind::Merged)
     });
     tmux.wait_for(&pane, STEP_TIMEOUT, "a shown merged", |s| {
         row(s, "a").is_some_and(|l| l.contains("merged"))

@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{TestEnvironment, TmuxServerGuard};
-use duet_store::{Event, EventFilter, EventRecord, Store, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::{Event, EventFilter, EventRecord, Store};
 use duet_testkit::agents::{ChildGuard, require_agents};
 use duet_testkit::{Outcome, Script, read_log_file};
 
@@ -72,7 +73,7 @@ fn unittest(dir: &Path) -> (bool, String) {
     )
 }
 
-fn state_changes(events: &[EventRecord], task: &str, to: TaskState) -> Vec<i64> {
+fn state_changes(events: &[EventRecord], task: &str, to: StateKind) -> Vec<i64> {
     events
         .iter()
         .filter(|r| r.task_id.as_deref() == Some(task))
@@ -165,13 +166,13 @@ fn the_demo_works_every_task_in_dependency_order_and_the_tests_pass() {
     let events = store.events(&EventFilter::all()).unwrap();
     for task in TASKS {
         assert_eq!(
-            state_changes(&events, task, TaskState::Done).len(),
+            state_changes(&events, task, StateKind::Done).len(),
             1,
             "{task}"
         );
     }
-    let word_count_done = state_changes(&events, "word-count", TaskState::Done)[0];
-    let cli_flag_preparing = state_changes(&events, "cli-flag", TaskState::Preparing);
+    let word_count_done = state_changes(&events, "word-count", StateKind::Done)[0];
+    let cli_flag_preparing = state_changes(&events, "cli-flag", StateKind::Preparing);
     assert!(
         !cli_flag_preparing.is_empty()
             && cli_flag_preparing.iter().all(|seq| *seq > word_count_done),

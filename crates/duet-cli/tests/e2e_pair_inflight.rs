@@ -16,7 +16,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use duet_store::{Event, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::Event;
 use support::{RUN_TIMEOUT, RunWorld, STEP_TIMEOUT, adopted, backlog, count, describe, scopes};
 
 /// Task `a`: the worker commits and asks for review; the reviewer's verdict comes 3 s after its
@@ -153,7 +154,7 @@ fn a_submit_review_in_flight_when_the_daemon_is_killed_is_applied_once_by_the_ne
         finished.stdout
     );
     assert!(
-        support::is_in(&events, "a", TaskState::Done),
+        support::is_in(&events, "a", StateKind::Done),
         "{}",
         describe(&events)
     );

@@ -5,7 +5,8 @@ mod common;
 #[path = "common/e2e.rs"]
 mod e2e;
 
-use duet_store::{Event, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::Event;
 use e2e::{PairWorld, Roles, STEP_TIMEOUT, describe, script};
 
 #[test]
@@ -71,7 +72,7 @@ fn max_rounds_without_approval_ends_as_needs_human_with_the_findings() {
     });
     assert_eq!(
         last_state,
-        Some(TaskState::NeedsHuman),
+        Some(StateKind::NeedsHuman),
         "{}",
         describe(&events)
     );

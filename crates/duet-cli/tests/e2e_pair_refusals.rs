@@ -6,7 +6,8 @@ mod common;
 #[path = "common/e2e.rs"]
 mod e2e;
 
-use duet_store::{Event, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::Event;
 use e2e::{PairWorld, Roles, assert_messages_delivered_once, describe, script};
 
 #[test]
@@ -101,7 +102,7 @@ fn mark_done_before_approval_and_submit_review_from_the_worker_are_refused() {
             matches!(
                 r.event,
                 Event::TaskStateChanged {
-                    to: TaskState::Done,
+                    to: StateKind::Done,
                     ..
                 }
             )

@@ -9,7 +9,8 @@ mod support;
 
 use std::path::Path;
 
-use duet_store::{Event, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::Event;
 use support::{
     RESTART_MESSAGE, RUN_TIMEOUT, RunWorld, STEP_TIMEOUT, adopted,
     assert_each_message_delivered_once, backlog, count, describe, restart_steps_a, scopes,
@@ -107,7 +108,7 @@ fn killed_three_times_duet_pair_is_run_again_and_every_message_arrives_once() {
     );
     let events = world.events();
     assert!(
-        support::is_in(&events, "a", TaskState::Done),
+        support::is_in(&events, "a", StateKind::Done),
         "{}",
         describe(&events)
     );

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use common::TestEnvironment;
 use common::TmuxServerGuard;
-use duet_store::{Event, EventFilter, Store, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::{Event, EventFilter, Store};
 use duet_testkit::agents::{ChildGuard, require_agents};
 use support::{backlog, plain_steps, scopes};
 
@@ -82,9 +83,9 @@ fn four_tasks_with_dependencies_finish_with_two_pairs_at_a_time() {
     let order = state_changes(&repo);
     // Dependencies: a task is prepared only after each of its dependencies is done.
     for (id, deps) in TASKS {
-        let started = position(&order, id, TaskState::Preparing);
+        let started = position(&order, id, StateKind::Preparing);
         for dep in *deps {
-            let dep_done = position(&order, dep, TaskState::Done);
+            let dep_done = position(&order, dep, StateKind::Done);
             assert!(
                 dep_done < started,
                 "{id} started before {dep} was done: {order:?}"
@@ -94,13 +95,13 @@ fn four_tasks_with_dependencies_finish_with_two_pairs_at_a_time() {
     // Never more than two pairs at once.
     let mut running = 0i32;
     for (_, from, to) in &order {
-        let active = |s: &TaskState| {
+        let active = |s: &StateKind| {
             matches!(
                 s,
-                TaskState::Preparing
-                    | TaskState::Working
-                    | TaskState::Reviewing
-                    | TaskState::NeedsHuman
+                StateKind::Preparing
+                    | StateKind::Working
+                    | StateKind::Reviewing
+                    | StateKind::NeedsHuman
             )
         };
         running += i32::from(active(to)) - i32::from(active(from));
@@ -113,7 +114,7 @@ fn four_tasks_with_dependencies_finish_with_two_pairs_at_a_time() {
 }
 
 /// Every state change in the store, in order: (task, from, to).
-fn state_changes(repo: &Path) -> Vec<(String, TaskState, TaskState)> {
+fn state_changes(repo: &Path) -> Vec<(String, StateKind, StateKind)> {
     let store = Store::open_read_only(repo.join(".duet/state.db")).unwrap();
     store
         .events(&EventFilter::all())
@@ -128,7 +129,7 @@ fn state_changes(repo: &Path) -> Vec<(String, TaskState, TaskState)> {
         .collect()
 }
 
-fn position(order: &[(String, TaskState, TaskState)], task: &str, to: TaskState) -> usize {
+fn position(order: &[(String, StateKind, StateKind)], task: &str, to: StateKind) -> usize {
     order
         .iter()
         .position(|(t, _, s)| t == task && *s == to)

@@ -9,7 +9,8 @@ mod support;
 use std::process::Command;
 
 use common::toml_string;
-use duet_store::{Event, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::Event;
 use support::{
     RUN_TIMEOUT, RunWorld, STEP_TIMEOUT, backlog, count, describe, gate_command, is_in, scopes,
 };
@@ -158,7 +159,7 @@ fn a_crashed_worker_is_restarted_resumed_and_goes_on() {
 
     let events = world.events();
     assert!(
-        is_in(&events, "a", TaskState::Merged),
+        is_in(&events, "a", StateKind::Merged),
         "{}",
         describe(&events)
     );
@@ -207,14 +208,14 @@ fn after_the_last_allowed_restart_a_crash_makes_the_task_need_the_human() {
         });
     }
     let events = world.wait_for_events("the task to need the human", STEP_TIMEOUT, |events| {
-        is_in(events, "a", TaskState::NeedsHuman)
+        is_in(events, "a", StateKind::NeedsHuman)
     });
     let reason = events
         .iter()
         .rev()
         .find_map(|r| match &r.event {
             Event::TaskStateChanged {
-                to: TaskState::NeedsHuman,
+                to: StateKind::NeedsHuman,
                 reason,
                 ..
             } => reason.clone(),

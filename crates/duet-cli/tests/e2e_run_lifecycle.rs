@@ -9,7 +9,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use duet_store::{Event, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::Event;
 use support::{
     RunWorld, STEP_TIMEOUT, adopted, backlog, count, describe, plain_steps, reached, scopes,
 };
@@ -98,13 +99,13 @@ fn a_task_appended_to_the_backlog_is_done_and_an_invalid_backlog_keeps_the_last_
     };
     let daemon = world.spawn_run(&[]);
     world.wait_for_events("task a done", STEP_TIMEOUT, |events| {
-        reached(events, "a", TaskState::Done)
+        reached(events, "a", StateKind::Done)
     });
 
     let path = world.repo.join("backlog.toml");
     replace_file(&path, &backlog(&[("a", &[]), ("b", &["a"])]));
     world.wait_for_events("task b done", STEP_TIMEOUT, |events| {
-        reached(events, "b", TaskState::Done)
+        reached(events, "b", StateKind::Done)
     });
 
     // A backlog that does not validate: reported, the daemon goes on with the last good one.

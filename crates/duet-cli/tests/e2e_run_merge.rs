@@ -11,7 +11,8 @@ mod support;
 
 use std::path::Path;
 
-use duet_store::{Event, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::Event;
 use support::{RUN_TIMEOUT, RunWorld, backlog, describe, gate_command, scopes, steps_with};
 
 fn commit(task: &str, prepare: &str) -> String {
@@ -115,7 +116,7 @@ fn three_tasks_land_on_main_the_dependent_builds_on_its_dependency_and_a_conflic
                 && matches!(
                     r.event,
                     Event::TaskStateChanged {
-                        to: TaskState::Merged,
+                        to: StateKind::Merged,
                         ..
                     }
                 )
@@ -153,8 +154,8 @@ fn three_tasks_land_on_main_the_dependent_builds_on_its_dependency_and_a_conflic
                 && matches!(
                     &r.event,
                     Event::TaskStateChanged {
-                        from: TaskState::Merging,
-                        to: TaskState::Queued,
+                        from: StateKind::Merging,
+                        to: StateKind::Queued,
                         ..
                     }
                 )
@@ -162,7 +163,7 @@ fn three_tasks_land_on_main_the_dependent_builds_on_its_dependency_and_a_conflic
         .count();
     assert_eq!(sent_back, 1, "{}", describe(&events));
     // b was prepared only after a had landed.
-    let position = |task: &str, state: TaskState| {
+    let position = |task: &str, state: StateKind| {
         events
             .iter()
             .position(|r| {
@@ -171,7 +172,7 @@ fn three_tasks_land_on_main_the_dependent_builds_on_its_dependency_and_a_conflic
             })
             .unwrap_or_else(|| panic!("{task} never {state}"))
     };
-    assert!(position("a", TaskState::Merged) < position("b", TaskState::Preparing));
+    assert!(position("a", StateKind::Merged) < position("b", StateKind::Preparing));
 
     // Main never held a conflict: every commit it moved to is clean.
     let tips = common::landed_tips(&events);
@@ -233,7 +234,7 @@ fn killed_mid_merge_the_next_daemon_tests_the_candidate_again_and_lands_it_once(
             matches!(
                 r.event,
                 Event::TaskStateChanged {
-                    to: TaskState::Merging,
+                    to: StateKind::Merging,
                     ..
                 }
             )
@@ -282,7 +283,7 @@ fn killed_mid_merge_the_next_daemon_tests_the_candidate_again_and_lands_it_once(
             matches!(
                 r.event,
                 Event::TaskStateChanged {
-                    to: TaskState::Merged,
+                    to: StateKind::Merged,
                     ..
                 }
             )

@@ -14,7 +14,8 @@ mod support;
 
 use std::path::Path;
 
-use duet_store::{Event, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::Event;
 use support::{
     RESTART_MESSAGE, RUN_TIMEOUT, RunWorld, STEP_TIMEOUT, adopted,
     assert_each_message_delivered_once, backlog, count, describe, plain_steps, restart_steps_a,
@@ -145,7 +146,7 @@ fn killed_three_times_the_daemon_is_restarted_and_every_message_arrives_once() {
     let events = world.events();
     for task in ["a", "b"] {
         assert!(
-            support::is_in(&events, task, TaskState::Merged),
+            support::is_in(&events, task, StateKind::Merged),
             "{task}\n{}",
             describe(&events)
         );

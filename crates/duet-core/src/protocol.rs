@@ -74,12 +74,19 @@ pub enum Verdict {
     ChangesRequested,
 }
 
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Verdict {
+    /// The stored and shown name (`approve`, `changes_requested`).
+    pub fn as_str(self) -> &'static str {
+        match self {
             Verdict::Approve => "approve",
             Verdict::ChangesRequested => "changes_requested",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

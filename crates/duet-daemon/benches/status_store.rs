@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 
 use duet_core::backlog::Backlog;
 use duet_core::config::Config;
-use duet_store::{Durability, Event, Finding, NewEvent, OpenOptions, Store, TaskState, Verdict};
+use duet_core::lifecycle::StateKind;
+use duet_core::protocol::Finding;
+use duet_core::protocol::Verdict;
+use duet_store::{Durability, Event, NewEvent, OpenOptions, Store};
 
 /// The events of one task's life so far; `at` is its first event's time.
 fn history(id: &str, title: &str, index: usize, finished: bool, at: i64) -> Vec<NewEvent> {
@@ -39,7 +42,7 @@ fn history(id: &str, title: &str, index: usize, finished: bool, at: i64) -> Vec<
     let sha = format!("{:040x}", index as u128 * 7919 + 1);
     let message = format!("{id}-m1");
     events.extend([
-        ev(1_000, change(TaskState::Queued, TaskState::Preparing, None)),
+        ev(1_000, change(StateKind::Queued, StateKind::Preparing, None)),
         ev(
             2_000,
             Event::AgentLaunched {
@@ -58,7 +61,7 @@ fn history(id: &str, title: &str, index: usize, finished: bool, at: i64) -> Vec<
         ),
         ev(
             3_000,
-            change(TaskState::Preparing, TaskState::Working, None),
+            change(StateKind::Preparing, StateKind::Working, None),
         ),
         ev(60_000, Event::CommitSeen { sha: sha.clone() }),
         ev(
@@ -73,7 +76,7 @@ fn history(id: &str, title: &str, index: usize, finished: bool, at: i64) -> Vec<
         ev(62_000, Event::MessageDelivered { id: message }),
         ev(
             62_000,
-            change(TaskState::Working, TaskState::Reviewing, None),
+            change(StateKind::Working, StateKind::Reviewing, None),
         ),
         ev(
             120_000,
@@ -81,7 +84,7 @@ fn history(id: &str, title: &str, index: usize, finished: bool, at: i64) -> Vec<
                 round: 1,
                 verdict: Verdict::Approve,
                 findings: vec![Finding {
-                    severity: "nit".into(),
+                    severity: duet_core::protocol::Severity::Nit,
                     file: Some("src/lib.rs".into()),
                     line: Some(12),
                     text: "a name could be clearer".into(),
@@ -90,22 +93,22 @@ fn history(id: &str, title: &str, index: usize, finished: bool, at: i64) -> Vec<
         ),
         ev(
             121_000,
-            change(TaskState::Reviewing, TaskState::Working, None),
+            change(StateKind::Reviewing, StateKind::Working, None),
         ),
     ]);
     if index % 50 == 7 {
         events.push(ev(
             122_000,
             change(
-                TaskState::Working,
-                TaskState::Failed,
+                StateKind::Working,
+                StateKind::Failed,
                 Some("the worker exited 3 times"),
             ),
         ));
     } else {
         events.push(ev(
             122_000,
-            change(TaskState::Working, TaskState::Done, None),
+            change(StateKind::Working, StateKind::Done, None),
         ));
     }
     events
@@ -202,7 +205,7 @@ fn bench(smoke: bool) {
     assert_eq!(states.len(), count, "every task has a row");
     let done = states
         .iter()
-        .filter(|row| row.state == TaskState::Done)
+        .filter(|row| row.state == StateKind::Done)
         .count();
     assert!(
         done > 0 && done < count * 2 / 5,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use duet_agents::tmux::session_name;
 use duet_core::backlog::Backlog;
 use duet_core::config::AgentKind;
+use duet_core::lifecycle::StateKind;
 use duet_core::lifecycle::TaskState;
 use duet_core::protocol::{PairState, Role};
 use duet_git::Repo;
@@ -19,7 +20,7 @@ use duet_pair::prepare::prepare_task;
 use duet_pair::socket::{self, Incoming};
 use duet_pair::{Action, ConnId, Controller, GitFacts, Seat};
 use duet_proto::{ErrorKind, Request, Response};
-use duet_store::{Event, NewEvent, Store, TaskState as StoredState};
+use duet_store::{Event, NewEvent, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backlog_watch::BacklogWatch;
@@ -262,7 +263,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         Ok(())
     }
 
-    fn stored_state(&self, task: &str) -> Option<StoredState> {
+    fn stored_state(&self, task: &str) -> Option<StateKind> {
         self.store.task(task).ok().flatten().map(|row| row.state)
     }
 
@@ -299,8 +300,8 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         // Agents that cannot start: the human is asked before anything is made.
         if let Err(reason) = (self.setup.check_agents)(&self.setup.config, &task) {
             tracing::error!("task {task_id}: {reason}");
-            let from = self.stored_state(task_id).unwrap_or(StoredState::Queued);
-            let to = StoredState::NeedsHuman;
+            let from = self.stored_state(task_id).unwrap_or(StateKind::Queued);
+            let to = StateKind::NeedsHuman;
             let changed = Event::TaskStateChanged {
                 from,
                 to,
@@ -438,12 +439,12 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     /// A task that could not even start: failed, with the reason.
     fn fail_unstarted(&mut self, task_id: &str, reason: String) -> Result<(), DaemonError> {
         tracing::error!("task {task_id}: {reason}");
-        let from = self.stored_state(task_id).unwrap_or(StoredState::Queued);
+        let from = self.stored_state(task_id).unwrap_or(StateKind::Queued);
         self.append(
             task_id,
             Event::TaskStateChanged {
                 from,
-                to: StoredState::Failed,
+                to: StateKind::Failed,
                 reason: Some(reason.clone()),
             },
         )?;
@@ -600,7 +601,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         }
         if finished {
             self.finish_pair(task);
-            if self.stored_state(task) == Some(StoredState::Done) {
+            if self.stored_state(task) == Some(StateKind::Done) {
                 if self.opens_pull_requests() {
                     if let Err(why) = self.open_pull_request(task) {
                         tracing::warn!("task {task}: no pull request: {why}");

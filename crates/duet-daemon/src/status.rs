@@ -15,28 +15,10 @@ use duet_core::lifecycle::scheduler::{
 };
 use duet_pair::socket::{StatusFeed, StatusReader};
 use duet_proto::status::{AgentStatus, NeedsHuman, StatusSnapshot, TaskStatus};
-use duet_store::{Event, EventFilter, Store, TaskRow, TaskState as StoredState};
+use duet_store::{Event, EventFilter, Store, TaskRow};
 
 use crate::notify::Notifier;
 use crate::pair_slot::PairSlot;
-
-/// The scheduler's name for a stored state.
-pub fn stored_kind(state: StoredState) -> StateKind {
-    match state {
-        StoredState::Queued => StateKind::Queued,
-        StoredState::Preparing => StateKind::Preparing,
-        StoredState::Working => StateKind::Working,
-        StoredState::Reviewing => StateKind::Reviewing,
-        StoredState::Done => StateKind::Done,
-        StoredState::NeedsHuman => StateKind::NeedsHuman,
-        StoredState::Failed => StateKind::Failed,
-        StoredState::Cancelled => StateKind::Cancelled,
-        StoredState::Paused => StateKind::Paused,
-        StoredState::Ready => StateKind::Ready,
-        StoredState::Merging => StateKind::Merging,
-        StoredState::Merged => StateKind::Merged,
-    }
-}
 
 /// What the statuses are built from.
 #[derive(Debug, Clone, Copy)]
@@ -84,10 +66,9 @@ pub fn task_statuses(
             id: t.id.to_string(),
             priority: t.priority,
             depends_on: t.depends_on.iter().map(ToString::to_string).collect(),
-            state: stored_kind(
-                rows.get(t.id.as_str())
-                    .map_or(StoredState::Queued, |r| r.state),
-            ),
+            state: rows
+                .get(t.id.as_str())
+                .map_or(StateKind::Queued, |r| r.state),
         })
         .collect();
     let running = count_running(&views);
@@ -115,7 +96,7 @@ pub fn task_statuses(
             let base = TaskStatus {
                 id: t.id.to_string(),
                 title: t.title.clone(),
-                state: row.map_or(StateKind::Queued, |r| stored_kind(r.state)),
+                state: row.map_or(StateKind::Queued, |r| r.state),
                 reason: row.and_then(|r| r.reason.clone()),
                 since_ms: None,
                 priority: t.priority,
@@ -151,7 +132,7 @@ pub fn task_statuses(
         let base = TaskStatus {
             id: row.id.clone(),
             title: row.title.clone().unwrap_or_default(),
-            state: stored_kind(row.state),
+            state: row.state,
             reason: row.reason.clone(),
             since_ms: None,
             priority: 0,
@@ -469,8 +450,8 @@ reviewer = "claude"
             &mut store,
             7_000,
             Event::TaskStateChanged {
-                from: StoredState::Queued,
-                to: StoredState::NeedsHuman,
+                from: StateKind::Queued,
+                to: StateKind::NeedsHuman,
                 reason: Some("the pair looks stuck".into()),
             },
         );

@@ -4,10 +4,11 @@
 
 mod engine_support;
 
+use duet_core::lifecycle::StateKind;
 use duet_core::protocol::{ToolCall, Verdict};
 use duet_pair::runtime::memory::MemoryAgent;
 use duet_proto::{ErrorKind, RequestBody};
-use duet_store::{Event, TaskState};
+use duet_store::Event;
 use engine_support::*;
 use serde_json::json;
 
@@ -139,7 +140,7 @@ fn a_crashed_agent_is_restarted_with_a_new_token_and_the_old_one_is_refused() {
         let (worker, _) = world.runtime.pair(&world.pair_name("t")).unwrap();
         current = token(&worker);
     }
-    world.wait_state("t", TaskState::NeedsHuman);
+    world.wait_state("t", StateKind::NeedsHuman);
     let (worker, _) = world.runtime.pair(&world.pair_name("t")).unwrap();
     assert_eq!(worker.starts.len(), 4, "three restarts, then the human");
 }
@@ -160,7 +161,7 @@ fn a_new_engine_adopts_the_pair_left_running_and_keeps_its_tokens() {
         },
     );
     assert!(accepted(&answer), "{answer:?}");
-    world.wait_state("t", TaskState::Reviewing);
+    world.wait_state("t", StateKind::Reviewing);
     let summary = engine.stop();
     assert!(summary.interrupted);
     assert_eq!(
@@ -193,7 +194,7 @@ fn a_new_engine_adopts_the_pair_left_running_and_keeps_its_tokens() {
     );
     assert!(accepted(&answer), "{answer:?}");
     // The approval is the adopted pair's: the worker is back at work, to mark it done.
-    world.wait_state("t", TaskState::Working);
+    world.wait_state("t", StateKind::Working);
 }
 
 /// The briefs typed into `agent` so far (duet's first hand-over to a new conversation).
@@ -331,19 +332,19 @@ fn pause_and_cancel_reach_a_running_pair_and_a_queued_task() {
     world.pair("a");
     world.pair("b");
     // max_parallel 2: c waits in the queue; paused there, it stays out of the scheduler.
-    world.wait_state("c", TaskState::Queued);
+    world.wait_state("c", StateKind::Queued);
     assert!(accepted(
         &world.human(RequestBody::Pause { task: "c".into() })
     ));
-    world.wait_state("c", TaskState::Paused);
+    world.wait_state("c", StateKind::Paused);
     assert!(accepted(
         &world.human(RequestBody::Pause { task: "a".into() })
     ));
-    world.wait_state("a", TaskState::Paused);
+    world.wait_state("a", StateKind::Paused);
     assert!(accepted(
         &world.human(RequestBody::Cancel { task: "b".into() })
     ));
-    world.wait_state("b", TaskState::Cancelled);
+    world.wait_state("b", StateKind::Cancelled);
     world.wait("b's pair stopped", || {
         world
             .runtime
@@ -371,7 +372,7 @@ fn a_task_appended_to_the_backlog_is_queued_and_started() {
     std::fs::write(&tmp, backlog(&["a", "b"])).unwrap();
     std::fs::rename(&tmp, &path).unwrap();
     world.pair("b");
-    world.wait_state("b", TaskState::Working);
+    world.wait_state("b", StateKind::Working);
 }
 
 #[test]
@@ -389,7 +390,7 @@ fn with_a_focus_only_that_task_starts_and_the_engine_ends_with_it() {
     assert_eq!(b.state, "cancelled");
     assert_eq!(
         world.state("a"),
-        Some(TaskState::Queued),
+        Some(StateKind::Queued),
         "a was never started"
     );
     assert!(!token(&worker).is_empty());

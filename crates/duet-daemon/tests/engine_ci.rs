@@ -14,10 +14,11 @@ mod engine_support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use duet_core::lifecycle::StateKind;
 use duet_core::protocol::{ToolCall, Verdict};
 use duet_pair::runtime::memory::MemoryAgent;
 use duet_proto::{Request, RequestBody, Response, ResponseBody};
-use duet_store::{Event, TaskState};
+use duet_store::Event;
 use engine_support::{
     Engine, World as EngineWorld, accepted, count, describe, hook, settle, token, tool,
 };
@@ -92,11 +93,11 @@ impl World {
         self.wait(what, || (self.count(&is) >= n).then_some(()));
     }
 
-    fn state(&self) -> Option<TaskState> {
+    fn state(&self) -> Option<StateKind> {
         self.inner.state("t")
     }
 
-    fn wait_state(&self, state: TaskState) {
+    fn wait_state(&self, state: StateKind) {
         self.inner.wait_state("t", state);
     }
 
@@ -342,14 +343,14 @@ fn the_same_failure_on_three_commits_sends_the_task_to_the_human_with_the_eviden
         });
         commits.push(sha);
     }
-    world.wait_state(TaskState::NeedsHuman);
+    world.wait_state(StateKind::NeedsHuman);
     let reason = world
         .events()
         .into_iter()
         .rev()
         .find_map(|r| match r.event {
             Event::TaskStateChanged {
-                to: TaskState::NeedsHuman,
+                to: StateKind::NeedsHuman,
                 reason,
                 ..
             } => reason,
@@ -535,10 +536,10 @@ fn a_pair_whose_files_change_is_not_stalled_and_one_whose_files_stop_is() {
     }
     assert_eq!(
         world.state(),
-        Some(TaskState::Working),
+        Some(StateKind::Working),
         "{}",
         describe(&world.events())
     );
     // Files quiet: the pair is stalled.
-    world.wait_state(TaskState::NeedsHuman);
+    world.wait_state(StateKind::NeedsHuman);
 }

@@ -5,8 +5,9 @@
 
 mod engine_support;
 
+use duet_core::lifecycle::StateKind;
 use duet_proto::{ErrorKind, RequestBody, Response, ResponseBody};
-use duet_store::{Event, Store, TaskState};
+use duet_store::{Event, Store};
 use engine_support::*;
 
 fn landed_with_trailer(world: &World, task: &str) -> usize {
@@ -72,7 +73,7 @@ fn a_done_task_lands_on_main_by_fast_forward_and_its_worktree_and_branch_go() {
     });
     assert!(landed, "no note of what landed (for duet log)");
     assert!(!branch_exists(&world, "t"), "the branch is left");
-    let states: Vec<TaskState> = world
+    let states: Vec<StateKind> = world
         .events()
         .iter()
         .filter_map(|r| match r.event {
@@ -81,7 +82,7 @@ fn a_done_task_lands_on_main_by_fast_forward_and_its_worktree_and_branch_go() {
         })
         .collect();
     assert!(
-        states.ends_with(&[TaskState::Done, TaskState::Merging, TaskState::Merged]),
+        states.ends_with(&[StateKind::Done, StateKind::Merging, StateKind::Merged]),
         "{states:?}"
     );
 }
@@ -91,7 +92,7 @@ fn with_merge_auto_off_a_done_task_waits_ready_until_duet_merge() {
     let world = World::with_config(&["t"], "[merge]\nauto = false\n");
     let engine = world.start(false, None);
     work_to_done(&world, "t", "a.txt", || {});
-    world.wait_state("t", TaskState::Ready);
+    world.wait_state("t", StateKind::Ready);
     assert_eq!(
         merge_status(&world, "t").as_deref(),
         Some("ready: `duet merge t` lands it")
@@ -109,7 +110,7 @@ fn with_merge_auto_off_a_done_task_waits_ready_until_duet_merge() {
         task: Some("t".into()),
     });
     assert!(accepted(&answer), "{answer:?}");
-    world.wait_state("t", TaskState::Merged);
+    world.wait_state("t", StateKind::Merged);
     assert_eq!(landed_with_trailer(&world, "t"), 1);
 
     let again = world.human(RequestBody::Merge {
@@ -134,7 +135,7 @@ fn a_dependent_starts_only_once_its_dependency_landed_and_from_a_main_that_holds
     let world = World::with_backlog(backlog, "");
     let engine = world.start(true, None);
     work_to_done(&world, "a", "a.txt", || {});
-    world.wait_state("a", TaskState::Merged);
+    world.wait_state("a", StateKind::Merged);
     // b's branch starts from main with a's change in it.
     // (Its pair starts once the worktree is ready: a folder alone may still be filling.)
     world.pair("b");
@@ -151,7 +152,7 @@ fn a_dependent_starts_only_once_its_dependency_landed_and_from_a_main_that_holds
     );
     // b was prepared only after a had landed.
     let events = world.events();
-    let position = |task: &str, state: TaskState| {
+    let position = |task: &str, state: StateKind| {
         events
             .iter()
             .position(|r| {
@@ -160,7 +161,7 @@ fn a_dependent_starts_only_once_its_dependency_landed_and_from_a_main_that_holds
             })
             .unwrap_or_else(|| panic!("{task} never {state}"))
     };
-    assert!(position("a", TaskState::Merged) < position("b", TaskState::Preparing));
+    assert!(position("a", StateKind::Merged) < position("b", StateKind::Preparing));
 }
 
 #[test]
@@ -176,7 +177,7 @@ fn a_conflict_goes_back_to_its_pair_and_lands_once_resolved_there() {
         || world.commit_text("a", "shared.txt", "from a\n"),
         || {},
     );
-    world.wait_state("a", TaskState::Merged);
+    world.wait_state("a", StateKind::Merged);
     let started = world.runtime.pairs_started();
     work_change_to_done(
         &world,
@@ -249,12 +250,12 @@ fn a_candidate_ci_cut_off_by_a_stopped_engine_runs_again_and_lands_once() {
         queue.contains("\"testing\"").then_some(())
     });
     engine.stop();
-    assert_eq!(world.state("t"), Some(TaskState::Merging));
+    assert_eq!(world.state("t"), Some(StateKind::Merging));
     assert_eq!(landed_with_trailer(&world, "t"), 0);
 
     let engine = world.start(false, None);
     std::fs::write(&gate, "").unwrap();
-    world.wait_state("t", TaskState::Merged);
+    world.wait_state("t", StateKind::Merged);
     let summary = engine.stop();
     assert_eq!(summary.tasks[0].state, "merged", "{summary:?}");
     assert_eq!(landed_with_trailer(&world, "t"), 1);
@@ -280,7 +281,7 @@ fn a_dirty_checkout_of_main_is_never_touched_the_queue_holds_until_it_is_clean()
     });
     let held = merge_status(&world, "t").unwrap();
     assert!(held.contains("a.txt"), "{held}");
-    assert_eq!(world.state("t"), Some(TaskState::Merging));
+    assert_eq!(world.state("t"), Some(StateKind::Merging));
     assert_eq!(
         std::fs::read_to_string(world.root.join("a.txt")).unwrap(),
         "mine, not committed\n"
@@ -293,7 +294,7 @@ fn a_dirty_checkout_of_main_is_never_touched_the_queue_holds_until_it_is_clean()
 
     // The user moves their file away: the queue goes on by itself.
     std::fs::remove_file(world.root.join("a.txt")).unwrap();
-    world.wait_state("t", TaskState::Merged);
+    world.wait_state("t", StateKind::Merged);
     engine.stop();
     assert_eq!(
         std::fs::read_to_string(world.root.join("a.txt")).unwrap(),
@@ -306,10 +307,10 @@ fn a_ready_task_cancelled_leaves_the_queue_and_is_never_merged() {
     let world = World::with_config(&["t"], "[merge]\nauto = false\n");
     let engine = world.start(false, None);
     work_to_done(&world, "t", "a.txt", || {});
-    world.wait_state("t", TaskState::Ready);
+    world.wait_state("t", StateKind::Ready);
     let answer = world.human(RequestBody::Cancel { task: "t".into() });
     assert!(accepted(&answer), "{answer:?}");
-    world.wait_state("t", TaskState::Cancelled);
+    world.wait_state("t", StateKind::Cancelled);
     assert_eq!(merge_status(&world, "t"), None, "still in the queue");
     let merge = world.human(RequestBody::Merge {
         task: Some("t".into()),

@@ -14,7 +14,7 @@ use duet_proto::{
 };
 use duet_store::Event;
 
-use crate::records::{record_to_event, store_state};
+use crate::records::record_to_event;
 use crate::render::{carried_ids, render_batch};
 
 /// Identifies one open connection on the control socket, so an answer finds its caller.
@@ -754,8 +754,8 @@ impl Controller {
                         _ => None,
                     };
                     actions.push(Action::Store(Event::TaskStateChanged {
-                        from: store_state(&previous),
-                        to: store_state(&state),
+                        from: previous.kind(),
+                        to: state.kind(),
                         reason,
                     }));
                     previous = state.clone();

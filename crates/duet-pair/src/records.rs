@@ -1,10 +1,7 @@
-//! How the protocol's records become store events, and task states become store states.
+//! How the protocol's records become store events.
 
-use duet_core::lifecycle::TaskState;
-use duet_core::protocol::{PairRecord, Severity};
-use duet_store::{
-    Event, Finding as StoreFinding, TaskState as StoreTaskState, Verdict as StoreVerdict,
-};
+use duet_core::protocol::PairRecord;
+use duet_store::Event;
 
 /// The store's message id for a pair's message: unique across tasks.
 pub fn message_key(task_id: &str, id: duet_core::protocol::MessageId) -> String {
@@ -63,21 +60,8 @@ pub fn record_to_event(task_id: &str, record: PairRecord) -> Option<Event> {
             let _ = commit;
             Some(Event::ReviewSubmitted {
                 round,
-                verdict: match verdict {
-                    duet_core::protocol::Verdict::Approve => StoreVerdict::Approve,
-                    duet_core::protocol::Verdict::ChangesRequested => {
-                        StoreVerdict::ChangesRequested
-                    }
-                },
-                findings: findings
-                    .into_iter()
-                    .map(|f| StoreFinding {
-                        severity: severity_name(f.severity).to_string(),
-                        file: f.file,
-                        line: f.line,
-                        text: f.text,
-                    })
-                    .collect(),
+                verdict,
+                findings,
             })
         }
         PairRecord::DoneDeclared { commit, summary } => {
@@ -98,32 +82,5 @@ pub fn record_to_event(task_id: &str, record: PairRecord) -> Option<Event> {
             "stall detected: {}",
             verdict.summary().unwrap_or_default()
         )),
-    }
-}
-
-fn severity_name(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Blocker => "blocker",
-        Severity::Major => "major",
-        Severity::Minor => "minor",
-        Severity::Nit => "nit",
-    }
-}
-
-/// The store's flat state for a lifecycle state.
-pub fn store_state(state: &TaskState) -> StoreTaskState {
-    match state {
-        TaskState::Queued => StoreTaskState::Queued,
-        TaskState::Preparing => StoreTaskState::Preparing,
-        TaskState::Working => StoreTaskState::Working,
-        TaskState::Reviewing => StoreTaskState::Reviewing,
-        TaskState::Done => StoreTaskState::Done,
-        TaskState::Ready => StoreTaskState::Ready,
-        TaskState::Merging => StoreTaskState::Merging,
-        TaskState::Merged => StoreTaskState::Merged,
-        TaskState::NeedsHuman { .. } => StoreTaskState::NeedsHuman,
-        TaskState::Failed { .. } => StoreTaskState::Failed,
-        TaskState::Cancelled => StoreTaskState::Cancelled,
-        TaskState::Paused { .. } => StoreTaskState::Paused,
     }
 }

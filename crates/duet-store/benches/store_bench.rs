@@ -7,7 +7,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use duet_store::{Durability, Event, EventFilter, NewEvent, OpenOptions, Store, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::{Durability, Event, EventFilter, NewEvent, OpenOptions, Store};
 
 fn open(path: &Path, durability: Durability) -> Store {
     Store::open_with(
@@ -113,8 +114,8 @@ fn bench_status(dir: &Path, smoke: bool) {
             1,
             &task,
             Event::TaskStateChanged {
-                from: TaskState::Queued,
-                to: TaskState::Working,
+                from: StateKind::Queued,
+                to: StateKind::Working,
                 reason: None,
             },
         ));

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::state::TaskState;
+use duet_core::lifecycle::StateKind;
 
 /// Anything that went wrong opening, migrating, writing or reading the state database.
 #[derive(Debug, thiserror::Error)]
@@ -102,8 +102,8 @@ pub enum StoreErrorKind {
     )]
     StateMismatch {
         task_id: String,
-        claimed: TaskState,
-        actual: TaskState,
+        claimed: StateKind,
+        actual: StateKind,
     },
     #[error("append event `{event_kind}`: message `{message_id}` was never accepted")]
     UnknownMessage {

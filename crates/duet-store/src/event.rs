@@ -6,7 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::state::TaskState;
+use duet_core::lifecycle::StateKind;
+use duet_core::protocol::{Finding, Verdict};
 
 /// Milliseconds since the Unix epoch.
 pub type UnixMillis = i64;
@@ -30,35 +31,6 @@ impl Clock for SystemClock {
     }
 }
 
-/// The reviewer's verdict on a review round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Approve,
-    ChangesRequested,
-}
-
-impl Verdict {
-    /// The stored name (`approve`, `changes_requested`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Approve => "approve",
-            Verdict::ChangesRequested => "changes_requested",
-        }
-    }
-}
-
-/// One review finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    pub severity: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-    pub text: String,
-}
-
 /// Something that happened. Stored as JSON with a `kind` tag; the `kind` column of the events
 /// table repeats the tag so that readers can filter without parsing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,8 +43,8 @@ pub enum Event {
     },
     /// The lifecycle moved the task from one state to another.
     TaskStateChanged {
-        from: TaskState,
-        to: TaskState,
+        from: StateKind,
+        to: StateKind,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
@@ -250,8 +222,8 @@ mod tests {
         let events = [
             Event::TaskQueued { title: None },
             Event::TaskStateChanged {
-                from: TaskState::Queued,
-                to: TaskState::Preparing,
+                from: StateKind::Queued,
+                to: StateKind::Preparing,
                 reason: None,
             },
             Event::AgentLaunched {
@@ -281,7 +253,7 @@ mod tests {
                 round: 1,
                 verdict: Verdict::ChangesRequested,
                 findings: vec![Finding {
-                    severity: "major".into(),
+                    severity: duet_core::protocol::Severity::Major,
                     file: Some("src/lib.rs".into()),
                     line: Some(3),
                     text: "off by one".into(),
@@ -321,8 +293,8 @@ mod tests {
     #[test]
     fn payload_format_is_stable() {
         let event = Event::TaskStateChanged {
-            from: TaskState::Working,
-            to: TaskState::NeedsHuman,
+            from: StateKind::Working,
+            to: StateKind::NeedsHuman,
             reason: Some("stalled".into()),
         };
         assert_eq!(

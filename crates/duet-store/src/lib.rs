@@ -11,15 +11,11 @@ mod event;
 mod projection;
 mod query;
 mod schema;
-mod state;
 mod store;
 
 pub use error::{StoreError, StoreErrorKind};
-pub use event::{
-    Clock, Event, EventFilter, EventRecord, Finding, NewEvent, SystemClock, UnixMillis, Verdict,
-};
+pub use event::{Clock, Event, EventFilter, EventRecord, NewEvent, SystemClock, UnixMillis};
 pub use query::{AgentRow, CiStatus, MessageRow, MessageState, Snapshot, TaskRow};
-pub use state::{ParseTaskStateError, TaskState};
 pub use store::{Durability, OpenOptions, Store};
 
 /// Where a repository keeps its state database, relative to the repository root.

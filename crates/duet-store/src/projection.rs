@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::error::StoreErrorKind;
 use crate::event::{Event, NewEvent};
-use crate::state::TaskState;
+use duet_core::lifecycle::StateKind;
 
 /// Why an event could not be applied.
 #[derive(Debug)]
@@ -45,7 +45,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, seq: i64, new: &NewEvent) -> Result<()
                 "INSERT INTO tasks (id, title, state, queued_at_ms, updated_at_ms, last_event_seq)
                  VALUES (?1, ?2, ?3, ?4, ?4, ?5) ON CONFLICT (id) DO NOTHING",
             )?
-            .execute(params![task_id, title, TaskState::Queued.as_str(), at, seq])?;
+            .execute(params![task_id, title, StateKind::Queued.as_str(), at, seq])?;
         if inserted == 0 {
             return Err(ApplyError::Refused(StoreErrorKind::TaskAlreadyQueued {
                 task_id: task_id.to_owned(),
@@ -71,7 +71,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, seq: i64, new: &NewEvent) -> Result<()
     match &new.event {
         Event::TaskQueued { .. } | Event::Note { .. } => {}
         Event::TaskStateChanged { from, to, reason } => {
-            let actual: TaskState = current.parse().map_err(|_| {
+            let actual: StateKind = current.parse().map_err(|_| {
                 ApplyError::Corrupt(format!("state `{current}` of task `{task_id}`"))
             })?;
             if actual != *from {

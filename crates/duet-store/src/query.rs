@@ -7,16 +7,17 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use crate::error::{StoreError, StoreErrorKind};
-use crate::event::{Event, EventFilter, EventRecord, UnixMillis, Verdict};
-use crate::state::TaskState;
+use crate::event::{Event, EventFilter, EventRecord, UnixMillis};
 use crate::store::Store;
+use duet_core::lifecycle::StateKind;
+use duet_core::protocol::Verdict;
 
 /// One task as the store sees it, derived from its events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TaskRow {
     pub id: String,
     pub title: Option<String>,
-    pub state: TaskState,
+    pub state: StateKind,
     /// Why the task is in this state, when the change said so.
     pub reason: Option<String>,
     /// The highest review round submitted.
@@ -248,7 +249,7 @@ fn task_row(row: &Row<'_>) -> Result<TaskRow, String> {
     };
     let (id, state, verdict, ci_sha, ci_passed) = read().map_err(|e| format!("a task row: {e}"))?;
     let state = state
-        .parse::<TaskState>()
+        .parse::<StateKind>()
         .map_err(|e| format!("task `{id}`: {e}"))?;
     let last_verdict = match verdict.as_deref() {
         None => None,

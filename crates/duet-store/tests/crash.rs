@@ -6,7 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use duet_store::{Event, EventFilter, Store, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::{Event, EventFilter, Store};
 
 const NOTES_PER_BATCH: usize = 150;
 const NOTE_BYTES: usize = 4096;
@@ -144,7 +145,7 @@ fn check_database(db: &Path, reported: &[Committed]) -> BTreeSet<usize> {
         assert!(matches!(
             chunk[EVENTS_PER_BATCH - 1].event,
             Event::TaskStateChanged {
-                to: TaskState::Working,
+                to: StateKind::Working,
                 ..
             }
         ));
@@ -172,7 +173,7 @@ fn check_database(db: &Path, reported: &[Committed]) -> BTreeSet<usize> {
     // a rebuild from the events yields the same rows.
     let tasks = store.task_states().unwrap();
     assert_eq!(tasks.len(), batches.len());
-    assert!(tasks.iter().all(|t| t.state == TaskState::Working));
+    assert!(tasks.iter().all(|t| t.state == StateKind::Working));
     let messages = store.messages(None).unwrap();
     assert_eq!(messages.len(), batches.len());
     store.rebuild_projections().unwrap();

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use duet_store::{Durability, Event, Finding, NewEvent, OpenOptions, Store, TaskState, Verdict};
+use duet_core::lifecycle::StateKind;
+use duet_core::protocol::Finding;
+use duet_core::protocol::Verdict;
+use duet_store::{Durability, Event, NewEvent, OpenOptions, Store};
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
@@ -46,7 +49,7 @@ fn dump(path: &std::path::Path) -> BTreeMap<&'static str, Vec<Vec<Value>>> {
 /// Appends a varied, mostly valid history; invalid events are refused and must leave no trace.
 fn random_history(store: &mut Store, rng: &mut Rng, steps: usize) -> (usize, usize) {
     let tasks: Vec<String> = (0..12).map(|i| format!("task-{i:02}")).collect();
-    let mut states: BTreeMap<String, TaskState> = BTreeMap::new();
+    let mut states: BTreeMap<String, StateKind> = BTreeMap::new();
     let mut open_messages: Vec<(String, String)> = Vec::new();
     let mut message_count = 0;
     let (mut accepted, mut refused) = (0, 0);
@@ -58,16 +61,16 @@ fn random_history(store: &mut Store, rng: &mut Rng, steps: usize) -> (usize, usi
                 title: (rng.below(2) == 0).then(|| format!("title {task}")),
             },
             1 | 2 => {
-                let actual = states.get(&task).copied().unwrap_or(TaskState::Queued);
+                let actual = states.get(&task).copied().unwrap_or(StateKind::Queued);
                 // Mostly the true current state; sometimes a stale one (refused).
                 let from = if rng.below(5) == 0 {
-                    TaskState::ALL[rng.below(TaskState::ALL.len())]
+                    StateKind::ALL[rng.below(StateKind::ALL.len())]
                 } else {
                     actual
                 };
                 Event::TaskStateChanged {
                     from,
-                    to: TaskState::ALL[rng.below(TaskState::ALL.len())],
+                    to: StateKind::ALL[rng.below(StateKind::ALL.len())],
                     reason: (rng.below(3) == 0).then(|| format!("reason {step}")),
                 }
             }
@@ -126,7 +129,7 @@ fn random_history(store: &mut Store, rng: &mut Rng, steps: usize) -> (usize, usi
                 round: u32::try_from(rng.below(6)).unwrap(),
                 verdict: [Verdict::Approve, Verdict::ChangesRequested][rng.below(2)],
                 findings: vec![Finding {
-                    severity: "minor".into(),
+                    severity: duet_core::protocol::Severity::Minor,
                     file: None,
                     line: None,
                     text: format!("finding {step}"),
@@ -147,7 +150,7 @@ fn random_history(store: &mut Store, rng: &mut Rng, steps: usize) -> (usize, usi
                 accepted += 1;
                 match event {
                     Event::TaskQueued { .. } => {
-                        states.insert(task, TaskState::Queued);
+                        states.insert(task, StateKind::Queued);
                     }
                     Event::TaskStateChanged { to, .. } => {
                         states.insert(task, to);

@@ -4,10 +4,10 @@
 use std::cell::Cell;
 use std::path::Path;
 
-use duet_store::{
-    Clock, Event, EventFilter, Finding, MessageState, NewEvent, Store, StoreErrorKind, TaskState,
-    Verdict,
-};
+use duet_core::lifecycle::StateKind;
+use duet_core::protocol::Finding;
+use duet_core::protocol::Verdict;
+use duet_store::{Clock, Event, EventFilter, MessageState, NewEvent, Store, StoreErrorKind};
 use rusqlite::Connection;
 
 /// A clock that moves forward by one second per reading.
@@ -35,7 +35,7 @@ fn queued(clock: &StepClock, task: &str) -> NewEvent {
     )
 }
 
-fn change(clock: &StepClock, task: &str, from: TaskState, to: TaskState) -> NewEvent {
+fn change(clock: &StepClock, task: &str, from: StateKind, to: StateKind) -> NewEvent {
     task_event(
         clock,
         task,
@@ -119,7 +119,7 @@ fn read_only_store_reads_what_the_writer_wrote_and_refuses_to_write() {
     let mut reader = Store::open_read_only(writer.path()).unwrap();
     let tasks = reader.task_states().unwrap();
     assert_eq!(tasks.len(), 1);
-    assert_eq!(tasks[0].state, TaskState::Queued);
+    assert_eq!(tasks[0].state, StateKind::Queued);
 
     let err = reader.append(&queued(&clock, "b")).unwrap_err();
     assert_eq!(err.kind(), &StoreErrorKind::ReadOnly);
@@ -229,8 +229,8 @@ fn a_task_lifecycle_is_reflected_in_the_derived_rows() {
         .append_batch(&[
             queued(&clock, t),
             queued(&clock, "other"),
-            change(&clock, t, TaskState::Queued, TaskState::Preparing),
-            change(&clock, t, TaskState::Preparing, TaskState::Working),
+            change(&clock, t, StateKind::Queued, StateKind::Preparing),
+            change(&clock, t, StateKind::Preparing, StateKind::Working),
             task_event(
                 &clock,
                 t,
@@ -265,7 +265,7 @@ fn a_task_lifecycle_is_reflected_in_the_derived_rows() {
                     reason: "duplicate of m1".into(),
                 },
             ),
-            change(&clock, t, TaskState::Working, TaskState::Reviewing),
+            change(&clock, t, StateKind::Working, StateKind::Reviewing),
             task_event(
                 &clock,
                 t,
@@ -273,7 +273,7 @@ fn a_task_lifecycle_is_reflected_in_the_derived_rows() {
                     round: 1,
                     verdict: Verdict::ChangesRequested,
                     findings: vec![Finding {
-                        severity: "major".into(),
+                        severity: duet_core::protocol::Severity::Major,
                         file: Some("src/login.rs".into()),
                         line: Some(12),
                         text: "password compared in non-constant time".into(),
@@ -301,8 +301,8 @@ fn a_task_lifecycle_is_reflected_in_the_derived_rows() {
                 &clock,
                 t,
                 Event::TaskStateChanged {
-                    from: TaskState::Reviewing,
-                    to: TaskState::NeedsHuman,
+                    from: StateKind::Reviewing,
+                    to: StateKind::NeedsHuman,
                     reason: Some("reviewer asked a question".into()),
                 },
             ),
@@ -317,7 +317,7 @@ fn a_task_lifecycle_is_reflected_in_the_derived_rows() {
     assert_eq!(seqs, (1..=17).collect::<Vec<i64>>());
 
     let task = store.task(t).unwrap().unwrap();
-    assert_eq!(task.state, TaskState::NeedsHuman);
+    assert_eq!(task.state, StateKind::NeedsHuman);
     assert_eq!(task.reason.as_deref(), Some("reviewer asked a question"));
     assert_eq!(task.title.as_deref(), Some("title of fix-login"));
     assert_eq!(task.round, 1);
@@ -341,8 +341,8 @@ fn a_task_lifecycle_is_reflected_in_the_derived_rows() {
     assert_eq!(
         states,
         [
-            ("fix-login".to_owned(), TaskState::NeedsHuman),
-            ("other".to_owned(), TaskState::Queued)
+            ("fix-login".to_owned(), StateKind::NeedsHuman),
+            ("other".to_owned(), StateKind::Queued)
         ]
     );
 
@@ -437,7 +437,7 @@ fn assert_refused(event: NewEvent, expected: StoreErrorKind) {
         .append_batch(&[
             queued(&clock, "a"),
             queued(&clock, "b"),
-            change(&clock, "a", TaskState::Queued, TaskState::Working),
+            change(&clock, "a", StateKind::Queued, StateKind::Working),
             accepted(&clock, "a", "m1", "hello"),
             accepted(&clock, "a", "m2", "hello again"),
             task_event(&clock, "a", Event::MessageDelivered { id: "m2".into() }),
@@ -469,18 +469,18 @@ fn assert_refused(event: NewEvent, expected: StoreErrorKind) {
 fn events_that_contradict_the_store_are_refused_without_a_trace() {
     let clock = StepClock(Cell::new(100_000));
     assert_refused(
-        change(&clock, "ghost", TaskState::Queued, TaskState::Working),
+        change(&clock, "ghost", StateKind::Queued, StateKind::Working),
         StoreErrorKind::UnknownTask {
             event_kind: "task_state_changed".into(),
             task_id: "ghost".into(),
         },
     );
     assert_refused(
-        change(&clock, "a", TaskState::Queued, TaskState::Preparing),
+        change(&clock, "a", StateKind::Queued, StateKind::Preparing),
         StoreErrorKind::StateMismatch {
             task_id: "a".into(),
-            claimed: TaskState::Queued,
-            actual: TaskState::Working,
+            claimed: StateKind::Queued,
+            actual: StateKind::Working,
         },
     );
     assert_refused(
@@ -545,12 +545,12 @@ fn an_unknown_task_state_in_the_database_is_an_error_not_a_fallback() {
         .unwrap();
     let err = store.task_states().unwrap_err();
     assert!(
-        matches!(err.kind(), StoreErrorKind::Decode { what } if what.contains("`running`")),
+        matches!(err.kind(), StoreErrorKind::Decode { what } if what.contains("\"running\"")),
         "{err}"
     );
     // The log is the truth: a rebuild repairs the projection.
     store.rebuild_projections().unwrap();
-    assert_eq!(store.task_states().unwrap()[0].state, TaskState::Queued);
+    assert_eq!(store.task_states().unwrap()[0].state, StateKind::Queued);
 }
 
 #[test]

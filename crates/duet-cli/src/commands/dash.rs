@@ -127,7 +127,7 @@ fn conversation(db: &Path, task: &str) -> Vec<ConversationLine> {
 }
 
 /// A finding as the detail shows it: `[major] src/a.rs:3 text`.
-fn finding_line(finding: &duet_store::Finding) -> String {
+fn finding_line(finding: &duet_core::protocol::Finding) -> String {
     let place = match (&finding.file, finding.line) {
         (Some(file), Some(line)) => format!(" {file}:{line}"),
         (Some(file), None) => format!(" {file}"),

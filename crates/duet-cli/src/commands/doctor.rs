@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 use duet_core::backlog::{Backlog, Task};
 use duet_core::config::Config;
+use duet_core::lifecycle::StateKind;
 use duet_preflight::{Check, Env, Status, host};
-use duet_store::{Store, TaskState};
+use duet_store::Store;
 use serde::Serialize;
 
 use crate::cli::DoctorArgs;
@@ -42,7 +43,7 @@ pub fn tasks_to_run<'a>(ws: &Workspace, backlog: &'a Backlog) -> Vec<&'a Task> {
                 .filter(|r| {
                     matches!(
                         r.state,
-                        TaskState::Done | TaskState::Failed | TaskState::Cancelled
+                        StateKind::Done | StateKind::Failed | StateKind::Cancelled
                     )
                 })
                 .map(|r| r.id)

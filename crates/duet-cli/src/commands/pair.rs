@@ -117,10 +117,10 @@ fn has_saved_pair(ws: &Workspace, task: &str) -> Result<bool, CommandError> {
     let live = store.task(task).ok().flatten().is_some_and(|row| {
         matches!(
             row.state,
-            duet_store::TaskState::Preparing
-                | duet_store::TaskState::Working
-                | duet_store::TaskState::Reviewing
-                | duet_store::TaskState::NeedsHuman
+            duet_core::lifecycle::StateKind::Preparing
+                | duet_core::lifecycle::StateKind::Working
+                | duet_core::lifecycle::StateKind::Reviewing
+                | duet_core::lifecycle::StateKind::NeedsHuman
         )
     });
     let saved = store.pair_snapshots()?.iter().any(|(id, _)| id == task);

@@ -294,7 +294,7 @@ pub fn step_name(entry: &LogEntry) -> Option<&str> {
 pub fn needs_human_reason(events: &[EventRecord]) -> Option<String> {
     events.iter().rev().find_map(|r| match &r.event {
         Event::TaskStateChanged {
-            to: duet_store::TaskState::NeedsHuman,
+            to: duet_core::lifecycle::StateKind::NeedsHuman,
             reason,
             ..
         } => Some(reason.clone().unwrap_or_default()),

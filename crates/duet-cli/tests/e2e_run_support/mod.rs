@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use duet_store::{Event, EventFilter, EventRecord, Store, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::{Event, EventFilter, EventRecord, Store};
 use duet_testkit::Script;
 use duet_testkit::agents::ChildGuard;
 
@@ -403,7 +404,7 @@ pub fn count(events: &[EventRecord], task: &str, is: impl Fn(&Event) -> bool) ->
 }
 
 /// Whether `task` is in `state` (its last state change went there).
-pub fn is_in(events: &[EventRecord], task: &str, state: TaskState) -> bool {
+pub fn is_in(events: &[EventRecord], task: &str, state: StateKind) -> bool {
     events
         .iter()
         .rev()
@@ -416,7 +417,7 @@ pub fn is_in(events: &[EventRecord], task: &str, state: TaskState) -> bool {
 }
 
 /// Whether `task` ever went to `state` (a done task goes on to merging and merged).
-pub fn reached(events: &[EventRecord], task: &str, state: TaskState) -> bool {
+pub fn reached(events: &[EventRecord], task: &str, state: StateKind) -> bool {
     events.iter().any(|r| {
         r.task_id.as_deref() == Some(task)
             && matches!(&r.event, Event::TaskStateChanged { to, .. } if *to == state)

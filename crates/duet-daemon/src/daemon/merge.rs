@@ -7,11 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use duet_core::config::MergeMode;
 use duet_core::lifecycle::LifecycleEvent;
+use duet_core::lifecycle::StateKind;
 use duet_core::lifecycle::merge_queue::{
     QueueConfig, QueueEffect, QueueEvent, QueueRow, QueueState, TaskInfo, resume,
 };
+use duet_core::protocol::Verdict;
 use duet_git::WorktreeManager;
-use duet_store::{Event, NewEvent, TaskState as StoredState, Verdict};
+use duet_store::{Event, NewEvent};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -54,7 +56,7 @@ impl MergeQueue {
                     .task_states()
                     .map_err(|e| e.to_string())?
                     .into_iter()
-                    .filter(|row| row.state == StoredState::Merged)
+                    .filter(|row| row.state == StateKind::Merged)
                     .map(|row| row.id);
                 Ok(MergeQueue {
                     queue: QueueState::new(config, merged),
@@ -122,7 +124,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .task_states()
             .map_err(store_err)?
             .into_iter()
-            .filter(|row| row.state == StoredState::Done)
+            .filter(|row| row.state == StateKind::Done)
             .map(|row| row.id)
             .collect();
         for task in done {
@@ -234,7 +236,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .filter(|row| {
                 matches!(
                     row.state,
-                    StoredState::Done | StoredState::Ready | StoredState::Merging
+                    StateKind::Done | StateKind::Ready | StateKind::Merging
                 )
             })
             .map(|row| row.id)
@@ -268,7 +270,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     fn carry_out_queue(&mut self, effects: Vec<QueueEffect>) -> Result<Refusal, DaemonError> {
         let at = i64::try_from(now().0).unwrap_or(i64::MAX);
         let mut events = Vec::new();
-        let mut states: HashMap<String, StoredState> = HashMap::new();
+        let mut states: HashMap<String, StateKind> = HashMap::new();
         let mut changed = Vec::new();
         for effect in &effects {
             if let QueueEffect::Transition { task_id, event } = effect {
@@ -293,7 +295,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     task_id.clone(),
                     Event::TaskStateChanged { from, to, reason },
                 ));
-                if to == StoredState::Merged {
+                if to == StateKind::Merged {
                     // What landed, for `duet log` (the branch may be deleted now).
                     let text = self.landed_note(task_id);
                     events.push(NewEvent::for_task(
@@ -339,7 +341,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         }
         for (task, to, reason) in changed {
             let state = match (&reason, to) {
-                (Some(reason), StoredState::NeedsHuman) => {
+                (Some(reason), StateKind::NeedsHuman) => {
                     (self.progress)(DaemonProgress::HumanNeeded {
                         task: task.clone(),
                         text: reason.clone(),
@@ -397,8 +399,8 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
 
 /// The stored move for a queue transition from `from`: `(to, reason)`. A task sent back waits
 /// in the queue of tasks to start (its pair starts again when the scheduler picks it).
-fn stored_move(from: StoredState, event: &LifecycleEvent) -> Option<(StoredState, Option<String>)> {
-    use StoredState as S;
+fn stored_move(from: StateKind, event: &LifecycleEvent) -> Option<(StateKind, Option<String>)> {
+    use StateKind as S;
     let reason = |text: &str| Some(text.to_owned());
     match (from, event) {
         (S::Done, LifecycleEvent::AwaitMerge) => Some((S::Ready, reason("waits for `duet merge`"))),

@@ -3,8 +3,10 @@
 //! noted on the task; `duet merge TASK` opens it again after a failure.
 
 use duet_core::config::MergeMode;
+use duet_core::lifecycle::StateKind;
+use duet_core::protocol::Verdict;
 use duet_git::land::{PrDescription, PrOpened, PrRequest, open_pull_request};
-use duet_store::{Event, EventFilter, TaskState as StoredState, Verdict};
+use duet_store::{Event, EventFilter};
 
 use super::Daemon;
 use crate::{DaemonError, DaemonProgress};
@@ -20,7 +22,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
 
     /// Pushes the done task's branch and opens its draft pull request, off the loop.
     pub(super) fn open_pull_request(&mut self, task: &str) -> Result<(), String> {
-        if self.stored_state(task) != Some(StoredState::Done) {
+        if self.stored_state(task) != Some(StateKind::Done) {
             return Err("it is not done yet: only a done task gets a pull request".to_owned());
         }
         let Some(backlog_task) = self.backlog.get(task).cloned() else {

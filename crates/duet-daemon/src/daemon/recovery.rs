@@ -2,13 +2,14 @@
 //! died, and seeing resumed or adopted agents at rest from their panes.
 
 use duet_agents::PairPanes;
+use duet_core::lifecycle::StateKind;
 use duet_core::protocol::Role;
 use duet_core::protocol::delivery::TargetStatus;
 use duet_pair::AgentPresence;
 use duet_pair::Controller;
 use duet_pair::launch::{LaunchPlace, launch_pair, restart_seat};
 use duet_pair::prepare::prepare_task;
-use duet_store::{Event, TaskState as StoredState};
+use duet_store::Event;
 
 use super::{Daemon, MAX_AGENT_RESTARTS, now, store_err};
 use crate::idle_watch::IdleWatch;
@@ -31,11 +32,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             let live = matches!(
                 self.stored_state(&task_id),
                 Some(
-                    StoredState::Preparing
-                        | StoredState::Working
-                        | StoredState::Reviewing
-                        | StoredState::NeedsHuman
-                        | StoredState::Paused
+                    StateKind::Preparing
+                        | StateKind::Working
+                        | StateKind::Reviewing
+                        | StateKind::NeedsHuman
+                        | StateKind::Paused
                 )
             );
             if !live {

@@ -1,8 +1,9 @@
 //! Requests on the control socket: agents' requests routed to their pair by token (each read
 //! of the worktree's git facts off the loop, in arrival order per pair), and the human's.
 
+use duet_core::lifecycle::StateKind;
 use duet_proto::{ErrorKind, Request, RequestBody, Response, ResponseBody};
-use duet_store::{Event, TaskState as StoredState};
+use duet_store::Event;
 
 use super::{Daemon, now};
 use crate::DaemonError;
@@ -206,21 +207,21 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         };
         // A task without a running pair: only its place in the queue can change.
         let to = match (&request.body, state) {
-            (RequestBody::Pause { .. }, StoredState::Queued) => Some(StoredState::Paused),
-            (RequestBody::Resume { .. }, StoredState::Paused) => Some(StoredState::Queued),
+            (RequestBody::Pause { .. }, StateKind::Queued) => Some(StateKind::Paused),
+            (RequestBody::Resume { .. }, StateKind::Paused) => Some(StateKind::Queued),
             // Needs-human without a pair: its agents could not start (preflight); an answer or
             // a resume queues it again, to be checked afresh.
-            (RequestBody::Answer { .. } | RequestBody::Resume { .. }, StoredState::NeedsHuman) => {
-                Some(StoredState::Queued)
+            (RequestBody::Answer { .. } | RequestBody::Resume { .. }, StateKind::NeedsHuman) => {
+                Some(StateKind::Queued)
             }
             (
                 RequestBody::Cancel { .. },
-                StoredState::Queued
-                | StoredState::Paused
-                | StoredState::NeedsHuman
-                | StoredState::Ready
-                | StoredState::Merging,
-            ) => Some(StoredState::Cancelled),
+                StateKind::Queued
+                | StateKind::Paused
+                | StateKind::NeedsHuman
+                | StateKind::Ready
+                | StateKind::Merging,
+            ) => Some(StateKind::Cancelled),
             _ => None,
         };
         match to {
@@ -237,7 +238,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     task: task.clone(),
                     state: to.to_string(),
                 });
-                if matches!(state, StoredState::Ready | StoredState::Merging) {
+                if matches!(state, StateKind::Ready | StateKind::Merging) {
                     // Out of the merge queue: the next entry goes on.
                     self.withdraw(&task)?;
                 }

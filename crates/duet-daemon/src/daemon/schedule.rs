@@ -1,10 +1,10 @@
 //! Which tasks run: new backlog tasks queued, `duet pair`'s task started again, the scheduler's
 //! picks started (dependencies done, or merged with the merge queue), and when nothing is left.
 
-use duet_store::{Event, TaskState as StoredState};
+use duet_core::lifecycle::StateKind;
+use duet_store::Event;
 
 use super::{Daemon, store_err};
-use crate::status::stored_kind;
 use crate::{DaemonError, DaemonProgress};
 
 impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
@@ -39,25 +39,25 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .iter()
             .any(|(task, _)| *task == focus);
         let requeue = match state {
-            StoredState::Queued => false,
-            StoredState::Preparing
-            | StoredState::Working
-            | StoredState::Reviewing
-            | StoredState::NeedsHuman => !saved,
-            StoredState::Done
-            | StoredState::Ready
-            | StoredState::Merging
-            | StoredState::Merged
-            | StoredState::Failed
-            | StoredState::Cancelled
-            | StoredState::Paused => true,
+            StateKind::Queued => false,
+            StateKind::Preparing
+            | StateKind::Working
+            | StateKind::Reviewing
+            | StateKind::NeedsHuman => !saved,
+            StateKind::Done
+            | StateKind::Ready
+            | StateKind::Merging
+            | StateKind::Merged
+            | StateKind::Failed
+            | StateKind::Cancelled
+            | StateKind::Paused => true,
         };
         if requeue {
             self.append(
                 &focus,
                 Event::TaskStateChanged {
                     from: state,
-                    to: StoredState::Queued,
+                    to: StateKind::Queued,
                     reason: Some("started again by duet pair".into()),
                 },
             )?;
@@ -69,9 +69,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     pub(super) fn focus_ended(&self) -> bool {
         self.setup.focus.as_deref().is_some_and(|focus| {
             !self.pairs.contains_key(focus)
-                && self
-                    .stored_state(focus)
-                    .is_none_or(StoredState::is_terminal)
+                && self.stored_state(focus).is_none_or(StateKind::is_terminal)
         })
     }
 
@@ -84,7 +82,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .tasks
             .iter()
             .all(|t| match self.stored_state(t.id.as_str()) {
-                Some(StoredState::Queued) => {
+                Some(StateKind::Queued) => {
                     !self.startable_now().contains(&t.id.to_string())
                         && self.blocked_for_good(t.id.as_str())
                 }
@@ -94,7 +92,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     state.is_terminal()
                         || matches!(
                             state,
-                            StoredState::Paused | StoredState::Ready | StoredState::Merging
+                            StateKind::Paused | StateKind::Ready | StateKind::Merging
                         )
                 }
                 None => false,
@@ -132,10 +130,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 id: t.id.to_string(),
                 priority: t.priority,
                 depends_on: t.depends_on.iter().map(ToString::to_string).collect(),
-                state: stored_kind(
-                    self.stored_state(t.id.as_str())
-                        .unwrap_or(StoredState::Queued),
-                ),
+                state: self
+                    .stored_state(t.id.as_str())
+                    .unwrap_or(StateKind::Queued),
             })
             .collect()
     }
@@ -164,7 +161,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     /// Starts what the scheduler picks (with a focus: that task, whatever its dependencies).
     pub(super) fn schedule(&mut self) -> Result<(), DaemonError> {
         if let Some(focus) = self.setup.focus.clone() {
-            if self.stored_state(&focus) == Some(StoredState::Queued)
+            if self.stored_state(&focus) == Some(StateKind::Queued)
                 && !self.pairs.contains_key(&focus)
             {
                 self.start_pair(&focus)?;

@@ -1,7 +1,8 @@
 //! The run's summary: each backlog task's outcome (state, rounds, commits, messages).
 
+use duet_core::lifecycle::StateKind;
 use duet_pair::git_facts::commits_since;
-use duet_store::{MessageState, TaskState as StoredState};
+use duet_store::MessageState;
 
 use super::Daemon;
 use crate::{DaemonProgress, MessageCounts, RunSummary, TaskOutcome};
@@ -44,13 +45,13 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     state: row
                         .as_ref()
                         .map_or("queued".to_string(), |r| match &r.reason {
-                            Some(reason) if r.state == StoredState::NeedsHuman => {
+                            Some(reason) if r.state == StateKind::NeedsHuman => {
                                 format!("{}: {reason}", r.state)
                             }
                             _ => r.state.to_string(),
                         }),
                     rounds: row.as_ref().map_or(0, |r| r.round),
-                    commits: if row.as_ref().is_some_and(|r| r.state == StoredState::Merged) {
+                    commits: if row.as_ref().is_some_and(|r| r.state == StateKind::Merged) {
                         // Landed: the branch and worktree may be gone; the base has the commits.
                         duet_git::land::landed_commits(
                             &self.repo,

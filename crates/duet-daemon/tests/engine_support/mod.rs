@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use duet_core::config::Config;
+use duet_core::lifecycle::StateKind;
 use duet_core::protocol::ToolCall;
 use duet_daemon::{DaemonProgress, DaemonSetup, RunSummary};
 use duet_pair::runtime::memory::{MemoryAgent, MemoryRuntime};
 use duet_proto::{Client, ErrorKind, HookSource, Request, RequestBody, Response, ResponseBody};
-use duet_store::{Event, EventFilter, EventRecord, Store, TaskState};
+use duet_store::{Event, EventFilter, EventRecord, Store};
 use duet_testkit::hermetic::{GIT_ENV, git_repo};
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -217,12 +218,12 @@ impl World {
             .unwrap_or_default()
     }
 
-    pub fn state(&self, task: &str) -> Option<TaskState> {
+    pub fn state(&self, task: &str) -> Option<StateKind> {
         let store = Store::open_read_only(self.root.join(".duet/state.db")).ok()?;
         store.task(task).ok().flatten().map(|row| row.state)
     }
 
-    pub fn wait_state(&self, task: &str, state: TaskState) {
+    pub fn wait_state(&self, task: &str, state: StateKind) {
         self.wait(&format!("{task} {state}"), || {
             (self.state(task) == Some(state)).then_some(())
         });

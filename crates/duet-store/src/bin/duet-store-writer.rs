@@ -7,7 +7,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use duet_store::{Event, NewEvent, Store, TaskState};
+use duet_core::lifecycle::StateKind;
+use duet_store::{Event, NewEvent, Store};
 
 /// The note text the writer puts at position `index` of batch `batch`; tests recompute it.
 fn note_text(batch: usize, index: usize, bytes: usize) -> String {
@@ -29,8 +30,8 @@ fn batch_events(batch: usize, notes: usize, note_bytes: usize) -> Vec<NewEvent> 
             title: Some(format!("task {batch}")),
         }),
         ev(Event::TaskStateChanged {
-            from: TaskState::Queued,
-            to: TaskState::Preparing,
+            from: StateKind::Queued,
+            to: StateKind::Preparing,
             reason: None,
         }),
         ev(Event::MessageAccepted {
@@ -47,8 +48,8 @@ fn batch_events(batch: usize, notes: usize, note_bytes: usize) -> Vec<NewEvent> 
         })
     }));
     events.push(ev(Event::TaskStateChanged {
-        from: TaskState::Preparing,
-        to: TaskState::Working,
+        from: StateKind::Preparing,
+        to: StateKind::Working,
         reason: Some(format!("batch {batch} complete")),
     }));
     events
