@@ -18,17 +18,8 @@ pub use codex::{
     codex_config_overrides_chained, codex_home, user_codex_notify,
 };
 
-/// Names of the env vars duet gives agents, the MCP bridge and hooks (same as `duet-proto`).
-pub mod env_names {
-    /// Path of the controller's unix socket.
-    pub const SOCKET: &str = "DUET_SOCKET";
-    /// The per-agent token that binds a request to (task, role).
-    pub const TOKEN: &str = "DUET_TOKEN";
-    /// The task id (informational).
-    pub const TASK: &str = "DUET_TASK";
-    /// `worker` or `reviewer` (informational).
-    pub const ROLE: &str = "DUET_ROLE";
-}
+/// Names of the env vars duet gives agents, the MCP bridge and hooks (defined in duet-core).
+pub use duet_core::wire::env as env_names;
 
 /// The claude versions whose argv and config duet's adapter is checked against, oldest first; the
 /// last is the one `scripts/install-agents.sh` pins. Each version has a row in the table test of

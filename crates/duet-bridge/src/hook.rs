@@ -16,6 +16,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
+use duet_core::wire::HOOK_REQUEST_ID_FIELD;
 use duet_proto::{
     Client, ClientError, ClientErrorKind, FrameError, HookSource, MAX_FRAME_BYTES, Request,
     RequestBody, Response, ResponseBody,
@@ -222,9 +223,6 @@ pub fn run_with(
     }
     0
 }
-
-/// The payload field carrying the hook run's id (the controller's name for it).
-const HOOK_REQUEST_ID_FIELD: &str = "duet_request_id";
 
 /// An id unique to this hook run: pid and start time.
 fn request_id() -> String {

@@ -10,3 +10,4 @@ pub mod lifecycle;
 pub mod protocol;
 pub mod task_id;
 pub mod validate;
+pub mod wire;

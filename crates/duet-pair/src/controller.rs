@@ -9,6 +9,7 @@ use duet_core::protocol::delivery::{DeliveryStatus, Handover, TargetStatus};
 use duet_core::protocol::{
     CallId, Effect, MessageId, PairEvent, PairState, Role, Sender, Timestamp, handle,
 };
+use duet_core::wire::{BRIEF_MARKER, HOOK_REQUEST_ID_FIELD, MESSAGE_MARKER_PREFIX};
 use duet_proto::{
     ErrorKind, HookSource, PROTOCOL_VERSION, Request, RequestBody, Response, ResponseBody,
 };
@@ -114,10 +115,7 @@ pub struct Controller {
 
 /// Text that only duet's own prompts and messages carry: a codex turn with it is the pair's
 /// thread, not the TUI's hidden title thread.
-const OWN_TEXT_MARKERS: [&str; 2] = ["[duet message #", "in a duet pair on task"];
-
-/// The payload field `duet hook` adds: one id per hook run, the same on each of its retries.
-pub const HOOK_REQUEST_ID_FIELD: &str = "duet_request_id";
+const OWN_TEXT_MARKERS: [&str; 2] = [MESSAGE_MARKER_PREFIX, BRIEF_MARKER];
 
 /// How many answered hooks a seat remembers (hooks of one agent run one at a time).
 const ANSWERED_HOOKS_KEPT: usize = 16;

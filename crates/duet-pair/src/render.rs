@@ -2,6 +2,7 @@
 //! delivered messages with the markers that let duet recognise them when a turn starts.
 
 use duet_core::protocol::{Envelope, MessageId, Sender};
+use duet_core::wire::MESSAGE_MARKER_PREFIX as MARKER_PREFIX;
 
 /// What a task asks, as the prompts need it (kept in the daemon's pair snapshots).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -14,9 +15,6 @@ pub struct TaskBrief {
     pub base_commit: String,
     pub branch: String,
 }
-
-/// The marker that starts every delivered message; `#N` is the message id.
-const MARKER_PREFIX: &str = "[duet message #";
 
 /// The first prompt of the worker: the task, its proof, and the protocol.
 pub fn worker_prompt(task: &TaskBrief) -> String {

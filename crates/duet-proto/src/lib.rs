@@ -30,17 +30,8 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The largest request or response line accepted, in bytes (including the newline).
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 
-/// Environment variables through which agents' helpers find the controller.
-pub mod env {
-    /// Path of the controller's unix socket.
-    pub const SOCKET: &str = "DUET_SOCKET";
-    /// The agent's token: binds its requests to one task and role.
-    pub const TOKEN: &str = "DUET_TOKEN";
-    /// The task id (informational, for logs and humans).
-    pub const TASK: &str = "DUET_TASK";
-    /// The role, `worker` or `reviewer` (informational).
-    pub const ROLE: &str = "DUET_ROLE";
-}
+/// Environment variables through which agents' helpers find the engine (defined in duet-core).
+pub use duet_core::wire::env;
 
 /// One request to the controller.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
