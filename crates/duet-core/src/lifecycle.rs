@@ -26,9 +26,11 @@
 //!   [`IllegalTransition`] saying why not. `Done`, `Failed` and `Cancelled` are terminal.
 //! - [`scheduler`]: which queued tasks start next.
 //! - [`merge_queue`]: which finished task lands next, and what each outcome leads to.
+//! - [`unpaired`]: the same moves for a task no pair works on (its stored state only).
 
 pub mod merge_queue;
 pub mod scheduler;
+pub mod unpaired;
 
 use std::fmt;
 use std::str::FromStr;

@@ -10,7 +10,8 @@ use duet_agents::tmux::session_name;
 use duet_core::backlog::Backlog;
 use duet_core::config::AgentKind;
 use duet_core::lifecycle::StateKind;
-use duet_core::lifecycle::TaskState;
+use duet_core::lifecycle::unpaired::transition_unpaired;
+use duet_core::lifecycle::{LifecycleEvent, TaskState};
 use duet_core::protocol::{PairState, Role};
 use duet_git::Repo;
 use duet_pair::agent_actor::{AgentHandle, AgentReport};
@@ -36,9 +37,6 @@ mod recovery;
 mod requests;
 mod schedule;
 mod summary;
-
-/// Agent restarts (with the conversation resumed) before the task needs the human.
-const MAX_AGENT_RESTARTS: u32 = 3;
 
 /// Runs the daemon until `shutdown` resolves, `duet stop` is asked, or (with `exit_when_done`)
 /// no task can make progress any more.
@@ -301,7 +299,13 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         if let Err(reason) = (self.setup.check_agents)(&self.setup.config, &task) {
             tracing::error!("task {task_id}: {reason}");
             let from = self.stored_state(task_id).unwrap_or(StateKind::Queued);
-            let to = StateKind::NeedsHuman;
+            let escalate = LifecycleEvent::Escalate {
+                reason: reason.clone(),
+            };
+            let Ok(to) = transition_unpaired(from, &escalate) else {
+                tracing::warn!("task {task_id}: a {from} task cannot wait for the human");
+                return Ok(());
+            };
             let changed = Event::TaskStateChanged {
                 from,
                 to,
@@ -440,11 +444,18 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     fn fail_unstarted(&mut self, task_id: &str, reason: String) -> Result<(), DaemonError> {
         tracing::error!("task {task_id}: {reason}");
         let from = self.stored_state(task_id).unwrap_or(StateKind::Queued);
+        let fail = LifecycleEvent::Fail {
+            reason: reason.clone(),
+        };
+        let Ok(to) = transition_unpaired(from, &fail) else {
+            tracing::warn!("task {task_id}: a {from} task cannot fail");
+            return Ok(());
+        };
         self.append(
             task_id,
             Event::TaskStateChanged {
                 from,
-                to: StateKind::Failed,
+                to,
                 reason: Some(reason.clone()),
             },
         )?;

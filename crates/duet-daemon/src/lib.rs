@@ -22,6 +22,7 @@ pub mod lock;
 pub mod merge_edge;
 pub mod notify;
 pub mod pair_slot;
+pub mod restart_policy;
 pub mod status;
 
 use std::path::PathBuf;

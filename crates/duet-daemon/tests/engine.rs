@@ -337,6 +337,13 @@ fn pause_and_cancel_reach_a_running_pair_and_a_queued_task() {
         &world.human(RequestBody::Pause { task: "c".into() })
     ));
     world.wait_state("c", StateKind::Paused);
+    // Refused by the lifecycle's own rule, which says why.
+    let again = world.human(RequestBody::Pause { task: "c".into() });
+    assert!(refused_with(&again, ErrorKind::WrongState), "{again:?}");
+    assert!(
+        format!("{again:?}").contains("(the task is already paused)"),
+        "{again:?}"
+    );
     assert!(accepted(
         &world.human(RequestBody::Pause { task: "a".into() })
     ));

@@ -11,6 +11,7 @@ use duet_core::lifecycle::StateKind;
 use duet_core::lifecycle::merge_queue::{
     QueueConfig, QueueEffect, QueueEvent, QueueRow, QueueState, TaskInfo, resume,
 };
+use duet_core::lifecycle::unpaired::transition_unpaired;
 use duet_core::protocol::Verdict;
 use duet_git::WorktreeManager;
 use duet_store::{Event, NewEvent};
@@ -397,26 +398,21 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     }
 }
 
-/// The stored move for a queue transition from `from`: `(to, reason)`. A task sent back waits
-/// in the queue of tasks to start (its pair starts again when the scheduler picks it).
+/// The stored move for a queue transition from `from`: `(to, reason)`, by the lifecycle's rules
+/// for a task no pair works on. A task sent back waits in the queue of tasks to start (its pair
+/// starts again when the scheduler picks it).
 fn stored_move(from: StateKind, event: &LifecycleEvent) -> Option<(StateKind, Option<String>)> {
-    use StateKind as S;
-    let reason = |text: &str| Some(text.to_owned());
-    match (from, event) {
-        (S::Done, LifecycleEvent::AwaitMerge) => Some((S::Ready, reason("waits for `duet merge`"))),
-        (S::Done | S::Ready, LifecycleEvent::MergeQueued) => {
-            Some((S::Merging, reason("in the merge queue")))
-        }
-        (S::Merging, LifecycleEvent::Landed) => Some((S::Merged, reason("landed on the base"))),
-        (S::Merging, LifecycleEvent::SentBack) => Some((
-            S::Queued,
-            reason("sent back to its pair by the merge queue"),
-        )),
-        (S::Merging, LifecycleEvent::Escalate { reason }) => {
-            Some((S::NeedsHuman, Some(reason.clone())))
-        }
-        _ => None,
-    }
+    let to = transition_unpaired(from, event).ok()?;
+    let reason = match event {
+        LifecycleEvent::AwaitMerge => "waits for `duet merge`".to_owned(),
+        LifecycleEvent::MergeQueued => "in the merge queue".to_owned(),
+        LifecycleEvent::Landed => "landed on the base".to_owned(),
+        LifecycleEvent::SentBack => "sent back to its pair by the merge queue".to_owned(),
+        LifecycleEvent::Escalate { reason } => reason.clone(),
+        // The queue causes no other event.
+        _ => return None,
+    };
+    Some((to, Some(reason)))
 }
 
 /// Runs `ci.command` on a candidate off the loop; the result comes back as a queue event.

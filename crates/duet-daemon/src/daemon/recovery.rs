@@ -11,9 +11,10 @@ use duet_pair::launch::{LaunchPlace, launch_pair, restart_seat};
 use duet_pair::prepare::prepare_task;
 use duet_store::Event;
 
-use super::{Daemon, MAX_AGENT_RESTARTS, now, store_err};
+use super::{Daemon, now, store_err};
 use crate::idle_watch::IdleWatch;
 use crate::pair_slot::{PairSlot, PairSnapshot};
+use crate::restart_policy::{self, Restart};
 use crate::{DaemonError, DaemonProgress};
 
 impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
@@ -203,11 +204,15 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             return Ok(false);
         };
         let index = usize::from(role == Role::Reviewer);
-        if slot.restarts[index] >= MAX_AGENT_RESTARTS
-            || slot.controller.state.task_state.is_terminal()
-        {
+        let decision = restart_policy::decide(
+            slot.restarts[index],
+            slot.controller.state.task_state.is_terminal(),
+            slot.controller.resume_session(role).is_some(),
+        );
+        let Restart::Again { attempt, resume } = decision else {
+            tracing::info!("task {task}: the {role} is not restarted: {decision:?}");
             return Ok(false);
-        }
+        };
         // The new process gets a new token: the dead one's helpers (a wrapper still reporting
         // its exit, a hook retrying) can no longer act for the seat.
         let slot = self.pairs.get_mut(task).expect("live pair");
@@ -216,7 +221,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         self.tokens.insert(new_token, task.to_string());
         let setup = self.setup;
         let slot = self.pairs.get_mut(task).expect("live pair");
-        let resumed = slot.controller.resume_session(role).is_some();
+        let resumed = resume;
         let place = launch_place(setup, &slot.session_name, &slot.worktree, &socket);
         let pane = slot.panes.pane(role).to_string();
         let restarted = restart_seat(
@@ -236,8 +241,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             }
         };
         let slot = self.pairs.get_mut(task).expect("live pair");
-        slot.restarts[index] += 1;
-        let attempt = slot.restarts[index];
+        slot.restarts[index] = attempt;
         let exit_code = code.or(signal.map(|s| 128 + s));
         // A resumed agent is told to go on; a new conversation gets its brief (queued).
         slot.watches[index] = Some(IdleWatch::new(
@@ -251,17 +255,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 exit_code,
             },
         )?;
-        let how = if resumed {
-            "its conversation resumed"
-        } else {
-            "afresh (its brief had not reached it)"
-        };
         self.append(
             task,
             Event::Note {
-                text: format!(
-                    "the {role} was restarted, {how} (restart {attempt} of {MAX_AGENT_RESTARTS})"
-                ),
+                text: restart_policy::restart_note(role, attempt, resumed),
             },
         )?;
         self.apply(task, launched_actions)?;

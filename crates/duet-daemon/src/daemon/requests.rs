@@ -1,7 +1,8 @@
 //! Requests on the control socket: agents' requests routed to their pair by token (each read
 //! of the worktree's git facts off the loop, in arrival order per pair), and the human's.
 
-use duet_core::lifecycle::StateKind;
+use duet_core::lifecycle::unpaired::transition_unpaired;
+use duet_core::lifecycle::{LifecycleEvent, StateKind};
 use duet_proto::{ErrorKind, Request, RequestBody, Response, ResponseBody};
 use duet_store::Event;
 
@@ -206,26 +207,16 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             return Ok(());
         };
         // A task without a running pair: only its place in the queue can change.
-        let to = match (&request.body, state) {
-            (RequestBody::Pause { .. }, StateKind::Queued) => Some(StateKind::Paused),
-            (RequestBody::Resume { .. }, StateKind::Paused) => Some(StateKind::Queued),
-            // Needs-human without a pair: its agents could not start (preflight); an answer or
-            // a resume queues it again, to be checked afresh.
-            (RequestBody::Answer { .. } | RequestBody::Resume { .. }, StateKind::NeedsHuman) => {
-                Some(StateKind::Queued)
-            }
-            (
-                RequestBody::Cancel { .. },
-                StateKind::Queued
-                | StateKind::Paused
-                | StateKind::NeedsHuman
-                | StateKind::Ready
-                | StateKind::Merging,
-            ) => Some(StateKind::Cancelled),
+        let event = match &request.body {
+            RequestBody::Pause { .. } => Some(LifecycleEvent::Pause),
+            RequestBody::Resume { .. } => Some(LifecycleEvent::Resume),
+            RequestBody::Answer { .. } => Some(LifecycleEvent::HumanAnswered),
+            RequestBody::Cancel { .. } => Some(LifecycleEvent::Cancel),
             _ => None,
         };
+        let to = event.map(|event| transition_unpaired(state, &event));
         match to {
-            Some(to) => {
+            Some(Ok(to)) => {
                 self.append(
                     &task,
                     Event::TaskStateChanged {
@@ -245,7 +236,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 self.respond(conn, Response::ok(ResponseBody::Ack));
                 self.schedule()
             }
-            None => {
+            refused => {
                 let what = match &request.body {
                     RequestBody::Say { .. } => "say something to",
                     RequestBody::Answer { .. } => "answer",
@@ -253,8 +244,12 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     RequestBody::Resume { .. } => "resume",
                     _ => "cancel",
                 };
+                let why = refused
+                    .and_then(Result::err)
+                    .map(|refused| format!(" ({})", refused.why))
+                    .unwrap_or_default();
                 let message = format!(
-                    "cannot {what} task `{task}`: it is {state} and no pair is working on it"
+                    "cannot {what} task `{task}`: it is {state} and no pair is working on it{why}"
                 );
                 self.respond(conn, Response::error(ErrorKind::WrongState, message));
                 Ok(())

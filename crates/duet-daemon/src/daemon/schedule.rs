@@ -2,6 +2,7 @@
 //! picks started (dependencies done, or merged with the merge queue), and when nothing is left.
 
 use duet_core::lifecycle::StateKind;
+use duet_core::lifecycle::unpaired::requeue_for_focus;
 use duet_store::Event;
 
 use super::{Daemon, store_err};
@@ -38,20 +39,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .map_err(store_err)?
             .iter()
             .any(|(task, _)| *task == focus);
-        let requeue = match state {
-            StateKind::Queued => false,
-            StateKind::Preparing
-            | StateKind::Working
-            | StateKind::Reviewing
-            | StateKind::NeedsHuman => !saved,
-            StateKind::Done
-            | StateKind::Ready
-            | StateKind::Merging
-            | StateKind::Merged
-            | StateKind::Failed
-            | StateKind::Cancelled
-            | StateKind::Paused => true,
-        };
+        let requeue = requeue_for_focus(state, saved);
         if requeue {
             self.append(
                 &focus,
