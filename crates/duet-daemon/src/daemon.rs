@@ -153,28 +153,29 @@ pub async fn run(
         if setup.exit_when_done && daemon.nothing_left() || daemon.focus_ended() {
             break;
         }
-        tokio::select! {
-            Some(incoming) = incoming.recv() => daemon.on_incoming(incoming)?,
-            Some((task, report)) = reports.recv() => daemon.on_report(&task, report)?,
-            Some((task, git)) = git_reads.recv() => daemon.on_git_read(&task, git)?,
-            Some(()) = watch.changes.recv() => daemon.reload_backlog()?,
-            Some(event) = ci_watch.recv() => daemon.on_ci_watch(event)?,
-            Some(event) = ci_runs.recv() => daemon.on_ci_run(event)?,
-            Some(event) = queue_ci.recv() => daemon.on_queue_ci(event)?,
-            Some(outcome) = pr_results.recv() => daemon.on_pull_request(outcome)?,
-            Some(event) = gh_events.recv() => daemon.on_github(event)?,
+        // Each source turns what happened into one `EngineEvent`; `handle` decides and acts.
+        let event = tokio::select! {
+            Some(incoming) = incoming.recv() => EngineEvent::Request(incoming),
+            Some((task, report)) = reports.recv() => EngineEvent::Agent { task, report },
+            Some((task, facts)) = git_reads.recv() => EngineEvent::GitRead { task, facts },
+            Some(()) = watch.changes.recv() => EngineEvent::BacklogChanged,
+            Some(event) = ci_watch.recv() => EngineEvent::CiWatch(event),
+            Some(event) = ci_runs.recv() => EngineEvent::CiRun(event),
+            Some(event) = queue_ci.recv() => EngineEvent::CandidateCi(event),
+            Some(outcome) = pr_results.recv() => EngineEvent::PullRequest(outcome),
+            Some(event) = gh_events.recv() => EngineEvent::Github(event),
             _ = ticker.tick() => {
                 if watch.poll_changed() {
-                    daemon.reload_backlog()?;
+                    daemon.handle(EngineEvent::BacklogChanged)?;
                 }
-                daemon.on_tick()?;
-                daemon.merge_tick()?;
+                EngineEvent::Tick
             }
             () = &mut shutdown => {
                 interrupted = true;
                 break;
             }
-        }
+        };
+        daemon.handle(event)?;
     }
     let stop_agents = daemon.stop.unwrap_or(false) || setup.stop_agents_on_exit;
     if stop_agents {
@@ -194,6 +195,33 @@ pub async fn run(
         }
     }
     Ok(daemon.summary(interrupted))
+}
+
+/// Everything the engine reacts to, one variant per source of its loop.
+enum EngineEvent {
+    /// A request on the control socket (an agent's helper or a human).
+    Request(Incoming),
+    /// An agent's actor reports on its pane.
+    Agent { task: String, report: AgentReport },
+    /// A worktree's git facts, read off the loop for an agent's request.
+    GitRead {
+        task: String,
+        facts: Option<GitFacts>,
+    },
+    /// The backlog file changed.
+    BacklogChanged,
+    /// A task branch's commit, file activity, or a CI inbox file.
+    CiWatch(duet_ci::WatchEvent),
+    /// A CI run of a task commit started, ended or was cut off.
+    CiRun(duet_ci::RunEvent),
+    /// The CI run of a merge candidate ended.
+    CandidateCi(duet_core::lifecycle::merge_queue::QueueEvent),
+    /// A pull request was opened, or failed to be (`merge.mode = "pr"`).
+    PullRequest(pr::PrOutcome),
+    /// GitHub's checks and reviews of a task branch.
+    Github(ci::GhEvent),
+    /// The 1 s tick: stall clocks, panes watched for rest, the merge queue's held entries.
+    Tick,
 }
 
 fn read_backlog(setup: &DaemonSetup) -> Result<Backlog, String> {
@@ -253,6 +281,25 @@ fn store_err(e: duet_store::StoreError) -> DaemonError {
 }
 
 impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
+    /// One event in: the engine decides and carries out what follows, before the next one.
+    fn handle(&mut self, event: EngineEvent) -> Result<(), DaemonError> {
+        match event {
+            EngineEvent::Request(incoming) => self.on_incoming(incoming),
+            EngineEvent::Agent { task, report } => self.on_report(&task, report),
+            EngineEvent::GitRead { task, facts } => self.on_git_read(&task, facts),
+            EngineEvent::BacklogChanged => self.reload_backlog(),
+            EngineEvent::CiWatch(event) => self.on_ci_watch(event),
+            EngineEvent::CiRun(event) => self.on_ci_run(event),
+            EngineEvent::CandidateCi(event) => self.on_queue_ci(event),
+            EngineEvent::PullRequest(outcome) => self.on_pull_request(outcome),
+            EngineEvent::Github(event) => self.on_github(event),
+            EngineEvent::Tick => {
+                self.on_tick()?;
+                self.merge_tick()
+            }
+        }
+    }
+
     fn append(&mut self, task: &str, event: Event) -> Result<(), DaemonError> {
         let at = i64::try_from(now().0).unwrap_or(i64::MAX);
         self.store
