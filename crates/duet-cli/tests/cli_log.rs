@@ -84,6 +84,7 @@ fn record_a_review_round(repo: &std::path::Path) {
         (
             60,
             Event::ReviewSubmitted {
+                commit: None,
                 round: 1,
                 verdict: Verdict::ChangesRequested,
                 findings: vec![Finding {

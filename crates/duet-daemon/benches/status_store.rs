@@ -81,6 +81,7 @@ fn history(id: &str, title: &str, index: usize, finished: bool, at: i64) -> Vec<
         ev(
             120_000,
             Event::ReviewSubmitted {
+                commit: None,
                 round: 1,
                 verdict: Verdict::Approve,
                 findings: vec![Finding {

@@ -56,14 +56,12 @@ pub fn record_to_event(task_id: &str, record: PairRecord) -> Option<Event> {
             commit,
             verdict,
             findings,
-        } => {
-            let _ = commit;
-            Some(Event::ReviewSubmitted {
-                round,
-                verdict,
-                findings,
-            })
-        }
+        } => Some(Event::ReviewSubmitted {
+            round,
+            commit: Some(commit).filter(|c| !c.is_empty()),
+            verdict,
+            findings,
+        }),
         PairRecord::DoneDeclared { commit, summary } => {
             note(format!("done declared on {commit}: {summary}"))
         }

@@ -77,6 +77,9 @@ pub enum Event {
     /// The reviewer submitted a review.
     ReviewSubmitted {
         round: u32,
+        /// The commit reviewed (absent in logs written before duet recorded it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
         verdict: Verdict,
         #[serde(default)]
         findings: Vec<Finding>,
@@ -250,6 +253,7 @@ mod tests {
                 reason: "dup".into(),
             },
             Event::ReviewSubmitted {
+                commit: None,
                 round: 1,
                 verdict: Verdict::ChangesRequested,
                 findings: vec![Finding {

@@ -126,6 +126,7 @@ fn random_history(store: &mut Store, rng: &mut Rng, steps: usize) -> (usize, usi
                 continue;
             }
             8 => Event::ReviewSubmitted {
+                commit: None,
                 round: u32::try_from(rng.below(6)).unwrap(),
                 verdict: [Verdict::Approve, Verdict::ChangesRequested][rng.below(2)],
                 findings: vec![Finding {

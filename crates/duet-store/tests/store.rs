@@ -270,6 +270,7 @@ fn a_task_lifecycle_is_reflected_in_the_derived_rows() {
                 &clock,
                 t,
                 Event::ReviewSubmitted {
+                    commit: None,
                     round: 1,
                     verdict: Verdict::ChangesRequested,
                     findings: vec![Finding {

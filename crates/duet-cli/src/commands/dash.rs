@@ -83,6 +83,7 @@ fn conversation(db: &Path, task: &str) -> Vec<ConversationLine> {
                 round,
                 verdict,
                 findings,
+                ..
             } => {
                 let mut text = format!("review round {round}: {}", verdict.as_str());
                 let fate = fates.next().unwrap_or_default();

@@ -139,6 +139,7 @@ fn describe(event: &Event) -> String {
             round,
             verdict,
             findings,
+            ..
         } => format!(
             "round {round}: {}, {} finding{}",
             verdict.as_str(),
@@ -227,6 +228,7 @@ fn render(task: &str, history: &History) -> String {
                     round,
                     verdict,
                     findings,
+                    ..
                 } = &record.event
                 else {
                     continue;

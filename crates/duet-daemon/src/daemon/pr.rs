@@ -95,6 +95,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     round,
                     verdict,
                     findings: found,
+                    ..
                 } => {
                     rounds = rounds.max(*round);
                     for finding in found {
