@@ -29,6 +29,7 @@ use crate::status::Publisher;
 use crate::{DaemonError, DaemonErrorKind, DaemonProgress, DaemonSetup, RunSummary};
 
 mod ci;
+mod guard;
 mod merge;
 mod pr;
 mod recovery;
@@ -102,6 +103,7 @@ pub async fn run(
         None => None,
     };
     let (github, mut gh_events) = ci::spawn_github(&setup);
+    let (guard_tx, mut guard_results) = mpsc::unbounded_channel();
 
     let mut daemon = Daemon {
         setup: &setup,
@@ -125,6 +127,7 @@ pub async fn run(
         pr_tx,
         prs_pending: 0,
         github,
+        guard_tx,
     };
     tracing::info!("daemon {} started", std::process::id());
     daemon.queue_new_tasks()?;
@@ -164,6 +167,7 @@ pub async fn run(
             Some(event) = queue_ci.recv() => daemon.on_queue_ci(event)?,
             Some(outcome) = pr_results.recv() => daemon.on_pull_request(outcome)?,
             Some(event) = gh_events.recv() => daemon.on_github(event)?,
+            Some(result) = guard_results.recv() => daemon.on_guard(result)?,
             _ = ticker.tick() => {
                 if watch.poll_changed() {
                     daemon.reload_backlog()?;
@@ -247,6 +251,8 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
     prs_pending: usize,
     /// Polls the pairs' pull requests (none when `github.enabled` is off).
     github: Option<ci::Github>,
+    /// Where the reviewer guard's checks report (`daemon/guard.rs`).
+    guard_tx: guard::GuardResults,
 }
 
 fn store_err(e: duet_store::StoreError) -> DaemonError {
