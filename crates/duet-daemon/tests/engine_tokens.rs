@@ -2,7 +2,8 @@
 //! bridge tool, every claude hook, codex's notify and the process reports, no token, an empty
 //! token, an unknown one, the other pair's and a stale one (the seat's before its agent was
 //! restarted) cannot act for a pair; the other role's token cannot use a role's own tools; and
-//! no token is ever in the stored events (what `duet log` shows).
+//! no token is ever in the stored events (what `duet log` shows) nor in the engine's log (every
+//! level, captured from its `tracing` output).
 
 mod engine_support;
 
@@ -10,6 +11,34 @@ use duet_core::protocol::{ToolCall, Verdict};
 use duet_proto::{ErrorKind, HookSource, Request, RequestBody, Response, ResponseBody};
 use engine_support::*;
 use serde_json::json;
+use std::sync::{Arc, Mutex};
+
+/// The engine's log lines at every level, captured for this test binary (its only test).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> Captured {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    captured
+}
 
 fn every_agent_request() -> Vec<RequestBody> {
     let tool = |call| RequestBody::ToolCall { call };
@@ -67,7 +96,8 @@ fn tool_refused(response: &Response) -> bool {
 }
 
 #[test]
-fn no_foreign_stale_or_missing_token_acts_and_no_token_is_stored() {
+fn no_foreign_stale_or_missing_token_acts_and_no_token_is_stored_or_logged() {
+    let logs = capture_logs();
     let world = World::new(&["a", "b"]);
     let _engine = world.start(false, None);
     let (worker_a, reviewer_a) = world.pair("a");
@@ -156,7 +186,78 @@ fn no_foreign_stale_or_missing_token_acts_and_no_token_is_stored() {
 
     // No token in what is stored as the tasks' log.
     let stored = format!("{:?}", world.events());
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        logged.contains("refused an agent request with an unknown token"),
+        "the log was captured: {logged}"
+    );
     for token in [&wa, &ra, &wb, &rb, &stale] {
         assert!(!stored.contains(token.as_str()), "a token is in the events");
+        assert!(!logged.contains(token.as_str()), "a token is in the log");
     }
+}
+
+fn stdout_of(response: &Response) -> Option<String> {
+    match response {
+        Response::Ok {
+            body: ResponseBody::HookReply { stdout },
+        } => stdout.clone(),
+        other => panic!("expected a hook reply: {other:?}"),
+    }
+}
+
+#[test]
+fn a_hook_acts_for_its_own_seat_only() {
+    let world = World::new(&["t"]);
+    let _engine = world.start(false, None);
+    let (worker, reviewer) = world.pair("t");
+    let (w, r) = (token(&worker), token(&reviewer));
+    settle(&world, &w);
+    settle(&world, &r);
+    // The reviewer is busy; the worker's message to it waits for its turn's end.
+    world.agent(
+        &r,
+        hook("UserPromptSubmit", json!({"prompt": "looking around"})),
+    );
+    let answer = tool(
+        &world,
+        &w,
+        ToolCall::SendMessage {
+            text: "for the reviewer only".into(),
+        },
+    );
+    assert!(accepted(&answer), "{answer:?}");
+    // The worker's Stop hook does not take the reviewer's message.
+    let mine = world.agent(&w, hook("Stop", json!({"stop_hook_active": false})));
+    assert_eq!(stdout_of(&mine), None, "{mine:?}");
+    // The reviewer's does.
+    let theirs = world.agent(&r, hook("Stop", json!({"stop_hook_active": false})));
+    let text = stdout_of(&theirs).expect("handed over");
+    assert!(text.contains("for the reviewer only"), "{text}");
+}
+
+#[test]
+fn a_finished_pairs_tokens_stay_refused_by_the_next_engine() {
+    let world = World::new(&["t"]);
+    let engine = world.start(false, None);
+    let (worker, reviewer) = world.pair("t");
+    let (w, r) = (token(&worker), token(&reviewer));
+    work_to_done(&world, "t", "a.txt", || {});
+    world.wait_state("t", duet_store::TaskState::Merged);
+    engine.stop();
+
+    let _engine = world.start(false, None);
+    world.wait("the new engine", || world.socket_answers().then_some(()));
+    let before = world.events().len();
+    for body in every_agent_request() {
+        for token in [&w, &r] {
+            let answer = world.agent(token, body.clone());
+            assert!(unauthorized(&answer), "{body:?}: {answer:?}");
+        }
+    }
+    assert_eq!(
+        world.events().len(),
+        before,
+        "a stale token changed nothing"
+    );
 }
