@@ -6,6 +6,7 @@
 
 mod claude;
 mod codex;
+mod read_only;
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,7 @@ pub use codex::{
     CODEX_MCP_SERVER_KEY, CODEX_NOTIFY_CHAIN_FLAG, codex_config_overrides,
     codex_config_overrides_chained, codex_home, user_codex_notify,
 };
+pub use read_only::{CLAUDE_REVIEWER_DENIED_TOOLS, CODEX_REVIEWER_FLAGS, codex_reviewer_args};
 
 /// Names of the env vars duet gives agents, the MCP bridge and hooks (defined in duet-core).
 pub use duet_core::wire::env as env_names;

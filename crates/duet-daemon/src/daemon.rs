@@ -18,6 +18,7 @@ use duet_pair::agent_actor::{AgentHandle, AgentReport};
 use duet_pair::launch::{LaunchPlace, launch_pair};
 pub(crate) use duet_pair::now;
 use duet_pair::prepare::prepare_task;
+use duet_pair::reviewer_guard::{GuardCheck, GuardOutcome};
 use duet_pair::socket::{self, Incoming};
 use duet_pair::{Action, ConnId, Controller, GitFacts, Seat};
 use duet_proto::{ErrorKind, Request, Response};
@@ -31,6 +32,7 @@ use crate::status::Publisher;
 use crate::{DaemonError, DaemonErrorKind, DaemonProgress, DaemonSetup, RunSummary};
 
 mod ci;
+mod guard;
 mod merge;
 mod pr;
 mod recovery;
@@ -101,6 +103,7 @@ pub async fn run(
         None => None,
     };
     let (github, mut gh_events) = ci::spawn_github(&setup);
+    let (guard_tx, mut guard_results) = mpsc::unbounded_channel();
 
     let mut daemon = Daemon {
         setup: &setup,
@@ -124,6 +127,7 @@ pub async fn run(
         pr_tx,
         prs_pending: 0,
         github,
+        guard_tx,
     };
     tracing::info!("daemon {} started", std::process::id());
     daemon.queue_new_tasks()?;
@@ -164,6 +168,7 @@ pub async fn run(
             Some(event) = queue_ci.recv() => EngineEvent::CandidateCi(event),
             Some(outcome) = pr_results.recv() => EngineEvent::PullRequest(outcome),
             Some(event) = gh_events.recv() => EngineEvent::Github(event),
+            Some(result) = guard_results.recv() => EngineEvent::ReviewerGuard(result),
             _ = ticker.tick() => {
                 if watch.poll_changed() {
                     daemon.handle(EngineEvent::BacklogChanged)?;
@@ -220,6 +225,8 @@ enum EngineEvent {
     PullRequest(pr::PrOutcome),
     /// GitHub's checks and reviews of a task branch.
     Github(ci::GhEvent),
+    /// A check of the reviewer's worktree came back (it must not have changed it).
+    ReviewerGuard((GuardCheck, GuardOutcome)),
     /// The 1 s tick: stall clocks, panes watched for rest, the merge queue's held entries.
     Tick,
 }
@@ -274,6 +281,8 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
     prs_pending: usize,
     /// Polls the pairs' pull requests (none when `github.enabled` is off).
     github: Option<ci::Github>,
+    /// Where the reviewer guard's checks report (`daemon/guard.rs`).
+    guard_tx: guard::GuardResults,
 }
 
 fn store_err(e: duet_store::StoreError) -> DaemonError {
@@ -293,6 +302,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             EngineEvent::CandidateCi(event) => self.on_queue_ci(event),
             EngineEvent::PullRequest(outcome) => self.on_pull_request(outcome),
             EngineEvent::Github(event) => self.on_github(event),
+            EngineEvent::ReviewerGuard(result) => self.on_guard(result),
             EngineEvent::Tick => {
                 self.on_tick()?;
                 self.merge_tick()

@@ -8,6 +8,7 @@ mod inspect;
 pub mod land;
 mod registration;
 mod repo;
+pub mod reviewer_guard;
 mod worktree;
 
 pub use error::{GitError, GitErrorKind, UnmergedCommits};

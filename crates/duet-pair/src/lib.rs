@@ -7,6 +7,7 @@
 //! - [`socket`]: the unix-socket server; [`agent_actor`]: one actor per agent pane.
 //! - [`runtime`]: the agent runtime boundary (tmux, and an in-memory one for tests).
 //! - [`render`]: the words said to agents; [`records`]: protocol records → store events.
+//! - [`reviewer_guard`]: when to check that the reviewer left the worktree as it was.
 
 pub mod agent_actor;
 pub mod controller;
@@ -16,6 +17,7 @@ pub mod launch;
 pub mod prepare;
 pub mod records;
 pub mod render;
+pub mod reviewer_guard;
 pub mod runtime;
 pub mod seat_setup;
 pub mod socket;

@@ -50,8 +50,10 @@ pub fn reviewer_prompt(task: &TaskBrief) -> String {
          \n\
          The task given to the worker:\n{prompt}\n\
          \n\
-         Do not change any files. When the worker asks for a review, duet sends you a message \
-         with the commit to review. Review the diff with `git diff {base_commit}..<commit>` in \
+         Do not change any files, the branch or HEAD: your seat cannot edit files, and duet \
+         puts back (and keeps aside) any change you make to the worktree; say what should \
+         change in your findings instead. When the worker asks for a review, duet sends you \
+         a message with the commit to review. Review the diff with `git diff {base_commit}..<commit>` in \
          this worktree, run the proof if there is one, and call the duet tool `submit_review` \
          with verdict `approve` or `changes_requested` and your findings (severity blocker | \
          major | minor | nit, file, line, text). Use `send_message` to talk to the worker. \
@@ -210,6 +212,7 @@ mod tests {
             "submit_review",
             "git diff 0123456789abcdef..<commit>",
             "Do not change any files",
+            "duet puts back",
         ] {
             assert!(
                 reviewer.contains(needle),

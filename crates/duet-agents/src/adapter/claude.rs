@@ -4,7 +4,9 @@
 use serde_json::{Map, Value, json};
 
 use duet_core::config::AgentProfile;
+use duet_core::protocol::Role;
 
+use super::read_only::CLAUDE_REVIEWER_DENIED_TOOLS;
 use super::{
     AdapterError, LaunchContext, MCP_SERVER_NAME, SessionPlan, env_names, shell_quote, utf8,
 };
@@ -52,6 +54,15 @@ pub(super) fn args(
     }
     if let Some(model) = &profile.model {
         args.extend(["--model".to_owned(), model.clone()]);
+    }
+    if ctx.role == Role::Reviewer {
+        // The reviewer cannot write: claude's file-editing tools are removed (also under
+        // `--dangerously-skip-permissions`). One comma-separated value, so the variadic option
+        // cannot swallow what follows.
+        args.extend([
+            "--disallowedTools".to_owned(),
+            CLAUDE_REVIEWER_DENIED_TOOLS.join(","),
+        ]);
     }
     args.extend(profile.args.iter().cloned());
     if let Some(prompt) = &ctx.initial_prompt {

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use duet_core::config::AgentProfile;
 
 use super::claude::bridge_env;
+use super::read_only::{CODEX_REVIEWER_FLAGS, codex_reviewer_args};
 use super::{AdapterError, LaunchContext, MCP_SERVER_NAME, SessionPlan, utf8};
 use crate::toml_value::TomlValue;
+use duet_core::protocol::Role;
 
 /// The config key prefix of duet's MCP server in codex (`mcp_servers.duet`).
 pub const CODEX_MCP_SERVER_KEY: &str = "mcp_servers.duet";
@@ -33,7 +35,13 @@ pub(super) fn args(
     if let Some(model) = &profile.model {
         args.extend(["-m".to_owned(), model.clone()]);
     }
-    args.extend(profile.args.iter().cloned());
+    if ctx.role == Role::Reviewer {
+        // The reviewer cannot write: the read-only sandbox, and no profile flag lifting it.
+        args.extend(CODEX_REVIEWER_FLAGS.iter().map(|f| (*f).to_owned()));
+        args.extend(codex_reviewer_args(&profile.args).0);
+    } else {
+        args.extend(profile.args.iter().cloned());
+    }
     let resume_id = match &ctx.session {
         SessionPlan::Resume { id } => Some(id.clone()),
         SessionPlan::New { .. } => None,

@@ -451,3 +451,87 @@ fn the_users_own_codex_notify_is_read_from_their_codex_home() {
         assert_eq!(user_codex_notify(&dot_codex), None, "{bad:?}");
     }
 }
+
+fn reviewer_ctx(session: SessionPlan) -> LaunchContext {
+    LaunchContext {
+        role: Role::Reviewer,
+        system_prompt: String::new(),
+        ..ctx(session, None)
+    }
+}
+
+/// The reviewer cannot write: claude's editing tools are removed, whatever the profile passes.
+#[test]
+fn a_claude_reviewer_has_its_file_editing_tools_denied() {
+    let c = reviewer_ctx(SessionPlan::Resume {
+        id: "sess-1".to_owned(),
+    });
+    let p = profile(AgentKind::Claude, None, &["--dangerously-skip-permissions"]);
+    let spec = launch_spec_with(&p, &c, None).unwrap();
+    let at = spec
+        .args
+        .iter()
+        .position(|a| a == "--disallowedTools")
+        .expect("--disallowedTools given");
+    assert_eq!(spec.args[at + 1], "Edit,Write,NotebookEdit");
+    // The profile's own arguments come after, so nothing of theirs is swallowed.
+    assert_eq!(spec.args.last().unwrap(), "--dangerously-skip-permissions");
+    // The worker keeps every tool.
+    let worker =
+        launch_spec_with(&p, &ctx(SessionPlan::New { session_id: None }, None), None).unwrap();
+    assert!(!worker.args.iter().any(|a| a == "--disallowedTools"));
+}
+
+/// The reviewer cannot write: codex runs in its read-only sandbox without approvals, and a
+/// profile flag that would lift the sandbox is dropped for the reviewer only.
+#[test]
+fn a_codex_reviewer_runs_read_only_whatever_its_profile_says() {
+    let p = profile(
+        AgentKind::Codex,
+        None,
+        &[
+            "--dangerously-bypass-approvals-and-sandbox",
+            "-s",
+            "workspace-write",
+            "--search",
+        ],
+    );
+    for session in [
+        SessionPlan::New { session_id: None },
+        SessionPlan::Resume {
+            id: "thread-9".to_owned(),
+        },
+    ] {
+        let resume = matches!(session, SessionPlan::Resume { .. });
+        let spec = launch_spec_with(&p, &reviewer_ctx(session), None).unwrap();
+        let tail: Vec<&str> = spec
+            .args
+            .iter()
+            .skip_while(|a| !a.starts_with("notify="))
+            .skip(1)
+            .map(String::as_str)
+            .collect();
+        let mut expected = vec![
+            "--sandbox",
+            "read-only",
+            "--ask-for-approval",
+            "never",
+            "--search",
+        ];
+        if resume {
+            expected.extend(["--", "thread-9"]);
+            assert_eq!(spec.args[0], "resume");
+        }
+        assert_eq!(tail, expected);
+    }
+    // The worker's profile arguments are its own.
+    let worker =
+        launch_spec_with(&p, &ctx(SessionPlan::New { session_id: None }, None), None).unwrap();
+    assert!(
+        worker
+            .args
+            .iter()
+            .any(|a| a == "--dangerously-bypass-approvals-and-sandbox")
+    );
+    assert!(!worker.args.iter().any(|a| a == "read-only"));
+}

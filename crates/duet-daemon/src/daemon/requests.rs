@@ -120,6 +120,13 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .and_then(|t| slot.controller.seats.iter().find(|s| s.token == t))
             .map(|s| s.role);
         let is_hook = matches!(request.body, RequestBody::Hook { .. });
+        // A reviewer's verdict or turn end: is the worktree still the commit under review?
+        let guard = duet_pair::reviewer_guard::check_for(
+            &slot.controller,
+            &request,
+            &slot.worktree,
+            &slot.brief.branch,
+        );
         let before = role.map(|r| slot.controller.state.mailbox.target(r));
         let actions = slot
             .controller
@@ -129,6 +136,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             slot.hook_moved(role, before, after);
         }
         self.apply(task, actions)?;
+        self.guard_reviewer(guard);
         self.read_git_next(task);
         Ok(())
     }
