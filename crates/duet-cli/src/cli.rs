@@ -56,6 +56,9 @@ pub enum Command {
     Stop(StopArgs),
     /// Show a task's history: its events and the conversation between its agents.
     Log(LogArgs),
+    /// Show a task's handoff report: what changed, its reviews and what became of each
+    /// finding, CI, messages, time taken.
+    Report(ReportArgs),
     /// Print a shell completion script for duet.
     Completions(CompletionsArgs),
     /// The MCP bridge an agent starts (stdio); needs DUET_SOCKET and DUET_TOKEN.
@@ -308,6 +311,17 @@ pub struct StopArgs {
     pub agents: bool,
 
     /// Print the response as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The task's id.
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }

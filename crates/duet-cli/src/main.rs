@@ -59,6 +59,7 @@ fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Merge(args) => commands::control::merge(&cwd, &args),
         Command::Stop(args) => commands::control::stop(&cwd, &args),
         Command::Log(args) => commands::log::run(&cwd, &args),
+        Command::Report(args) => commands::report::run(&cwd, &args),
         Command::Completions(args) => commands::completions::run(&args),
         Command::Mcp => commands::agent_helpers::mcp(),
         Command::Hook(args) => commands::agent_helpers::hook(&args),

@@ -22,6 +22,8 @@ pub mod lock;
 pub mod merge_edge;
 pub mod notify;
 pub mod pair_slot;
+pub mod report;
+pub mod report_io;
 pub mod restart_policy;
 pub mod status;
 

@@ -224,6 +224,7 @@ pub struct Publisher {
     /// The needs-human count last shown on the tmux status lines, and on which sessions.
     shown: Option<(usize, Vec<String>)>,
     diffstats: crate::diffstat::DiffStats,
+    reporter: crate::report_io::Reporter,
 }
 
 impl Publisher {
@@ -241,6 +242,7 @@ impl Publisher {
             repo_root: repo_root.to_path_buf(),
             shown: None,
             diffstats: crate::diffstat::DiffStats::new(repo_root),
+            reporter: crate::report_io::Reporter::new(repo_root),
         }
     }
 
@@ -300,6 +302,7 @@ impl Publisher {
             return;
         }
         self.notifier.on_changes(&changes);
+        self.reporter.on_changes(&changes, backlog, config);
         let sessions: Vec<String> = pairs.values().map(|p| p.session_name.clone()).collect();
         if self.shown.as_ref() != Some(&(needing, sessions.clone())) {
             let text = match needing {

@@ -73,6 +73,15 @@ fn a_done_task_lands_on_main_by_fast_forward_and_its_worktree_and_branch_go() {
     });
     assert!(landed, "no note of what landed (for duet log)");
     assert!(!branch_exists(&world, "t"), "the branch is left");
+    // The handoff report, written when the task finished and again when it landed: what landed
+    // is found by its trailer, the branch being gone.
+    let report = world.wait("t's report, as merged", || {
+        std::fs::read_to_string(world.root.join(".duet/reports/t.md"))
+            .ok()
+            .filter(|text| text.contains("**merged**"))
+    });
+    assert!(report.contains("| `a.txt` | 1 | 0 |"), "{report}");
+    assert!(report.contains("Landed on `main`: 1 commit ("), "{report}");
     let states: Vec<StateKind> = world
         .events()
         .iter()

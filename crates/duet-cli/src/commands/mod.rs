@@ -11,6 +11,7 @@ pub mod init;
 pub mod log;
 pub mod log_ci;
 pub mod pair;
+pub mod report;
 pub mod run;
 pub mod status;
 pub mod validate;

@@ -6,7 +6,7 @@ use duet_core::config::MergeMode;
 use duet_core::lifecycle::StateKind;
 use duet_core::protocol::Verdict;
 use duet_git::land::{PrDescription, PrOpened, PrRequest, open_pull_request};
-use duet_store::{Event, EventFilter};
+use duet_store::Event;
 
 use super::Daemon;
 use crate::{DaemonError, DaemonProgress};
@@ -78,54 +78,43 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         self.append(&task, Event::Note { text })
     }
 
-    /// What the pull request says: the task, its review rounds and findings, the approval, CI.
+    /// What the pull request says: the task, its review rounds and findings with what became
+    /// of each (from the handoff report), the approval, CI.
     fn pr_description(&self, task: &duet_core::backlog::Task) -> PrDescription {
         let id = task.id.as_str();
-        let events = self
-            .store
-            .events(&EventFilter::all().task(id))
-            .unwrap_or_default();
-        let mut findings = Vec::new();
-        let mut approval = None;
-        let mut ci = None;
-        let mut rounds = 0;
-        for record in &events {
-            match &record.event {
-                Event::ReviewSubmitted {
-                    round,
-                    verdict,
-                    findings: found,
-                    ..
-                } => {
-                    rounds = rounds.max(*round);
-                    for finding in found {
-                        let place = finding.file.as_deref().map_or(String::new(), |file| {
-                            format!(
-                                " ({file}{})",
-                                finding.line.map_or(String::new(), |l| format!(":{l}"))
-                            )
-                        });
-                        findings.push((
-                            format!("[{}] {}{place}", finding.severity, finding.text),
-                            format!("raised in round {round}; approved later"),
-                        ));
-                    }
-                    if *verdict == Verdict::Approve {
-                        approval =
-                            Some(format!("Approved by the reviewer in review round {round}."));
-                    }
-                }
-                Event::CiRunFinished {
-                    check, status, sha, ..
-                } => {
-                    ci = Some(format!(
-                        "{status}: `{check}` at {}",
-                        &sha[..sha.len().min(7)]
-                    ))
-                }
-                _ => {}
-            }
-        }
+        let report =
+            crate::report_io::gather(&self.setup.repo_root, &self.store, &self.setup.config, task)
+                .ok();
+        let rounds = report.as_ref().map_or(&[][..], |r| r.rounds.as_slice());
+        let findings = rounds
+            .iter()
+            .flat_map(|round| {
+                round.findings.iter().map(move |item| {
+                    (
+                        item.finding.to_string(),
+                        format!(
+                            "raised in round {}; {}",
+                            round.round,
+                            crate::report::outcome_text(&item.resolution)
+                        ),
+                    )
+                })
+            })
+            .collect();
+        let approval = rounds
+            .iter()
+            .rev()
+            .find(|round| round.verdict == Verdict::Approve)
+            .map(|round| format!("Approved by the reviewer in review round {}.", round.round));
+        let ci = report.as_ref().and_then(|r| r.ci_runs.last()).map(|run| {
+            format!(
+                "{}: `{}` at {}",
+                run.status,
+                run.check,
+                &run.sha[..run.sha.len().min(7)]
+            )
+        });
+        let rounds = rounds.last().map_or(0, |round| round.round);
         let prompt = match &task.prompt {
             duet_core::backlog::Prompt::Inline(text) => text.clone(),
             duet_core::backlog::Prompt::File(path) => {

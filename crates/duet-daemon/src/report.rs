@@ -1,0 +1,379 @@
+//! The handoff report of a task: what changed, each review round with its findings and what
+//! became of them, CI runs, messages and time taken. Built from the store's events (pure, no IO;
+//! `report_io` gathers the inputs and writes `.duet/reports/<task>.md`), rendered as Markdown
+//! for the human and the pull request, or as JSON.
+
+use duet_core::lifecycle::StateKind;
+use duet_core::protocol::{Finding, Verdict};
+use duet_store::{Event, EventRecord, UnixMillis};
+use serde::Serialize;
+
+/// One file the branch changes (`git diff --numstat`); binary files have no line counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileChange {
+    pub path: String,
+    pub added: Option<u64>,
+    pub removed: Option<u64>,
+}
+
+/// What became of a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum FindingOutcome {
+    /// The next round reviewed `commit` and did not raise it again.
+    Addressed { commit: Option<String>, round: u32 },
+    /// The next round raised it again.
+    RaisedAgain { round: u32 },
+    /// Given with the approval: a note the worker did not have to act on.
+    WithApproval,
+    /// No later round: still open.
+    Open,
+}
+
+/// A finding and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingReport {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub resolution: FindingOutcome,
+}
+
+/// One review round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReviewRound {
+    pub round: u32,
+    pub commit: Option<String>,
+    pub verdict: Verdict,
+    pub at_ms: UnixMillis,
+    pub findings: Vec<FindingReport>,
+}
+
+/// One finished CI check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CiRun {
+    pub check: String,
+    pub sha: String,
+    pub status: String,
+    pub duration_ms: u64,
+    pub summary: Option<String>,
+}
+
+/// One message between the agents (or from duet or the human).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageLine {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub text: String,
+    /// `delivered`, `suppressed` or `accepted` (not handed over yet).
+    pub fate: &'static str,
+}
+
+/// Everything the human needs to review a finished task's branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HandoffReport {
+    pub task: String,
+    pub title: String,
+    pub state: StateKind,
+    pub branch: String,
+    pub base: String,
+    /// The first move out of `queued`, and the last state change.
+    pub started_at_ms: Option<UnixMillis>,
+    pub finished_at_ms: Option<UnixMillis>,
+    /// `None` when git could not say (the branch is gone and nothing landed).
+    pub files: Option<Vec<FileChange>>,
+    pub rounds: Vec<ReviewRound>,
+    pub ci_runs: Vec<CiRun>,
+    pub messages: Vec<MessageLine>,
+    pub agent_restarts: usize,
+    /// What the merge queue said when it landed the task, or where its pull request is.
+    pub landed: Option<String>,
+}
+
+/// What the report is built from, besides the task's events.
+#[derive(Debug, Clone)]
+pub struct ReportInput<'a> {
+    pub task: &'a str,
+    pub title: &'a str,
+    pub branch: &'a str,
+    pub base: &'a str,
+    pub files: Option<Vec<FileChange>>,
+}
+
+/// Builds the report from the task's events, in log order.
+pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
+    let mut report = HandoffReport {
+        task: input.task.to_owned(),
+        title: input.title.to_owned(),
+        state: StateKind::Queued,
+        branch: input.branch.to_owned(),
+        base: input.base.to_owned(),
+        started_at_ms: None,
+        finished_at_ms: None,
+        files: input.files,
+        rounds: Vec::new(),
+        ci_runs: Vec::new(),
+        messages: Vec::new(),
+        agent_restarts: 0,
+        landed: None,
+    };
+    let mut reviews: Vec<(ReviewRound, Vec<Finding>)> = Vec::new();
+    for record in events {
+        match &record.event {
+            Event::TaskStateChanged { from, to, .. } => {
+                if *from == StateKind::Queued && report.started_at_ms.is_none() {
+                    report.started_at_ms = Some(record.at_ms);
+                }
+                report.state = *to;
+                report.finished_at_ms = Some(record.at_ms);
+            }
+            Event::ReviewSubmitted {
+                round,
+                commit,
+                verdict,
+                findings,
+            } => reviews.push((
+                ReviewRound {
+                    round: *round,
+                    commit: commit.clone(),
+                    verdict: *verdict,
+                    at_ms: record.at_ms,
+                    findings: Vec::new(),
+                },
+                findings.clone(),
+            )),
+            Event::CiRunFinished {
+                sha,
+                check,
+                status,
+                duration_ms,
+                summary,
+                ..
+            } => report.ci_runs.push(CiRun {
+                check: check.clone(),
+                sha: sha.clone(),
+                status: status.clone(),
+                duration_ms: *duration_ms,
+                summary: summary.clone(),
+            }),
+            Event::MessageAccepted { id, from, to, text } => report.messages.push(MessageLine {
+                id: id.clone(),
+                from: from.clone(),
+                to: to.clone(),
+                text: text.clone(),
+                fate: "accepted",
+            }),
+            Event::MessageDelivered { id } => set_fate(&mut report.messages, id, "delivered"),
+            Event::MessageSuppressed { id, .. } => {
+                set_fate(&mut report.messages, id, "suppressed");
+            }
+            Event::Note { text } if text.contains(" was restarted, ") => {
+                report.agent_restarts += 1;
+            }
+            Event::Note { text }
+                if text.starts_with("landed on ") || text.contains("pull request opened") =>
+            {
+                report.landed = Some(text.clone());
+            }
+            _ => {}
+        }
+    }
+    report.rounds = resolve(reviews);
+    report
+}
+
+fn set_fate(messages: &mut [MessageLine], id: &str, fate: &'static str) {
+    if let Some(message) = messages.iter_mut().find(|m| m.id == id) {
+        message.fate = fate;
+    }
+}
+
+/// Each round's findings with what the next round made of them.
+fn resolve(reviews: Vec<(ReviewRound, Vec<Finding>)>) -> Vec<ReviewRound> {
+    let mut rounds = Vec::with_capacity(reviews.len());
+    for (i, (round, findings)) in reviews.iter().enumerate() {
+        let next = reviews.get(i + 1);
+        let mut round = round.clone();
+        round.findings = findings
+            .iter()
+            .map(|finding| {
+                let resolution = match next {
+                    Some((later, again))
+                        if again
+                            .iter()
+                            .any(|f| f.fingerprint() == finding.fingerprint()) =>
+                    {
+                        FindingOutcome::RaisedAgain { round: later.round }
+                    }
+                    Some((later, _)) => FindingOutcome::Addressed {
+                        commit: later.commit.clone(),
+                        round: later.round,
+                    },
+                    None if round.verdict == Verdict::Approve => FindingOutcome::WithApproval,
+                    None => FindingOutcome::Open,
+                };
+                FindingReport {
+                    finding: finding.clone(),
+                    resolution,
+                }
+            })
+            .collect();
+        rounds.push(round);
+    }
+    rounds
+}
+
+/// The report as Markdown: short enough to read in minutes, the details one level down.
+pub fn render_markdown(report: &HandoffReport) -> String {
+    let mut out = format!("# {}: {}\n\n", report.task, report.title);
+    let rounds = report.rounds.len();
+    let mut facts = vec![
+        format!("**{}**", report.state),
+        format!(
+            "{rounds} review round{}",
+            if rounds == 1 { "" } else { "s" }
+        ),
+    ];
+    if let (Some(start), Some(end)) = (report.started_at_ms, report.finished_at_ms) {
+        facts.push(format!("took {}", duration_text(end.saturating_sub(start))));
+    }
+    if report.agent_restarts > 0 {
+        facts.push(format!("{} agent restart(s)", report.agent_restarts));
+    }
+    out.push_str(&facts.join(" · "));
+    out.push_str(&format!(
+        "\n\nBranch `{}` on `{}`.\n",
+        report.branch, report.base
+    ));
+    if let Some(landed) = &report.landed {
+        out.push_str(&format!("{}.\n", upper_first(landed)));
+    }
+    out.push_str("\n## What changed\n\n");
+    match &report.files {
+        None => out.push_str("Not known: git could not compare the branch with its base.\n"),
+        Some(files) if files.is_empty() => out.push_str("No file changes.\n"),
+        Some(files) => {
+            let added: u64 = files.iter().filter_map(|f| f.added).sum();
+            let removed: u64 = files.iter().filter_map(|f| f.removed).sum();
+            out.push_str(&format!(
+                "{} file{}, +{added} −{removed}\n\n| file | + | − |\n| --- | ---: | ---: |\n",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" }
+            ));
+            for file in files {
+                let count = |n: Option<u64>| n.map_or("binary".to_owned(), |n| n.to_string());
+                out.push_str(&format!(
+                    "| `{}` | {} | {} |\n",
+                    file.path,
+                    count(file.added),
+                    count(file.removed)
+                ));
+            }
+        }
+    }
+    out.push_str("\n## Review\n\n");
+    if report.rounds.is_empty() {
+        out.push_str("No review was submitted.\n");
+    }
+    for round in &report.rounds {
+        let on = round
+            .commit
+            .as_deref()
+            .map(|c| format!(" on `{}`", short(c)))
+            .unwrap_or_default();
+        let verdict = match round.verdict {
+            Verdict::Approve => "approved",
+            Verdict::ChangesRequested => "changes requested",
+        };
+        out.push_str(&format!("### Round {}{on}: {verdict}\n\n", round.round));
+        if round.findings.is_empty() {
+            out.push_str("No findings.\n\n");
+            continue;
+        }
+        for item in &round.findings {
+            let outcome = outcome_text(&item.resolution);
+            out.push_str(&format!("- {} — *{outcome}*\n", item.finding));
+        }
+        out.push('\n');
+    }
+    out.push_str("## CI\n\n");
+    if report.ci_runs.is_empty() {
+        out.push_str("No CI run.\n");
+    }
+    for run in &report.ci_runs {
+        let summary = run
+            .summary
+            .as_deref()
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "- {} `{}` at `{}` ({}){summary}\n",
+            run.status,
+            run.check,
+            short(&run.sha),
+            duration_text(i64::try_from(run.duration_ms).unwrap_or(i64::MAX))
+        ));
+    }
+    out.push_str(&format!("\n## Messages ({})\n\n", report.messages.len()));
+    for message in &report.messages {
+        let first_line = message.text.lines().next().unwrap_or_default();
+        let gist: String = first_line.chars().take(100).collect();
+        let more = if gist.len() < message.text.trim_end().len() {
+            "…"
+        } else {
+            ""
+        };
+        let fate = if message.fate == "delivered" {
+            String::new()
+        } else {
+            format!(" ({})", message.fate)
+        };
+        out.push_str(&format!(
+            "- {} → {}{fate}: {gist}{more}\n",
+            message.from, message.to
+        ));
+    }
+    out
+}
+
+/// What became of a finding, in words.
+pub fn outcome_text(outcome: &FindingOutcome) -> String {
+    match outcome {
+        FindingOutcome::Addressed {
+            commit: Some(commit),
+            round,
+        } => format!("addressed in `{}` (round {round})", short(commit)),
+        FindingOutcome::Addressed {
+            commit: None,
+            round,
+        } => format!("not raised again in round {round}"),
+        FindingOutcome::RaisedAgain { round } => format!("raised again in round {round}"),
+        FindingOutcome::WithApproval => "a note with the approval".to_owned(),
+        FindingOutcome::Open => "open".to_owned(),
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(7)]
+}
+
+fn upper_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// `42 s`, `3 min 5 s`, `2 h 4 min`.
+fn duration_text(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,262 @@
+//! The report of a task with two review rounds, CI, messages and a landing, built from events.
+
+use duet_core::lifecycle::StateKind as K;
+use duet_core::protocol::{Finding, Severity, Verdict};
+use duet_store::{Event, EventRecord};
+
+use super::*;
+
+fn at(seq: i64, secs: i64, event: Event) -> EventRecord {
+    EventRecord {
+        seq,
+        at_ms: 1_000_000 + secs * 1000,
+        task_id: Some("greet".into()),
+        event,
+    }
+}
+
+fn moved(from: K, to: K) -> Event {
+    Event::TaskStateChanged {
+        from,
+        to,
+        reason: None,
+    }
+}
+
+fn finding(severity: Severity, file: &str, text: &str) -> Finding {
+    Finding {
+        severity,
+        file: Some(file.into()),
+        line: Some(3),
+        text: text.into(),
+    }
+}
+
+fn history() -> Vec<EventRecord> {
+    vec![
+        at(1, 0, Event::TaskQueued { title: None }),
+        at(2, 1, moved(K::Queued, K::Preparing)),
+        at(3, 2, moved(K::Preparing, K::Working)),
+        at(
+            4,
+            3,
+            Event::MessageAccepted {
+                id: "greet#1".into(),
+                from: "worker".into(),
+                to: "reviewer".into(),
+                text: "review abc1234 please\nit adds greet()".into(),
+            },
+        ),
+        at(
+            5,
+            4,
+            Event::MessageDelivered {
+                id: "greet#1".into(),
+            },
+        ),
+        at(6, 60, moved(K::Working, K::Reviewing)),
+        at(
+            7,
+            90,
+            Event::ReviewSubmitted {
+                round: 1,
+                commit: Some("abc1234def".into()),
+                verdict: Verdict::ChangesRequested,
+                findings: vec![
+                    finding(Severity::Major, "src/lib.rs", "greet() ignores the name"),
+                    finding(Severity::Minor, "README.md", "document greet"),
+                ],
+            },
+        ),
+        at(8, 91, moved(K::Reviewing, K::Working)),
+        at(
+            9,
+            100,
+            Event::CiRunFinished {
+                sha: "abc1234def".into(),
+                check: "ci".into(),
+                status: "failed".into(),
+                exit_code: Some(1),
+                duration_ms: 2500,
+                failing_tests: vec!["greets".into()],
+                log_path: None,
+                summary: Some("failed with exit code 1".into()),
+            },
+        ),
+        at(
+            10,
+            120,
+            Event::Note {
+                text: "the worker was restarted, its conversation resumed (restart 1 of 3)".into(),
+            },
+        ),
+        at(
+            11,
+            200,
+            Event::ReviewSubmitted {
+                round: 2,
+                commit: Some("fed9876abc".into()),
+                verdict: Verdict::Approve,
+                findings: vec![
+                    finding(Severity::Minor, "README.md", "document  greet"),
+                    finding(Severity::Nit, "src/lib.rs", "a shorter name would do"),
+                ],
+            },
+        ),
+        at(12, 230, moved(K::Working, K::Done)),
+        at(13, 231, moved(K::Done, K::Merging)),
+        at(
+            14,
+            240,
+            Event::Note {
+                text: "landed on `main`: 1 commit(s) (1234567)".into(),
+            },
+        ),
+        at(15, 240, moved(K::Merging, K::Merged)),
+    ]
+}
+
+fn input() -> ReportInput<'static> {
+    ReportInput {
+        task: "greet",
+        title: "Greet by name",
+        branch: "duet/greet",
+        base: "main",
+        files: Some(vec![
+            FileChange {
+                path: "src/lib.rs".into(),
+                added: Some(12),
+                removed: Some(2),
+            },
+            FileChange {
+                path: "logo.png".into(),
+                added: None,
+                removed: None,
+            },
+        ]),
+    }
+}
+
+#[test]
+fn each_finding_says_what_became_of_it() {
+    let report = build(input(), &history());
+    assert_eq!(report.state, K::Merged);
+    assert_eq!(report.rounds.len(), 2);
+    let outcomes: Vec<(u32, &FindingOutcome)> = report
+        .rounds
+        .iter()
+        .flat_map(|r| r.findings.iter().map(move |f| (r.round, &f.resolution)))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            // Not raised again by round 2, which reviewed fed9876.
+            (
+                1,
+                &FindingOutcome::Addressed {
+                    commit: Some("fed9876abc".into()),
+                    round: 2
+                }
+            ),
+            // The same finding (text normalised) came again in round 2.
+            (1, &FindingOutcome::RaisedAgain { round: 2 }),
+            (2, &FindingOutcome::WithApproval),
+            (2, &FindingOutcome::WithApproval),
+        ]
+    );
+}
+
+#[test]
+fn time_ci_messages_restarts_and_landing_are_counted_from_the_log() {
+    let report = build(input(), &history());
+    // From leaving the queue (t = 1 s) to the last state change (t = 240 s).
+    assert_eq!(
+        report.finished_at_ms.unwrap() - report.started_at_ms.unwrap(),
+        239_000
+    );
+    assert_eq!(report.ci_runs.len(), 1);
+    assert_eq!(report.ci_runs[0].status, "failed");
+    assert_eq!(report.messages.len(), 1);
+    assert_eq!(report.messages[0].fate, "delivered");
+    assert_eq!(report.agent_restarts, 1);
+    assert_eq!(
+        report.landed.as_deref(),
+        Some("landed on `main`: 1 commit(s) (1234567)")
+    );
+}
+
+#[test]
+fn the_markdown_reads_top_down() {
+    let text = render_markdown(&build(input(), &history()));
+    let expected = "\
+# greet: Greet by name
+
+**merged** · 2 review rounds · took 3 min 59 s · 1 agent restart(s)
+
+Branch `duet/greet` on `main`.
+Landed on `main`: 1 commit(s) (1234567).
+
+## What changed
+
+2 files, +12 −2
+
+| file | + | − |
+| --- | ---: | ---: |
+| `src/lib.rs` | 12 | 2 |
+| `logo.png` | binary | binary |
+
+## Review
+
+### Round 1 on `abc1234`: changes requested
+
+- [major] src/lib.rs:3: greet() ignores the name — *addressed in `fed9876` (round 2)*
+- [minor] README.md:3: document greet — *raised again in round 2*
+
+### Round 2 on `fed9876`: approved
+
+- [minor] README.md:3: document  greet — *a note with the approval*
+- [nit] src/lib.rs:3: a shorter name would do — *a note with the approval*
+
+## CI
+
+- failed `ci` at `abc1234` (2 s): failed with exit code 1
+
+## Messages (1)
+
+- worker → reviewer: review abc1234 please…
+";
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn a_task_without_reviews_or_a_diff_says_so() {
+    let events = vec![
+        at(1, 0, Event::TaskQueued { title: None }),
+        at(2, 1, moved(K::Queued, K::Cancelled)),
+    ];
+    let report = build(
+        ReportInput {
+            files: None,
+            ..input()
+        },
+        &events,
+    );
+    let text = render_markdown(&report);
+    assert!(text.contains("**cancelled** · 0 review rounds"), "{text}");
+    assert!(text.contains("Not known: git could not compare"), "{text}");
+    assert!(text.contains("No review was submitted."), "{text}");
+    assert!(text.contains("No CI run."), "{text}");
+}
+
+#[test]
+fn the_json_form_names_each_outcome() {
+    let report = build(input(), &history());
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["state"], "merged");
+    assert_eq!(
+        json["rounds"][0]["findings"][0]["resolution"],
+        serde_json::json!({"outcome": "addressed", "commit": "fed9876abc", "round": 2})
+    );
+    assert_eq!(json["rounds"][0]["findings"][0]["severity"], "major");
+    assert_eq!(json["files"][1]["added"], serde_json::Value::Null);
+}

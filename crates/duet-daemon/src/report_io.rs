@@ -1,0 +1,237 @@
+//! The handoff report's edges: its inputs gathered from the store and git, and the file
+//! `.duet/reports/<task>.md` written whole (temp file + rename) when a task finishes (the
+//! [`Reporter`] watches the status feed's changes and writes off the loop).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use duet_core::backlog::{Backlog, Task};
+use duet_core::config::Config;
+use duet_core::lifecycle::StateKind;
+use duet_proto::status::StatusChange;
+use duet_store::{EventFilter, Store, StoreError};
+
+use crate::report::{FileChange, HandoffReport, ReportInput, build, render_markdown};
+
+/// Where finished tasks' reports are kept, relative to the repository root.
+pub const REPORTS_RELATIVE_DIR: &str = ".duet/reports";
+
+/// How far back on the base a landed task's commits are looked for.
+const LANDED_SEARCH_LIMIT: usize = 500;
+
+/// The report of `task` as the store and git know it now.
+pub fn gather(
+    repo_root: &Path,
+    store: &Store,
+    config: &Config,
+    task: &Task,
+) -> Result<HandoffReport, StoreError> {
+    let events = store.events(&EventFilter::all().task(task.id.as_str()))?;
+    let branch = config.task_branch(&task.id);
+    let base = task.base_branch(config).to_owned();
+    let files = branch_changes(repo_root, &base, &branch)
+        .or_else(|| landed_changes(repo_root, &base, task.id.as_str()));
+    let input = ReportInput {
+        task: task.id.as_str(),
+        title: &task.title,
+        branch: &branch,
+        base: &base,
+        files,
+    };
+    Ok(build(input, &events))
+}
+
+/// The report's path for `task`.
+pub fn report_path(repo_root: &Path, task: &str) -> PathBuf {
+    repo_root
+        .join(REPORTS_RELATIVE_DIR)
+        .join(format!("{task}.md"))
+}
+
+/// Writes the task's report (Markdown) whole: a reader never sees half a file.
+pub fn write(repo_root: &Path, report: &HandoffReport) -> std::io::Result<PathBuf> {
+    let path = report_path(repo_root, &report.task);
+    let dir = path.parent().expect("reports have a folder");
+    std::fs::create_dir_all(dir)?;
+    let temp = dir.join(format!(".{}.md.{}", report.task, std::process::id()));
+    std::fs::write(&temp, render_markdown(report))?;
+    std::fs::rename(&temp, &path)?;
+    Ok(path)
+}
+
+/// Writes a task's report each time it finishes (done, ready, merged, failed, cancelled), in
+/// order, on one thread of its own (it ends when the reporter is dropped): git and the store's
+/// read must not hold up the loop, and a task's later report must not be overwritten by an
+/// earlier one.
+#[derive(Debug)]
+pub struct Reporter {
+    states: HashMap<String, StateKind>,
+    /// The first look only learns the states: a restarted engine does not rewrite every report.
+    seeded: bool,
+    jobs: std::sync::mpsc::Sender<(Task, Config)>,
+}
+
+impl Reporter {
+    pub fn new(repo_root: &Path) -> Self {
+        let (jobs, queue) = std::sync::mpsc::channel::<(Task, Config)>();
+        let root = repo_root.to_path_buf();
+        std::thread::spawn(move || {
+            for (task, config) in queue {
+                let id = task.id.to_string();
+                let db = root.join(duet_store::STATE_DB_RELATIVE_PATH);
+                let written = Store::open_read_only(db)
+                    .map_err(|e| e.to_string())
+                    .and_then(|store| {
+                        gather(&root, &store, &config, &task).map_err(|e| e.to_string())
+                    })
+                    .and_then(|report| write(&root, &report).map_err(|e| e.to_string()));
+                match written {
+                    Ok(path) => tracing::info!("task {id}: report written to {}", path.display()),
+                    Err(err) => tracing::warn!("task {id}: failed to write its report: {err}"),
+                }
+            }
+        });
+        Reporter {
+            states: HashMap::new(),
+            seeded: false,
+            jobs,
+        }
+    }
+
+    /// The tasks that these (task, new state) changes finished (pure: nothing is written).
+    pub fn finished<'a>(
+        &mut self,
+        changes: impl IntoIterator<Item = (&'a str, StateKind)>,
+    ) -> Vec<String> {
+        let mut finished = Vec::new();
+        for (id, state) in changes {
+            let was = self.states.insert(id.to_owned(), state);
+            let ends = matches!(
+                state,
+                StateKind::Done
+                    | StateKind::Ready
+                    | StateKind::Merged
+                    | StateKind::Failed
+                    | StateKind::Cancelled
+            );
+            if self.seeded && ends && was != Some(state) {
+                finished.push(id.to_owned());
+            }
+        }
+        self.seeded = true;
+        finished
+    }
+
+    /// Queues the reports of the tasks these changes finished for the writer thread.
+    pub fn on_changes(&mut self, changes: &[StatusChange], backlog: &Backlog, config: &Config) {
+        let states = changes
+            .iter()
+            .filter_map(|c| c.task.as_ref().map(|t| (c.id.as_str(), t.state)));
+        for id in self.finished(states) {
+            if let Some(task) = backlog.get(&id) {
+                // The thread only ends with the reporter; a send cannot fail before.
+                let _ = self.jobs.send((task.clone(), config.clone()));
+            }
+        }
+    }
+}
+
+/// What the task branch changes against where it left the base (`base...branch`); `None` when
+/// the branch is gone or git cannot say.
+fn branch_changes(repo_root: &Path, base: &str, branch: &str) -> Option<Vec<FileChange>> {
+    numstat(repo_root, &format!("{base}...refs/heads/{branch}"))
+}
+
+/// What the merge queue landed for a task whose branch is gone: from the parent of its oldest
+/// landed commit to its newest.
+fn landed_changes(repo_root: &Path, base: &str, task: &str) -> Option<Vec<FileChange>> {
+    let repo = duet_git::Repo::discover(repo_root).ok()?;
+    let landed = duet_git::land::landed_commits(&repo, base, task, LANDED_SEARCH_LIMIT).ok()?;
+    let (newest, oldest) = (landed.first()?, landed.last()?);
+    numstat(repo_root, &format!("{oldest}^..{newest}"))
+}
+
+fn numstat(repo_root: &Path, range: &str) -> Option<Vec<FileChange>> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(repo_root)
+        .args(["diff", "--numstat", "-z", "--no-renames", range, "--"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    Some(parse_numstat(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// `added\tremoved\tpath\0` records; `-` counts mean a binary file.
+fn parse_numstat(text: &str) -> Vec<FileChange> {
+    text.split('\0')
+        .filter(|record| !record.is_empty())
+        .filter_map(|record| {
+            let mut fields = record.splitn(3, '\t');
+            let added = fields.next()?.parse().ok();
+            let removed = fields.next()?.parse().ok();
+            let path = fields.next()?.trim_start_matches('\n').to_owned();
+            Some(FileChange {
+                path,
+                added,
+                removed,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_is_due_once_per_finish_and_not_for_what_the_first_look_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reporter = Reporter::new(dir.path());
+        // A restarted engine: what is finished already is not written again.
+        assert!(
+            reporter
+                .finished([("a", StateKind::Done), ("b", StateKind::Working)])
+                .is_empty()
+        );
+        assert_eq!(reporter.finished([("b", StateKind::Done)]), ["b"]);
+        // The same state again (a status change of another field): not again.
+        assert!(reporter.finished([("b", StateKind::Done)]).is_empty());
+        assert_eq!(
+            reporter.finished([("a", StateKind::Merging), ("b", StateKind::Merged)]),
+            ["b"]
+        );
+        assert_eq!(reporter.finished([("a", StateKind::Merged)]), ["a"]);
+        assert!(reporter.finished([("c", StateKind::NeedsHuman)]).is_empty());
+    }
+
+    #[test]
+    fn numstat_records_with_binary_files_and_tabs_in_names() {
+        let files = parse_numstat("3\t1\tsrc/lib.rs\u{0}-\t-\tlogo.png\u{0}1\t0\ta\tb.txt\u{0}");
+        assert_eq!(
+            files,
+            [
+                FileChange {
+                    path: "src/lib.rs".into(),
+                    added: Some(3),
+                    removed: Some(1)
+                },
+                FileChange {
+                    path: "logo.png".into(),
+                    added: None,
+                    removed: None
+                },
+                FileChange {
+                    path: "a\tb.txt".into(),
+                    added: Some(1),
+                    removed: Some(0)
+                },
+            ]
+        );
+    }
+}
