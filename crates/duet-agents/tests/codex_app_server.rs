@@ -1,0 +1,364 @@
+//! Proof with the real codex CLI against the scripted fake Responses server: duet's app-server
+//! client starts a thread on a unix socket, delivers with `turn/start` (idle) and `turn/steer`
+//! (mid-turn) exactly once each, re-attaches with `thread/resume` after the app-server is
+//! killed, and measures `turn/start` → model request latency over 20 messages.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use duet_agents::codex_app_server::protocol::{
+    ApprovalDecision, ApprovalPolicy, Notification, SandboxMode, ServerRequest, ThreadResumeParams,
+    ThreadStartParams, TurnStatus,
+};
+use duet_agents::codex_app_server::{
+    AppServer, AppServerClient, AppServerCommand, Event, Listen, PolicyAnswer,
+};
+use duet_testkit::agent_env::CodexEnv;
+use duet_testkit::agents::require_codex;
+use duet_testkit::hermetic::{GIT_ENV, git_repo};
+use duet_testkit::{FakeModelServer, Script};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+const LATENCY_MESSAGES: usize = 20;
+const FIRST: &str = "FIRST-MSG deliver me once";
+const STEER: &str = "STEER-MSG added mid-turn";
+const RESUMED: &str = "RESUMED-MSG after the restart";
+
+fn script() -> Script {
+    let mut toml = String::from(
+        r#"
+title = "app-server proof"
+
+[[step]]
+name = "slow first turn"
+match.user_contains = "FIRST-MSG"
+reply.text = "first done"
+reply.delay_ms = 2500
+
+[[step]]
+name = "steered"
+match.user_contains = "STEER-MSG"
+reply.text = "steer done"
+"#,
+    );
+    for i in 0..LATENCY_MESSAGES {
+        toml.push_str(&format!(
+            "\n[[step]]\nname = \"lat {i}\"\nmatch.user_contains = \"LAT-{i:02}\"\nreply.text = \"ok {i}\"\n"
+        ));
+    }
+    toml.push_str(
+        "\n[[step]]\nname = \"resumed\"\nmatch.user_contains = \"RESUMED-MSG\"\nreply.text = \"resumed done\"\n",
+    );
+    Script::from_toml_str(&toml).unwrap()
+}
+
+/// Accepts every approval (the sandbox is off in this proof; none is expected) and refuses
+/// anything else with an RPC error.
+fn policy() -> duet_agents::codex_app_server::ApprovalPolicy {
+    std::sync::Arc::new(|request: &ServerRequest| match request {
+        ServerRequest::CommandApproval { .. } | ServerRequest::FileChangeApproval { .. } => {
+            PolicyAnswer::Reply(Ok(ApprovalDecision::Accept.to_result()))
+        }
+        ServerRequest::Other { method, .. } => {
+            PolicyAnswer::Reply(Err(duet_agents::codex_app_server::protocol::RpcError {
+                code: -32601,
+                message: format!("duet does not answer {method}"),
+                data: None,
+            }))
+        }
+    })
+}
+
+fn start(
+    codex: &Path,
+    env: &CodexEnv,
+    repo: &Path,
+    socket: &Path,
+    log: &Path,
+) -> (AppServer, AppServerClient, Receiver<Event>) {
+    let command = AppServerCommand {
+        program: codex.to_owned(),
+        args: env.config_args(),
+        env: env
+            .envs()
+            .into_iter()
+            .chain(GIT_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect(),
+        cwd: repo.to_owned(),
+        listen: Listen::Unix(socket.to_owned()),
+        stderr_log: Some(log.to_owned()),
+        timeout: TIMEOUT,
+    };
+    AppServer::start(&command, policy()).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {:?}\nstderr: {}",
+            std::error::Error::source(&e),
+            std::fs::read_to_string(log).unwrap_or_default()
+        )
+    })
+}
+
+/// Events of `thread` until `wanted` holds for one; returns all of them, the match last.
+fn until(
+    events: &Receiver<Event>,
+    thread: &str,
+    mut wanted: impl FnMut(&Notification) -> bool,
+) -> Vec<Notification> {
+    let deadline = Instant::now() + TIMEOUT;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(Event::Notification(n)) if n.thread_id() == Some(thread) => {
+                let done = wanted(&n);
+                seen.push(n);
+                if done {
+                    return seen;
+                }
+            }
+            Ok(Event::Closed) => panic!("the app-server closed the connection; seen: {seen:#?}"),
+            Ok(_) => {}
+            Err(_) => panic!("no awaited notification within {TIMEOUT:?}; seen: {seen:#?}"),
+        }
+    }
+}
+
+fn completed(turn_id: &str) -> impl FnMut(&Notification) -> bool + '_ {
+    move |n| matches!(n, Notification::TurnCompleted { turn, .. } if turn.id == turn_id)
+}
+
+fn requests_with(server: &FakeModelServer, marker: &str) -> usize {
+    server
+        .log()
+        .iter()
+        .filter(|e| e.is_step() && e.user_text.contains(marker))
+        .count()
+}
+
+#[test]
+fn codex_app_server_delivers_once_steers_and_resumes() {
+    let Some(codex) = require_codex() else { return };
+    let (_repo_dir, repo) = git_repo("duet-as-repo-");
+    let server = FakeModelServer::start(script()).unwrap();
+    let env = CodexEnv::prepare(&codex, &server.openai_base_url(), &[&repo]).unwrap();
+    // A short private folder: socket paths are limited to ~100 bytes.
+    let private = tempfile::Builder::new()
+        .prefix("duet-as-")
+        .tempdir()
+        .unwrap();
+    let socket = private.path().join("codex.sock");
+    let log = private.path().join("app-server.log");
+
+    let (mut app, client, events) = start(&codex, &env, &repo, &socket, &log);
+    let mode = std::fs::metadata(private.path())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "the socket folder must be private");
+    let thread = client
+        .thread_start(&ThreadStartParams {
+            cwd: repo.display().to_string(),
+            approval_policy: ApprovalPolicy::Never,
+            sandbox: SandboxMode::DangerFullAccess,
+            developer_instructions: None,
+        })
+        .unwrap();
+
+    // 1. turn/start while idle: turn/started, the model gets the text once, turn/completed.
+    let first_turn = client.turn_start(&thread, FIRST).unwrap();
+    let seen = until(
+        &events,
+        &thread,
+        |n| matches!(n, Notification::TurnStarted { turn, .. } if turn.id == first_turn),
+    );
+    assert!(!seen.is_empty());
+    server
+        .wait_for_entry(|e| e.user_text.contains("FIRST-MSG"), TIMEOUT)
+        .unwrap();
+
+    // 2. turn/steer while that turn runs (the fake model takes 2.5 s to answer it).
+    let steer_sent = Instant::now();
+    let steered = client.turn_steer(&thread, &first_turn, STEER).unwrap();
+    assert_eq!(steered, first_turn, "a steer joins the running turn");
+    server
+        .wait_for_entry(|e| e.user_text.contains("STEER-MSG"), TIMEOUT)
+        .unwrap();
+    let steer_latency = steer_sent.elapsed();
+    let seen = until(&events, &thread, completed(&first_turn));
+    let Some(Notification::TurnCompleted { turn, .. }) = seen.last() else {
+        unreachable!()
+    };
+    assert_eq!(turn.status, TurnStatus::Completed, "{seen:#?}");
+    assert_eq!(
+        requests_with(&server, "FIRST-MSG"),
+        1,
+        "{:#?}",
+        server.log()
+    );
+    assert_eq!(
+        requests_with(&server, "STEER-MSG"),
+        1,
+        "{:#?}",
+        server.log()
+    );
+    let agent_texts: Vec<_> = seen
+        .iter()
+        .filter_map(|n| match n {
+            Notification::ItemCompleted { item, .. } if item.kind == "agentMessage" => {
+                item.text.clone()
+            }
+            _ => None,
+        })
+        .collect();
+    // codex keeps a steer until the model request in flight has answered (here 2.5 s), then
+    // asks again with it in the same turn; that first answer is not shown as an item (0.171.0).
+    // The steered message reaches the model once, and its answer comes once.
+    assert_eq!(
+        agent_texts.last().map(String::as_str),
+        Some("steer done"),
+        "{seen:#?}"
+    );
+    assert_eq!(agent_texts.iter().filter(|t| *t == "steer done").count(), 1);
+    println!(
+        "app-server turn/steer -> model request (mid-request): {:.1} ms; answers in the steered turn: {agent_texts:?}",
+        steer_latency.as_secs_f64() * 1000.0
+    );
+
+    // 3. Latency: turn/start sent → the fake model receives the request, idle codex.
+    let mut latencies = Vec::new();
+    for i in 0..LATENCY_MESSAGES {
+        let marker = format!("LAT-{i:02}");
+        let sent = Instant::now();
+        let turn = client
+            .turn_start(&thread, &format!("{marker} ping"))
+            .unwrap();
+        server
+            .wait_for_entry(|e| e.user_text.contains(&marker), TIMEOUT)
+            .unwrap();
+        latencies.push(sent.elapsed());
+        until(&events, &thread, completed(&turn));
+        assert_eq!(requests_with(&server, &marker), 1);
+    }
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "app-server turn/start -> model request over {LATENCY_MESSAGES} messages: median {:.1} ms, min {:.1} ms, max {:.1} ms",
+        ms(latencies[LATENCY_MESSAGES / 2]),
+        ms(latencies[0]),
+        ms(latencies[LATENCY_MESSAGES - 1]),
+    );
+
+    // 4. Kill the app-server; a new one resumes the thread; one more turn, nothing doubled.
+    drop(client);
+    app.kill();
+    let (_app, client, events) = start(&codex, &env, &repo, &socket, &log);
+    let resumed = client
+        .thread_resume(&ThreadResumeParams {
+            thread_id: thread.clone(),
+            cwd: None,
+            approval_policy: None,
+            sandbox: None,
+        })
+        .unwrap();
+    let turns = resumed["thread"]["turns"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        turns.len(),
+        1 + LATENCY_MESSAGES,
+        "turns after resume: {resumed:#}"
+    );
+    let turn = client.turn_start(&thread, RESUMED).unwrap();
+    let seen = until(&events, &thread, completed(&turn));
+    let Some(Notification::TurnCompleted { turn: done, .. }) = seen.last() else {
+        unreachable!()
+    };
+    assert_eq!(done.status, TurnStatus::Completed, "{seen:#?}");
+    assert_eq!(requests_with(&server, "RESUMED-MSG"), 1);
+    for marker in ["FIRST-MSG", "STEER-MSG", "LAT-00", "LAT-19"] {
+        assert_eq!(
+            requests_with(&server, marker),
+            1,
+            "{marker} doubled or lost"
+        );
+    }
+    // Every model request used up exactly its step, in order: nothing sent twice, none lost.
+    let steps: Vec<_> = server
+        .log()
+        .into_iter()
+        .filter(|e| e.api.is_some())
+        .collect();
+    assert_eq!(steps.len(), 3 + LATENCY_MESSAGES, "{steps:#?}");
+    assert!(steps.iter().all(|e| e.is_step()), "{steps:#?}");
+    assert!(server.unconsumed_steps().is_empty());
+}
+
+/// The human's view: the codex TUI in tmux runs `codex resume THREAD --remote unix://SOCKET`
+/// against the same app-server, and a turn our client starts shows up in it.
+#[test]
+fn codex_tui_on_the_unix_socket_shows_a_turn_duet_started() {
+    let Some(codex) = require_codex() else { return };
+    let (_repo_dir, repo) = git_repo("duet-as-repo-");
+    let script = Script::from_toml_str(
+        r#"
+title = "tui over app-server"
+
+[[step]]
+name = "duet's turn"
+match.user_contains = "TUI-SEEN-MSG"
+reply.text = "TUI-REPLY-MARKER"
+"#,
+    )
+    .unwrap();
+    let server = FakeModelServer::start(script).unwrap();
+    let env = CodexEnv::prepare(&codex, &server.openai_base_url(), &[&repo]).unwrap();
+    let private = tempfile::Builder::new()
+        .prefix("duet-as-")
+        .tempdir()
+        .unwrap();
+    let socket = private.path().join("codex.sock");
+    let log = private.path().join("app-server.log");
+    let (_app, client, events) = start(&codex, &env, &repo, &socket, &log);
+    let thread = client
+        .thread_start(&ThreadStartParams {
+            cwd: repo.display().to_string(),
+            approval_policy: ApprovalPolicy::Never,
+            sandbox: SandboxMode::DangerFullAccess,
+            developer_instructions: None,
+        })
+        .unwrap();
+
+    let mut tmux = duet_testkit::tmux::TmuxServer::new();
+    let mut argv = vec![
+        codex.display().to_string(),
+        "resume".to_owned(),
+        thread.clone(),
+        "--remote".to_owned(),
+        format!("unix://{}", socket.display()),
+    ];
+    argv.extend(env.config_args());
+    let pane = tmux.new_session("tui", &repo, &argv, &env.envs()).unwrap();
+    // The TUI is up once it shows its composer (a pane has no event to await).
+    tmux.wait_for(&pane, TIMEOUT, "see the codex TUI", |s| {
+        s.contains("›") || s.contains("context left") || s.contains("Ask Codex")
+    })
+    .unwrap();
+
+    let turn = client
+        .turn_start(&thread, "TUI-SEEN-MSG from duet")
+        .unwrap();
+    until(&events, &thread, completed(&turn));
+    let screen = tmux
+        .wait_for_text(&pane, "TUI-REPLY-MARKER", TIMEOUT)
+        .unwrap();
+    assert!(screen.contains("TUI-SEEN-MSG"), "{screen}");
+    assert_eq!(
+        requests_with(&server, "TUI-SEEN-MSG"),
+        1,
+        "{:#?}",
+        server.log()
+    );
+}
