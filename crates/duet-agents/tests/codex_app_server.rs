@@ -310,6 +310,11 @@ title = "tui over app-server"
 name = "duet's turn"
 match.user_contains = "TUI-SEEN-MSG"
 reply.text = "TUI-REPLY-MARKER"
+
+[[step]]
+name = "the human's turn"
+match.user_contains = "HUMAN-TYPED-MSG"
+reply.text = "HUMAN-REPLY-MARKER"
 "#,
     )
     .unwrap();
@@ -361,4 +366,30 @@ reply.text = "TUI-REPLY-MARKER"
         "{:#?}",
         server.log()
     );
+
+    // And the other way: a turn the human types into the TUI reaches duet as notifications.
+    tmux.submit_line(
+        &pane,
+        "HUMAN-TYPED-MSG hello",
+        Duration::from_millis(400),
+        TIMEOUT,
+    )
+    .unwrap();
+    let seen = until(&events, &thread, |n| {
+        matches!(n, Notification::TurnCompleted { .. })
+    });
+    assert!(
+        seen.iter()
+            .any(|n| matches!(n, Notification::TurnStarted { .. })),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|n| matches!(n, Notification::ItemCompleted { item, .. }
+            if item.text.as_deref() == Some("HUMAN-REPLY-MARKER"))),
+        "{seen:#?}"
+    );
+    tmux.wait_for_text(&pane, "HUMAN-REPLY-MARKER", TIMEOUT)
+        .unwrap();
+    assert_eq!(requests_with(&server, "HUMAN-TYPED-MSG"), 1);
 }
