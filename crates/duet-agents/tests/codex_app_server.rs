@@ -13,7 +13,7 @@ use duet_agents::codex_app_server::protocol::{
     ThreadStartParams, TurnStatus,
 };
 use duet_agents::codex_app_server::{
-    AppServer, AppServerClient, AppServerCommand, Event, Listen, PolicyAnswer,
+    AppServer, AppServerClient, AppServerCommand, AppServerErrorKind, Event, Listen, PolicyAnswer,
 };
 use duet_testkit::agent_env::CodexEnv;
 use duet_testkit::agents::require_codex;
@@ -226,6 +226,13 @@ fn codex_app_server_delivers_once_steers_and_resumes() {
         steer_latency.as_secs_f64() * 1000.0
     );
 
+    // A steer aimed at a turn that has ended is refused (the caller then starts a turn):
+    // a message is never silently lost in a finished turn.
+    let late = client.turn_steer(&thread, &first_turn, "LATE-STEER never delivered");
+    let err = late.expect_err("a steer of a completed turn must fail");
+    assert!(matches!(err.kind, AppServerErrorKind::Rpc { .. }), "{err}");
+    println!("turn/steer of a completed turn: {err}");
+
     // 3. Latency: turn/start sent → the fake model receives the request, idle codex.
     let mut latencies = Vec::new();
     for i in 0..LATENCY_MESSAGES {
@@ -278,6 +285,7 @@ fn codex_app_server_delivers_once_steers_and_resumes() {
     };
     assert_eq!(done.status, TurnStatus::Completed, "{seen:#?}");
     assert_eq!(requests_with(&server, "RESUMED-MSG"), 1);
+    assert_eq!(requests_with(&server, "LATE-STEER"), 0);
     for marker in ["FIRST-MSG", "STEER-MSG", "LAT-00", "LAT-19"] {
         assert_eq!(
             requests_with(&server, marker),
