@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+use duet_agents::codex_app_server::activity::{Delivery, ThreadActivity};
 use duet_agents::codex_app_server::protocol::{
     ApprovalDecision, ApprovalPolicy, Notification, SandboxMode, ServerRequest, ThreadResumeParams,
     ThreadStartParams, TurnStatus,
@@ -173,20 +174,32 @@ fn codex_app_server_delivers_once_steers_and_resumes() {
         &thread,
         |n| matches!(n, Notification::TurnStarted { turn, .. } if turn.id == first_turn),
     );
-    assert!(!seen.is_empty());
+    let mut activity = ThreadActivity::default();
+    seen.iter().for_each(|n| activity.apply(n));
     server
         .wait_for_entry(|e| e.user_text.contains("FIRST-MSG"), TIMEOUT)
         .unwrap();
 
-    // 2. turn/steer while that turn runs (the fake model takes 2.5 s to answer it).
+    // 2. turn/steer while that turn runs (the fake model takes 2.5 s to answer it): the
+    // notifications alone say codex is mid-turn, and in which turn.
+    let Delivery::Steer { turn_id } = activity.delivery(&thread) else {
+        panic!("codex is mid-turn: {activity:?}")
+    };
+    assert_eq!(turn_id, first_turn);
     let steer_sent = Instant::now();
-    let steered = client.turn_steer(&thread, &first_turn, STEER).unwrap();
+    let steered = client.turn_steer(&thread, &turn_id, STEER).unwrap();
     assert_eq!(steered, first_turn, "a steer joins the running turn");
     server
         .wait_for_entry(|e| e.user_text.contains("STEER-MSG"), TIMEOUT)
         .unwrap();
     let steer_latency = steer_sent.elapsed();
     let seen = until(&events, &thread, completed(&first_turn));
+    seen.iter().for_each(|n| activity.apply(n));
+    assert_eq!(
+        activity.delivery(&thread),
+        Delivery::Start,
+        "idle after turn/completed"
+    );
     let Some(Notification::TurnCompleted { turn, .. }) = seen.last() else {
         unreachable!()
     };

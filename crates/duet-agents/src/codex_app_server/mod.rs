@@ -2,6 +2,7 @@
 //! folder, or on stdio), the `initialize` handshake, the thread / turn requests duet needs, and
 //! a typed stream of notifications and server requests (approvals answered by a policy).
 //!
+//! - [`activity`]: the running turn per thread, from notifications; start or steer.
 //! - [`protocol`]: the messages as serde types and the pure decoding ([`protocol::decode`]).
 //! - [`ws`]: the minimal WebSocket framing codex uses on its unix socket.
 //!
@@ -9,6 +10,7 @@
 //! request and everything else to an unbounded channel (a dropped `turn/completed` would leave
 //! duet believing codex busy forever, so nothing is dropped; the consumer drains it).
 
+pub mod activity;
 pub mod protocol;
 pub mod ws;
 
