@@ -32,11 +32,11 @@ impl ThreadActivity {
             Notification::TurnStarted { thread_id, turn } => {
                 self.running.insert(thread_id.clone(), turn.id.clone());
             }
-            Notification::TurnCompleted { thread_id, turn } => {
-                // A late completion of an older turn must not hide the one running now.
-                if self.running.get(thread_id) == Some(&turn.id) {
-                    self.running.remove(thread_id);
-                }
+            // A late completion of an older turn must not hide the one running now.
+            Notification::TurnCompleted { thread_id, turn }
+                if self.running.get(thread_id) == Some(&turn.id) =>
+            {
+                self.running.remove(thread_id);
             }
             Notification::ThreadStatusChanged { thread_id, status } => match status {
                 ThreadStatus::Idle | ThreadStatus::NotLoaded | ThreadStatus::SystemError => {
