@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use duet_agents::codex_app_server::activity::{Delivery, ThreadActivity};
 use duet_agents::codex_app_server::protocol::{
     ApprovalDecision, ApprovalPolicy, Notification, SandboxMode, ServerRequest, ThreadResumeParams,
-    ThreadStartParams, TurnStatus,
+    ThreadStartParams, ThreadStatus, TurnStatus,
 };
 use duet_agents::codex_app_server::{
     AppServer, AppServerClient, AppServerCommand, AppServerErrorKind, Event, Listen, PolicyAnswer,
@@ -413,4 +413,115 @@ reply.text = "HUMAN-REPLY-MARKER"
     tmux.wait_for_text(&pane, "HUMAN-REPLY-MARKER", TIMEOUT)
         .unwrap();
     assert_eq!(requests_with(&server, "HUMAN-TYPED-MSG"), 1);
+}
+
+/// An approval request from the real CLI: the policy defers it (a human decides), the thread
+/// says it waits on approval, and the answer sent later lets the command run.
+#[test]
+fn codex_app_server_approval_waits_for_a_deferred_answer() {
+    let Some(codex) = require_codex() else { return };
+    let (_repo_dir, repo) = git_repo("duet-as-repo-");
+    let script = Script::from_toml_str(
+        r#"
+title = "approval"
+
+[[step]]
+name = "wants to run a command"
+match.user_contains = "RUN-IT"
+reply.tool_calls = [{ name = "exec_command", input = { cmd = "touch approved.txt && echo touched-ok" } }]
+
+[[step]]
+name = "after the command"
+match.tool_result = { name = "exec_command", contains = "touched-ok" }
+reply.text = "ran it"
+"#,
+    )
+    .unwrap();
+    let server = FakeModelServer::start(script).unwrap();
+    let env = CodexEnv::prepare(&codex, &server.openai_base_url(), &[&repo]).unwrap();
+    let private = tempfile::Builder::new()
+        .prefix("duet-as-")
+        .tempdir()
+        .unwrap();
+    let socket = private.path().join("codex.sock");
+    let log = private.path().join("app-server.log");
+    let command = AppServerCommand {
+        program: codex.clone(),
+        args: env.config_args(),
+        env: env
+            .envs()
+            .into_iter()
+            .chain(GIT_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect(),
+        cwd: repo.clone(),
+        listen: Listen::Unix(socket),
+        stderr_log: Some(log),
+        timeout: TIMEOUT,
+    };
+    let (_app, client, events) =
+        AppServer::start(&command, duet_agents::codex_app_server::defer_all()).unwrap();
+    let thread = client
+        .thread_start(&ThreadStartParams {
+            cwd: repo.display().to_string(),
+            approval_policy: ApprovalPolicy::Untrusted,
+            sandbox: SandboxMode::DangerFullAccess,
+            developer_instructions: None,
+        })
+        .unwrap();
+    let turn = client.turn_start(&thread, "RUN-IT please").unwrap();
+
+    // The deferred request arrives as an event, with the command a human would be shown.
+    let deadline = Instant::now() + TIMEOUT;
+    let mut waiting_flagged = false;
+    let (id, request) = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left).expect("an approval request") {
+            Event::ServerRequest { id, request } => break (id, request),
+            Event::Notification(Notification::ThreadStatusChanged {
+                status: ThreadStatus::Active { active_flags },
+                ..
+            }) if active_flags.iter().any(|f| f == "waitingOnApproval") => {
+                waiting_flagged = true;
+            }
+            Event::Closed => panic!("closed"),
+            _ => {}
+        }
+    };
+    let ServerRequest::CommandApproval {
+        thread_id,
+        turn_id,
+        command,
+        ..
+    } = &request
+    else {
+        panic!("not a command approval: {request:?}")
+    };
+    assert_eq!((thread_id, turn_id), (&thread, &turn));
+    assert!(
+        command
+            .as_deref()
+            .unwrap_or("")
+            .contains("touch approved.txt"),
+        "{request:?}"
+    );
+    assert!(!repo.join("approved.txt").exists(), "ran before approval");
+
+    client
+        .answer(&id, Ok(ApprovalDecision::Accept.to_result()))
+        .unwrap();
+    let seen = until(&events, &thread, completed(&turn));
+    let waiting_flagged = waiting_flagged
+        || seen.iter().any(|n| {
+            matches!(n, Notification::ThreadStatusChanged { status: ThreadStatus::Active { active_flags }, .. }
+                if active_flags.iter().any(|f| f == "waitingOnApproval"))
+        });
+    assert!(
+        waiting_flagged,
+        "thread/status/changed flags waitingOnApproval: {seen:#?}"
+    );
+    assert!(
+        repo.join("approved.txt").exists(),
+        "the approved command ran"
+    );
+    assert!(server.unconsumed_steps().is_empty(), "{:#?}", server.log());
 }
