@@ -234,6 +234,17 @@ fn codex_app_server_delivers_once_steers_and_resumes() {
         "{seen:#?}"
     );
     assert_eq!(agent_texts.iter().filter(|t| *t == "steer done").count(), 1);
+    // The steered message shows as a user message item of the same turn, once (what confirms
+    // its delivery to duet).
+    let steered_items = seen
+        .iter()
+        .filter(|n| {
+            matches!(n, Notification::ItemStarted { turn_id, item, .. }
+                if *turn_id == first_turn && item.kind == "userMessage"
+                    && item.text.as_deref() == Some(STEER))
+        })
+        .count();
+    assert_eq!(steered_items, 1, "{seen:#?}");
     println!(
         "app-server turn/steer -> model request (mid-request): {:.1} ms; answers in the steered turn: {agent_texts:?}",
         steer_latency.as_secs_f64() * 1000.0

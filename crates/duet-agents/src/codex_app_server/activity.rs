@@ -4,7 +4,9 @@
 //!
 //! The choice can race the turn's end: codex refuses a steer whose `expectedTurnId` is no
 //! longer running ("no active turn to steer"), and the caller then starts a turn instead, so a
-//! message is neither lost nor delivered twice.
+//! message is neither lost nor delivered twice. The other way round is safe too: a
+//! `turn/start` sent while a turn has just begun joins that turn (codex 0.171.0 answers with the
+//! running turn's id, see `docs/codex-app-server.md`).
 
 use std::collections::HashMap;
 
