@@ -329,7 +329,8 @@ fn codex_app_server_delivers_once_steers_and_resumes() {
 }
 
 /// The human's view: the codex TUI in tmux runs `codex resume THREAD --remote unix://SOCKET`
-/// against the same app-server, and a turn our client starts shows up in it.
+/// against the same app-server; it shows duet's earlier turn, a turn duet starts while it
+/// watches, and a line the human types reaches duet as notifications.
 #[test]
 fn codex_tui_on_the_unix_socket_shows_a_turn_duet_started() {
     let Some(codex) = require_codex() else { return };
@@ -339,9 +340,14 @@ fn codex_tui_on_the_unix_socket_shows_a_turn_duet_started() {
 title = "tui over app-server"
 
 [[step]]
-name = "duet's turn"
+name = "duet's first turn (the brief)"
 match.user_contains = "TUI-SEEN-MSG"
 reply.text = "TUI-REPLY-MARKER"
+
+[[step]]
+name = "duet's turn while the TUI watches"
+match.user_contains = "LIVE-MSG"
+reply.text = "LIVE-REPLY-MARKER"
 
 [[step]]
 name = "the human's turn"
@@ -367,9 +373,20 @@ reply.text = "HUMAN-REPLY-MARKER"
             developer_instructions: None,
         })
         .unwrap();
+    // `codex resume ID` finds a thread only once it is saved, which is at its first turn
+    // ("No saved session found with ID ..." before): duet's brief comes first.
+    let turn = client
+        .turn_start(&thread, "TUI-SEEN-MSG from duet")
+        .unwrap();
+    until(&events, &thread, completed(&turn));
 
     let mut tmux = duet_testkit::tmux::TmuxServer::new();
+    // The TUI's stderr goes to a file: a TUI that exits clears its screen.
+    let tui_log = private.path().join("tui.log");
     let mut argv = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("exec \"$0\" \"$@\" 2>>'{}'", tui_log.display()),
         codex.display().to_string(),
         "resume".to_owned(),
         thread.clone(),
@@ -378,26 +395,25 @@ reply.text = "HUMAN-REPLY-MARKER"
     ];
     argv.extend(env.config_args());
     let pane = tmux.new_session("tui", &repo, &argv, &env.envs()).unwrap();
-    // The TUI is up once it shows its composer (a pane has no event to await).
-    tmux.wait_for(&pane, TIMEOUT, "see the codex TUI", |s| {
-        s.contains("›") || s.contains("context left") || s.contains("Ask Codex")
-    })
-    .unwrap();
-
-    let turn = client
-        .turn_start(&thread, "TUI-SEEN-MSG from duet")
-        .unwrap();
-    until(&events, &thread, completed(&turn));
-    let screen = tmux
-        .wait_for_text(&pane, "TUI-REPLY-MARKER", TIMEOUT)
-        .unwrap();
+    let wait_pane = |needle: &str| {
+        tmux.wait_for_text(&pane, needle, TIMEOUT)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{e:?}\nTUI stderr: {}\napp-server stderr: {}",
+                    std::fs::read_to_string(&tui_log).unwrap_or_default(),
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
+    };
+    // The resumed TUI shows the thread so far.
+    let screen = wait_pane("TUI-REPLY-MARKER");
     assert!(screen.contains("TUI-SEEN-MSG"), "{screen}");
-    assert_eq!(
-        requests_with(&server, "TUI-SEEN-MSG"),
-        1,
-        "{:#?}",
-        server.log()
-    );
+
+    // A turn duet starts now shows up live.
+    let turn = client.turn_start(&thread, "LIVE-MSG from duet").unwrap();
+    until(&events, &thread, completed(&turn));
+    let screen = wait_pane("LIVE-REPLY-MARKER");
+    assert!(screen.contains("LIVE-MSG"), "{screen}");
 
     // And the other way: a turn the human types into the TUI reaches duet as notifications.
     tmux.submit_line(
@@ -421,9 +437,11 @@ reply.text = "HUMAN-REPLY-MARKER"
             if item.text.as_deref() == Some("HUMAN-REPLY-MARKER"))),
         "{seen:#?}"
     );
-    tmux.wait_for_text(&pane, "HUMAN-REPLY-MARKER", TIMEOUT)
-        .unwrap();
-    assert_eq!(requests_with(&server, "HUMAN-TYPED-MSG"), 1);
+    wait_pane("HUMAN-REPLY-MARKER");
+    for marker in ["TUI-SEEN-MSG", "LIVE-MSG", "HUMAN-TYPED-MSG"] {
+        assert_eq!(requests_with(&server, marker), 1, "{:#?}", server.log());
+    }
+    assert!(server.unconsumed_steps().is_empty());
 }
 
 /// An approval request from the real CLI: the policy defers it (a human decides), the thread
@@ -535,4 +553,59 @@ reply.text = "ran it"
         "the approved command ran"
     );
     assert!(server.unconsumed_steps().is_empty(), "{:#?}", server.log());
+}
+
+/// The stdio transport (for a codex whose unix listener cannot be used): one turn.
+#[test]
+fn codex_app_server_runs_a_turn_over_stdio() {
+    let Some(codex) = require_codex() else { return };
+    let (_repo_dir, repo) = git_repo("duet-as-repo-");
+    let script = Script::from_toml_str(
+        "title = \"stdio\"\n[[step]]\nmatch.user_contains = \"STDIO-MSG\"\nreply.text = \"stdio done\"\n",
+    )
+    .unwrap();
+    let server = FakeModelServer::start(script).unwrap();
+    let env = CodexEnv::prepare(&codex, &server.openai_base_url(), &[&repo]).unwrap();
+    let command = AppServerCommand {
+        program: codex.clone(),
+        args: env.config_args(),
+        env: env
+            .envs()
+            .into_iter()
+            .chain(GIT_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect(),
+        cwd: repo.clone(),
+        listen: Listen::Stdio,
+        stderr_log: None,
+        timeout: TIMEOUT,
+    };
+    let (mut app, client, events) = AppServer::start(&command, policy()).unwrap();
+    let thread = client
+        .thread_start(&ThreadStartParams {
+            cwd: repo.display().to_string(),
+            approval_policy: ApprovalPolicy::Never,
+            sandbox: SandboxMode::DangerFullAccess,
+            developer_instructions: None,
+        })
+        .unwrap();
+    let turn = client.turn_start(&thread, "STDIO-MSG hi").unwrap();
+    let seen = until(&events, &thread, completed(&turn));
+    assert!(
+        seen.iter()
+            .any(|n| matches!(n, Notification::ItemCompleted { item, .. }
+            if item.text.as_deref() == Some("stdio done"))),
+        "{seen:#?}"
+    );
+    assert_eq!(requests_with(&server, "STDIO-MSG"), 1);
+    app.stop(Duration::from_secs(5));
+    // The server is gone: the stream says so, and requests fail instead of hanging.
+    while !matches!(events.recv_timeout(TIMEOUT), Ok(Event::Closed) | Err(_)) {}
+    let err = client.turn_start(&thread, "after the end").unwrap_err();
+    assert!(
+        matches!(
+            err.kind,
+            AppServerErrorKind::Io | AppServerErrorKind::Closed
+        ),
+        "{err}"
+    );
 }

@@ -555,9 +555,18 @@ impl AppServerClient {
 
 impl Drop for AppServerClient {
     fn drop(&mut self) {
-        // The reader ends when the server closes the connection; do not wait for it here (a
-        // server that stays up keeps it open), it holds nothing but channel ends.
-        drop(self.reader.take());
+        // On a socket, shutting it down ends the reader thread (the server may well stay up
+        // for another client); then it can be joined. On stdio the pipes close when the
+        // server exits, which is its owner's business: the thread is left to end then.
+        let socket = match &*self.writer.lock().unwrap() {
+            Writer::Ws(ws) => ws.shutdown().is_ok(),
+            Writer::Stdio(_) => false,
+        };
+        if let Some(reader) = self.reader.take()
+            && socket
+        {
+            let _ = reader.join();
+        }
     }
 }
 

@@ -96,6 +96,11 @@ impl WsWriter {
         self.send(0xA, payload)
     }
 
+    /// Ends the connection both ways (the reading half then sees the end).
+    pub fn shutdown(&self) -> io::Result<()> {
+        self.stream.shutdown(std::net::Shutdown::Both)
+    }
+
     fn send(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
         let frame = encode_frame(opcode, payload, mask_key());
         self.stream.write_all(&frame)?;
