@@ -609,3 +609,92 @@ fn codex_app_server_runs_a_turn_over_stdio() {
         "{err}"
     );
 }
+
+/// A steer while codex runs a command waits for the command, then goes out with its result in
+/// the same turn's next model request.
+#[test]
+fn codex_app_server_steer_during_a_command_rides_with_its_result() {
+    let Some(codex) = require_codex() else { return };
+    let (_repo_dir, repo) = git_repo("duet-as-repo-");
+    let script = Script::from_toml_str(
+        r#"
+title = "steer during a tool"
+
+[[step]]
+name = "runs a slow command"
+match.user_contains = "TOOL-FIRST"
+reply.tool_calls = [{ name = "exec_command", input = { cmd = "sleep 2 && echo slept-ok" } }]
+
+# The request after the command carries its output and then the steered message (so it does
+# not *end* with a tool result, which is what `match.tool_result` looks at).
+[[step]]
+name = "the result and the steer together"
+match.user_contains = "TOOL-STEER"
+reply.text = "both seen"
+"#,
+    )
+    .unwrap();
+    let server = FakeModelServer::start(script).unwrap();
+    let env = CodexEnv::prepare(&codex, &server.openai_base_url(), &[&repo]).unwrap();
+    let private = tempfile::Builder::new()
+        .prefix("duet-as-")
+        .tempdir()
+        .unwrap();
+    let socket = private.path().join("codex.sock");
+    let log = private.path().join("app-server.log");
+    let (_app, client, events) = start(&codex, &env, &repo, &socket, &log);
+    let thread = client
+        .thread_start(&ThreadStartParams {
+            cwd: repo.display().to_string(),
+            approval_policy: ApprovalPolicy::Never,
+            sandbox: SandboxMode::DangerFullAccess,
+            developer_instructions: None,
+        })
+        .unwrap();
+    let turn = client.turn_start(&thread, "TOOL-FIRST go").unwrap();
+    // Steer once the command runs (its item has started).
+    until(
+        &events,
+        &thread,
+        |n| matches!(n, Notification::ItemStarted { item, .. } if item.kind == "commandExecution"),
+    );
+    let sent = Instant::now();
+    assert_eq!(
+        client.turn_steer(&thread, &turn, "TOOL-STEER too").unwrap(),
+        turn
+    );
+    let seen = until(&events, &thread, completed(&turn));
+    println!(
+        "turn/steer during a 2 s command -> turn completed: {:.0} ms",
+        sent.elapsed().as_secs_f64() * 1000.0
+    );
+    assert!(
+        seen.iter()
+            .any(|n| matches!(n, Notification::ItemCompleted { item, .. }
+            if item.text.as_deref() == Some("both seen"))),
+        "{seen:#?}"
+    );
+    // Two model requests in all: the steer did not cut the command short or add a request.
+    let requests: Vec<_> = server
+        .log()
+        .into_iter()
+        .filter(|e| e.api.is_some())
+        .collect();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    assert!(server.unconsumed_steps().is_empty(), "{:#?}", server.log());
+    let command_done = seen
+        .iter()
+        .position(|n| matches!(n, Notification::ItemCompleted { item, .. } if item.kind == "commandExecution"))
+        .expect("the command completed");
+    let steer_item = seen
+        .iter()
+        .position(|n| {
+            matches!(n, Notification::ItemStarted { item, .. }
+            if item.kind == "userMessage" && item.text.as_deref() == Some("TOOL-STEER too"))
+        })
+        .expect("the steered message as an item");
+    assert!(
+        command_done < steer_item,
+        "taken in after the command: {seen:#?}"
+    );
+}
