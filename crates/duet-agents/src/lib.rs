@@ -5,10 +5,13 @@
 //!   (`duet.toml`) and a [`LaunchContext`] (MCP bridge, hooks / notify, prompts, session).
 //! - [`hook_event`]: [`parse_claude_hook`] / [`parse_codex_notify`] turn the JSON the CLIs hand
 //!   to hooks into typed [`AgentSignal`]s.
+//! - [`codex_app_server`]: a JSON-RPC client for `codex app-server` (threads, turns, steering,
+//!   typed notifications, approvals by policy).
 //! - [`tmux`]: [`TmuxRuntime`], one tmux session per task with the worker and reviewer panes.
 //! - [`toml_value`]: a small TOML value encoder for codex `-c key=value` overrides.
 
 pub mod adapter;
+pub mod codex_app_server;
 pub mod hook_event;
 pub mod tmux;
 pub mod toml_value;
