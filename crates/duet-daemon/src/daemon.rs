@@ -545,6 +545,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 .commit_with_snapshot(&events, task, &snapshot)
                 .map_err(store_err)?;
             slot.last_snapshot = snapshot;
+            duet_pair::failpoint::committed(&events);
         }
         let mut finished = false;
         for action in actions {

@@ -62,6 +62,7 @@ impl MergeEdge<'_> {
                     // Landed all the same; what is kept is said, never removed by force.
                     tracing::warn!("task {task_id}: landed, but cleanup refused: {err}");
                 }
+                duet_pair::failpoint!("merge-cleaned-up");
                 Vec::new()
             }
             _ => Vec::new(),
@@ -80,15 +81,18 @@ impl MergeEdge<'_> {
             approval: approval.as_deref(),
         };
         match build_candidate(self.repo, &spec) {
-            Ok(Built::Candidate(candidate)) => QueueEvent::CandidateBuilt {
-                task_id: task_id.to_owned(),
-                commits: candidate.commits,
-                candidate: CandidateRef {
-                    sha: candidate.sha,
-                    base_sha: candidate.base_sha,
-                    source_sha: candidate.source_sha,
-                },
-            },
+            Ok(Built::Candidate(candidate)) => {
+                duet_pair::failpoint!("merge-candidate-built");
+                QueueEvent::CandidateBuilt {
+                    task_id: task_id.to_owned(),
+                    commits: candidate.commits,
+                    candidate: CandidateRef {
+                        sha: candidate.sha,
+                        base_sha: candidate.base_sha,
+                        source_sha: candidate.source_sha,
+                    },
+                }
+            }
             Ok(Built::Conflict(conflict)) => QueueEvent::CandidateConflict {
                 task_id: task_id.to_owned(),
                 files: conflict.files,
@@ -104,25 +108,28 @@ impl MergeEdge<'_> {
     fn advance(&self, task_id: &str, expected_old: &str, new: &str) -> QueueEvent {
         let message = format!("duet: land {task_id}");
         match advance_base(self.repo, &self.base, expected_old, new, &message) {
-            Ok(Advance::Advanced { .. }) => QueueEvent::BaseAdvanced {
-                task_id: task_id.to_owned(),
-                sha: new.to_owned(),
-                landed_files: files_between(self.repo, expected_old, new).unwrap_or_default(),
-                working: self
-                    .working
-                    .iter()
-                    .filter(|id| id.as_str() != task_id)
-                    .map(|id| WorkingBranch {
-                        task_id: id.clone(),
-                        changed_files: changed_files(
-                            self.repo,
-                            &self.base,
-                            &self.manager.branch_name(id),
-                        )
-                        .unwrap_or_default(),
-                    })
-                    .collect(),
-            },
+            Ok(Advance::Advanced { .. }) => {
+                duet_pair::failpoint!("merge-base-moved");
+                QueueEvent::BaseAdvanced {
+                    task_id: task_id.to_owned(),
+                    sha: new.to_owned(),
+                    landed_files: files_between(self.repo, expected_old, new).unwrap_or_default(),
+                    working: self
+                        .working
+                        .iter()
+                        .filter(|id| id.as_str() != task_id)
+                        .map(|id| WorkingBranch {
+                            task_id: id.clone(),
+                            changed_files: changed_files(
+                                self.repo,
+                                &self.base,
+                                &self.manager.branch_name(id),
+                            )
+                            .unwrap_or_default(),
+                        })
+                        .collect(),
+                }
+            }
             Ok(Advance::Moved { now }) => QueueEvent::BaseMoved {
                 task_id: task_id.to_owned(),
                 now,
@@ -167,6 +174,7 @@ pub fn run_ci(repo: &Repo, ci: &CiConfig, task_id: &str, sha: &str) -> QueueEven
         sha: sha.to_owned(),
         excerpt,
     };
+    duet_pair::failpoint!("merge-ci-started");
     let Some(command) = ci.command.as_deref() else {
         return QueueEvent::CiPassed {
             task_id: task_id.to_owned(),

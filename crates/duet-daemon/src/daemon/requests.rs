@@ -117,11 +117,13 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .as_deref()
             .and_then(|t| slot.controller.seats.iter().find(|s| s.token == t))
             .map(|s| s.role);
+        duet_pair::failpoint!("request-read");
         let is_hook = matches!(request.body, RequestBody::Hook { .. });
         let before = role.map(|r| slot.controller.state.mailbox.target(r));
         let actions = slot
             .controller
             .on_request(conn, request, git.as_ref(), now());
+        duet_pair::failpoint!("decision-made");
         if let (true, Some(role), Some(before)) = (is_hook, role, before) {
             let after = slot.controller.state.mailbox.target(role);
             slot.hook_moved(role, before, after);
