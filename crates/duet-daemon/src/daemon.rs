@@ -29,6 +29,7 @@ use crate::status::Publisher;
 use crate::{DaemonError, DaemonErrorKind, DaemonProgress, DaemonSetup, RunSummary};
 
 mod ci;
+mod dead_panes;
 mod merge;
 mod pr;
 mod recovery;
@@ -472,6 +473,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     }
 
     fn on_tick(&mut self) -> Result<(), DaemonError> {
+        self.notice_dead_panes()?;
         let tasks: Vec<String> = self.pairs.keys().cloned().collect();
         for task in tasks {
             self.look_at_watched_panes(&task)?;

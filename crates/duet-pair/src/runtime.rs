@@ -74,6 +74,21 @@ pub trait AgentRuntime: Send + Sync + std::fmt::Debug {
 
     fn presence(&self, agent: &str) -> AgentPresence;
 
+    /// Of `agents`, those whose process has exited, with its exit code and signal: one look
+    /// for all of them, so the engine can ask every second (an agent whose wrapper was killed
+    /// never reports its own exit).
+    fn exited(&self, agents: &[String]) -> Vec<(String, Option<i32>, Option<i32>)> {
+        agents
+            .iter()
+            .filter_map(|agent| match self.presence(agent) {
+                AgentPresence::Exited { exit_code, signal } => {
+                    Some((agent.clone(), exit_code, signal))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The label a human sees on the agent (task, role, agent, state).
     fn set_title(&self, agent: &str, title: &str);
 
@@ -150,6 +165,18 @@ impl AgentRuntime for TmuxRuntime {
             }
             Err(_) => AgentPresence::Unknown,
         }
+    }
+
+    fn exited(&self, agents: &[String]) -> Vec<(String, Option<i32>, Option<i32>)> {
+        self.dead_panes()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(pane, _)| agents.contains(pane))
+            .filter_map(|(pane, state)| match state {
+                PaneState::Dead { exit_code, signal } => Some((pane, exit_code, signal)),
+                PaneState::Running { .. } => None,
+            })
+            .collect()
     }
 
     fn set_title(&self, agent: &str, title: &str) {

@@ -91,7 +91,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 controller.state.mailbox.target(role),
                 TargetStatus::Busy | TargetStatus::Prompted { .. } | TargetStatus::Starting
             )
-            .then(|| IdleWatch::new(clock, None))
+            .then(|| IdleWatch::adopted(clock, None))
         });
         if runtime.pair_exists(&snapshot.session_name) {
             // Agents that died while no daemon was watching start again, resumed (or afresh
@@ -292,6 +292,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             }
             let mut nudge = slot.watches[index].take().and_then(|w| w.nudge);
             tracing::debug!("task {task}: the {role} is at rest (seen in its pane)");
+            crate::idle_watch::requeue_typed(task, role, &mut slot.controller);
             let mut reasked = false;
             if nudge.as_deref().is_some_and(is_review_reask) {
                 // Asked again only while the review still waits for this verdict (the bridge's
