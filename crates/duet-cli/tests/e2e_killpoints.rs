@@ -21,6 +21,21 @@ use support::{RUN_TIMEOUT, RunWorld, backlog, count, describe, is_in, plain_step
 /// How long a killed daemon's first run may take to reach its failpoint (or finish).
 const FIRST_RUN_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// Later hits of the points whose first hit comes early in the run (at the pair's start):
+/// the review request's hand-over to the reviewer, the verdict's to the worker, the answers to
+/// the tool calls.
+const LATER_HITS: &[&str] = &[
+    "decision-made@5",
+    "decision-made@10",
+    "answer-sent@6",
+    "answer-sent@12",
+    "delivery-typed@2",
+    "delivery-typed@3",
+    "delivery-confirmed@2",
+    "delivery-confirmed@3",
+    "ci-run-event@2",
+];
+
 /// One kill point's outcome, a row of the table.
 struct Row {
     point: String,
@@ -163,13 +178,19 @@ fn processes_naming(needles: &[&str]) -> Vec<String> {
 fn kill_at(point: &str) -> Option<Row> {
     let started = Instant::now();
     let world = RunWorld::start(&format!("kp-{point}"), &backlog(&[("a", &[])]), 1, script)?;
+    // A CI command (passing at once) so the pair's CI and the merge queue's CI steps run.
+    world.write_config(
+        "base_branch = \"main\"\nmax_parallel = 1\n[roles]\nworker = \"claude\"\nreviewer = \"codex\"\n\
+         [ci]\ncommand = \"true\"\n",
+    );
     let run = ["--exit-when-done"];
-    let spec = format!("{point}=abort");
+    let (name, nth) = point.split_once('@').unwrap_or((point, "1"));
+    let spec = format!("{name}=abort@{nth}");
     let first = world
         .spawn_run_with_env(&run, &[("DUET_FAILPOINTS", &spec)])
         .wait(FIRST_RUN_TIMEOUT);
     let killed =
-        first.signal == Some(6) && first.stderr.contains(&format!("failpoint {point} reached"));
+        first.signal == Some(6) && first.stderr.contains(&format!("failpoint {name} reached"));
     if !killed {
         eprintln!("{point}: not reached; the first run ended with {first:?}");
     }
@@ -267,6 +288,7 @@ fn every_kill_point_is_survived() {
     let points: Vec<&str> = duet_pair::failpoint::NAMES
         .iter()
         .copied()
+        .chain(LATER_HITS.iter().copied())
         .filter(|p| {
             only.as_deref()
                 .is_none_or(|o| o.split(',').any(|x| x == *p))

@@ -19,7 +19,7 @@ use duet_core::lifecycle::merge_queue::{
 };
 use duet_git::land::{
     Advance, Built, CandidateSpec, LandStrategy, ScratchWorktree, advance_base, build_candidate,
-    changed_files, cleanup_landed, files_between,
+    changed_files, cleanup_landed, files_between, landed_commits,
 };
 use duet_git::{Repo, WorktreeManager};
 
@@ -80,6 +80,9 @@ impl MergeEdge<'_> {
             title: &title,
             approval: approval.as_deref(),
         };
+        if let Some(landed) = self.landed_and_cleaned_up(task_id, &branch) {
+            return landed;
+        }
         match build_candidate(self.repo, &spec) {
             Ok(Built::Candidate(candidate)) => {
                 duet_pair::failpoint!("merge-candidate-built");
@@ -103,6 +106,30 @@ impl MergeEdge<'_> {
                 message: err.to_string(),
             },
         }
+    }
+
+    /// An engine killed after it moved the base and cleaned up, before it stored the task as
+    /// merged, finds the branch gone and the task's commits on the base: a candidate of no
+    /// commits (the base holds the change), which the queue takes as landed.
+    fn landed_and_cleaned_up(&self, task_id: &str, branch: &str) -> Option<QueueEvent> {
+        if self.repo.branch_exists(branch).unwrap_or(true) {
+            return None;
+        }
+        let landed = landed_commits(self.repo, &self.base, task_id, 10_000).ok()?;
+        let tip = landed.first()?.clone();
+        tracing::info!(
+            "task {task_id}: its branch is gone and it is on `{}` already: landed",
+            self.base
+        );
+        Some(QueueEvent::CandidateBuilt {
+            task_id: task_id.to_owned(),
+            commits: 0,
+            candidate: CandidateRef {
+                sha: tip.clone(),
+                base_sha: tip.clone(),
+                source_sha: tip,
+            },
+        })
     }
 
     fn advance(&self, task_id: &str, expected_old: &str, new: &str) -> QueueEvent {

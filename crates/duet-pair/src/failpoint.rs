@@ -23,6 +23,8 @@ pub const NAMES: &[&str] = &[
     "delivery-typed",
     // A delivery confirmed (the agent's turn seen) and its `MessageDelivered` committed.
     "delivery-confirmed",
+    // A pair's CI run reported (started or finished) to the engine; not yet applied.
+    "ci-run-event",
     // The merge queue built a candidate commit; nothing landed yet.
     "merge-candidate-built",
     // The merge queue's CI run on a candidate is about to start.

@@ -215,6 +215,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         self.tokens.insert(new_token, task.to_string());
         let setup = self.setup;
         let slot = self.pairs.get_mut(task).expect("live pair");
+        let resume_failed = duet_pair::launch::forget_failed_resume(&mut slot.controller, role);
         let resumed = slot.controller.resume_session(role).is_some();
         let place = launch_place(setup, &slot.session_name, &slot.worktree, &socket);
         let pane = slot.panes.pane(role).to_string();
@@ -252,6 +253,8 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         )?;
         let how = if resumed {
             "its conversation resumed"
+        } else if resume_failed {
+            "afresh with its brief (resuming its conversation had failed)"
         } else {
             "afresh (its brief had not reached it)"
         };
