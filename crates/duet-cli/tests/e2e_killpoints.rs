@@ -315,3 +315,68 @@ fn every_kill_point_is_survived() {
         "kill points not survived:\n{table}"
     );
 }
+
+/// Seconds since midnight UTC of a log line's RFC 3339 timestamp (`2026-12-02T01:52:14.28Z ...`).
+fn seconds_of_day(line: &str) -> Option<f64> {
+    let time = line.get(11..)?.split(['Z', ' ']).next()?;
+    let mut parts = time.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// Nothing waits after a restart: the daemon dies right after storing the reviewer's verdict
+/// (the approval queued for the worker, which is at rest, and never typed); the new daemon
+/// adopts the pair and the approval reaches the worker's model within 2 s of its start.
+#[test]
+fn a_message_queued_for_an_agent_at_rest_reaches_its_model_within_2s_of_the_restart() {
+    let Some(world) = RunWorld::start("kp-latency", &backlog(&[("a", &[])]), 1, script) else {
+        return;
+    };
+    let run = ["--exit-when-done"];
+    let first = world
+        .spawn_run_with_env(&run, &[("DUET_FAILPOINTS", "verdict-committed=abort")])
+        .wait(FIRST_RUN_TIMEOUT);
+    assert_eq!(first.signal, Some(6), "{first:?}");
+    let mut second = world.spawn_run(&run);
+    let pid = second.pid();
+    world
+        .server
+        .wait_for_entry(
+            |e| {
+                e.is_step()
+                    && e.scope.as_deref() == Some("a-worker")
+                    && e.user_text.contains("The reviewer approved")
+            },
+            support::STEP_TIMEOUT,
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "the approval never reached the worker: {e}\n{}",
+                world.log()
+            )
+        });
+    let reached = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        % 86_400.0;
+    let log = world.log();
+    let started = log
+        .lines()
+        .find(|l| l.contains(&format!("daemon {pid} started")))
+        .and_then(seconds_of_day)
+        .unwrap_or_else(|| panic!("no start line of daemon {pid} in\n{log}"));
+    let latency = (reached - started).rem_euclid(86_400.0);
+    println!(
+        "the queued approval reached the worker's model {latency:.2} s after the new daemon started"
+    );
+    assert!(
+        latency <= 2.0,
+        "the queued approval reached the worker {latency:.2} s after the restart\n{log}"
+    );
+    let finished = second.wait(RUN_TIMEOUT);
+    assert_eq!(finished.code, Some(0), "{finished:?}");
+    assert_eq!(exactly_once(&world.events()), Ok(()));
+}
