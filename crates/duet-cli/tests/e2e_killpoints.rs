@@ -84,8 +84,16 @@ fn exactly_once(events: &[EventRecord]) -> Result<(), String> {
             .iter()
             .filter(|r| matches!(&r.event, Event::Note { text } if text.starts_with(&prefix)))
             .count();
-        if (delivered, handed) != (1, 1) {
-            problems.push(format!("{id}: delivered {delivered}, handed over {handed}"));
+        // A hand-over the killed engine stored but never typed is handed over again, and says so.
+        let again = format!("message {id} was handed over to the");
+        let resent = events
+            .iter()
+            .filter(|r| matches!(&r.event, Event::Note { text } if text.starts_with(&again)))
+            .count();
+        if (delivered, handed) != (1, 1 + resent) {
+            problems.push(format!(
+                "{id}: delivered {delivered}, handed over {handed} ({resent} again)"
+            ));
         }
     }
     let verdicts = count(events, "a", |e| matches!(e, Event::ReviewSubmitted { .. }));

@@ -71,20 +71,59 @@ impl IdleWatch {
 }
 
 /// An agent seen at rest: messages typed at its prompt whose turn never came (an engine died
-/// before typing them) are pending again now, not after the mailbox's confirm timeout.
+/// before typing them) are pending again now, not after the mailbox's confirm timeout. Returns
+/// a note for the log per message (it is handed over again: a second "handed over" record).
 pub fn requeue_typed(
     task: &str,
     role: duet_core::protocol::Role,
     controller: &mut duet_pair::Controller,
-) {
+) -> Vec<String> {
     let ids = controller
         .state
         .mailbox
         .requeue_typed(role, duet_pair::now());
-    if !ids.is_empty() {
+    ids.into_iter()
+        .map(|id| {
+            let text = format!(
+                "message {} was handed over to the {role} but its turn never began (the engine \
+                 stopped before typing it?): handed over again",
+                duet_pair::records::message_key(task, id)
+            );
+            tracing::info!("task {task}: {text}");
+            text
+        })
+        .collect()
+}
+
+/// An adopted agent still running with a prompt typed for it and no turn seen: the old engine
+/// may have died between pasting the text and pressing Enter, which leaves the text in the
+/// agent's input box (the agent never at rest, the message never confirmed). Enter is pressed
+/// once: it submits such text, and an empty prompt ignores it.
+pub fn finish_typing(
+    runtime: &dyn duet_pair::AgentRuntime,
+    pane: &str,
+    controller: &duet_pair::Controller,
+    role: duet_core::protocol::Role,
+) {
+    use duet_core::protocol::delivery::{DeliveryStatus, Handover, TargetStatus};
+    let mailbox = &controller.state.mailbox;
+    let typed = mailbox.envelopes.iter().any(|e| {
+        e.to == role
+            && matches!(
+                e.status,
+                DeliveryStatus::Sent {
+                    via: Handover::Prompt,
+                    ..
+                }
+            )
+    });
+    if typed && matches!(mailbox.target(role), TargetStatus::Prompted { .. }) {
         tracing::info!(
-            "task {task}: the {role} is at rest with {ids:?} typed but never taken up: sending them again"
+            "the adopted {role} has a prompt typed and no turn seen: pressing Enter once"
         );
+        if let Err(err) = runtime.press_enter(pane) {
+            tracing::warn!("failed to press Enter for the {role}: {err}");
+        }
     }
 }
 

@@ -98,6 +98,12 @@ pub trait AgentRuntime: Send + Sync + std::fmt::Debug {
     /// Types `text` at the agent's prompt and submits it.
     fn type_text(&self, agent: &str, text: &str, kind: AgentKind) -> Result<(), RuntimeError>;
 
+    /// Presses Enter in the agent's input (submits text left typed there; nothing to submit
+    /// is ignored by the agents). A runtime with no input box does nothing.
+    fn press_enter(&self, _agent: &str) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
     /// A line a human sees on the pair's place as a whole (how many tasks need them); a runtime
     /// with no such place ignores it.
     fn set_status_line(&self, _pair: &str, _text: &str) {}
@@ -191,6 +197,11 @@ impl AgentRuntime for TmuxRuntime {
     fn type_text(&self, agent: &str, text: &str, kind: AgentKind) -> Result<(), RuntimeError> {
         self.send_text(agent, text, kind)
             .map_err(|e| RuntimeError::new(format!("type into tmux pane {agent}"), e))
+    }
+
+    fn press_enter(&self, agent: &str) -> Result<(), RuntimeError> {
+        self.send_keys(agent, &["Enter"])
+            .map_err(|e| RuntimeError::new(format!("press Enter in tmux pane {agent}"), e))
     }
 
     fn set_status_line(&self, pair: &str, text: &str) {

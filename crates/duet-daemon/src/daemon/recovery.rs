@@ -119,6 +119,13 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     )
                     .map_err(|e| DaemonError::new("restart an agent", e))?;
                     launched_actions.extend(actions);
+                } else {
+                    crate::idle_watch::finish_typing(
+                        runtime.as_ref(),
+                        panes.pane(role),
+                        &controller,
+                        role,
+                    );
                 }
             }
         } else {
@@ -295,7 +302,12 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             }
             let mut nudge = slot.watches[index].take().and_then(|w| w.nudge);
             tracing::debug!("task {task}: the {role} is at rest (seen in its pane)");
-            crate::idle_watch::requeue_typed(task, role, &mut slot.controller);
+            for text in crate::idle_watch::requeue_typed(task, role, &mut slot.controller) {
+                self.append(task, Event::Note { text })?;
+            }
+            let Some(slot) = self.pairs.get_mut(task) else {
+                return Ok(());
+            };
             let mut reasked = false;
             if nudge.as_deref().is_some_and(is_review_reask) {
                 // Asked again only while the review still waits for this verdict (the bridge's
