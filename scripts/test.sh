@@ -45,4 +45,12 @@ if [[ "$agents" == latest ]]; then
 fi
 
 bash scripts/install-agents.sh
-exec cargo nextest run --workspace --no-fail-fast "$@"
+if (($# > 0)); then
+  exec cargo nextest run --workspace --no-fail-fast "$@"
+fi
+status=0
+cargo nextest run --workspace --no-fail-fast || status=$?
+# The kill-point tests need the engine built with its failpoints (a feature, off in every other
+# build): duet run aborted at each protocol step and started again.
+cargo nextest run -p duet-cli --features failpoints --no-fail-fast -E 'binary(e2e_killpoints)' || status=$?
+exit "$status"

@@ -486,6 +486,24 @@ impl TmuxRuntime {
             .collect())
     }
 
+    /// The panes of this server whose process has exited, with how (one call for all of
+    /// them: the engine looks every second for agents whose wrapper died without a word).
+    /// Empty when the server is not running.
+    pub fn dead_panes(&self) -> Result<Vec<(String, PaneState)>, TmuxError> {
+        let mut cmd = self.command();
+        cmd.args([
+            "list-panes",
+            "-a",
+            "-F",
+            "#{pane_id}|#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}",
+        ]);
+        let output = self.output(cmd, "list tmux panes")?;
+        if !output.status.success() {
+            return Ok(Vec::new());
+        }
+        Ok(parse_dead_panes(&String::from_utf8_lossy(&output.stdout)))
+    }
+
     fn display(&self, target: &str, format: &str) -> Result<String, TmuxError> {
         let mut cmd = self.command();
         cmd.args(["display-message", "-p", "-t", target, format]);
@@ -539,6 +557,25 @@ impl TmuxRuntime {
             source: Some(err),
         })
     }
+}
+
+/// The dead panes of a `list-panes -F '#{pane_id}|#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}'`
+/// listing (a dead pane fills either the status or the signal).
+fn parse_dead_panes(listing: &str) -> Vec<(String, PaneState)> {
+    let number = |field: &str| field.trim().parse::<i32>().ok();
+    listing
+        .lines()
+        .filter_map(|line| match line.split('|').collect::<Vec<_>>()[..] {
+            [pane, "1", status, signal] => Some((
+                pane.to_owned(),
+                PaneState::Dead {
+                    exit_code: number(status),
+                    signal: number(signal),
+                },
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 fn check_status(output: Output, action: &str) -> Result<Output, TmuxError> {
@@ -610,4 +647,33 @@ fn parse_number<T: std::str::FromStr>(text: &str, action: &str) -> Result<T, Tmu
             format!("tmux printed {text:?}"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_panes_are_read_from_the_listing() {
+        let listing = "%1|0||\n%2|1|0|\n%3|1||9\ngarbage\n";
+        assert_eq!(
+            parse_dead_panes(listing),
+            vec![
+                (
+                    "%2".to_owned(),
+                    PaneState::Dead {
+                        exit_code: Some(0),
+                        signal: None
+                    }
+                ),
+                (
+                    "%3".to_owned(),
+                    PaneState::Dead {
+                        exit_code: None,
+                        signal: Some(9)
+                    }
+                ),
+            ]
+        );
+    }
 }

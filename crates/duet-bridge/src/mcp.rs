@@ -81,15 +81,22 @@ pub struct DuetBridge {
 #[derive(Debug)]
 struct ReadyOnce {
     told: std::sync::atomic::AtomicBool,
-    client: Client,
+    socket: std::path::PathBuf,
+    step_timeout: std::time::Duration,
     request: Request,
 }
+
+/// How long `BridgeReady` keeps being sent while no daemon answers (one killed while the agent
+/// started): without it the seat would never be handed anything. Longer than a call's window:
+/// nothing waits on it but the agent's first message, and telling twice is harmless.
+const READY_RETRY_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl ReadyOnce {
     fn new(config: &Config) -> Self {
         ReadyOnce {
             told: std::sync::atomic::AtomicBool::new(false),
-            client: Client::new(config.socket.clone(), config.call_timeout),
+            socket: config.socket.clone(),
+            step_timeout: config.call_timeout,
             request: Request::from_agent(config.token.clone(), RequestBody::BridgeReady),
         }
     }
@@ -101,7 +108,14 @@ impl ReadyOnce {
         }
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            if let Err(err) = this.client.send(&this.request) {
+            let sent = retry::send_until_answered(
+                &this.socket,
+                this.step_timeout,
+                &this.request,
+                READY_RETRY_WINDOW,
+                |_| {},
+            );
+            if let Err(err) = sent.result {
                 eprintln!("duet mcp: failed to tell duet the tools are listed: {err}");
             }
         });

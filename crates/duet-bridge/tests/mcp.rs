@@ -377,6 +377,26 @@ async fn malformed_arguments_are_refused_with_the_field_and_nothing_is_forwarded
 
 // Multi-threaded: the test thread blocks waiting for the controllers while the call runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_told_while_no_daemon_listens_reaches_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("duet.sock");
+    // The agent lists duet's tools while its daemon is down (killed, not yet started again).
+    let client = connect(&socket, dir.path()).await;
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 6);
+    let answer = |request: &Request| match request.body {
+        RequestBody::BridgeReady => Response::ok(ResponseBody::Ack),
+        _ => Response::error(ErrorKind::Internal, "not expected"),
+    };
+    let next = TestController::start_at(socket.clone(), answer);
+    let requests = next.wait_for_requests(1, WAIT);
+    assert_eq!(
+        requests[0],
+        Request::from_agent(TOKEN, RequestBody::BridgeReady)
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_whose_daemon_died_unanswered_is_sent_again_to_the_next_one_with_its_id() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("duet.sock");

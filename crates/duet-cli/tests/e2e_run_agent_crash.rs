@@ -232,3 +232,154 @@ fn after_the_last_allowed_restart_a_crash_makes_the_task_need_the_human() {
     let stopped = daemon.signal("TERM");
     assert_eq!(stopped.code, Some(130), "{stopped:?}");
 }
+
+#[test]
+fn a_killed_wrapper_is_noticed_within_5s_and_its_agent_restarted() {
+    let Some(world) = RunWorld::start("wrapper-kill", &backlog(&[("a", &[])]), 1, script) else {
+        return;
+    };
+    let daemon = world.spawn_run(&["--exit-when-done"]);
+    world.wait_for_step("a wait");
+    world.wait_for_claude_transcript(&worker_session(&world), "tool_use");
+    // `duet exec-agent` itself is killed: nothing reports the agent's exit, the pane just dies.
+    let wrapper = world.pane_pid("a", "worker");
+    let agent: Vec<u32> =
+        std::fs::read_to_string(format!("/proc/{wrapper}/task/{wrapper}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+    let status = Command::new("kill")
+        .args(["-KILL", &wrapper.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let killed = std::time::Instant::now();
+    world.wait_for_events("the dead pane noticed", STEP_TIMEOUT, |events| {
+        count(
+            events,
+            "a",
+            |e| matches!(e, Event::Note { text } if text.starts_with("the worker's pane died")),
+        ) == 1
+    });
+    let noticed = killed.elapsed();
+    assert!(
+        noticed <= std::time::Duration::from_secs(5),
+        "the dead pane was noticed after {noticed:?}"
+    );
+    eprintln!("dead pane noticed {noticed:?} after the wrapper was killed");
+    world.wait_for_events("the worker restarted", STEP_TIMEOUT, |events| {
+        launches(events) == 2
+    });
+    // The agent the killed wrapper had started does not go on beside the new one.
+    for pid in agent {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty()
+                || stat
+                    .rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z')),
+            "the old agent {pid} still runs: {stat}"
+        );
+    }
+    let finished = daemon.wait(RUN_TIMEOUT);
+    assert_eq!(
+        finished.code,
+        Some(0),
+        "{finished:?}\n{}\n{}",
+        describe(&world.events()),
+        world.unmatched_requests()
+    );
+    let events = world.events();
+    assert!(
+        is_in(&events, "a", StateKind::Merged),
+        "{}",
+        describe(&events)
+    );
+    assert_eq!(
+        count(
+            &events,
+            "a",
+            |e| matches!(e, Event::Note { text } if text.starts_with("the worker was restarted, its conversation resumed (restart 1 of 3)"))
+        ),
+        1,
+        "{}",
+        describe(&events)
+    );
+    assert_eq!(world.landed("a"), vec!["write a"]);
+}
+
+/// [`script`] with the worker's second brief (its resume failed) in place of "go on".
+fn afresh_script(gates: &std::path::Path) -> String {
+    script(gates).replace(
+        "match.user_contains = \"Go on where you left off\"",
+        "match.user_contains = \"You are the WORKER\"",
+    )
+}
+
+#[test]
+fn a_resume_that_fails_for_want_of_a_transcript_starts_afresh_with_the_brief() {
+    let Some(world) = RunWorld::start("resume-fails", &backlog(&[("a", &[])]), 1, afresh_script)
+    else {
+        return;
+    };
+    let daemon = world.spawn_run(&["--exit-when-done"]);
+    world.wait_for_step("a wait");
+    let session = worker_session(&world);
+    world.wait_for_claude_transcript(&session, "tool_use");
+    // The transcript is lost (as if claude died before writing it): `--resume` cannot work.
+    let projects = world.claude_env.home().join(".claude/projects");
+    for dir in std::fs::read_dir(&projects).unwrap().flatten() {
+        let _ = std::fs::remove_file(dir.path().join(format!("{session}.jsonl")));
+    }
+    kill_worker_agent(&world);
+    let finished = daemon.wait(RUN_TIMEOUT);
+    let events = world.events();
+    assert_eq!(
+        finished.code,
+        Some(0),
+        "{finished:?}\n{}\n{}\npanes:\n{}",
+        describe(&events),
+        world.unmatched_requests(),
+        world.panes()
+    );
+    assert!(
+        is_in(&events, "a", StateKind::Merged),
+        "{}",
+        describe(&events)
+    );
+    let note = |text: &str| {
+        count(
+            &events,
+            "a",
+            |e| matches!(e, Event::Note { text: t } if t.starts_with(text)),
+        )
+    };
+    assert_eq!(
+        note("the worker was restarted, its conversation resumed (restart 1 of 3)"),
+        1,
+        "{}",
+        describe(&events)
+    );
+    assert_eq!(
+        note(
+            "the worker was restarted, afresh with its brief (resuming its conversation had failed) (restart 2 of 3)"
+        ),
+        1,
+        "{}",
+        describe(&events)
+    );
+    let sessions: Vec<_> = events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::AgentLaunched {
+                role, session_id, ..
+            } if role == "worker" => Some(session_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sessions.len(), 3, "{}", describe(&events));
+    assert_ne!(sessions[2], sessions[0], "a new conversation");
+    assert_eq!(world.landed("a"), vec!["write a"]);
+}

@@ -359,3 +359,37 @@ fn a_mailbox_numbered_after_earlier_runs_never_reuses_their_ids() {
     let (second, _) = mailbox.accept(FROM_W, R, "and again".into(), at(1), &config());
     assert_eq!(second, MessageId(5));
 }
+
+#[test]
+fn typed_messages_of_an_agent_at_rest_after_a_restart_are_pending_again_at_once() {
+    let mut mailbox = Mailbox::default();
+    let (id, _) = mailbox.accept(FROM_R, W, "approved".into(), at(0), &config());
+    mailbox.on_turn_ended(W, at(1));
+    assert_eq!(mailbox.dispatch(W, at(2)), prompt_batch(W, &[id]));
+    // The engine died before typing it; the new one sees the worker at rest at 5 s, long
+    // before the 60 s confirm timeout.
+    assert_eq!(mailbox.requeue_typed(W, at(5)), vec![id]);
+    assert_eq!(status(&mailbox, id), DeliveryStatus::Pending);
+    assert_eq!(mailbox.target(W), TargetStatus::Idle { since: at(5) });
+    assert_eq!(
+        mailbox.dispatch(W, at(5)),
+        prompt_batch(W, &[id]),
+        "sent again now"
+    );
+    assert_eq!(mailbox.get(id).unwrap().attempts, 2);
+    // Nothing to do for an agent that is not waiting for a typed prompt's turn.
+    assert_eq!(mailbox.on_turn_started(W, &[id], at(6)), vec![id]);
+    assert_eq!(mailbox.requeue_typed(W, at(7)), vec![]);
+    assert_eq!(mailbox.target(W), TargetStatus::Busy);
+}
+
+#[test]
+fn messages_handed_over_by_a_stop_hook_are_not_requeued() {
+    let mut mailbox = Mailbox::default();
+    let (id, _) = mailbox.accept(FROM_R, W, "fix it".into(), at(0), &config());
+    let batch = mailbox.on_stop_hook(W, at(1));
+    assert_eq!(batch.message_ids, vec![id]);
+    assert_eq!(mailbox.requeue_typed(W, at(2)), vec![]);
+    assert_eq!(status(&mailbox, id), sent(1, 1, Handover::StopHook));
+    assert_eq!(mailbox.target(W), TargetStatus::Prompted { at: at(1) });
+}

@@ -32,6 +32,7 @@ use crate::status::Publisher;
 use crate::{DaemonError, DaemonErrorKind, DaemonProgress, DaemonSetup, RunSummary};
 
 mod ci;
+mod dead_panes;
 mod guard;
 mod merge;
 mod pr;
@@ -541,6 +542,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     }
 
     fn on_tick(&mut self) -> Result<(), DaemonError> {
+        self.notice_dead_panes()?;
         let tasks: Vec<String> = self.pairs.keys().cloned().collect();
         for task in tasks {
             self.look_at_watched_panes(&task)?;
@@ -614,6 +616,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 .commit_with_snapshot(&events, task, &snapshot)
                 .map_err(store_err)?;
             slot.last_snapshot = snapshot;
+            duet_pair::failpoint::committed(&events);
         }
         let mut finished = false;
         for action in actions {

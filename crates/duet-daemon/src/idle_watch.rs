@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 const WORKING_FOOTER: &str = "esc to interrupt";
 /// Looks in a row with the same screen and no footer.
 const QUIET_LOOKS: u32 = 3;
+/// Looks in a row for an adopted agent (see [`IdleWatch::adopted`]).
+const ADOPTED_QUIET_LOOKS: u32 = 2;
 /// No verdict before the agent had this long to start.
 const SETTLE: Duration = Duration::from_secs(3);
 /// Stop looking after this long (hooks said nothing and the screen never settled).
@@ -21,6 +23,8 @@ pub struct IdleWatch {
     since: Instant,
     last_screen: Option<String>,
     quiet_looks: u32,
+    /// Looks in a row needed, and the time the agent is given to start first.
+    needed: (u32, Duration),
     /// What to type once it is at rest (a resumed agent is told to go on), if anything.
     pub nudge: Option<String>,
 }
@@ -31,7 +35,18 @@ impl IdleWatch {
             since: now,
             last_screen: None,
             quiet_looks: 0,
+            needed: (QUIET_LOOKS, SETTLE),
             nudge,
+        }
+    }
+
+    /// Watches an agent a new daemon took over: it has been running all along, so no time to
+    /// start is given and two same looks (one tick apart) say it is at rest: what is queued for
+    /// it goes within a second or two of the restart.
+    pub fn adopted(now: Instant, nudge: Option<String>) -> Self {
+        IdleWatch {
+            needed: (ADOPTED_QUIET_LOOKS, Duration::ZERO),
+            ..IdleWatch::new(now, nudge)
         }
     }
 
@@ -46,11 +61,69 @@ impl IdleWatch {
             1
         };
         self.last_screen = Some(screen.to_owned());
-        self.quiet_looks >= QUIET_LOOKS && now.duration_since(self.since) >= SETTLE
+        let (looks, settle) = self.needed;
+        self.quiet_looks >= looks && now.duration_since(self.since) >= settle
     }
 
     pub fn expired(&self, now: Instant) -> bool {
         now.duration_since(self.since) >= GIVE_UP
+    }
+}
+
+/// An agent seen at rest: messages typed at its prompt whose turn never came (an engine died
+/// before typing them) are pending again now, not after the mailbox's confirm timeout. Returns
+/// a note for the log per message (it is handed over again: a second "handed over" record).
+pub fn requeue_typed(
+    task: &str,
+    role: duet_core::protocol::Role,
+    controller: &mut duet_pair::Controller,
+) -> Vec<String> {
+    let ids = controller
+        .state
+        .mailbox
+        .requeue_typed(role, duet_pair::now());
+    ids.into_iter()
+        .map(|id| {
+            let text = format!(
+                "message {} was handed over to the {role} but its turn never began (the engine \
+                 stopped before typing it?): handed over again",
+                duet_pair::records::message_key(task, id)
+            );
+            tracing::info!("task {task}: {text}");
+            text
+        })
+        .collect()
+}
+
+/// An adopted agent still running with a prompt typed for it and no turn seen: the old engine
+/// may have died between pasting the text and pressing Enter, which leaves the text in the
+/// agent's input box (the agent never at rest, the message never confirmed). Enter is pressed
+/// once: it submits such text, and an empty prompt ignores it.
+pub fn finish_typing(
+    runtime: &dyn duet_pair::AgentRuntime,
+    pane: &str,
+    controller: &duet_pair::Controller,
+    role: duet_core::protocol::Role,
+) {
+    use duet_core::protocol::delivery::{DeliveryStatus, Handover, TargetStatus};
+    let mailbox = &controller.state.mailbox;
+    let typed = mailbox.envelopes.iter().any(|e| {
+        e.to == role
+            && matches!(
+                e.status,
+                DeliveryStatus::Sent {
+                    via: Handover::Prompt,
+                    ..
+                }
+            )
+    });
+    if typed && matches!(mailbox.target(role), TargetStatus::Prompted { .. }) {
+        tracing::info!(
+            "the adopted {role} has a prompt typed and no turn seen: pressing Enter once"
+        );
+        if let Err(err) = runtime.press_enter(pane) {
+            tracing::warn!("failed to press Enter for the {role}: {err}");
+        }
     }
 }
 
@@ -65,6 +138,17 @@ mod tests {
 
     const READY: &str = "────\n❯ \n────\n  ? for shortcuts";
     const WORKING: &str = "✻ Running… (3s · esc to interrupt)";
+
+    #[test]
+    fn an_adopted_agent_is_at_rest_after_two_same_looks() {
+        let t0 = Instant::now();
+        let mut watch = IdleWatch::adopted(t0, None);
+        assert!(!watch.look(READY, t0));
+        assert!(watch.look(READY, t0 + Duration::from_secs(1)));
+        let mut busy = IdleWatch::adopted(t0, None);
+        assert!(!busy.look(WORKING, t0));
+        assert!(!busy.look(WORKING, t0 + Duration::from_secs(1)));
+    }
 
     #[test]
     fn a_quiet_screen_without_the_footer_is_at_rest_after_the_settle_time() {

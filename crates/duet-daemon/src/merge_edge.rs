@@ -19,7 +19,7 @@ use duet_core::lifecycle::merge_queue::{
 };
 use duet_git::land::{
     Advance, Built, CandidateSpec, LandStrategy, ScratchWorktree, advance_base, build_candidate,
-    changed_files, cleanup_landed, files_between,
+    changed_files, cleanup_landed, files_between, landed_commits,
 };
 use duet_git::{Repo, WorktreeManager};
 
@@ -62,6 +62,7 @@ impl MergeEdge<'_> {
                     // Landed all the same; what is kept is said, never removed by force.
                     tracing::warn!("task {task_id}: landed, but cleanup refused: {err}");
                 }
+                duet_pair::failpoint!("merge-cleaned-up");
                 Vec::new()
             }
             _ => Vec::new(),
@@ -79,16 +80,22 @@ impl MergeEdge<'_> {
             title: &title,
             approval: approval.as_deref(),
         };
+        if let Some(landed) = self.landed_and_cleaned_up(task_id, &branch) {
+            return landed;
+        }
         match build_candidate(self.repo, &spec) {
-            Ok(Built::Candidate(candidate)) => QueueEvent::CandidateBuilt {
-                task_id: task_id.to_owned(),
-                commits: candidate.commits,
-                candidate: CandidateRef {
-                    sha: candidate.sha,
-                    base_sha: candidate.base_sha,
-                    source_sha: candidate.source_sha,
-                },
-            },
+            Ok(Built::Candidate(candidate)) => {
+                duet_pair::failpoint!("merge-candidate-built");
+                QueueEvent::CandidateBuilt {
+                    task_id: task_id.to_owned(),
+                    commits: candidate.commits,
+                    candidate: CandidateRef {
+                        sha: candidate.sha,
+                        base_sha: candidate.base_sha,
+                        source_sha: candidate.source_sha,
+                    },
+                }
+            }
             Ok(Built::Conflict(conflict)) => QueueEvent::CandidateConflict {
                 task_id: task_id.to_owned(),
                 files: conflict.files,
@@ -101,28 +108,55 @@ impl MergeEdge<'_> {
         }
     }
 
+    /// An engine killed after it moved the base and cleaned up, before it stored the task as
+    /// merged, finds the branch gone and the task's commits on the base: a candidate of no
+    /// commits (the base holds the change), which the queue takes as landed.
+    fn landed_and_cleaned_up(&self, task_id: &str, branch: &str) -> Option<QueueEvent> {
+        if self.repo.branch_exists(branch).unwrap_or(true) {
+            return None;
+        }
+        let landed = landed_commits(self.repo, &self.base, task_id, 10_000).ok()?;
+        let tip = landed.first()?.clone();
+        tracing::info!(
+            "task {task_id}: its branch is gone and it is on `{}` already: landed",
+            self.base
+        );
+        Some(QueueEvent::CandidateBuilt {
+            task_id: task_id.to_owned(),
+            commits: 0,
+            candidate: CandidateRef {
+                sha: tip.clone(),
+                base_sha: tip.clone(),
+                source_sha: tip,
+            },
+        })
+    }
+
     fn advance(&self, task_id: &str, expected_old: &str, new: &str) -> QueueEvent {
         let message = format!("duet: land {task_id}");
         match advance_base(self.repo, &self.base, expected_old, new, &message) {
-            Ok(Advance::Advanced { .. }) => QueueEvent::BaseAdvanced {
-                task_id: task_id.to_owned(),
-                sha: new.to_owned(),
-                landed_files: files_between(self.repo, expected_old, new).unwrap_or_default(),
-                working: self
-                    .working
-                    .iter()
-                    .filter(|id| id.as_str() != task_id)
-                    .map(|id| WorkingBranch {
-                        task_id: id.clone(),
-                        changed_files: changed_files(
-                            self.repo,
-                            &self.base,
-                            &self.manager.branch_name(id),
-                        )
-                        .unwrap_or_default(),
-                    })
-                    .collect(),
-            },
+            Ok(Advance::Advanced { .. }) => {
+                duet_pair::failpoint!("merge-base-moved");
+                QueueEvent::BaseAdvanced {
+                    task_id: task_id.to_owned(),
+                    sha: new.to_owned(),
+                    landed_files: files_between(self.repo, expected_old, new).unwrap_or_default(),
+                    working: self
+                        .working
+                        .iter()
+                        .filter(|id| id.as_str() != task_id)
+                        .map(|id| WorkingBranch {
+                            task_id: id.clone(),
+                            changed_files: changed_files(
+                                self.repo,
+                                &self.base,
+                                &self.manager.branch_name(id),
+                            )
+                            .unwrap_or_default(),
+                        })
+                        .collect(),
+                }
+            }
             Ok(Advance::Moved { now }) => QueueEvent::BaseMoved {
                 task_id: task_id.to_owned(),
                 now,
@@ -167,6 +201,7 @@ pub fn run_ci(repo: &Repo, ci: &CiConfig, task_id: &str, sha: &str) -> QueueEven
         sha: sha.to_owned(),
         excerpt,
     };
+    duet_pair::failpoint!("merge-ci-started");
     let Some(command) = ci.command.as_deref() else {
         return QueueEvent::CiPassed {
             task_id: task_id.to_owned(),

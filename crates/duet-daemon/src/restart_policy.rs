@@ -34,10 +34,13 @@ pub fn decide(so_far: u32, task_finished: bool, has_conversation: bool) -> Resta
     }
 }
 
-/// The log's line for a restart that happened.
-pub fn restart_note(role: Role, attempt: u32, resumed: bool) -> String {
+/// The log's line for a restart that happened: resumed, or afresh because resuming had failed
+/// or because its brief had never reached it.
+pub fn restart_note(role: Role, attempt: u32, resumed: bool, resume_failed: bool) -> String {
     let how = if resumed {
         "its conversation resumed"
+    } else if resume_failed {
+        "afresh with its brief (resuming its conversation had failed)"
     } else {
         "afresh (its brief had not reached it)"
     };
@@ -80,7 +83,7 @@ mod tests {
             }
         );
         assert_eq!(
-            restart_note(Role::Reviewer, 2, false),
+            restart_note(Role::Reviewer, 2, false, false),
             "the reviewer was restarted, afresh (its brief had not reached it) (restart 2 of 3)"
         );
     }

@@ -87,6 +87,9 @@ async fn run(
         queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let (tmux2, pane2) = (tmux.clone(), pane.clone());
         let typed = tokio::task::spawn_blocking(move || tmux2.type_text(&pane2, &text, kind)).await;
+        if matches!(typed, Ok(Ok(()))) {
+            crate::failpoint!("delivery-typed");
+        }
         let report = match typed {
             Ok(Ok(())) if kind == AgentKind::Codex => {
                 // codex has no hook at turn start: its pane is the (fallback) signal. Watched

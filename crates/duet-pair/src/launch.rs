@@ -123,6 +123,30 @@ pub fn restart_seat(
     Ok(controller.launched(role, first, now))
 }
 
+/// A seat whose conversation was resumed and whose process exited before it listed duet's tools:
+/// the resume failed (claude refuses a session whose transcript was never written; codex one it
+/// cannot find). Its next process starts a new conversation with the task's brief instead of
+/// failing the same way until the restarts are used up. Returns whether it was so (then the seat
+/// has no conversation to resume, and a claude seat has a new session id).
+pub fn forget_failed_resume(controller: &mut Controller, role: Role) -> bool {
+    // A conversation started only in a process that had listed the tools (the brief waits for
+    // that): a seat with one that is not bridge-ready ran a later, resumed process.
+    if controller.resume_session(role).is_none() || controller.seat(role).bridge_ready {
+        return false;
+    }
+    let briefs = &mut controller.state.mailbox.briefs;
+    match role {
+        Role::Worker => briefs.worker = Brief::NotGiven,
+        Role::Reviewer => briefs.reviewer = Brief::NotGiven,
+    }
+    if let Some(seat) = controller.seats.iter_mut().find(|s| s.role == role)
+        && seat.kind == AgentKind::Claude
+    {
+        seat.session_id = Some(uuid::Uuid::new_v4().to_string());
+    }
+    true
+}
+
 /// A claude seat that starts afresh after an earlier process (its brief was queued before) gets a
 /// new session id: the earlier process may have begun a conversation under the old one that duet
 /// never saw confirmed, and claude refuses a `--session-id` that is taken.

@@ -12,6 +12,7 @@
 pub mod agent_actor;
 pub mod controller;
 pub mod error;
+pub mod failpoint;
 pub mod git_facts;
 pub mod launch;
 pub mod prepare;

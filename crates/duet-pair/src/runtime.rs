@@ -74,6 +74,21 @@ pub trait AgentRuntime: Send + Sync + std::fmt::Debug {
 
     fn presence(&self, agent: &str) -> AgentPresence;
 
+    /// Of `agents`, those whose process has exited, with its exit code and signal: one look
+    /// for all of them, so the engine can ask every second (an agent whose wrapper was killed
+    /// never reports its own exit).
+    fn exited(&self, agents: &[String]) -> Vec<(String, Option<i32>, Option<i32>)> {
+        agents
+            .iter()
+            .filter_map(|agent| match self.presence(agent) {
+                AgentPresence::Exited { exit_code, signal } => {
+                    Some((agent.clone(), exit_code, signal))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The label a human sees on the agent (task, role, agent, state).
     fn set_title(&self, agent: &str, title: &str);
 
@@ -82,6 +97,12 @@ pub trait AgentRuntime: Send + Sync + std::fmt::Debug {
 
     /// Types `text` at the agent's prompt and submits it.
     fn type_text(&self, agent: &str, text: &str, kind: AgentKind) -> Result<(), RuntimeError>;
+
+    /// Presses Enter in the agent's input (submits text left typed there; nothing to submit
+    /// is ignored by the agents). A runtime with no input box does nothing.
+    fn press_enter(&self, _agent: &str) -> Result<(), RuntimeError> {
+        Ok(())
+    }
 
     /// A line a human sees on the pair's place as a whole (how many tasks need them); a runtime
     /// with no such place ignores it.
@@ -152,6 +173,18 @@ impl AgentRuntime for TmuxRuntime {
         }
     }
 
+    fn exited(&self, agents: &[String]) -> Vec<(String, Option<i32>, Option<i32>)> {
+        self.dead_panes()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(pane, _)| agents.contains(pane))
+            .filter_map(|(pane, state)| match state {
+                PaneState::Dead { exit_code, signal } => Some((pane, exit_code, signal)),
+                PaneState::Running { .. } => None,
+            })
+            .collect()
+    }
+
     fn set_title(&self, agent: &str, title: &str) {
         let _ = self.set_pane_title(agent, title);
     }
@@ -164,6 +197,11 @@ impl AgentRuntime for TmuxRuntime {
     fn type_text(&self, agent: &str, text: &str, kind: AgentKind) -> Result<(), RuntimeError> {
         self.send_text(agent, text, kind)
             .map_err(|e| RuntimeError::new(format!("type into tmux pane {agent}"), e))
+    }
+
+    fn press_enter(&self, agent: &str) -> Result<(), RuntimeError> {
+        self.send_keys(agent, &["Enter"])
+            .map_err(|e| RuntimeError::new(format!("press Enter in tmux pane {agent}"), e))
     }
 
     fn set_status_line(&self, pair: &str, text: &str) {

@@ -185,6 +185,7 @@ async fn connection(
     };
     let _ = write.write_all(&encode_line(&response)).await;
     let _ = write.shutdown().await;
+    crate::failpoint!("answer-sent");
 }
 
 /// A subscription: the catch-up since `from_seq`, then the changes as they are published,

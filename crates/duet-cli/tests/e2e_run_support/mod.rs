@@ -95,7 +95,16 @@ impl RunWorld {
         self.spawn_engine(&["pair", task], args)
     }
 
+    /// [`RunWorld::spawn_run`] with `env` set for the daemon (e.g. `DUET_FAILPOINTS`).
+    pub fn spawn_run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        self.spawn_engine_with(&["run"], args, env)
+    }
+
     fn spawn_engine(&self, command: &[&str], args: &[&str]) -> Daemon {
+        self.spawn_engine_with(command, args, &[])
+    }
+
+    fn spawn_engine_with(&self, command: &[&str], args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let n = self.spawned.get() + 1;
         self.spawned.set(n);
         let out_path = self.env.root().join(format!("run-{n}.out"));
@@ -103,6 +112,7 @@ impl RunWorld {
         let mut cmd = self.command(command);
         cmd.args(["--tmux-socket", &self.tmux_socket])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(std::fs::File::create(&out_path).unwrap())
             .stderr(std::fs::File::create(&err_path).unwrap());
         Daemon {

@@ -382,6 +382,36 @@ impl Mailbox {
         })
     }
 
+    /// `role` is seen at rest after an engine restart while messages typed at its prompt
+    /// wait for their turn to be seen: the typing may never have happened (the engine died
+    /// between committing the hand-over and typing it), so they are pending again, at once,
+    /// not after `confirm_timeout`. Returns their ids. (Messages handed over by a Stop hook
+    /// are not: that answer is stored and a retried hook gets it again.)
+    pub fn requeue_typed(&mut self, role: Role, now: Timestamp) -> Vec<MessageId> {
+        if !matches!(self.target(role), TargetStatus::Prompted { .. }) {
+            return Vec::new();
+        }
+        let mut ids = Vec::new();
+        for envelope in &mut self.envelopes {
+            if envelope.to == role
+                && matches!(
+                    envelope.status,
+                    DeliveryStatus::Sent {
+                        via: Handover::Prompt,
+                        ..
+                    }
+                )
+            {
+                envelope.status = DeliveryStatus::Pending;
+                ids.push(envelope.id);
+            }
+        }
+        if !ids.is_empty() {
+            self.set_target(role, TargetStatus::Idle { since: now });
+        }
+        ids
+    }
+
     /// `role`'s turn ended (codex notify, headless turn completed): it is idle.
     pub fn on_turn_ended(&mut self, role: Role, now: Timestamp) {
         self.release_held(role);

@@ -302,6 +302,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     }
 
     pub(super) fn on_ci_run(&mut self, event: RunEvent) -> Result<(), DaemonError> {
+        duet_pair::failpoint!("ci-run-event");
         match event {
             RunEvent::Started {
                 task,

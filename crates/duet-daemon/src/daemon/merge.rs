@@ -170,6 +170,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
 
     /// A candidate's CI run is back.
     pub(super) fn on_queue_ci(&mut self, event: QueueEvent) -> Result<(), DaemonError> {
+        duet_pair::failpoint!("merge-ci-result");
         self.queue_event(event).map(|_| ())
     }
 

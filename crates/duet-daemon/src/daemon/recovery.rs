@@ -93,7 +93,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 controller.state.mailbox.target(role),
                 TargetStatus::Busy | TargetStatus::Prompted { .. } | TargetStatus::Starting
             )
-            .then(|| IdleWatch::new(clock, None))
+            .then(|| IdleWatch::adopted(clock, None))
         });
         if runtime.pair_exists(&snapshot.session_name) {
             // Agents that died while no daemon was watching start again, resumed (or afresh
@@ -121,6 +121,13 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     )
                     .map_err(|e| DaemonError::new("restart an agent", e))?;
                     launched_actions.extend(actions);
+                } else {
+                    crate::idle_watch::finish_typing(
+                        runtime.as_ref(),
+                        panes.pane(role),
+                        &controller,
+                        role,
+                    );
                 }
             }
         } else {
@@ -204,6 +211,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             return Ok(false);
         };
         let index = usize::from(role == Role::Reviewer);
+        // A resumed process that never listed duet's tools: its conversation cannot be resumed.
+        let slot = self.pairs.get_mut(task).expect("live pair");
+        let resume_failed = duet_pair::launch::forget_failed_resume(&mut slot.controller, role);
         let decision = restart_policy::decide(
             slot.restarts[index],
             slot.controller.state.task_state.is_terminal(),
@@ -258,7 +268,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         self.append(
             task,
             Event::Note {
-                text: restart_policy::restart_note(role, attempt, resumed),
+                text: restart_policy::restart_note(role, attempt, resumed, resume_failed),
             },
         )?;
         self.apply(task, launched_actions)?;
@@ -290,6 +300,12 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             }
             let mut nudge = slot.watches[index].take().and_then(|w| w.nudge);
             tracing::debug!("task {task}: the {role} is at rest (seen in its pane)");
+            for text in crate::idle_watch::requeue_typed(task, role, &mut slot.controller) {
+                self.append(task, Event::Note { text })?;
+            }
+            let Some(slot) = self.pairs.get_mut(task) else {
+                return Ok(());
+            };
             let mut reasked = false;
             if nudge.as_deref().is_some_and(is_review_reask) {
                 // Asked again only while the review still waits for this verdict (the bridge's

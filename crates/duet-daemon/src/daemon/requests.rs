@@ -119,6 +119,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .as_deref()
             .and_then(|t| slot.controller.seats.iter().find(|s| s.token == t))
             .map(|s| s.role);
+        duet_pair::failpoint!("request-read");
         let is_hook = matches!(request.body, RequestBody::Hook { .. });
         // A reviewer's verdict or turn end: is the worktree still the commit under review?
         let guard = duet_pair::reviewer_guard::check_for(
@@ -131,6 +132,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         let actions = slot
             .controller
             .on_request(conn, request, git.as_ref(), now());
+        duet_pair::failpoint!("decision-made");
         if let (true, Some(role), Some(before)) = (is_hook, role, before) {
             let after = slot.controller.state.mailbox.target(role);
             slot.hook_moved(role, before, after);
