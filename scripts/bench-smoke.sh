@@ -18,6 +18,8 @@ step() {
   echo "== ok in $((SECONDS - started)) s: $*" >&2
 }
 
+# The fuzz targets, a short pass (the cases tried per target are printed).
+step bash scripts/fuzz.sh 1000
 step cargo bench --quiet --profile dev -p duet-store --bench store_bench
 step cargo bench --quiet --profile dev -p duet-core --bench backlog_scale
 step cargo bench --quiet --profile dev -p duet-daemon --bench status_store
