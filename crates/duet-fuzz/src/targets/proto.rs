@@ -83,6 +83,9 @@ fn check_frame(bytes: &[u8]) -> Result<(), TestCaseError> {
             prop_assert!(end <= MAX_FRAME_BYTES);
             prop_assert_eq!(&line[..], &bytes[..end]);
             check_decode(&line)?;
+            if end == bytes.len() {
+                return Ok(()); // the same bytes: decoded once is enough (1 MiB frames are slow)
+            }
         }
         Err(FrameError::TooLarge) => {
             prop_assert!(newline.map_or(bytes.len() > MAX_FRAME_BYTES, |p| p >= MAX_FRAME_BYTES));
