@@ -293,7 +293,7 @@ enum Step {
     Request(Request),
     /// A mutated corpus frame, when it decodes, sent with the token picked by the index.
     Frame(Bytes, usize),
-    /// Send again the n-th request before this one (as a bridge does after a daemon died).
+    /// Send an earlier tool call again (as a bridge does after a daemon died).
     Again(prop::sample::Index),
     Tick {
         head: u8,
@@ -306,8 +306,12 @@ enum Step {
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         8 => request(TOKENS).prop_map(Step::Request),
+        4 => (tool_call(), any::<bool>(), 0u8..8).prop_map(|(call, worker, id)| {
+            let token = if worker { WORKER } else { REVIEWER };
+            Step::Request(Request::tool_call(token, CallId::new(format!("c-{id}")), call))
+        }),
         3 => (bytes_for("frame"), 0..TOKENS.len() + 1).prop_map(|(b, t)| Step::Frame(b, t)),
-        2 => any::<prop::sample::Index>().prop_map(Step::Again),
+        3 => any::<prop::sample::Index>().prop_map(Step::Again),
         2 => (0u8..3, any::<bool>(), any::<u16>()).prop_map(|(head, clean, dt)| Step::Tick { head, clean, dt }),
         1 => any::<bool>().prop_map(Step::Idle),
     ]
@@ -338,8 +342,17 @@ pub fn requests(runner: &mut Runner) -> Result<(), String> {
                     }
                     Err(_) => continue,
                 },
-                Step::Again(i) if !sent.is_empty() => sent[i.index(sent.len())].clone(),
-                Step::Again(_) => continue,
+                // Tool calls are what a bridge sends again.
+                Step::Again(i) => {
+                    let calls: Vec<&Request> = sent
+                        .iter()
+                        .filter(|r| matches!(r.body, RequestBody::ToolCall { .. }))
+                        .collect();
+                    if calls.is_empty() {
+                        continue;
+                    }
+                    calls[i.index(calls.len())].clone()
+                }
                 Step::Tick { head, clean, dt } => {
                     now += u64::from(dt);
                     let git = GitFacts {
