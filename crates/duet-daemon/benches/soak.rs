@@ -37,6 +37,9 @@ struct Options {
     minutes: f64,
     pairs: usize,
     seed: u64,
+    /// Print the findings but exit 0 (bench-smoke: the engine's known gaps must not fail CI
+    /// until they are fixed; a run that breaks still fails).
+    report_only: bool,
 }
 
 fn options() -> Options {
@@ -47,6 +50,7 @@ fn options() -> Options {
         seed: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64),
+        report_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -55,6 +59,7 @@ fn options() -> Options {
             "--minutes" => o.minutes = value().expect("--minutes N"),
             "--pairs" => o.pairs = value().expect("--pairs N") as usize,
             "--seed" => o.seed = value().expect("--seed N") as u64,
+            "--report-only" => o.report_only = true,
             _ => {} // `cargo bench` adds `--bench`
         }
     }
@@ -136,7 +141,9 @@ struct Seen {
     /// (task, message number) → how many times an agent's turn started with it.
     messages: HashMap<(String, u64), u32>,
     agent_kills: u64,
-    refusals: Vec<String>,
+    refusals: u64,
+    /// The first few refusals, for the report (not all: the process's memory is measured).
+    first_refusals: Vec<String>,
 }
 
 fn message_numbers(text: &str) -> Vec<u64> {
@@ -276,10 +283,12 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
                     }
                     response if unauthorized(&response) => {} // restarted: next round re-settles
                     response => {
-                        seen.lock()
-                            .unwrap()
-                            .refusals
-                            .push(format!("{task}: {response:?}"));
+                        let mut seen = seen.lock().unwrap();
+                        seen.refusals += 1;
+                        if seen.first_refusals.len() < 3 {
+                            seen.first_refusals.push(format!("{task}: {response:?}"));
+                        }
+                        drop(seen);
                         std::thread::sleep(Duration::from_millis(200));
                     }
                 }
@@ -391,6 +400,12 @@ fn main() {
         .config
         .replace("max_parallel = 2", &format!("max_parallel = {}", o.pairs));
     std::fs::write(world.root.join("duet.toml"), &world.config).unwrap();
+    // What a pane at rest shows: after a restart the engine sees agents at rest from their
+    // screens (hooks fired while no engine listened are gone). One screen for every agent: one
+    // mid-turn is typed to early, and queues it as a TUI would.
+    world
+        .runtime
+        .set_screen("╭───╮\n❯ \n╰───╯\n  ? for shortcuts");
     let world = Arc::new(world);
     let rng = Arc::new(Mutex::new(Rng(o.seed)));
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -569,6 +584,30 @@ fn main() {
     let accepted_twice: Vec<_> = accepted.iter().filter(|(_, n)| **n > 1).collect();
     let seen = seen.lock().unwrap();
     let doubled_seen: Vec<_> = seen.messages.iter().filter(|(_, n)| **n > 1).collect();
+    // From the agents' side: a message older than one its recipient's turns started with, that
+    // no turn started with, never reached it.
+    let mut last_seen: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (task, n) in seen.messages.keys() {
+        if let Some(to) = recipient.get(&(task.clone(), format!("{task}#{n}"))) {
+            let last = last_seen.entry((task.clone(), to.clone())).or_default();
+            *last = (*last).max(*n);
+        }
+    }
+    let never_reached: Vec<_> = accepted
+        .keys()
+        .filter(|(task, id)| {
+            let n = number(id);
+            let to = recipient
+                .get(&(task.clone(), id.clone()))
+                .cloned()
+                .unwrap_or_default();
+            !seen.messages.contains_key(&(task.clone(), n))
+                && !suppressed_ids.contains(&(task.clone(), id.clone()))
+                && last_seen
+                    .get(&(task.clone(), to))
+                    .is_some_and(|last| n < *last)
+        })
+        .collect();
     let not_merged: Vec<&String> = all_ids
         .iter()
         .filter(|id| world.state(id) != Some(TaskState::Merged))
@@ -605,14 +644,18 @@ fn main() {
         seen.agent_kills
     );
     println!(
-        "soak: messages accepted {}, delivered {}, suppressed {suppressed}, still waiting when their task ended {}, lost {}, delivered twice {}, accepted twice {}; agents' turns saw {} messages, {} of them more than once",
+        "soak: messages accepted {}, recorded delivered {}, suppressed {suppressed}, still waiting when their task ended {}, skipped in the record {}, recorded twice {}, accepted twice {}",
         accepted.len(),
         delivered.len(),
         pending_at_end.len(),
         lost.len(),
         doubled_store.len(),
         accepted_twice.len(),
+    );
+    println!(
+        "soak: agents' turns started with {} messages: {} never reached their agent (lost), {} reached it more than once (doubled)",
         seen.messages.len(),
+        never_reached.len(),
         doubled_seen.len()
     );
     println!(
@@ -624,11 +667,10 @@ fn main() {
         mib(last),
         samples.len()
     );
-    if !seen.refusals.is_empty() {
+    if seen.refusals > 0 {
         println!(
-            "soak: {} tool calls refused (retried), first: {}",
-            seen.refusals.len(),
-            seen.refusals[0]
+            "soak: {} tool calls refused (retried), first: {:?}",
+            seen.refusals, seen.first_refusals
         );
     }
     let mut failures = Vec::new();
@@ -642,6 +684,9 @@ fn main() {
             "not merged: {task}:\n      {}",
             history.join("\n      ")
         ));
+    }
+    if !never_reached.is_empty() {
+        failures.push(format!("never reached their agent: {never_reached:?}"));
     }
     if !lost.is_empty() {
         let detail: Vec<String> = lost
@@ -669,7 +714,10 @@ fn main() {
                 format!("{task} {id}:\n      {}", texts.join("\n      "))
             })
             .collect();
-        failures.push(format!("lost: {lost:?}\n    {}", detail.join("\n    ")));
+        failures.push(format!(
+            "not recorded delivered though later ones were: {lost:?}\n    {}",
+            detail.join("\n    ")
+        ));
     }
     if !doubled_store.is_empty() || !accepted_twice.is_empty() {
         failures.push(format!(
@@ -680,12 +728,13 @@ fn main() {
         failures.push(format!("seen twice by an agent: {doubled_seen:?}"));
     }
     if !failures.is_empty() {
-        eprintln!(
-            "soak FAILED (seed {}):\n  {}",
-            o.seed,
-            failures.join("\n  ")
-        );
-        std::process::exit(1);
+        // Long histories are cut: the first lines say enough.
+        let text: Vec<&str> = failures.iter().flat_map(|f| f.lines()).take(400).collect();
+        eprintln!("soak FAILED (seed {}):\n  {}", o.seed, text.join("\n"));
+        if !o.report_only {
+            std::process::exit(1);
+        }
+        return;
     }
     println!("soak: ok (seed {})", o.seed);
 }
