@@ -18,12 +18,15 @@ step() {
   echo "== ok in $((SECONDS - started)) s: $*" >&2
 }
 
+# The fuzz targets, a short pass (the cases tried per target are printed).
+step bash scripts/fuzz.sh 1000
 step cargo bench --quiet --profile dev -p duet-store --bench store_bench
 step cargo bench --quiet --profile dev -p duet-core --bench backlog_scale
 step cargo bench --quiet --profile dev -p duet-daemon --bench status_store
 step cargo bench --quiet --profile dev -p duet-daemon --bench bridge_latency
 step cargo bench --quiet --profile dev -p duet-tui --bench render
 step cargo bench --quiet --profile dev -p duet-daemon --bench ci_latency
+step cargo bench --quiet --profile dev -p duet-daemon --bench soak -- --report-only
 step bash scripts/bench-ci.sh --idle-secs 2 --rounds 5 --tasks 3
 step bash scripts/bench-worktree.sh
 step bash scripts/bench-scale.sh status

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use duet_core::backlog::Backlog;
 use duet_core::config::{CONFIG_FILE_NAME, Config};
+use duet_core::diagnostic::SourceFile;
 use duet_core::validate::RepoFacts;
 use duet_git::{GitErrorKind, Repo};
 
@@ -52,8 +53,8 @@ impl Workspace {
     /// Reads duet.toml; prints its diagnostics and fails if it is invalid or missing.
     pub fn load_config(&self) -> Result<Config, CommandError> {
         let path = self.config_path();
-        let src = match std::fs::read_to_string(&path) {
-            Ok(src) => src,
+        let src = match std::fs::read(&path) {
+            Ok(bytes) => decode(display_path(self.root(), &path), bytes, &path)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(CommandError::user(format!(
                     "no {CONFIG_FILE_NAME} in {}",
@@ -79,7 +80,7 @@ impl Workspace {
     /// Reads the backlog that `config` names; prints its diagnostics and fails if it is invalid.
     pub fn load_backlog(&self, config: &Config) -> Result<Backlog, CommandError> {
         let path = self.root().join(&config.backlog);
-        let src = std::fs::read_to_string(&path).map_err(|e| {
+        let bytes = std::fs::read(&path).map_err(|e| {
             CommandError::user(format!(
                 "failed to read backlog {}: {}",
                 path.display(),
@@ -87,6 +88,7 @@ impl Workspace {
             ))
             .hint("set `backlog` in duet.toml, or run `duet init` to create backlog.toml")
         })?;
+        let src = decode(display_path(self.root(), &path), bytes, &path)?;
         let base_dir = path.parent().unwrap_or(self.root()).to_path_buf();
         Backlog::from_toml_str(&src, display_path(self.root(), &path), config, &base_dir).map_err(
             |diagnostics| {
@@ -96,6 +98,14 @@ impl Workspace {
             },
         )
     }
+}
+
+/// The file's text; invalid UTF-8 is printed as a diagnostic at the first bad byte.
+fn decode(shown: PathBuf, bytes: Vec<u8>, path: &Path) -> Result<String, CommandError> {
+    SourceFile::decode(shown, bytes).map_err(|diagnostics| {
+        eprint!("{}", diagnostics.render_plain());
+        CommandError::invalid_input_reported(format!("{} is invalid", path.display()))
+    })
 }
 
 /// Paths in messages are shown relative to the repository root when they are inside it.

@@ -92,3 +92,37 @@ fn named_files_are_checked_outside_a_repository() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("missing.toml"), "{}", out.stderr);
 }
+
+#[test]
+fn invalid_utf8_is_reported_at_the_first_bad_byte_by_validate_and_by_commands_that_load() {
+    let env = TestEnvironment::default();
+    let repo = init_repo(&env);
+    // Latin-1 `é` (0xe9) where UTF-8 is expected.
+    std::fs::write(
+        repo.join("backlog.toml"),
+        b"[[task]]\nid = \"caf\xe9\"\nprompt = \"x\"\n",
+    )
+    .unwrap();
+    let out = env.duet(&repo, &["validate"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("error: file is not valid UTF-8: invalid byte 0xe9")
+            && out.stderr.contains("--> backlog.toml:2:10"),
+        "{}",
+        out.stderr
+    );
+    // A command that loads the backlog prints the same diagnostic and exits 2.
+    let out = env.duet(&repo, &["status"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(out.stderr.contains("backlog.toml:2:10"), "{}", out.stderr);
+
+    std::fs::write(repo.join("duet.toml"), b"base_branch = \"m\xffin\"\n").unwrap();
+    let out = env.duet(&repo, &["status"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("duet.toml:1:17") && out.stderr.contains("invalid byte 0xff"),
+        "{}",
+        out.stderr
+    );
+}

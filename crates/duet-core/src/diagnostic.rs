@@ -57,6 +57,49 @@ impl SourceFile {
         (line, column)
     }
 
+    /// Reads a file's bytes as its text. Invalid UTF-8 is an error pointing at the first bad
+    /// byte (line and column counted in the characters before it; the excerpt shows the bad
+    /// bytes as U+FFFD), since a TOML file must be UTF-8 and nothing after it can be trusted.
+    pub fn from_bytes(path: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<Arc<Self>, Diagnostic> {
+        let path = path.into();
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(SourceFile::new(path, text)),
+            Err(err) => {
+                let utf8 = err.utf8_error();
+                let at = utf8.valid_up_to();
+                let bytes = err.as_bytes();
+                let bad = &bytes[at..at + utf8.error_len().unwrap_or(bytes.len() - at)];
+                let shown: Vec<String> = bad.iter().map(|b| format!("0x{b:02x}")).collect();
+                let what = if bad.len() == 1 { "byte" } else { "bytes" };
+                let message = match utf8.error_len() {
+                    Some(_) => format!(
+                        "file is not valid UTF-8: invalid {what} {}",
+                        shown.join(" ")
+                    ),
+                    None => format!(
+                        "file is not valid UTF-8: it ends inside a character ({})",
+                        shown.join(" ")
+                    ),
+                };
+                let text = String::from_utf8_lossy(bytes).into_owned();
+                let file = SourceFile::new(path, text);
+                // In the lossy text the prefix is unchanged and U+FFFD (3 bytes) stands at `at`.
+                Err(Diagnostic::error(message)
+                    .at(&file, Some(at..at + '\u{FFFD}'.len_utf8()))
+                    .with_label("not UTF-8")
+                    .with_hint("duet reads its files as UTF-8: save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"))
+            }
+        }
+    }
+
+    /// [`SourceFile::from_bytes`] for callers that want the text (`from_toml_str`).
+    pub fn decode(path: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<String, Diagnostics> {
+        match Self::from_bytes(path, bytes) {
+            Ok(file) => Ok(file.text().to_owned()),
+            Err(d) => Err(Diagnostics(vec![d])),
+        }
+    }
+
     /// The full text of the 1-based line `line`, without its line ending.
     fn line_text(&self, line: usize) -> &str {
         let text = self.text().lines().nth(line - 1).unwrap_or("");
@@ -370,6 +413,28 @@ error: unknown key `max_paralel`
         assert_eq!(
             d.render_short(),
             "duet.toml:2:1: error: unknown key `max_paralel`"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_at_the_first_bad_byte() {
+        let bytes = b"a = 1\nb = \"\xc3\xa9\xff\xfe\"\n".to_vec();
+        let d = SourceFile::from_bytes("x.toml", bytes).unwrap_err();
+        // Line 2: `b = "` is 5 characters, `é` the sixth; 0xff is the seventh.
+        assert_eq!(d.location().as_deref(), Some("x.toml:2:7"));
+        assert_eq!(d.message, "file is not valid UTF-8: invalid byte 0xff");
+        let d = SourceFile::from_bytes("x.toml", b"a = \"\xe2\x82".to_vec()).unwrap_err();
+        assert_eq!(d.location().as_deref(), Some("x.toml:1:6"));
+        assert!(
+            d.message.contains("ends inside a character (0xe2 0x82)"),
+            "{}",
+            d.message
+        );
+        assert_eq!(
+            SourceFile::from_bytes("x.toml", b"ok".to_vec())
+                .unwrap()
+                .text(),
+            "ok"
         );
     }
 

@@ -152,16 +152,19 @@ pub fn validate_files(files: &[PathBuf], repo: &dyn RepoFacts) -> Report {
     let mut loaded = Vec::new();
     for path in files {
         report.files.push(path.clone());
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let file = SourceFile::new(path, text);
-                let kind = classify(path, &file);
-                loaded.push(Loaded {
-                    path: path.clone(),
-                    file,
-                    kind,
-                });
-            }
+        match std::fs::read(path) {
+            Ok(bytes) => match SourceFile::from_bytes(path, bytes) {
+                Ok(file) => {
+                    let kind = classify(path, &file);
+                    loaded.push(Loaded {
+                        path: path.clone(),
+                        file,
+                        kind,
+                    });
+                }
+                // Not UTF-8: reported at the first bad byte, and nothing else is read from it.
+                Err(d) => diagnostics.push(d),
+            },
             Err(err) => diagnostics.push(
                 Diagnostic::error(format!("failed to read {}: {err}", path.display()))
                     .in_file(&SourceFile::new(path, "")),
@@ -184,13 +187,21 @@ pub fn validate_files(files: &[PathBuf], repo: &dyn RepoFacts) -> Report {
             None => {
                 let neighbour = base_dir.join(CONFIG_FILE_NAME);
                 if neighbour.is_file() && !report.files.contains(&neighbour) {
-                    match std::fs::read_to_string(&neighbour) {
-                        Ok(text) => {
+                    match std::fs::read(&neighbour) {
+                        Ok(bytes) => {
                             report.files.push(neighbour.clone());
-                            let file = SourceFile::new(&neighbour, text);
-                            let (config, found) = read_config(&file, Config::default(), repo);
-                            diagnostics.extend(found);
-                            config
+                            match SourceFile::from_bytes(&neighbour, bytes) {
+                                Ok(file) => {
+                                    let (config, found) =
+                                        read_config(&file, Config::default(), repo);
+                                    diagnostics.extend(found);
+                                    config
+                                }
+                                Err(d) => {
+                                    diagnostics.push(d);
+                                    Config::default()
+                                }
+                            }
                         }
                         Err(err) => {
                             diagnostics.push(Diagnostic::error(format!(

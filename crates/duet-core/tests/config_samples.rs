@@ -106,6 +106,8 @@ fn every_required_case_has_a_sample() {
         "backlog_same_profile",
         "backlog_zero_and_negative",
         "backlog_base_branch_missing",
+        "backlog_invalid_utf8",
+        "config_invalid_utf8",
     ] {
         assert!(names.iter().any(|n| n == case), "no sample for {case}");
     }
