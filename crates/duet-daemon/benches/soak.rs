@@ -22,10 +22,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use duet_core::lifecycle::StateKind;
 use duet_core::protocol::{CallId, ToolCall, Verdict};
 use duet_daemon::DaemonProgress;
 use duet_proto::{Client, Request, RequestBody, Response, ResponseBody};
-use duet_store::{Event, TaskState};
+use duet_store::Event;
 use engine_support::{World, hook, token};
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -363,7 +364,7 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
                 agent.inbox.push_front(more);
             }
         }
-        if world.state(task) == Some(TaskState::Merged) {
+        if world.state(task) == Some(StateKind::Merged) {
             return;
         }
         if !busy {
@@ -459,7 +460,7 @@ fn main() {
         // Keep the pairs busy: a merged task leaves the backlog and a new one comes in until
         // the time is up (so the backlog, and what the engine holds for it, stays the same size).
         for id in all_ids.iter().filter(|id| !merged.contains(*id)) {
-            if world.state(id) == Some(TaskState::Merged) {
+            if world.state(id) == Some(StateKind::Merged) {
                 newly_merged.push(id.clone());
             }
         }
@@ -610,7 +611,7 @@ fn main() {
         .collect();
     let not_merged: Vec<&String> = all_ids
         .iter()
-        .filter(|id| world.state(id) != Some(TaskState::Merged))
+        .filter(|id| world.state(id) != Some(StateKind::Merged))
         .collect();
     let samples = rss.lock().unwrap().clone();
     let peak = samples

@@ -233,8 +233,11 @@ enum EngineEvent {
 }
 
 fn read_backlog(setup: &DaemonSetup) -> Result<Backlog, String> {
-    let src = std::fs::read_to_string(&setup.backlog_path)
+    let bytes = std::fs::read(&setup.backlog_path)
         .map_err(|e| format!("{}: {e}", setup.backlog_path.display()))?;
+    // Not UTF-8: reported at the first bad byte, like every other problem of the file.
+    let src = duet_core::diagnostic::SourceFile::decode(&setup.backlog_path, bytes)
+        .map_err(|d| d.render_plain())?;
     let base_dir = setup
         .backlog_path
         .parent()
