@@ -63,6 +63,7 @@ pub async fn run(
     })?;
     let listener = socket::bind(&setup.socket_path())
         .map_err(|e| DaemonError::of_kind(DaemonErrorKind::Setup, "open the control socket", e))?;
+    let _socket_file = SocketFile(setup.socket_path());
     let (incoming_tx, mut incoming) = mpsc::channel::<Incoming>(256);
     let mut status = Publisher::new(
         &setup.config,
@@ -230,6 +231,20 @@ enum EngineEvent {
     ReviewerGuard((GuardCheck, GuardOutcome)),
     /// The 1 s tick: stall clocks, panes watched for rest, the merge queue's held entries.
     Tick,
+}
+
+/// Removes the engine's socket file when its run ends, however it ends. Declared after the lock,
+/// so dropped before it: a newer engine cannot have bound the path yet.
+struct SocketFile(std::path::PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        if let Err(err) = std::fs::remove_file(&self.0)
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("failed to remove the socket {}: {err}", self.0.display());
+        }
+    }
 }
 
 fn read_backlog(setup: &DaemonSetup) -> Result<Backlog, String> {

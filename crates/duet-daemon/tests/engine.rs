@@ -391,8 +391,10 @@ fn with_a_focus_only_that_task_starts_and_the_engine_ends_with_it() {
     assert!(accepted(
         &world.human(RequestBody::Cancel { task: "b".into() })
     ));
+    assert!(world.socket().exists());
     let summary = engine.join();
     assert!(!summary.interrupted);
+    assert!(!world.socket().exists(), "the socket file is left");
     let b = summary.tasks.iter().find(|t| t.id == "b").unwrap();
     assert_eq!(b.state, "cancelled");
     assert_eq!(
