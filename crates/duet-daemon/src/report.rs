@@ -4,7 +4,7 @@
 //! for the human and the pull request, or as JSON.
 
 use duet_core::lifecycle::StateKind;
-use duet_core::protocol::{Finding, Verdict};
+use duet_core::protocol::{Finding, Verdict, short_commit};
 use duet_store::{Event, EventRecord, UnixMillis};
 use serde::Serialize;
 
@@ -167,12 +167,10 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
             Event::MessageSuppressed { id, .. } => {
                 set_fate(&mut report.messages, id, "suppressed");
             }
-            Event::Note { text } if text.contains(" was restarted, ") => {
+            Event::Note { text } if text.contains(crate::restart_policy::RESTARTED) => {
                 report.agent_restarts += 1;
             }
-            Event::Note { text }
-                if text.starts_with("landed on ") || text.contains("pull request opened") =>
-            {
+            Event::Note { text } if is_landing_note(text) => {
                 report.landed = Some(text.clone());
             }
             _ => {}
@@ -180,6 +178,19 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
     }
     report.rounds = resolve(reviews);
     report
+}
+
+/// The start of the note the merge queue writes when a task landed (`landed on `main`: ...`).
+pub const LANDED: &str = "landed on ";
+/// The starts of the notes PR mode writes when a task's pull request is open.
+pub const PULL_REQUEST_OPEN: [&str; 2] = [
+    "draft pull request opened: ",
+    "its pull request was already open: ",
+];
+
+/// A note saying where the task's work went: landed on the base, or an open pull request.
+fn is_landing_note(text: &str) -> bool {
+    text.starts_with(LANDED) || PULL_REQUEST_OPEN.iter().any(|p| text.starts_with(p))
 }
 
 fn set_fate(messages: &mut [MessageLine], id: &str, fate: &'static str) {
@@ -279,7 +290,7 @@ pub fn render_markdown(report: &HandoffReport) -> String {
         let on = round
             .commit
             .as_deref()
-            .map(|c| format!(" on `{}`", short(c)))
+            .map(|c| format!(" on `{}`", short_commit(c)))
             .unwrap_or_default();
         let verdict = match round.verdict {
             Verdict::Approve => "approved",
@@ -310,7 +321,7 @@ pub fn render_markdown(report: &HandoffReport) -> String {
             "- {} `{}` at `{}` ({}){summary}\n",
             run.status,
             run.check,
-            short(&run.sha),
+            short_commit(&run.sha),
             duration_text(i64::try_from(run.duration_ms).unwrap_or(i64::MAX))
         ));
     }
@@ -342,7 +353,7 @@ pub fn outcome_text(outcome: &FindingOutcome) -> String {
         FindingOutcome::Addressed {
             commit: Some(commit),
             round,
-        } => format!("addressed in `{}` (round {round})", short(commit)),
+        } => format!("addressed in `{}` (round {round})", short_commit(commit)),
         FindingOutcome::Addressed {
             commit: None,
             round,
@@ -351,10 +362,6 @@ pub fn outcome_text(outcome: &FindingOutcome) -> String {
         FindingOutcome::WithApproval => "a note with the approval".to_owned(),
         FindingOutcome::Open => "open".to_owned(),
     }
-}
-
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(7)]
 }
 
 fn upper_first(text: &str) -> String {

@@ -3,6 +3,9 @@
 
 use duet_core::protocol::Role;
 
+/// What every restart note says (the handoff report counts restarts by it).
+pub const RESTARTED: &str = " was restarted, ";
+
 /// Agent restarts (with the conversation resumed) before the task needs the human.
 pub const MAX_AGENT_RESTARTS: u32 = 3;
 
@@ -44,7 +47,7 @@ pub fn restart_note(role: Role, attempt: u32, resumed: bool, resume_failed: bool
     } else {
         "afresh (its brief had not reached it)"
     };
-    format!("the {role} was restarted, {how} (restart {attempt} of {MAX_AGENT_RESTARTS})")
+    format!("the {role}{RESTARTED}{how} (restart {attempt} of {MAX_AGENT_RESTARTS})")
 }
 
 #[cfg(test)]

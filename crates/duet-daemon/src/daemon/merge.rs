@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::report::LANDED;
 use duet_core::config::MergeMode;
 use duet_core::lifecycle::LifecycleEvent;
 use duet_core::lifecycle::StateKind;
@@ -12,7 +13,7 @@ use duet_core::lifecycle::merge_queue::{
     QueueConfig, QueueEffect, QueueEvent, QueueRow, QueueState, TaskInfo, resume,
 };
 use duet_core::lifecycle::unpaired::transition_unpaired;
-use duet_core::protocol::Verdict;
+use duet_core::protocol::{Verdict, short_commit};
 use duet_git::WorktreeManager;
 use duet_store::{Event, NewEvent};
 use serde::{Deserialize, Serialize};
@@ -376,9 +377,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             });
         let commits =
             duet_git::land::landed_commits(&self.repo, base, task, 10_000).unwrap_or_default();
-        let shas: Vec<&str> = commits.iter().map(|sha| &sha[..sha.len().min(7)]).collect();
+        let shas: Vec<&str> = commits.iter().map(|sha| short_commit(sha)).collect();
         format!(
-            "landed on `{base}`: {} commit{} ({})",
+            "{LANDED}`{base}`: {} commit{} ({})",
             shas.len(),
             if shas.len() == 1 { "" } else { "s" },
             shas.join(", ")

@@ -2,9 +2,10 @@
 //! (`duet_git::land::open_pull_request`, off the loop); nothing lands locally. The outcome is
 //! noted on the task; `duet merge TASK` opens it again after a failure.
 
+use crate::report::PULL_REQUEST_OPEN;
 use duet_core::config::MergeMode;
 use duet_core::lifecycle::StateKind;
-use duet_core::protocol::Verdict;
+use duet_core::protocol::{Verdict, short_commit};
 use duet_git::land::{PrDescription, PrOpened, PrRequest, open_pull_request};
 use duet_store::Event;
 
@@ -64,11 +65,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             Ok(PrOpened {
                 url,
                 already_existed: false,
-            }) => format!("draft pull request opened: {url}"),
+            }) => format!("{}{url}", PULL_REQUEST_OPEN[0]),
             Ok(PrOpened {
                 url,
                 already_existed: true,
-            }) => format!("its pull request was already open: {url}"),
+            }) => format!("{}{url}", PULL_REQUEST_OPEN[1]),
             Err(err) => {
                 tracing::warn!("task {task}: {err}");
                 format!("no pull request: {err} (`duet merge {task}` tries again)")
@@ -111,7 +112,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 "{}: `{}` at {}",
                 run.status,
                 run.check,
-                &run.sha[..run.sha.len().min(7)]
+                short_commit(&run.sha)
             )
         });
         let rounds = rounds.last().map_or(0, |round| round.round);

@@ -260,3 +260,22 @@ fn the_json_form_names_each_outcome() {
     assert_eq!(json["rounds"][0]["findings"][0]["severity"], "major");
     assert_eq!(json["files"][1]["added"], serde_json::Value::Null);
 }
+
+#[test]
+fn an_open_pull_request_is_where_the_work_went() {
+    for text in [
+        "draft pull request opened: https://example/pull/1",
+        "its pull request was already open: https://example/pull/1",
+    ] {
+        let events = vec![at(1, 0, Event::Note { text: text.into() })];
+        assert_eq!(build(input(), &events).landed.as_deref(), Some(text));
+    }
+    let failed = vec![at(
+        1,
+        0,
+        Event::Note {
+            text: "no pull request: gh failed (`duet merge greet` tries again)".into(),
+        },
+    )];
+    assert_eq!(build(input(), &failed).landed, None);
+}
