@@ -28,10 +28,7 @@ prompt = "Write it."
 const T0: i64 = 1_767_225_600_000;
 
 fn setup(env: &TestEnvironment) -> PathBuf {
-    let repo = env.repo_with_commit("repo");
-    assert_eq!(env.duet(&repo, &["init"]).code, 0);
-    std::fs::write(repo.join("backlog.toml"), BACKLOG).unwrap();
-    repo
+    env.initialised_repo(BACKLOG)
 }
 
 fn record_a_review_round(repo: &std::path::Path) {

@@ -22,10 +22,7 @@ prompt = "Add greeting.txt."
 const T0: i64 = 1_767_225_600_000;
 
 fn setup(env: &TestEnvironment) -> PathBuf {
-    let repo = env.repo_with_commit("repo");
-    assert_eq!(env.duet(&repo, &["init"]).code, 0);
-    std::fs::write(repo.join("backlog.toml"), BACKLOG).unwrap();
-    repo
+    env.initialised_repo(BACKLOG)
 }
 
 /// The task branch with two commits (the first reviewed, the second approved); their shas.

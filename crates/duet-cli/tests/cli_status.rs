@@ -22,10 +22,7 @@ reviewer = "claude"
 "#;
 
 fn setup(env: &TestEnvironment) -> std::path::PathBuf {
-    let repo = env.repo_with_commit("repo");
-    assert_eq!(env.duet(&repo, &["init"]).code, 0);
-    std::fs::write(repo.join("backlog.toml"), BACKLOG).unwrap();
-    repo
+    env.initialised_repo(BACKLOG)
 }
 
 #[test]

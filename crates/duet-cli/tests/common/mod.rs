@@ -134,6 +134,15 @@ impl TestEnvironment {
         dir
     }
 
+    /// A repository `repo` with one commit, `duet init` run in it and `backlog` as its
+    /// `backlog.toml`.
+    pub fn initialised_repo(&self, backlog: &str) -> PathBuf {
+        let repo = self.repo_with_commit("repo");
+        assert_eq!(self.duet(&repo, &["init"]).code, 0);
+        std::fs::write(repo.join("backlog.toml"), backlog).unwrap();
+        repo
+    }
+
     /// A new repository named `name` with no commits.
     pub fn empty_repo(&self, name: &str) -> PathBuf {
         let dir = self.root.path().join(name);
