@@ -60,6 +60,31 @@ pub fn write(repo_root: &Path, report: &HandoffReport) -> std::io::Result<PathBu
     Ok(path)
 }
 
+/// Removes the temp files of reports whose writer was killed before its rename
+/// (`.<task>.md.<pid>`). Only the engine writes reports and one engine runs per repository
+/// (its lock), so every temp file found when its reporter starts is a dead writer's.
+fn sweep_temp_files(repo_root: &Path) {
+    let Ok(entries) = std::fs::read_dir(repo_root.join(REPORTS_RELATIVE_DIR)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let is_temp = name.starts_with('.')
+            && name
+                .rsplit_once(".md.")
+                .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if is_temp {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!("removed {name}, a report a killed engine left half-written")
+                }
+                Err(err) => tracing::warn!("failed to remove {name}: {err}"),
+            }
+        }
+    }
+}
+
 /// Writes a task's report each time it finishes (done, ready, merged, failed, cancelled), in
 /// order, on one thread of its own (it ends when the reporter is dropped): git and the store's
 /// read must not hold up the loop, and a task's later report must not be overwritten by an
@@ -77,6 +102,7 @@ impl Reporter {
         let (jobs, queue) = std::sync::mpsc::channel::<(Task, Config)>();
         let root = repo_root.to_path_buf();
         std::thread::spawn(move || {
+            sweep_temp_files(&root);
             for (task, config) in queue {
                 let id = task.id.to_string();
                 let db = root.join(duet_store::STATE_DB_RELATIVE_PATH);
@@ -208,6 +234,23 @@ mod tests {
         );
         assert_eq!(reporter.finished([("a", StateKind::Merged)]), ["a"]);
         assert!(reporter.finished([("c", StateKind::NeedsHuman)]).is_empty());
+    }
+
+    #[test]
+    fn a_starting_reporter_removes_temp_files_a_killed_writer_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let reports = dir.path().join(REPORTS_RELATIVE_DIR);
+        std::fs::create_dir_all(&reports).unwrap();
+        std::fs::write(reports.join(".t1.md.4242"), "half a rep").unwrap();
+        std::fs::write(reports.join("t1.md"), "# t1").unwrap();
+        std::fs::write(reports.join(".notes.md.draft"), "the user's").unwrap();
+        sweep_temp_files(dir.path());
+        let mut left: Vec<_> = std::fs::read_dir(&reports)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".notes.md.draft", "t1.md"]);
     }
 
     #[test]
