@@ -221,11 +221,11 @@ fn killed_mid_merge_the_next_daemon_tests_the_candidate_again_and_lands_it_once(
     }) else {
         return;
     };
-    // The pair's own CI (it has DUET_SHA) passes at once; the candidate's waits for the gate.
+    // The pair's own CI passes at once; the candidate's (DUET_MERGE_CANDIDATE) waits for the gate.
     let gate = world.gate("candidate");
     world.write_config(&format!(
         "base_branch = \"main\"\nmax_parallel = 1\n[roles]\nworker = \"claude\"\nreviewer = \"codex\"\n\
-         [ci]\ncommand = '[ -n \"$DUET_SHA\" ] || while [ ! -e {} ]; do sleep 0.1; done'\n",
+         [ci]\ncommand = '[ -z \"$DUET_MERGE_CANDIDATE\" ] || while [ ! -e {} ]; do sleep 0.1; done'\n",
         gate.display()
     ));
     let daemon = world.spawn_run(&["--exit-when-done"]);
@@ -290,7 +290,7 @@ fn killed_mid_merge_the_next_daemon_tests_the_candidate_again_and_lands_it_once(
         })
         .count();
     assert_eq!(merged, 1, "{}", describe(&events));
-    let scratch = std::fs::read_dir(world.repo.join(".duet/merge"))
+    let scratch = std::fs::read_dir(world.repo.join(".duet/queue/ci/work"))
         .map(|dir| dir.count())
         .unwrap_or(0);
     assert_eq!(scratch, 0, "a scratch checkout is left");

@@ -104,6 +104,8 @@ pub async fn run(
         }
         None => None,
     };
+    let (candidate_runs_tx, mut candidate_runs) = mpsc::channel::<duet_ci::RunEvent>(64);
+    let candidate_ci = merge::candidate_ci_runner(&setup, candidate_runs_tx).await;
     let (github, mut gh_events) = ci::spawn_github(&setup);
     let (guard_tx, mut guard_results) = mpsc::unbounded_channel();
 
@@ -123,6 +125,7 @@ pub async fn run(
         stop: None,
         ci_watch_tx,
         ci_runner,
+        candidate_ci,
         ci_watchers: HashMap::new(),
         merge: None,
         queue_ci_tx,
@@ -168,6 +171,10 @@ pub async fn run(
             Some(event) = ci_watch.recv() => EngineEvent::CiWatch(event),
             Some(event) = ci_runs.recv() => EngineEvent::CiRun(event),
             Some(event) = queue_ci.recv() => EngineEvent::CandidateCi(event),
+            Some(run) = candidate_runs.recv() => match crate::merge_edge::candidate_ci_event(run) {
+                Some(event) => EngineEvent::CandidateCi(event),
+                None => continue,
+            },
             Some(outcome) = pr_results.recv() => EngineEvent::PullRequest(outcome),
             Some(event) = gh_events.recv() => EngineEvent::Github(event),
             Some(result) = guard_results.recv() => EngineEvent::ReviewerGuard(result),
@@ -287,6 +294,9 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
     ci_watch_tx: mpsc::Sender<duet_ci::WatchEvent>,
     /// Runs `ci.command` (none when it is not set).
     ci_runner: Option<duet_ci::CiRunner>,
+    /// Tests merge candidates (none when this engine does not land tasks or has no
+    /// `ci.command`).
+    candidate_ci: Option<duet_ci::CiRunner>,
     /// Each live pair's CI watchers.
     ci_watchers: HashMap<String, ci::CiWatchers>,
     /// The merge queue (none when this engine does not land tasks: `duet pair`, `merge.mode =

@@ -4,27 +4,22 @@
 //!
 //! Blocking by design (git2 and a CI child process): the git steps take milliseconds (the
 //! candidate is built in the object database), so [`drive`] runs them inline; CI can take
-//! minutes, so [`drive`] hands `RunCi` back for the engine to run with [`run_ci`] off the loop
-//! (`spawn_blocking`) and feed its event back in.
+//! minutes, so [`drive`] hands `RunCi` back for the engine to run on its candidate CI runner
+//! (duet-ci's, off the loop) and feed the event [`candidate_ci_event`] makes of it back in.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-use duet_core::config::{CiConfig, MergeStrategy};
+use duet_core::config::MergeStrategy;
 use duet_core::lifecycle::merge_queue::{
     CandidateRef, QueueEffect, QueueEvent, QueueState, WorkingBranch, handle,
 };
+use duet_core::protocol::ci::CiStatus;
 use duet_git::land::{
-    Advance, Built, CandidateSpec, LandStrategy, ScratchWorktree, advance_base, build_candidate,
-    changed_files, cleanup_landed, files_between, landed_commits,
+    Advance, Built, CandidateSpec, LandStrategy, advance_base, build_candidate, changed_files,
+    cleanup_landed, files_between, landed_commits,
 };
 use duet_git::{Repo, WorktreeManager};
-
-/// Lines of CI output sent back to a pair.
-const CI_EXCERPT_LINES: usize = 40;
 
 /// What the edge needs to know about the tasks and the repository.
 #[derive(Debug)]
@@ -193,87 +188,43 @@ pub fn drive(state: &mut QueueState, event: QueueEvent, edge: &MergeEdge<'_>) ->
     for_engine
 }
 
-/// Runs `ci.command` (with `sh -c`) on the candidate `sha`, checked out in a scratch worktree
-/// that is removed afterwards; a run longer than `ci.timeout` counts as failed.
-pub fn run_ci(repo: &Repo, ci: &CiConfig, task_id: &str, sha: &str) -> QueueEvent {
-    let failed = |excerpt: String| QueueEvent::CiFailed {
-        task_id: task_id.to_owned(),
-        sha: sha.to_owned(),
-        excerpt,
-    };
-    duet_pair::failpoint!("merge-ci-started");
-    let Some(command) = ci.command.as_deref() else {
-        return QueueEvent::CiPassed {
-            task_id: task_id.to_owned(),
-            sha: sha.to_owned(),
-        };
-    };
-    let scratch = match ScratchWorktree::create(repo, task_id, sha) {
-        Ok(scratch) => scratch,
-        Err(err) => return failed(format!("could not check the candidate out: {err}")),
-    };
-    match run_with_timeout(command, scratch.path().to_owned(), &ci.env, ci.timeout) {
-        Ok((true, _)) => QueueEvent::CiPassed {
-            task_id: task_id.to_owned(),
-            sha: sha.to_owned(),
-        },
-        Ok((false, output)) => failed(tail(&output, CI_EXCERPT_LINES)),
-        Err(message) => failed(message),
+/// Where the merge queue's CI runner works: a folder of its own (`.duet/queue/ci/`), so that
+/// it never meets a pair's runs (`.duet/ci/`) or the queue's scratch checkouts.
+pub fn candidate_ci_paths(repo_root: &Path, state_dir: &Path) -> duet_ci::RunPaths {
+    duet_ci::RunPaths {
+        repo: repo_root.to_owned(),
+        duet_dir: state_dir.join("queue"),
     }
 }
 
-/// `(passed, combined output)`.
-fn run_with_timeout(
-    command: &str,
-    dir: PathBuf,
-    env: &BTreeMap<String, String>,
-    timeout: Duration,
-) -> Result<(bool, String), String> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("exec 2>&1; {command}"))
-        .current_dir(&dir)
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("could not start `sh -c {command}`: {e}"))?;
-    let mut stdout = child.stdout.take();
-    let reader = std::thread::spawn(move || {
-        let mut output = String::new();
-        if let Some(out) = stdout.as_mut() {
-            let _ = out.read_to_string(&mut output);
-        }
-        output
-    });
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let output = reader.join().unwrap_or_default();
-                return Ok((
-                    false,
-                    format!(
-                        "{}\n(timed out after {}s: ci.timeout)",
-                        tail(&output, CI_EXCERPT_LINES),
-                        timeout.as_secs()
-                    ),
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => return Err(format!("could not wait for CI: {e}")),
-        }
+/// The queue event a candidate's CI run ends in; `None` for a run that started, or one
+/// cancelled (its task left the queue, or the engine is stopping: a new engine tests again).
+pub fn candidate_ci_event(run: duet_ci::RunEvent) -> Option<QueueEvent> {
+    let duet_ci::RunEvent::Finished { task, result } = run else {
+        return None;
     };
-    let output = reader.join().unwrap_or_default();
-    Ok((status.success(), output))
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.trim_end().lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+    match &result.status {
+        CiStatus::Cancelled => None,
+        CiStatus::Passed => Some(QueueEvent::CiPassed {
+            task_id: task,
+            sha: result.sha,
+        }),
+        status => {
+            let mut excerpt = format!("`ci.command` {} on the candidate", status.describe());
+            if !result.failing_tests.is_empty() {
+                excerpt.push_str(&format!("; failing: {}", result.failing_tests.join(", ")));
+            }
+            if !result.excerpt.trim().is_empty() {
+                excerpt.push('\n');
+                excerpt.push_str(result.excerpt.trim_end());
+            }
+            Some(QueueEvent::CiFailed {
+                task_id: task,
+                sha: result.sha,
+                excerpt,
+            })
+        }
+    }
 }
 
 fn land_strategy(strategy: MergeStrategy) -> LandStrategy {

@@ -1,7 +1,8 @@
 //! The merge queue in the engine, with the in-memory agent runtime and real git: a done task
 //! lands on main and is cleaned up; `merge.auto = false` waits for `duet merge`; a dependent
 //! starts from a main that holds its dependency; a conflict goes back to its pair and lands
-//! once resolved there; a candidate's CI cut off by a stopped engine runs again in the next.
+//! once resolved there; a candidate's CI cut off by a stopped engine runs again in the next, and
+//! cancelling a task whose candidate is under test kills its CI.
 
 mod engine_support;
 
@@ -237,9 +238,9 @@ fn a_conflict_goes_back_to_its_pair_and_lands_once_resolved_there() {
 fn a_candidate_ci_cut_off_by_a_stopped_engine_runs_again_and_lands_once() {
     let go = tempfile::tempdir().unwrap();
     let gate = go.path().join("go");
-    // The pair's own CI (it has DUET_SHA) passes at once; the candidate's waits for the gate.
+    // The pair's own CI passes at once; the candidate's waits for the gate.
     let ci = format!(
-        "[ci]\ncommand = '[ -n \"$DUET_SHA\" ] || while [ ! -e {} ]; do sleep 0.05; done'\n",
+        "[ci]\ncommand = '[ -z \"$DUET_MERGE_CANDIDATE\" ] || while [ ! -e {} ]; do sleep 0.05; done'\n",
         gate.display()
     );
     let world = World::with_config(&["t"], &ci);
@@ -268,14 +269,60 @@ fn a_candidate_ci_cut_off_by_a_stopped_engine_runs_again_and_lands_once() {
     let summary = engine.stop();
     assert_eq!(summary.tasks[0].state, "merged", "{summary:?}");
     assert_eq!(landed_with_trailer(&world, "t"), 1);
-    // The cut-off run's thread outlives its engine in this process (a killed duet's would
-    // not): it removes its own checkout when its command ends, never the new run's.
+    // The cut-off run's checkout was swept by the next engine; the new run removed its own.
     world.wait("no scratch checkout left", || {
-        std::fs::read_dir(world.root.join(".duet/merge"))
+        std::fs::read_dir(world.root.join(".duet/queue/ci/work"))
             .map(|dir| dir.count() == 0)
             .unwrap_or(true)
             .then_some(())
     });
+}
+
+/// Whether a process is gone (reaped, or a zombie no one will run again).
+fn gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn cancelling_a_task_whose_candidate_is_under_test_kills_its_ci_and_what_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    // The candidate's CI records its pid and its background child's, then waits for ever.
+    let ci = format!(
+        "[ci]\ncommand = '[ -z \"$DUET_MERGE_CANDIDATE\" ] || {{ sleep 600 & echo $$ $! > {}; wait; }}'\n",
+        pids.display()
+    );
+    let world = World::with_config(&["t"], &ci);
+    let engine = world.start(false, None);
+    work_to_done(&world, "t", "a.txt", || {});
+    let recorded = world.wait("the candidate's CI running", || {
+        let text = std::fs::read_to_string(&pids).ok()?;
+        let pids: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+        (pids.len() == 2).then_some(pids)
+    });
+    assert!(recorded.iter().all(|pid| !gone(pid)), "{recorded:?}");
+    assert_eq!(world.state("t"), Some(StateKind::Merging));
+
+    let answer = world.human(RequestBody::Cancel { task: "t".into() });
+    assert!(accepted(&answer), "{answer:?}");
+    world.wait_state("t", StateKind::Cancelled);
+    world.wait("the CI command and its child killed", || {
+        recorded.iter().all(|pid| gone(pid)).then_some(())
+    });
+    assert_eq!(merge_status(&world, "t"), None, "still in the queue");
+    assert_eq!(landed_with_trailer(&world, "t"), 0);
+    world.wait("its checkout removed", || {
+        std::fs::read_dir(world.root.join(".duet/queue/ci/work"))
+            .map(|dir| dir.count() == 0)
+            .unwrap_or(true)
+            .then_some(())
+    });
+    engine.stop();
 }
 
 #[test]

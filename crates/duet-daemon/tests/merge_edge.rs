@@ -11,7 +11,7 @@ use duet_core::config::{CiConfig, MergeStrategy};
 use duet_core::lifecycle::merge_queue::{
     QueueConfig, QueueEffect, QueueEvent, QueueState, TaskInfo,
 };
-use duet_daemon::merge_edge::{MergeEdge, drive, run_ci};
+use duet_daemon::merge_edge::{MergeEdge, candidate_ci_event, candidate_ci_paths, drive};
 use duet_git::{Repo, WorktreeManager};
 
 const GIT_ENV: [(&str, &str); 6] = [
@@ -169,6 +169,28 @@ fn a_done_task_lands_and_a_conflicting_one_goes_back_to_its_pair() {
     assert_eq!(state.current(), None);
 }
 
+/// Tests the candidate with duet-ci's runner, as the engine does, and returns the queue event
+/// its run ends in.
+fn run_candidate_ci(root: &Path, ci: &CiConfig, task: &str, sha: &str) -> QueueEvent {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (tx, mut runs) = tokio::sync::mpsc::channel(8);
+        let config = duet_ci::RunConfig::from_config(ci).unwrap();
+        let runner =
+            duet_ci::CiRunner::new(candidate_ci_paths(root, &root.join(".duet")), config, tx);
+        runner.start(task, sha);
+        loop {
+            let run = runs.recv().await.expect("the runner reports the run's end");
+            if let Some(event) = candidate_ci_event(run) {
+                return event;
+            }
+        }
+    })
+}
+
 #[test]
 fn with_ci_only_a_passing_candidate_lands_and_a_failing_one_goes_back() {
     let (_dir, root) = setup();
@@ -194,7 +216,7 @@ fn with_ci_only_a_passing_candidate_lands_and_a_failing_one_goes_back() {
         "untested: not landed"
     );
     // CI runs in the candidate's own checkout.
-    let event = run_ci(&repo, &ci("grep -q 'from a' greet.txt"), "a", sha);
+    let event = run_candidate_ci(&root, &ci("grep -q 'from a' greet.txt"), "a", sha);
     assert!(matches!(event, QueueEvent::CiPassed { .. }), "{event:?}");
     let effects = drive(&mut state, event, &edge(&repo, &manager, &[]));
     assert_eq!(kinds(&effects), ["a: landed", "a: clean-up"]);
@@ -208,11 +230,15 @@ fn with_ci_only_a_passing_candidate_lands_and_a_failing_one_goes_back() {
     let QueueEffect::RunCi { sha, .. } = &effects[1] else {
         panic!("{effects:?}")
     };
-    let event = run_ci(&repo, &ci("echo 'test_b FAILED'; exit 1"), "b", sha);
+    let event = run_candidate_ci(&root, &ci("echo 'test_b FAILED'; exit 1"), "b", sha);
     let QueueEvent::CiFailed { excerpt, .. } = &event else {
         panic!("{event:?}")
     };
-    assert_eq!(excerpt, "test_b FAILED");
+    assert!(
+        excerpt.starts_with("`ci.command` failed with exit code 1 on the candidate"),
+        "{excerpt}"
+    );
+    assert!(excerpt.contains("test_b FAILED"), "{excerpt}");
     let effects = drive(&mut state, event, &edge(&repo, &manager, &[]));
     assert_eq!(kinds(&effects), ["b: sent-back", "b: send-back"]);
     let QueueEffect::SendBack { text, .. } = &effects[1] else {
@@ -222,13 +248,16 @@ fn with_ci_only_a_passing_candidate_lands_and_a_failing_one_goes_back() {
         text.contains("CI fails after rebase onto `main` at"),
         "{text}"
     );
-    assert!(
-        std::fs::read_dir(root.join(".duet/merge"))
-            .map(|dir| dir.count() == 0)
-            .unwrap_or(true),
-        "the scratch checkout is gone"
-    );
-    assert!(!git(&root, &["worktree", "list"]).contains(".duet/merge"));
+    for scratch in [".duet/merge", ".duet/queue/ci/work"] {
+        assert!(
+            std::fs::read_dir(root.join(scratch))
+                .map(|dir| dir.count() == 0)
+                .unwrap_or(true),
+            "the scratch checkout in {scratch} is gone"
+        );
+    }
+    let worktrees = git(&root, &["worktree", "list"]);
+    assert!(!worktrees.contains(".duet/merge") && !worktrees.contains(".duet/queue"));
 }
 
 #[test]

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::{Daemon, now, store_err};
-use crate::merge_edge::{MergeEdge, drive, run_ci};
+use crate::merge_edge::{MergeEdge, drive};
 use crate::{DaemonError, DaemonProgress};
 
 use crate::status::MERGE_QUEUE_STATE as QUEUE_STATE;
@@ -312,6 +312,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         let mut refusal = None;
         let mut tell = Vec::new();
         let mut sent_back = Vec::new();
+        let mut ci_runs = Vec::new();
         if let Some(merge) = self.merge.as_mut() {
             for effect in effects {
                 match effect {
@@ -331,9 +332,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     QueueEffect::Held { reason } => merge.held = Some(reason),
                     QueueEffect::Released => merge.held = None,
                     QueueEffect::Refuse { why, .. } => refusal = Some(why),
-                    QueueEffect::RunCi { task_id, sha } => {
-                        spawn_candidate_ci(self.setup, &self.queue_ci_tx, task_id, sha);
-                    }
+                    QueueEffect::RunCi { task_id, sha } => ci_runs.push((task_id, sha)),
                 }
             }
             let json = serde_json::to_string(&*merge)
@@ -341,6 +340,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             self.store
                 .commit_with_engine_state(&events, QUEUE_STATE, &json)
                 .map_err(store_err)?;
+        }
+        // Started once the queue's state says so (after a kill before this, `resume` asks again).
+        for (task_id, sha) in ci_runs {
+            self.start_candidate_ci(task_id, sha);
         }
         for (task, to, reason) in changed {
             let state = match (&reason, to) {
@@ -386,8 +389,24 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         )
     }
 
-    /// Takes a ready or queued task out of the merge queue (the human cancelled it).
+    /// Tests a candidate with `ci.command` off the loop; the result comes back as a queue event.
+    fn start_candidate_ci(&mut self, task_id: String, sha: String) {
+        duet_pair::failpoint!("merge-ci-started");
+        match &self.candidate_ci {
+            Some(runner) => runner.start(&task_id, &sha),
+            // No `ci.command`: nothing to run, the candidate passes (through the loop all the same).
+            None => {
+                let _ = self.queue_ci_tx.send(QueueEvent::CiPassed { task_id, sha });
+            }
+        }
+    }
+
+    /// Takes a ready, queued or merging task out of the merge queue (the human cancelled it);
+    /// its candidate's CI, if one runs, is killed.
     pub(super) fn withdraw(&mut self, task: &str) -> Result<(), DaemonError> {
+        if let Some(runner) = &self.candidate_ci {
+            runner.cancel(task);
+        }
         self.queue_event(QueueEvent::Withdrawn {
             task_id: task.to_owned(),
         })
@@ -417,25 +436,29 @@ fn stored_move(from: StateKind, event: &LifecycleEvent) -> Option<(StateKind, Op
     Some((to, Some(reason)))
 }
 
-/// Runs `ci.command` on a candidate off the loop; the result comes back as a queue event.
-fn spawn_candidate_ci(
+/// Set (to `1`) in the environment of `ci.command` when it tests a merge candidate.
+pub const CANDIDATE_ENV: &str = "DUET_MERGE_CANDIDATE";
+
+/// The merge queue's CI runner: a candidate is tested like a task commit (a throw-away
+/// checkout, its own process group killed whole at the timeout or on cancel, a bounded log),
+/// in a folder of its own (`merge_edge::candidate_ci_paths`). `None`
+/// when this engine does not land tasks or `ci.command` is not set (candidates then pass).
+pub(super) async fn candidate_ci_runner(
     setup: &crate::DaemonSetup,
-    tx: &mpsc::UnboundedSender<QueueEvent>,
-    task: String,
-    sha: String,
-) {
-    let root = setup.repo_root.clone();
-    let ci = setup.config.ci.clone();
-    let tx = tx.clone();
-    tokio::task::spawn_blocking(move || {
-        let event = match duet_git::Repo::discover(&root) {
-            Ok(repo) => run_ci(&repo, &ci, &task, &sha),
-            Err(err) => QueueEvent::CiFailed {
-                task_id: task,
-                sha,
-                excerpt: format!("could not open the repository: {err}"),
-            },
-        };
-        let _ = tx.send(event);
-    });
+    events: mpsc::Sender<duet_ci::RunEvent>,
+) -> Option<duet_ci::CiRunner> {
+    if setup.config.merge.mode != MergeMode::Local || setup.focus.is_some() {
+        return None;
+    }
+    let mut config = duet_ci::RunConfig::from_config(&setup.config.ci)?;
+    // So that a command can tell a candidate (the branch rebased on the newest base) apart.
+    config.env.insert(CANDIDATE_ENV.to_owned(), "1".to_owned());
+    let paths = crate::merge_edge::candidate_ci_paths(&setup.repo_root, &setup.state_dir());
+    // Checkouts of candidates a killed engine was testing (the queue tests them again).
+    match duet_ci::sweep(&paths).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("removed {n} candidate CI checkouts left by an earlier run"),
+        Err(e) => tracing::warn!("failed to clean up old candidate CI checkouts: {e}"),
+    }
+    Some(duet_ci::CiRunner::new(paths, config, events))
 }
