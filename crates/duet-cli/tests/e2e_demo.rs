@@ -135,6 +135,22 @@ fn the_demo_works_every_task_in_dependency_order_and_the_tests_pass() {
         ["codex", "claude"],
         "cli-flag swaps the roles"
     );
+    // Each task's progress lines follow its moves: prepared first, then worked on.
+    for task in ["word-count", "cli-flag", "readme"] {
+        let moves: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(&format!("{task}: ")))
+            // Not the backlog's listing of the task at the start ("Count words (claude works, ...").
+            .filter(|text| !text.contains(" works, "))
+            .collect();
+        assert_eq!(
+            moves.get(..2),
+            Some(&["preparing", "working"][..]),
+            "{task}: {moves:?}"
+        );
+        assert_eq!(moves.last(), Some(&"merged"), "{task}: {moves:?}");
+    }
     assert!(
         run.stdout
             .contains(&format!("repository: {}", dir.display())),

@@ -518,10 +518,6 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 )
             })
             .collect();
-        (self.progress)(DaemonProgress::TaskState {
-            task: task_id.to_string(),
-            state: slot.controller.state.task_state.to_string(),
-        });
         self.pairs.insert(task_id.to_string(), slot);
         self.start_ci(task_id);
     }

@@ -186,6 +186,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 text: "pair adopted by a new daemon".into(),
             },
         )?;
+        // Where the adopted pair stands (a new pair's moves are shown as they happen instead).
+        (self.progress)(DaemonProgress::TaskState {
+            task: task_id.to_string(),
+            state: slot.controller.state.task_state.to_string(),
+        });
         self.install(task_id, slot);
         self.apply(task_id, launched_actions)
     }
