@@ -342,6 +342,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 .commit_with_engine_state(&events, QUEUE_STATE, &json)
                 .map_err(store_err)?;
         }
+        // A task that landed may let its dependents start (a candidate's CI passes with
+        // nothing else happening in the engine, so nothing else would schedule them).
+        let landed = changed.iter().any(|(_, to, _)| *to == StateKind::Merged);
         for (task, to, reason) in changed {
             let state = match (&reason, to) {
                 (Some(reason), StateKind::NeedsHuman) => {
@@ -361,7 +364,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 self.apply(&task, actions)?;
             }
         }
-        if !sent_back.is_empty() {
+        if !sent_back.is_empty() || landed {
             self.schedule()?;
         }
         Ok(refusal)
