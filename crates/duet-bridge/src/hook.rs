@@ -2,7 +2,8 @@
 //! the JSON in the last argument) to the controller and prints its reply for claude's Stop hook.
 //!
 //! A hook must never block or break the agent: the exit code is always 0, the socket timeout is
-//! short ([`HOOK_TIMEOUT`]), and every problem (no controller, bad JSON, a refusal) is only
+//! short ([`HOOK_TIMEOUT`]; claude's Stop hook, whose answer hands messages over, waits longer:
+//! [`TURN_END_ANSWER_TIMEOUT`]), and every problem (no controller, bad JSON, a refusal) is only
 //! logged to stderr. A hook that finds nobody listening, or whose daemon died before answering,
 //! tries again for a while: a daemon being restarted must not miss a turn's end. How long
 //! depends on who waits for the hook ([`retry_window`]): a turn's end (claude's Stop, codex's
@@ -38,6 +39,22 @@ pub const CONNECT_RETRY_WINDOW: Duration = Duration::from_secs(5);
 /// Long enough for a human to run `duet run` again; the Stop hook's answer hands over what is
 /// queued for the agent.
 pub const TURN_END_RETRY_WINDOW: Duration = Duration::from_secs(30);
+
+/// How long claude's Stop hook waits for the controller's answer (per step): the turn is over
+/// and the answer is what hands over the agent's queued messages, so a controller that is only
+/// busy (another pair's merge, a pair stopping) must not make the hook give up after
+/// [`HOOK_TIMEOUT`] while the controller goes on to hand the messages over into a closed
+/// connection. Under claude's own 60 s limit for a hook.
+pub const TURN_END_ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The per-step timeout of a hook from `source` with `payload`.
+pub fn answer_timeout(source: HookSource, payload: &serde_json::Value) -> Duration {
+    let event = payload.get("hook_event_name").and_then(|v| v.as_str());
+    match (source, event) {
+        (HookSource::Claude, Some("Stop")) => TURN_END_ANSWER_TIMEOUT,
+        _ => HOOK_TIMEOUT,
+    }
+}
 
 /// The retry window of a hook from `source` with `payload`.
 pub fn retry_window(source: HookSource, payload: &serde_json::Value) -> Duration {
@@ -193,7 +210,7 @@ pub fn run_with(
         );
     }
     let window = retry_window(source, &payload);
-    let client = Client::new(&socket, HOOK_TIMEOUT);
+    let client = Client::new(&socket, answer_timeout(source, &payload));
     let request = Request::from_agent(token, RequestBody::Hook { source, payload });
     match send_retrying_connect(&client, &request, window) {
         Ok(Response::Ok {

@@ -215,6 +215,35 @@ fn a_hung_controller_costs_the_agent_at_most_the_hook_timeout() {
     assert!(stderr.contains("no answer in time"), "{stderr}");
 }
 
+/// A controller busy for longer than the hook timeout (another pair's merge, a pair stopping)
+/// still gets its answer to claude's Stop hook through: that answer hands the agent's queued
+/// messages over, and the controller records them as handed over once it has written it.
+#[test]
+fn a_claude_stop_hook_waits_for_a_busy_controller_s_answer() {
+    let block = r#"{"decision":"block","reason":"The reviewer approved"}"#;
+    let controller = TestController::start(move |_| {
+        // The controller's main loop busy elsewhere for 3 s (more than HOOK_TIMEOUT).
+        std::thread::sleep(Duration::from_secs(3));
+        Response::ok(ResponseBody::HookReply {
+            stdout: Some(block.to_owned()),
+        })
+    });
+    let payload = json!({"session_id": "9f1c", "hook_event_name": "Stop"});
+    let output = run_hook(
+        &["claude"],
+        payload.to_string().as_bytes(),
+        Some(controller.socket()),
+        Some(TOKEN),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        block,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn input_that_is_not_json_is_not_forwarded_and_still_exits_zero() {
     let controller = TestController::acking();

@@ -174,6 +174,44 @@ fn a_dependent_starts_only_once_its_dependency_landed_and_from_a_main_that_holds
     assert!(position("a", StateKind::Merged) < position("b", StateKind::Preparing));
 }
 
+/// With a CI command the candidate's CI runs in the background and its pass lands the task
+/// with nothing else going on in the engine: the dependent starts then all the same.
+#[test]
+fn a_dependent_starts_when_its_dependency_lands_after_the_candidates_ci() {
+    let backlog = "[[task]]\nid = \"a\"\ntitle = \"A\"\nprompt = \"Do a.\"\n\n\
+                   [[task]]\nid = \"b\"\ntitle = \"B\"\nprompt = \"Do b.\"\ndepends_on = [\"a\"]\n";
+    let world = World::with_backlog(backlog, "[ci]\ncommand = \"true\"\n");
+    let ci_passed = |task: &'static str| {
+        let world = &world;
+        move || {
+            world.wait("CI passed at HEAD", || {
+                world
+                    .events()
+                    .iter()
+                    .any(|r| {
+                        r.task_id.as_deref() == Some(task)
+                            && matches!(&r.event, Event::CiRunFinished { status, .. } if status == "passed")
+                    })
+                    .then_some(())
+            });
+        }
+    };
+    let engine = world.start(true, None);
+    work_to_done(&world, "a", "a.txt", ci_passed("a"));
+    world.wait_state("a", StateKind::Merged);
+    world.pair("b");
+    work_to_done(&world, "b", "b.txt", ci_passed("b"));
+    let summary = engine.join();
+    assert_eq!(
+        summary
+            .tasks
+            .iter()
+            .map(|t| t.state.as_str())
+            .collect::<Vec<_>>(),
+        ["merged", "merged"]
+    );
+}
+
 #[test]
 fn a_conflict_goes_back_to_its_pair_and_lands_once_resolved_there() {
     let world = World::new(&["a", "b"]);

@@ -345,6 +345,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         for (task_id, sha) in ci_runs {
             self.start_candidate_ci(task_id, sha);
         }
+        // A task that landed may let its dependents start (a candidate's CI passes with
+        // nothing else happening in the engine, so nothing else would schedule them).
+        let landed = changed.iter().any(|(_, to, _)| *to == StateKind::Merged);
         for (task, to, reason) in changed {
             let state = match (&reason, to) {
                 (Some(reason), StateKind::NeedsHuman) => {
@@ -364,7 +367,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 self.apply(&task, actions)?;
             }
         }
-        if !sent_back.is_empty() {
+        if !sent_back.is_empty() || landed {
             self.schedule()?;
         }
         Ok(refusal)
