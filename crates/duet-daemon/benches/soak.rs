@@ -55,11 +55,12 @@ fn options() -> Options {
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = || args.next().and_then(|v| v.parse::<f64>().ok());
+        let mut text = || args.next();
         match arg.as_str() {
-            "--minutes" => o.minutes = value().expect("--minutes N"),
-            "--pairs" => o.pairs = value().expect("--pairs N") as usize,
-            "--seed" => o.seed = value().expect("--seed N") as u64,
+            "--minutes" => o.minutes = text().and_then(|v| v.parse().ok()).expect("--minutes N"),
+            "--pairs" => o.pairs = text().and_then(|v| v.parse().ok()).expect("--pairs N"),
+            // Parsed as u64 (a float would round a printed seed to another one).
+            "--seed" => o.seed = text().and_then(|v| v.parse().ok()).expect("--seed N"),
             "--report-only" => o.report_only = true,
             _ => {} // `cargo bench` adds `--bench`
         }
@@ -170,6 +171,87 @@ struct Agent {
     intent: Option<(CallId, ToolCall)>,
     calls: u32,
     hooks: u32,
+    /// The worker's commits so far.
+    commits: u32,
+}
+
+impl Agent {
+    /// A new tool call (a new id: a call answered, even by a refusal, is never sent again).
+    fn new_call(&mut self, task: &str, call: ToolCall) -> (CallId, ToolCall) {
+        self.calls += 1;
+        let id = CallId::new(format!("soak-{task}-{}-{}", self.worker, self.calls));
+        (id, call)
+    }
+}
+
+/// The agent read the answer to its call `call`. Taken: nothing more to do (`mark_done` ends
+/// the pair). Refused: it does what the refusal says, as a model would: commits first when told
+/// to, asks for a review when its approval is for an older commit, and otherwise waits for what
+/// duet hands it next (a review in progress, a task no longer in the state the call needs).
+fn answered(
+    world: &World,
+    task: &str,
+    agent: &mut Agent,
+    call: &ToolCall,
+    response: &Response,
+    seen: &Mutex<Seen>,
+    done: &mut bool,
+) {
+    let reasons = match response {
+        Response::Ok {
+            body: ResponseBody::ToolResult {
+                is_error: false, ..
+            },
+        } => {
+            agent.intent = None;
+            *done |= matches!(call, ToolCall::MarkDone { .. });
+            return;
+        }
+        Response::Ok {
+            body: ResponseBody::ToolResult { text, .. },
+        } => text.clone(),
+        _ => {
+            // Not an answer to the call (e.g. "duet is shutting down"): the bridge sends it
+            // again, with the same id, a moment later.
+            std::thread::sleep(Duration::from_millis(200));
+            return;
+        }
+    };
+    agent.intent = None;
+    {
+        let mut seen = seen.lock().unwrap();
+        seen.refusals += 1;
+        if seen.first_refusals.len() < 3 {
+            seen.first_refusals.push(format!("{task}: {reasons}"));
+        }
+    }
+    if !agent.worker {
+        return;
+    }
+    if reasons.contains("commit your work first") || reasons.contains("no new commit since") {
+        agent.commits += 1;
+        let n = agent.commits;
+        world.commit_text(task, &format!("{task}.txt"), &format!("change {n}\n"));
+        let call = ToolCall::RequestReview {
+            summary: format!("change {n}"),
+        };
+        agent.intent = Some(agent.new_call(task, call));
+    } else if reasons.contains("has not approved HEAD") && reasons.contains("request a review") {
+        let call = ToolCall::RequestReview {
+            summary: "again".into(),
+        };
+        agent.intent = Some(agent.new_call(task, call));
+    }
+}
+
+/// An agent with nothing left to read or do rests at its prompt (its screen says so) unless
+/// more was typed into it meanwhile.
+fn rest_if_idle(world: &World, pair: &str, agent: &Agent) {
+    if agent.inbox.is_empty() && agent.intent.is_none() {
+        world
+            .runtime
+            .set_at_rest(pair, agent.worker, agent.typed_seen);
+    }
 }
 
 /// Sends `body` as `agent` until an engine answers (as the bridge and hooks do across a
@@ -227,10 +309,10 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
         intent: None,
         calls: 0,
         hooks: 0,
+        commits: 0,
     };
     let mut agents = [new_agent(true), new_agent(false)];
     let mut done = false;
-    let mut commits = 0u32;
     loop {
         if stop.load(Ordering::Relaxed) {
             return;
@@ -244,14 +326,26 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
         };
         let mut busy = false;
         for (agent, live) in agents.iter_mut().zip([w, r]) {
-            // A new start (the engine restarted it, or started the pair anew): settle again.
+            // A new process in the seat (the engine restarted it, or started the pair anew).
+            // What was typed into the old one and not read yet died with it (the engine hands
+            // it over again); a call it had in mind survives only a resumed conversation (and
+            // is made by the new process's bridge, with a new call id): a fresh one forgets
+            // everything and begins again from its brief.
             if live.starts.len() != agent.starts || live.typed.len() < agent.typed_seen {
-                if live.starts.len() < agent.starts || live.typed.len() < agent.typed_seen {
-                    agent.typed_seen = 0;
-                    agent.inbox.clear();
-                }
+                let new_pair =
+                    live.starts.len() < agent.starts || live.typed.len() < agent.typed_seen;
+                agent.inbox.clear();
+                agent.typed_seen = if new_pair { 0 } else { live.typed.len() };
                 agent.starts = live.starts.len();
                 agent.token = token(&live);
+                let resumed = live
+                    .starts
+                    .last()
+                    .is_some_and(|c| c.argv.iter().any(|a| a == "--resume"));
+                agent.intent = match agent.intent.take() {
+                    Some((_, call)) if resumed && !new_pair => Some(agent.new_call(task, call)),
+                    _ => None,
+                };
                 for body in [
                     RequestBody::ProcessStarted { pid: 4242 },
                     RequestBody::BridgeReady,
@@ -264,7 +358,7 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
                 }
                 busy = true;
             }
-            for text in &live.typed[agent.typed_seen..] {
+            for text in &live.typed[agent.typed_seen.min(live.typed.len())..] {
                 agent.inbox.push_back(text.clone());
             }
             agent.typed_seen = live.typed.len();
@@ -272,30 +366,16 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
             if let Some((id, call)) = agent.intent.clone() {
                 busy = true;
                 let request = Request::tool_call(agent.token.clone(), id, call.clone());
-                match send(world, &request) {
-                    Response::Ok {
-                        body:
-                            ResponseBody::ToolResult {
-                                is_error: false, ..
-                            },
-                    } => {
-                        agent.intent = None;
-                        done |= matches!(call, ToolCall::MarkDone { .. });
-                    }
-                    response if unauthorized(&response) => {} // restarted: next round re-settles
-                    response => {
-                        let mut seen = seen.lock().unwrap();
-                        seen.refusals += 1;
-                        if seen.first_refusals.len() < 3 {
-                            seen.first_refusals.push(format!("{task}: {response:?}"));
-                        }
-                        drop(seen);
-                        std::thread::sleep(Duration::from_millis(200));
-                    }
+                let response = send(world, &request);
+                if !unauthorized(&response) {
+                    // restarted when unauthorized: the next round re-settles
+                    answered(world, task, agent, &call, &response, seen, &mut done);
                 }
+                rest_if_idle(world, &name, agent);
                 continue;
             }
             let Some(text) = agent.inbox.pop_front() else {
+                rest_if_idle(world, &name, agent);
                 continue;
             };
             busy = true;
@@ -311,40 +391,32 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
                 agent.inbox.push_front(text);
                 continue;
             }
-            let mut next_call = |tool: ToolCall| {
-                agent.calls += 1;
-                let id = CallId::new(format!("soak-{task}-{}-{}", agent.worker, agent.calls));
-                Some((id, tool))
-            };
             if agent.worker && text.contains("You are the WORKER") {
-                commits += 1;
-                world.commit_text(task, &format!("{task}.txt"), &format!("change {commits}\n"));
-                agent.intent = next_call(ToolCall::RequestReview {
-                    summary: format!("change {commits}"),
-                });
+                agent.commits += 1;
+                let n = agent.commits;
+                world.commit_text(task, &format!("{task}.txt"), &format!("change {n}\n"));
+                let call = ToolCall::RequestReview {
+                    summary: format!("change {n}"),
+                };
+                agent.intent = Some(agent.new_call(task, call));
             } else if agent.worker && text.contains("approved") {
-                agent.intent = next_call(ToolCall::MarkDone {
+                let call = ToolCall::MarkDone {
                     summary: "done".into(),
-                });
+                };
+                agent.intent = Some(agent.new_call(task, call));
             } else if !agent.worker && text.contains("(round") {
-                agent.intent = next_call(ToolCall::SubmitReview {
+                let call = ToolCall::SubmitReview {
                     verdict: Verdict::Approve,
                     findings: Vec::new(),
-                });
+                };
+                agent.intent = Some(agent.new_call(task, call));
             }
-            // The call is made within the turn; one refused (e.g. git not read yet) is made
-            // again on a later round.
+            // The call is made within the turn.
             if let Some((id, call)) = agent.intent.clone() {
                 let request = Request::tool_call(agent.token.clone(), id, call.clone());
-                if let Response::Ok {
-                    body:
-                        ResponseBody::ToolResult {
-                            is_error: false, ..
-                        },
-                } = send(world, &request)
-                {
-                    agent.intent = None;
-                    done |= matches!(call, ToolCall::MarkDone { .. });
+                let response = send(world, &request);
+                if !unauthorized(&response) {
+                    answered(world, task, agent, &call, &response, seen, &mut done);
                 }
             }
             // Now and then the agent dies mid-turn (at most twice a seat: the third restart
@@ -363,6 +435,7 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
             if let Some(more) = handed_over(&send(world, &end)) {
                 agent.inbox.push_front(more);
             }
+            rest_if_idle(world, &name, agent);
         }
         if world.state(task) == Some(StateKind::Merged) {
             return;
@@ -402,11 +475,12 @@ fn main() {
         .replace("max_parallel = 2", &format!("max_parallel = {}", o.pairs));
     std::fs::write(world.root.join("duet.toml"), &world.config).unwrap();
     // What a pane at rest shows: after a restart the engine sees agents at rest from their
-    // screens (hooks fired while no engine listened are gone). One screen for every agent: one
-    // mid-turn is typed to early, and queues it as a TUI would.
+    // screens (hooks fired while no engine listened are gone). Truthful: an agent typed into
+    // shows the working footer until its turn ended with nothing left to read or do.
     world
         .runtime
         .set_screen("╭───╮\n❯ \n╰───╯\n  ? for shortcuts");
+    world.runtime.typing_starts_turns();
     let world = Arc::new(world);
     let rng = Arc::new(Mutex::new(Rng(o.seed)));
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -675,19 +749,45 @@ fn main() {
         );
     }
     let mut failures = Vec::new();
-    for task in &not_merged {
-        let history: Vec<String> = events
+    // One message's story: the events of its task that name it, or restart / adopt its pair.
+    let story = |task: &str, n: u64| -> String {
+        let key = format!("{task}#{n}");
+        let named = |text: &str| {
+            text.match_indices(&key)
+                .any(|(at, m)| !text[at + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+        };
+        let lines: Vec<String> = events
             .iter()
-            .filter(|r| r.task_id.as_deref() == Some(task.as_str()))
-            .map(|r| format!("{:?}", r.event).chars().take(160).collect())
+            .filter(|r| r.task_id.as_deref() == Some(task))
+            .filter_map(|r| {
+                let text = format!("{:?}", r.event);
+                let keep = named(&text)
+                    || matches!(
+                        r.event,
+                        Event::AgentExited { .. } | Event::AgentLaunched { .. }
+                    )
+                    || text.contains("adopted");
+                keep.then(|| {
+                    format!(
+                        "{} {}",
+                        r.at_ms % 1_000_000,
+                        text.chars().take(140).collect::<String>()
+                    )
+                })
+            })
+            .collect();
+        format!("{key}:\n      {}", lines.join("\n      "))
+    };
+    if !never_reached.is_empty() {
+        let detail: Vec<String> = never_reached
+            .iter()
+            .take(6)
+            .map(|(task, id)| story(task, number(id)))
             .collect();
         failures.push(format!(
-            "not merged: {task}:\n      {}",
-            history.join("\n      ")
+            "never reached their agent: {never_reached:?}\n    {}",
+            detail.join("\n    ")
         ));
-    }
-    if !never_reached.is_empty() {
-        failures.push(format!("never reached their agent: {never_reached:?}"));
     }
     if !lost.is_empty() {
         let detail: Vec<String> = lost
@@ -726,7 +826,30 @@ fn main() {
         ));
     }
     if !doubled_seen.is_empty() {
-        failures.push(format!("seen twice by an agent: {doubled_seen:?}"));
+        let detail: Vec<String> = doubled_seen
+            .iter()
+            .take(6)
+            .map(|((task, n), _)| story(task, *n))
+            .collect();
+        failures.push(format!(
+            "seen twice by an agent: {doubled_seen:?}\n    {}",
+            detail.join("\n    ")
+        ));
+    }
+    // Last: a stuck task's history (its last lines say where it stopped).
+    for task in &not_merged {
+        let history: Vec<String> = events
+            .iter()
+            .filter(|r| r.task_id.as_deref() == Some(task.as_str()))
+            .map(|r| format!("{:?}", r.event).chars().take(160).collect())
+            .collect();
+        let from = history.len().saturating_sub(60);
+        failures.push(format!(
+            "not merged: {task} (last {} of {} events):\n      {}",
+            history.len() - from,
+            history.len(),
+            history[from..].join("\n      ")
+        ));
     }
     if !failures.is_empty() {
         // Long histories are cut: the first lines say enough.
