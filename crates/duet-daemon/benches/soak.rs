@@ -31,6 +31,9 @@ use engine_support::{World, hook, token};
 use serde_json::json;
 use tokio::sync::oneshot;
 
+/// How much the RSS may grow after the warm-up, with a constant number of live tasks.
+const RSS_GROWTH_MAX: f64 = 0.10;
+
 /// How long a simulated agent keeps sending one request while no engine answers.
 const GIVE_UP: Duration = Duration::from_secs(120);
 
@@ -260,7 +263,10 @@ fn send(world: &World, request: &Request) -> Response {
     let started = Instant::now();
     let socket = world.socket();
     loop {
-        if let Ok(response) = Client::new(&socket, Duration::from_secs(10)).send(request) {
+        // As `duet hook` and `duet mcp` do, "shutting down" is no answer: sent again.
+        if let Ok(response) = Client::new(&socket, Duration::from_secs(10)).send(request)
+            && !response.is_shutting_down()
+        {
             return response;
         }
         assert!(
@@ -335,7 +341,7 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
                 let new_pair =
                     live.starts.len() < agent.starts || live.typed.len() < agent.typed_seen;
                 agent.inbox.clear();
-                agent.typed_seen = if new_pair { 0 } else { live.typed.len() };
+                agent.typed_seen = live.typed_before_start;
                 agent.starts = live.starts.len();
                 agent.token = token(&live);
                 let resumed = live
@@ -346,15 +352,13 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
                     Some((_, call)) if resumed && !new_pair => Some(agent.new_call(task, call)),
                     _ => None,
                 };
+                // It comes up at rest at its prompt: no hook says so (none fires before a
+                // first turn), the engine sees it in its pane and types what it has for it.
                 for body in [
                     RequestBody::ProcessStarted { pid: 4242 },
                     RequestBody::BridgeReady,
                 ] {
                     send(world, &Request::from_agent(agent.token.clone(), body));
-                }
-                let rest = hook_request(agent, task, "Stop", json!({"stop_hook_active": false}));
-                if let Some(text) = handed_over(&send(world, &rest)) {
-                    agent.inbox.push_back(text);
                 }
                 busy = true;
             }
@@ -451,11 +455,16 @@ fn task_block(id: &str) -> String {
 }
 
 fn rss_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+/// One `… kB` line of /proc/self/status (0 when absent).
+fn status_kib(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
         })
         .unwrap_or(0)
@@ -507,17 +516,22 @@ fn main() {
     };
 
     let engine_kills = AtomicU64::new(0);
-    let mut drivers: BTreeMap<String, std::thread::JoinHandle<()>> = BTreeMap::new();
+    // A driver per task; one that ended is joined at once (a thread not joined keeps its
+    // stack mapped: over hundreds of tasks that alone grows the RSS measured here).
+    let mut drivers: Vec<std::thread::JoinHandle<()>> = Vec::new();
+    let mut driven: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut all_ids = ids.clone();
     let mut merged: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut newly_merged: Vec<String> = Vec::new();
+    // When each task was seen merged (seconds into the run).
+    let mut merged_at: Vec<f64> = Vec::new();
     let mut next_kill =
         Instant::now() + Duration::from_millis(3000 + rng.lock().unwrap().below(12_000));
     loop {
         let now = Instant::now();
         // A driver for each task whose pair exists.
         for id in &all_ids {
-            if !drivers.contains_key(id) && world.runtime.pair(&world.pair_name(id)).is_some() {
+            if !driven.contains(id) && world.runtime.pair(&world.pair_name(id)).is_some() {
                 let (world, seen, rng, stop, task) = (
                     Arc::clone(&world),
                     Arc::clone(&seen),
@@ -525,11 +539,16 @@ fn main() {
                     Arc::clone(&stop),
                     id.clone(),
                 );
-                drivers.insert(
-                    id.clone(),
-                    std::thread::spawn(move || drive_pair(&world, &task, &seen, &rng, &stop)),
-                );
+                driven.insert(id.clone());
+                drivers.push(std::thread::spawn(move || {
+                    drive_pair(&world, &task, &seen, &rng, &stop)
+                }));
             }
+        }
+        let (ended, running): (Vec<_>, Vec<_>) = drivers.drain(..).partition(|d| d.is_finished());
+        drivers = running;
+        for driver in ended {
+            let _ = driver.join();
         }
         // Keep the pairs busy: a merged task leaves the backlog and a new one comes in until
         // the time is up (so the backlog, and what the engine holds for it, stays the same size).
@@ -539,6 +558,7 @@ fn main() {
             }
         }
         let changed = !newly_merged.is_empty();
+        merged_at.extend(newly_merged.iter().map(|_| started.elapsed().as_secs_f64()));
         merged.extend(newly_merged.drain(..));
         if now < deadline && changed {
             while all_ids.len() - merged.len() < o.pairs {
@@ -581,8 +601,10 @@ fn main() {
     }
     let elapsed = started.elapsed();
     let rss_end = rss_kib();
+    // What the RSS is made of at the end: the heap (anonymous) or mapped files (the store).
+    let parts = ["RssAnon:", "RssFile:", "RssShmem:", "Threads:"].map(status_kib);
     stop.store(true, Ordering::Relaxed);
-    for (_, driver) in drivers {
+    for driver in drivers {
         let _ = driver.join();
     }
     let _ = sampler.join();
@@ -707,7 +729,22 @@ fn main() {
         }
     };
     let total = elapsed.as_secs_f64();
-    let (first, last) = (window(0.0, total * 0.2), window(total * 0.8, total + 1.0));
+    // "Flat", with the same number of live tasks all along (a merged task is replaced until
+    // the deadline): after a warm-up (the first fifth of the working time), the mean RSS of the
+    // last fifth is at most RSS_GROWTH_MAX above that of the second fifth. What growth there
+    // is is also given per task merged in between.
+    let work = (o.minutes * 60.0).min(total);
+    let (first, warm, last) = (
+        window(0.0, work * 0.2),
+        window(work * 0.2, work * 0.4),
+        window(work * 0.8, work),
+    );
+    let merged_between = merged_at
+        .iter()
+        .filter(|t| **t >= work * 0.3 && **t < work * 0.9)
+        .count();
+    let growth = last.saturating_sub(warm);
+    let growth_share = growth as f64 / warm.max(1) as f64;
     let mib = |k: u64| k as f64 / 1024.0;
 
     println!(
@@ -741,6 +778,21 @@ fn main() {
         mib(first),
         mib(last),
         samples.len()
+    );
+    println!(
+        "soak: at the end: anonymous {:.1} MiB, file {:.1} MiB, shared {:.1} MiB; {} threads",
+        mib(parts[0]),
+        mib(parts[1]),
+        mib(parts[2]),
+        parts[3]
+    );
+    println!(
+        "soak: RSS after warm-up {:.1} MiB (second fifth) -> {:.1} MiB (last fifth): {:+.1} % ({} KiB per task merged in between, {merged_between} tasks; flat: at most {:.0} %)",
+        mib(warm),
+        mib(last),
+        growth_share * 100.0,
+        growth / merged_between.max(1) as u64,
+        RSS_GROWTH_MAX * 100.0
     );
     if seen.refusals > 0 {
         println!(
@@ -778,6 +830,14 @@ fn main() {
             .collect();
         format!("{key}:\n      {}", lines.join("\n      "))
     };
+    if growth_share > RSS_GROWTH_MAX {
+        failures.push(format!(
+            "RSS not flat: {:.1} -> {:.1} MiB after warm-up ({:+.1} %)",
+            mib(warm),
+            mib(last),
+            growth_share * 100.0
+        ));
+    }
     if !never_reached.is_empty() {
         let detail: Vec<String> = never_reached
             .iter()

@@ -24,6 +24,8 @@ pub struct MemoryAgent {
     /// A turn runs (see [`MemoryRuntime::typing_starts_turns`]): its screen shows the working
     /// footer, not the shared at-rest screen.
     pub busy: bool,
+    /// How many of `typed` were typed before the live process started (into earlier ones).
+    pub typed_before_start: usize,
 }
 
 impl MemoryAgent {
@@ -156,6 +158,7 @@ impl AgentRuntime for MemoryRuntime {
                         title: String::new(),
                         presence: AgentPresence::Running,
                         busy: false,
+                        typed_before_start: 0,
                     },
                 );
                 id
@@ -181,6 +184,7 @@ impl AgentRuntime for MemoryRuntime {
                 a.starts.push(command.clone());
                 a.presence = AgentPresence::Running;
                 a.busy = false;
+                a.typed_before_start = a.typed.len();
                 Ok(())
             }
             None => Err(RuntimeError::new(
