@@ -250,7 +250,7 @@ fn request_id() -> String {
 }
 
 /// Sends `request`, trying again until `window` has passed while nobody listens or the
-/// controller went away without answering.
+/// controller went away without answering (or answered that it is shutting down).
 fn send_retrying_connect(
     client: &Client,
     request: &Request,
@@ -260,6 +260,10 @@ fn send_retrying_connect(
     loop {
         match client.send(request) {
             Err(err) if controller_gone(&err) && Instant::now() < deadline => {
+                std::thread::sleep(CONNECT_RETRY_PAUSE);
+            }
+            // Its loop had ended: as good as a daemon that died before answering.
+            Ok(answer) if answer.is_shutting_down() && Instant::now() < deadline => {
                 std::thread::sleep(CONNECT_RETRY_PAUSE);
             }
             other => return other,

@@ -393,3 +393,55 @@ fn messages_handed_over_by_a_stop_hook_are_not_requeued() {
     assert_eq!(status(&mailbox, id), sent(1, 1, Handover::StopHook));
     assert_eq!(mailbox.target(W), TargetStatus::Prompted { at: at(1) });
 }
+
+#[test]
+fn a_newer_base_moved_notice_supersedes_a_waiting_one_that_warns_of_nothing() {
+    let cfg = config();
+    let mut mailbox = Mailbox::default();
+    let quiet = |task: &str| {
+        format!(
+            "`main` moved to c{task}: task `{task}` landed.{}",
+            duet_core::protocol::delivery::NO_SHARED_FILES
+        )
+    };
+    let (first, _) = mailbox.accept(Sender::Duet, W, quiet("a"), at(0), &cfg);
+    let (second, status) = mailbox.accept(Sender::Duet, W, quiet("b"), at(1), &cfg);
+    assert_eq!(status, DeliveryStatus::Pending, "the newest one waits");
+    assert_eq!(
+        mailbox.get(first).unwrap().status,
+        DeliveryStatus::Suppressed {
+            reason: Suppression::Superseded { by: second }
+        },
+        "a waiting notice that said nothing the newer one does not is stale"
+    );
+    assert_eq!(mailbox.superseded_by(second), vec![first]);
+
+    // A warning of a shared file stays; so does a notice already handed over, and anything
+    // that is not a base-moved notice from duet (to the same target).
+    let warning = "`main` moved to c1: task `c` landed. It also changes a.rs, which your branch \
+                   changes too: expect a conflict when yours lands.";
+    let (warned, _) = mailbox.accept(Sender::Duet, W, warning.into(), at(2), &cfg);
+    assert_eq!(mailbox.superseded_by(warned), vec![second]);
+    mailbox.on_turn_ended(W, at(3));
+    let batch = mailbox.dispatch(W, at(3)).unwrap();
+    assert_eq!(batch.message_ids, vec![warned]);
+    let (third, _) = mailbox.accept(Sender::Duet, W, quiet("d"), at(4), &cfg);
+    assert_eq!(mailbox.superseded_by(third), Vec::<MessageId>::new());
+    let (to_reviewer, _) = mailbox.accept(Sender::Duet, R, quiet("e"), at(5), &cfg);
+    let (ci, _) = mailbox.accept(Sender::Duet, W, "CI failed on c2".into(), at(6), &cfg);
+    let (human, _) = mailbox.accept(Sender::Human, W, quiet("f"), at(7), &cfg);
+    for id in [warned, to_reviewer, ci, human] {
+        assert!(
+            !matches!(
+                mailbox.get(id).unwrap().status,
+                DeliveryStatus::Suppressed { .. }
+            ),
+            "{id} is not superseded"
+        );
+    }
+    assert_eq!(
+        mailbox.get(third).unwrap().status,
+        DeliveryStatus::Pending,
+        "a human's text is not a notice from duet: it supersedes nothing"
+    );
+}

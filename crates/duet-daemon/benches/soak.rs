@@ -31,6 +31,9 @@ use engine_support::{World, hook, token};
 use serde_json::json;
 use tokio::sync::oneshot;
 
+/// How much the RSS may grow after the warm-up, with a constant number of live tasks.
+const RSS_GROWTH_MAX: f64 = 0.10;
+
 /// How long a simulated agent keeps sending one request while no engine answers.
 const GIVE_UP: Duration = Duration::from_secs(120);
 
@@ -55,11 +58,12 @@ fn options() -> Options {
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = || args.next().and_then(|v| v.parse::<f64>().ok());
+        let mut text = || args.next();
         match arg.as_str() {
-            "--minutes" => o.minutes = value().expect("--minutes N"),
-            "--pairs" => o.pairs = value().expect("--pairs N") as usize,
-            "--seed" => o.seed = value().expect("--seed N") as u64,
+            "--minutes" => o.minutes = text().and_then(|v| v.parse().ok()).expect("--minutes N"),
+            "--pairs" => o.pairs = text().and_then(|v| v.parse().ok()).expect("--pairs N"),
+            // Parsed as u64 (a float would round a printed seed to another one).
+            "--seed" => o.seed = text().and_then(|v| v.parse().ok()).expect("--seed N"),
             "--report-only" => o.report_only = true,
             _ => {} // `cargo bench` adds `--bench`
         }
@@ -170,6 +174,87 @@ struct Agent {
     intent: Option<(CallId, ToolCall)>,
     calls: u32,
     hooks: u32,
+    /// The worker's commits so far.
+    commits: u32,
+}
+
+impl Agent {
+    /// A new tool call (a new id: a call answered, even by a refusal, is never sent again).
+    fn new_call(&mut self, task: &str, call: ToolCall) -> (CallId, ToolCall) {
+        self.calls += 1;
+        let id = CallId::new(format!("soak-{task}-{}-{}", self.worker, self.calls));
+        (id, call)
+    }
+}
+
+/// The agent read the answer to its call `call`. Taken: nothing more to do (`mark_done` ends
+/// the pair). Refused: it does what the refusal says, as a model would: commits first when told
+/// to, asks for a review when its approval is for an older commit, and otherwise waits for what
+/// duet hands it next (a review in progress, a task no longer in the state the call needs).
+fn answered(
+    world: &World,
+    task: &str,
+    agent: &mut Agent,
+    call: &ToolCall,
+    response: &Response,
+    seen: &Mutex<Seen>,
+    done: &mut bool,
+) {
+    let reasons = match response {
+        Response::Ok {
+            body: ResponseBody::ToolResult {
+                is_error: false, ..
+            },
+        } => {
+            agent.intent = None;
+            *done |= matches!(call, ToolCall::MarkDone { .. });
+            return;
+        }
+        Response::Ok {
+            body: ResponseBody::ToolResult { text, .. },
+        } => text.clone(),
+        _ => {
+            // Not an answer to the call (e.g. "duet is shutting down"): the bridge sends it
+            // again, with the same id, a moment later.
+            std::thread::sleep(Duration::from_millis(200));
+            return;
+        }
+    };
+    agent.intent = None;
+    {
+        let mut seen = seen.lock().unwrap();
+        seen.refusals += 1;
+        if seen.first_refusals.len() < 3 {
+            seen.first_refusals.push(format!("{task}: {reasons}"));
+        }
+    }
+    if !agent.worker {
+        return;
+    }
+    if reasons.contains("commit your work first") || reasons.contains("no new commit since") {
+        agent.commits += 1;
+        let n = agent.commits;
+        world.commit_text(task, &format!("{task}.txt"), &format!("change {n}\n"));
+        let call = ToolCall::RequestReview {
+            summary: format!("change {n}"),
+        };
+        agent.intent = Some(agent.new_call(task, call));
+    } else if reasons.contains("has not approved HEAD") && reasons.contains("request a review") {
+        let call = ToolCall::RequestReview {
+            summary: "again".into(),
+        };
+        agent.intent = Some(agent.new_call(task, call));
+    }
+}
+
+/// An agent with nothing left to read or do rests at its prompt (its screen says so) unless
+/// more was typed into it meanwhile.
+fn rest_if_idle(world: &World, pair: &str, agent: &Agent) {
+    if agent.inbox.is_empty() && agent.intent.is_none() {
+        world
+            .runtime
+            .set_at_rest(pair, agent.worker, agent.typed_seen);
+    }
 }
 
 /// Sends `body` as `agent` until an engine answers (as the bridge and hooks do across a
@@ -178,7 +263,10 @@ fn send(world: &World, request: &Request) -> Response {
     let started = Instant::now();
     let socket = world.socket();
     loop {
-        if let Ok(response) = Client::new(&socket, Duration::from_secs(10)).send(request) {
+        // As `duet hook` and `duet mcp` do, "shutting down" is no answer: sent again.
+        if let Ok(response) = Client::new(&socket, Duration::from_secs(10)).send(request)
+            && !response.is_shutting_down()
+        {
             return response;
         }
         assert!(
@@ -227,10 +315,10 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
         intent: None,
         calls: 0,
         hooks: 0,
+        commits: 0,
     };
     let mut agents = [new_agent(true), new_agent(false)];
     let mut done = false;
-    let mut commits = 0u32;
     loop {
         if stop.load(Ordering::Relaxed) {
             return;
@@ -244,27 +332,37 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
         };
         let mut busy = false;
         for (agent, live) in agents.iter_mut().zip([w, r]) {
-            // A new start (the engine restarted it, or started the pair anew): settle again.
+            // A new process in the seat (the engine restarted it, or started the pair anew).
+            // What was typed into the old one and not read yet died with it (the engine hands
+            // it over again); a call it had in mind survives only a resumed conversation (and
+            // is made by the new process's bridge, with a new call id): a fresh one forgets
+            // everything and begins again from its brief.
             if live.starts.len() != agent.starts || live.typed.len() < agent.typed_seen {
-                if live.starts.len() < agent.starts || live.typed.len() < agent.typed_seen {
-                    agent.typed_seen = 0;
-                    agent.inbox.clear();
-                }
+                let new_pair =
+                    live.starts.len() < agent.starts || live.typed.len() < agent.typed_seen;
+                agent.inbox.clear();
+                agent.typed_seen = live.typed_before_start;
                 agent.starts = live.starts.len();
                 agent.token = token(&live);
+                let resumed = live
+                    .starts
+                    .last()
+                    .is_some_and(|c| c.argv.iter().any(|a| a == "--resume"));
+                agent.intent = match agent.intent.take() {
+                    Some((_, call)) if resumed && !new_pair => Some(agent.new_call(task, call)),
+                    _ => None,
+                };
+                // It comes up at rest at its prompt: no hook says so (none fires before a
+                // first turn), the engine sees it in its pane and types what it has for it.
                 for body in [
                     RequestBody::ProcessStarted { pid: 4242 },
                     RequestBody::BridgeReady,
                 ] {
                     send(world, &Request::from_agent(agent.token.clone(), body));
                 }
-                let rest = hook_request(agent, task, "Stop", json!({"stop_hook_active": false}));
-                if let Some(text) = handed_over(&send(world, &rest)) {
-                    agent.inbox.push_back(text);
-                }
                 busy = true;
             }
-            for text in &live.typed[agent.typed_seen..] {
+            for text in &live.typed[agent.typed_seen.min(live.typed.len())..] {
                 agent.inbox.push_back(text.clone());
             }
             agent.typed_seen = live.typed.len();
@@ -272,30 +370,16 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
             if let Some((id, call)) = agent.intent.clone() {
                 busy = true;
                 let request = Request::tool_call(agent.token.clone(), id, call.clone());
-                match send(world, &request) {
-                    Response::Ok {
-                        body:
-                            ResponseBody::ToolResult {
-                                is_error: false, ..
-                            },
-                    } => {
-                        agent.intent = None;
-                        done |= matches!(call, ToolCall::MarkDone { .. });
-                    }
-                    response if unauthorized(&response) => {} // restarted: next round re-settles
-                    response => {
-                        let mut seen = seen.lock().unwrap();
-                        seen.refusals += 1;
-                        if seen.first_refusals.len() < 3 {
-                            seen.first_refusals.push(format!("{task}: {response:?}"));
-                        }
-                        drop(seen);
-                        std::thread::sleep(Duration::from_millis(200));
-                    }
+                let response = send(world, &request);
+                if !unauthorized(&response) {
+                    // restarted when unauthorized: the next round re-settles
+                    answered(world, task, agent, &call, &response, seen, &mut done);
                 }
+                rest_if_idle(world, &name, agent);
                 continue;
             }
             let Some(text) = agent.inbox.pop_front() else {
+                rest_if_idle(world, &name, agent);
                 continue;
             };
             busy = true;
@@ -311,40 +395,32 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
                 agent.inbox.push_front(text);
                 continue;
             }
-            let mut next_call = |tool: ToolCall| {
-                agent.calls += 1;
-                let id = CallId::new(format!("soak-{task}-{}-{}", agent.worker, agent.calls));
-                Some((id, tool))
-            };
             if agent.worker && text.contains("You are the WORKER") {
-                commits += 1;
-                world.commit_text(task, &format!("{task}.txt"), &format!("change {commits}\n"));
-                agent.intent = next_call(ToolCall::RequestReview {
-                    summary: format!("change {commits}"),
-                });
+                agent.commits += 1;
+                let n = agent.commits;
+                world.commit_text(task, &format!("{task}.txt"), &format!("change {n}\n"));
+                let call = ToolCall::RequestReview {
+                    summary: format!("change {n}"),
+                };
+                agent.intent = Some(agent.new_call(task, call));
             } else if agent.worker && text.contains("approved") {
-                agent.intent = next_call(ToolCall::MarkDone {
+                let call = ToolCall::MarkDone {
                     summary: "done".into(),
-                });
+                };
+                agent.intent = Some(agent.new_call(task, call));
             } else if !agent.worker && text.contains("(round") {
-                agent.intent = next_call(ToolCall::SubmitReview {
+                let call = ToolCall::SubmitReview {
                     verdict: Verdict::Approve,
                     findings: Vec::new(),
-                });
+                };
+                agent.intent = Some(agent.new_call(task, call));
             }
-            // The call is made within the turn; one refused (e.g. git not read yet) is made
-            // again on a later round.
+            // The call is made within the turn.
             if let Some((id, call)) = agent.intent.clone() {
                 let request = Request::tool_call(agent.token.clone(), id, call.clone());
-                if let Response::Ok {
-                    body:
-                        ResponseBody::ToolResult {
-                            is_error: false, ..
-                        },
-                } = send(world, &request)
-                {
-                    agent.intent = None;
-                    done |= matches!(call, ToolCall::MarkDone { .. });
+                let response = send(world, &request);
+                if !unauthorized(&response) {
+                    answered(world, task, agent, &call, &response, seen, &mut done);
                 }
             }
             // Now and then the agent dies mid-turn (at most twice a seat: the third restart
@@ -363,6 +439,7 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
             if let Some(more) = handed_over(&send(world, &end)) {
                 agent.inbox.push_front(more);
             }
+            rest_if_idle(world, &name, agent);
         }
         if world.state(task) == Some(StateKind::Merged) {
             return;
@@ -378,11 +455,16 @@ fn task_block(id: &str) -> String {
 }
 
 fn rss_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+/// One `… kB` line of /proc/self/status (0 when absent).
+fn status_kib(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
         })
         .unwrap_or(0)
@@ -402,11 +484,12 @@ fn main() {
         .replace("max_parallel = 2", &format!("max_parallel = {}", o.pairs));
     std::fs::write(world.root.join("duet.toml"), &world.config).unwrap();
     // What a pane at rest shows: after a restart the engine sees agents at rest from their
-    // screens (hooks fired while no engine listened are gone). One screen for every agent: one
-    // mid-turn is typed to early, and queues it as a TUI would.
+    // screens (hooks fired while no engine listened are gone). Truthful: an agent typed into
+    // shows the working footer until its turn ended with nothing left to read or do.
     world
         .runtime
         .set_screen("╭───╮\n❯ \n╰───╯\n  ? for shortcuts");
+    world.runtime.typing_starts_turns();
     let world = Arc::new(world);
     let rng = Arc::new(Mutex::new(Rng(o.seed)));
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -433,17 +516,22 @@ fn main() {
     };
 
     let engine_kills = AtomicU64::new(0);
-    let mut drivers: BTreeMap<String, std::thread::JoinHandle<()>> = BTreeMap::new();
+    // A driver per task; one that ended is joined at once (a thread not joined keeps its
+    // stack mapped: over hundreds of tasks that alone grows the RSS measured here).
+    let mut drivers: Vec<std::thread::JoinHandle<()>> = Vec::new();
+    let mut driven: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut all_ids = ids.clone();
     let mut merged: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut newly_merged: Vec<String> = Vec::new();
+    // When each task was seen merged (seconds into the run).
+    let mut merged_at: Vec<f64> = Vec::new();
     let mut next_kill =
         Instant::now() + Duration::from_millis(3000 + rng.lock().unwrap().below(12_000));
     loop {
         let now = Instant::now();
         // A driver for each task whose pair exists.
         for id in &all_ids {
-            if !drivers.contains_key(id) && world.runtime.pair(&world.pair_name(id)).is_some() {
+            if !driven.contains(id) && world.runtime.pair(&world.pair_name(id)).is_some() {
                 let (world, seen, rng, stop, task) = (
                     Arc::clone(&world),
                     Arc::clone(&seen),
@@ -451,11 +539,16 @@ fn main() {
                     Arc::clone(&stop),
                     id.clone(),
                 );
-                drivers.insert(
-                    id.clone(),
-                    std::thread::spawn(move || drive_pair(&world, &task, &seen, &rng, &stop)),
-                );
+                driven.insert(id.clone());
+                drivers.push(std::thread::spawn(move || {
+                    drive_pair(&world, &task, &seen, &rng, &stop)
+                }));
             }
+        }
+        let (ended, running): (Vec<_>, Vec<_>) = drivers.drain(..).partition(|d| d.is_finished());
+        drivers = running;
+        for driver in ended {
+            let _ = driver.join();
         }
         // Keep the pairs busy: a merged task leaves the backlog and a new one comes in until
         // the time is up (so the backlog, and what the engine holds for it, stays the same size).
@@ -465,6 +558,7 @@ fn main() {
             }
         }
         let changed = !newly_merged.is_empty();
+        merged_at.extend(newly_merged.iter().map(|_| started.elapsed().as_secs_f64()));
         merged.extend(newly_merged.drain(..));
         if now < deadline && changed {
             while all_ids.len() - merged.len() < o.pairs {
@@ -507,8 +601,10 @@ fn main() {
     }
     let elapsed = started.elapsed();
     let rss_end = rss_kib();
+    // What the RSS is made of at the end: the heap (anonymous) or mapped files (the store).
+    let parts = ["RssAnon:", "RssFile:", "RssShmem:", "Threads:"].map(status_kib);
     stop.store(true, Ordering::Relaxed);
-    for (_, driver) in drivers {
+    for driver in drivers {
         let _ = driver.join();
     }
     let _ = sampler.join();
@@ -633,7 +729,22 @@ fn main() {
         }
     };
     let total = elapsed.as_secs_f64();
-    let (first, last) = (window(0.0, total * 0.2), window(total * 0.8, total + 1.0));
+    // "Flat", with the same number of live tasks all along (a merged task is replaced until
+    // the deadline): after a warm-up (the first fifth of the working time), the mean RSS of the
+    // last fifth is at most RSS_GROWTH_MAX above that of the second fifth. What growth there
+    // is is also given per task merged in between.
+    let work = (o.minutes * 60.0).min(total);
+    let (first, warm, last) = (
+        window(0.0, work * 0.2),
+        window(work * 0.2, work * 0.4),
+        window(work * 0.8, work),
+    );
+    let merged_between = merged_at
+        .iter()
+        .filter(|t| **t >= work * 0.3 && **t < work * 0.9)
+        .count();
+    let growth = last.saturating_sub(warm);
+    let growth_share = growth as f64 / warm.max(1) as f64;
     let mib = |k: u64| k as f64 / 1024.0;
 
     println!(
@@ -668,6 +779,21 @@ fn main() {
         mib(last),
         samples.len()
     );
+    println!(
+        "soak: at the end: anonymous {:.1} MiB, file {:.1} MiB, shared {:.1} MiB; {} threads",
+        mib(parts[0]),
+        mib(parts[1]),
+        mib(parts[2]),
+        parts[3]
+    );
+    println!(
+        "soak: RSS after warm-up {:.1} MiB (second fifth) -> {:.1} MiB (last fifth): {:+.1} % ({} KiB per task merged in between, {merged_between} tasks; flat: at most {:.0} %)",
+        mib(warm),
+        mib(last),
+        growth_share * 100.0,
+        growth / merged_between.max(1) as u64,
+        RSS_GROWTH_MAX * 100.0
+    );
     if seen.refusals > 0 {
         println!(
             "soak: {} tool calls refused (retried), first: {:?}",
@@ -675,19 +801,53 @@ fn main() {
         );
     }
     let mut failures = Vec::new();
-    for task in &not_merged {
-        let history: Vec<String> = events
+    // One message's story: the events of its task that name it, or restart / adopt its pair.
+    let story = |task: &str, n: u64| -> String {
+        let key = format!("{task}#{n}");
+        let named = |text: &str| {
+            text.match_indices(&key)
+                .any(|(at, m)| !text[at + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+        };
+        let lines: Vec<String> = events
             .iter()
-            .filter(|r| r.task_id.as_deref() == Some(task.as_str()))
-            .map(|r| format!("{:?}", r.event).chars().take(160).collect())
+            .filter(|r| r.task_id.as_deref() == Some(task))
+            .filter_map(|r| {
+                let text = format!("{:?}", r.event);
+                let keep = named(&text)
+                    || matches!(
+                        r.event,
+                        Event::AgentExited { .. } | Event::AgentLaunched { .. }
+                    )
+                    || text.contains("adopted");
+                keep.then(|| {
+                    format!(
+                        "{} {}",
+                        r.at_ms % 1_000_000,
+                        text.chars().take(140).collect::<String>()
+                    )
+                })
+            })
             .collect();
+        format!("{key}:\n      {}", lines.join("\n      "))
+    };
+    if growth_share > RSS_GROWTH_MAX {
         failures.push(format!(
-            "not merged: {task}:\n      {}",
-            history.join("\n      ")
+            "RSS not flat: {:.1} -> {:.1} MiB after warm-up ({:+.1} %)",
+            mib(warm),
+            mib(last),
+            growth_share * 100.0
         ));
     }
     if !never_reached.is_empty() {
-        failures.push(format!("never reached their agent: {never_reached:?}"));
+        let detail: Vec<String> = never_reached
+            .iter()
+            .take(6)
+            .map(|(task, id)| story(task, number(id)))
+            .collect();
+        failures.push(format!(
+            "never reached their agent: {never_reached:?}\n    {}",
+            detail.join("\n    ")
+        ));
     }
     if !lost.is_empty() {
         let detail: Vec<String> = lost
@@ -726,7 +886,30 @@ fn main() {
         ));
     }
     if !doubled_seen.is_empty() {
-        failures.push(format!("seen twice by an agent: {doubled_seen:?}"));
+        let detail: Vec<String> = doubled_seen
+            .iter()
+            .take(6)
+            .map(|((task, n), _)| story(task, *n))
+            .collect();
+        failures.push(format!(
+            "seen twice by an agent: {doubled_seen:?}\n    {}",
+            detail.join("\n    ")
+        ));
+    }
+    // Last: a stuck task's history (its last lines say where it stopped).
+    for task in &not_merged {
+        let history: Vec<String> = events
+            .iter()
+            .filter(|r| r.task_id.as_deref() == Some(task.as_str()))
+            .map(|r| format!("{:?}", r.event).chars().take(160).collect())
+            .collect();
+        let from = history.len().saturating_sub(60);
+        failures.push(format!(
+            "not merged: {task} (last {} of {} events):\n      {}",
+            history.len() - from,
+            history.len(),
+            history[from..].join("\n      ")
+        ));
     }
     if !failures.is_empty() {
         // Long histories are cut: the first lines say enough.

@@ -170,10 +170,10 @@ async fn connection(
                 .await
                 .is_err()
             {
-                Response::error(ErrorKind::Internal, "duet is shutting down")
+                Response::error(ErrorKind::Internal, duet_proto::SHUTTING_DOWN)
             } else {
                 answer.await.unwrap_or_else(|_| {
-                    Response::error(ErrorKind::Internal, "duet is shutting down")
+                    Response::error(ErrorKind::Internal, duet_proto::SHUTTING_DOWN)
                 })
             }
         }

@@ -187,7 +187,18 @@ pub enum Response {
     Error { error: ErrorBody },
 }
 
+/// What a controller whose loop has ended answers a request it read but did not handle (or whose
+/// answer was dropped): for the helpers it is the same as a daemon that died before answering,
+/// so they send the request again (with the same call or hook id) while they would for one.
+pub const SHUTTING_DOWN: &str = "duet is shutting down";
+
 impl Response {
+    /// The controller's loop had ended: the request may or may not have been handled.
+    pub fn is_shutting_down(&self) -> bool {
+        matches!(self, Response::Error { error }
+            if error.kind == ErrorKind::Internal && error.message == SHUTTING_DOWN)
+    }
+
     pub fn ok(body: ResponseBody) -> Self {
         Response::Ok { body }
     }

@@ -60,6 +60,12 @@ pub fn send_until_answered(
                 }
                 std::thread::sleep(RETRY_PAUSE);
             }
+            // The daemon's loop had ended (it may have taken the call): as good as a daemon
+            // that died before answering; the same call goes to the next one.
+            Ok(answer) if answer.is_shutting_down() && Instant::now() + RETRY_PAUSE < deadline => {
+                maybe_received = true;
+                std::thread::sleep(RETRY_PAUSE);
+            }
             result => {
                 if let Err(err) = &result {
                     maybe_received |= err.kind == ClientErrorKind::Exchange;
@@ -136,5 +142,39 @@ mod tests {
         assert!(sent.maybe_received);
         let seen = server.join().unwrap();
         assert_eq!(seen, vec![request(), request()], "the same call, same id");
+    }
+    #[test]
+    fn a_daemon_shutting_down_is_asked_again_with_the_same_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("duet.sock");
+        let listener = UnixListener::bind(&socket).unwrap();
+        // The first answer is the one of a daemon whose loop has ended; the second is real.
+        let server = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for (n, stream) in listener.incoming().take(2).enumerate() {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let line = duet_proto::read_frame(&mut reader).unwrap();
+                seen.push(duet_proto::decode_line::<Request>(&line).unwrap());
+                let answer = if n == 0 {
+                    Response::error(duet_proto::ErrorKind::Internal, duet_proto::SHUTTING_DOWN)
+                } else {
+                    Response::ok(duet_proto::ResponseBody::Ack)
+                };
+                stream.write_all(&duet_proto::encode_line(&answer)).unwrap();
+            }
+            seen
+        });
+        let sent = send_until_answered(
+            &socket,
+            Duration::from_secs(5),
+            &request(),
+            Duration::from_secs(20),
+            |_| {},
+        );
+        assert!(matches!(sent.result, Ok(Response::Ok { .. })), "{sent:?}");
+        assert_eq!(sent.attempts, 2);
+        assert!(sent.maybe_received, "the ended loop may have taken it");
+        assert_eq!(server.join().unwrap(), vec![request(), request()]);
     }
 }

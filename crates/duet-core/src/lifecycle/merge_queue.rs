@@ -773,7 +773,7 @@ fn landed(
             titled(&title)
         );
         if both.is_empty() {
-            text.push_str(" It changes none of the files your branch changes.");
+            text.push_str(crate::protocol::delivery::NO_SHARED_FILES);
         } else {
             text.push_str(&format!(
                 " It also changes {}, which your branch changes too: expect a conflict when \

@@ -11,7 +11,9 @@
 //!   `max_attempts`, then `Failed` (the caller reports it).
 //! - From an agent: an exact repeat (same sender, same target, same normalised text) or an echo
 //!   (the partner's message sent straight back) within `repeat_window` is stored `Suppressed`,
-//!   not delivered. Messages from the human or duet are never suppressed.
+//!   not delivered. Messages from the human are never suppressed; from duet, only a notice
+//!   that a newer one of the same kind makes stale ([`superseded_by`]: "`main` moved", without a
+//!   conflict warning, while it still waits to be handed over) is `Suppressed` as `Superseded`.
 //! - A seat's first prompt (the task brief, [`Brief`]) is a message from duet like any other, so
 //!   it waits for the same readiness, but it is handed over alone: a new conversation starts
 //!   with it, and what was queued meanwhile follows in the next hand-over.
@@ -62,6 +64,30 @@ pub enum Suppression {
     Repeat { of: MessageId },
     /// The text is the partner's message sent straight back.
     Echo { of: MessageId },
+    /// A notice from duet made stale by a newer one of the same kind before it was handed over.
+    Superseded { by: MessageId },
+}
+
+/// How a notice that the base branch moved ends when the landed task shares no file with the
+/// pair's branch (`lifecycle::merge_queue`): it says nothing the next such notice does not.
+pub const NO_SHARED_FILES: &str = " It changes none of the files your branch changes.";
+
+/// Whether `newer`, from duet, makes the waiting message `older` (to the same target) stale:
+/// both say the base branch moved (`` `main` moved to ``), and `older` warns of no conflict (a
+/// warning of a shared file stays: the newer notice does not repeat it).
+pub fn superseded_by(older: &Envelope, from: Sender, to: Role, newer: &str) -> bool {
+    let base_moved = |text: &str| {
+        text.strip_prefix('`')
+            .and_then(|rest| rest.split_once("` moved to "))
+            .is_some_and(|(base, _)| !base.is_empty() && !base.contains('`'))
+    };
+    from == Sender::Duet
+        && older.from == Sender::Duet
+        && older.to == to
+        && older.status == DeliveryStatus::Pending
+        && base_moved(&older.text)
+        && older.text.ends_with(NO_SHARED_FILES)
+        && base_moved(newer)
 }
 
 /// Where one message stands.
@@ -287,7 +313,9 @@ impl Mailbox {
     }
 
     /// Store a message. It is `Pending` (or `Held` if the target awaits a permission answer), or
-    /// `Suppressed` if it repeats or echoes a recent one. Returns its id and status.
+    /// `Suppressed` if it repeats or echoes a recent one. Waiting messages it supersedes
+    /// ([`superseded_by`]) become `Suppressed` (see [`Mailbox::superseded_by`]). Returns its id
+    /// and status.
     pub fn accept(
         &mut self,
         from: Sender,
@@ -305,6 +333,13 @@ impl Mailbox {
             }
             None => DeliveryStatus::Pending,
         };
+        for older in &mut self.envelopes {
+            if superseded_by(older, from, to, &text) {
+                older.status = DeliveryStatus::Suppressed {
+                    reason: Suppression::Superseded { by: id },
+                };
+            }
+        }
         self.envelopes.push(Envelope {
             id,
             from,
@@ -315,6 +350,20 @@ impl Mailbox {
             status,
         });
         (id, status)
+    }
+
+    /// The messages message `by` superseded when it was accepted, in order.
+    pub fn superseded_by(&self, by: MessageId) -> Vec<MessageId> {
+        self.envelopes
+            .iter()
+            .filter(|e| {
+                e.status
+                    == DeliveryStatus::Suppressed {
+                        reason: Suppression::Superseded { by },
+                    }
+            })
+            .map(|e| e.id)
+            .collect()
     }
 
     fn suppression(

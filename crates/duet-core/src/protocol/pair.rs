@@ -570,6 +570,12 @@ pub(super) fn enqueue(
     if let DeliveryStatus::Suppressed { reason } = status {
         fx.push(Effect::Record(PairRecord::MessageSuppressed { id, reason }));
     }
+    for older in state.mailbox.superseded_by(id) {
+        fx.push(Effect::Record(PairRecord::MessageSuppressed {
+            id: older,
+            reason: Suppression::Superseded { by: id },
+        }));
+    }
     (id, status)
 }
 

@@ -43,13 +43,14 @@ pub(super) fn on_tool_call(
             let (id, status) = enqueue(state, fx, Sender::Agent(role), to, text, now);
             match status {
                 DeliveryStatus::Suppressed { reason } => {
-                    let (Suppression::Repeat { of } | Suppression::Echo { of }) = reason;
-                    let why = match reason {
-                        Suppression::Repeat { .. } => "it repeats your message",
-                        Suppression::Echo { .. } => {
+                    let (why, of) = match reason {
+                        Suppression::Repeat { of } => ("it repeats your message", of),
+                        Suppression::Echo { of } => {
                             state.ping_pongs += 1;
-                            "it echoes the message you received as"
+                            ("it echoes the message you received as", of)
                         }
+                        // Only duet's own notices are superseded.
+                        Suppression::Superseded { by } => ("a newer message replaced it:", by),
                     };
                     reply(
                         fx,

@@ -21,6 +21,11 @@ pub struct MemoryAgent {
     pub typed: Vec<String>,
     pub title: String,
     pub presence: AgentPresence,
+    /// A turn runs (see [`MemoryRuntime::typing_starts_turns`]): its screen shows the working
+    /// footer, not the shared at-rest screen.
+    pub busy: bool,
+    /// How many of `typed` were typed before the live process started (into earlier ones).
+    pub typed_before_start: usize,
 }
 
 impl MemoryAgent {
@@ -44,7 +49,13 @@ struct World {
     stopped: Vec<String>,
     /// What every agent's screen shows (a test sets it to what an agent at rest looks like).
     screen: String,
+    /// Text typed into an agent starts its turn (it is `busy` until the test says it rests),
+    /// as a TUI does; off: typing leaves the screen as it is.
+    typing_starts_turns: bool,
 }
+
+/// What a busy agent's screen shows (claude's and codex's working footer).
+pub const WORKING_SCREEN: &str = "✻ Working… (esc to interrupt)";
 
 /// The in-memory runtime; clones share one world, so a test keeps one and gives the engine one.
 #[derive(Debug, Clone, Default)]
@@ -97,6 +108,28 @@ impl MemoryRuntime {
     pub fn set_screen(&self, text: &str) {
         self.with(|w| w.screen = text.to_string());
     }
+
+    /// From now on, text typed into an agent makes it busy (its screen shows [`WORKING_SCREEN`])
+    /// until [`MemoryRuntime::set_at_rest`] says otherwise; a new process starts at rest.
+    pub fn typing_starts_turns(&self) {
+        self.with(|w| w.typing_starts_turns = true);
+    }
+
+    /// The live agent of `pair` in the worker's (or reviewer's) seat ended its turn and rests at
+    /// its prompt, unless more than the first `typed_read` texts were typed into it (a TUI
+    /// starts on what it was typed). Returns whether it rests.
+    pub fn set_at_rest(&self, pair: &str, worker: bool, typed_read: usize) -> bool {
+        self.with(|w| {
+            let Some((a, b)) = w.pairs.get(pair).cloned() else {
+                return false;
+            };
+            let Some(agent) = w.agents.get_mut(if worker { &a } else { &b }) else {
+                return false;
+            };
+            agent.busy = agent.typed.len() > typed_read;
+            !agent.busy
+        })
+    }
 }
 
 impl AgentRuntime for MemoryRuntime {
@@ -124,6 +157,8 @@ impl AgentRuntime for MemoryRuntime {
                         typed: Vec::new(),
                         title: String::new(),
                         presence: AgentPresence::Running,
+                        busy: false,
+                        typed_before_start: 0,
                     },
                 );
                 id
@@ -148,6 +183,8 @@ impl AgentRuntime for MemoryRuntime {
             Some(a) => {
                 a.starts.push(command.clone());
                 a.presence = AgentPresence::Running;
+                a.busy = false;
+                a.typed_before_start = a.typed.len();
                 Ok(())
             }
             None => Err(RuntimeError::new(
@@ -190,8 +227,14 @@ impl AgentRuntime for MemoryRuntime {
     fn screen(&self, agent: &str) -> Result<String, RuntimeError> {
         self.with(|w| {
             w.agents
-                .contains_key(agent)
-                .then(|| w.screen.clone())
+                .get(agent)
+                .map(|a| {
+                    if a.busy {
+                        WORKING_SCREEN.to_string()
+                    } else {
+                        w.screen.clone()
+                    }
+                })
                 .ok_or_else(|| RuntimeError::new(format!("read agent {agent}"), "no such agent"))
         })
     }
@@ -200,6 +243,7 @@ impl AgentRuntime for MemoryRuntime {
         self.with(|w| match w.agents.get_mut(agent) {
             Some(a) if a.presence == AgentPresence::Running => {
                 a.typed.push(text.to_string());
+                a.busy |= w.typing_starts_turns;
                 Ok(())
             }
             Some(_) => Err(RuntimeError::new(
