@@ -133,6 +133,14 @@ fn a_failing_proof_goes_back_to_the_worker_and_a_passing_one_lets_the_task_finis
     );
     assert_eq!(gate_runs(&world, "proof"), vec!["failed", "passed"]);
     assert_eq!(messages(&world, "worker", "`proof` failed"), 1, "said once");
+    // The handoff report shows what the proof printed, the failing run and the passing one.
+    let report = world.wait("t's report", || {
+        std::fs::read_to_string(world.root.join(".duet/reports/t.md")).ok()
+    });
+    assert!(report.contains("- failed `proof` at `"), "{report}");
+    assert!(report.contains("### Proof output at"), "{report}");
+    assert!(report.contains("proof: no words counted"), "{report}");
+    assert!(report.contains("words counted\n```"), "{report}");
 }
 
 #[test]
