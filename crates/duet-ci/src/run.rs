@@ -280,75 +280,108 @@ impl Inner {
         report_path: &Path,
         cancel: &mut watch::Receiver<bool>,
     ) -> Outcome {
-        let spawned = (|| -> io::Result<_> {
-            let log = File::create(log_path)?;
-            let (reader, writer) = io::pipe()?;
-            let mut cmd = tokio::process::Command::new("sh");
-            cmd.arg("-c")
-                .arg(&self.config.command)
-                .current_dir(work)
-                .env_remove("GIT_DIR")
-                .env_remove("GIT_WORK_TREE")
-                .env_remove("GIT_INDEX_FILE")
-                .envs(&self.config.env)
-                .env("DUET_TASK", task)
-                .env("DUET_SHA", sha)
-                .env("DUET_CI_REPORT", report_path)
-                .stdin(Stdio::null())
-                .stdout(writer.try_clone()?)
-                .stderr(writer)
-                .process_group(0);
-            let child = cmd.spawn()?;
-            // `cmd` holds our copy of the pipe's write end: drop it, or the reader never ends.
-            drop(cmd);
-            Ok((child, reader, log))
-        })();
-        let (mut child, reader, log) = match spawned {
-            Ok(parts) => parts,
-            Err(e) => return Outcome::CouldNotStart(format!("failed to start `sh -c`: {e}")),
+        let spawn = Spawn {
+            command: &self.config.command,
+            env: &self.config.env,
+            timeout: self.config.timeout,
+            log_limit: self.config.log_limit,
+            work,
+            log_path,
+            vars: vec![
+                ("DUET_TASK", task.to_owned()),
+                ("DUET_SHA", sha.to_owned()),
+                ("DUET_CI_REPORT", report_path.display().to_string()),
+            ],
         };
-        let limit = self.config.log_limit;
-        let copier = tokio::task::spawn_blocking(move || copy_bounded(reader, log, limit));
-        let _ = self
-            .events
-            .send(RunEvent::Started {
-                task: task.to_owned(),
-                sha: sha.to_owned(),
-                log_path: log_path.to_owned(),
-            })
-            .await;
-        let pgid = child.id().and_then(|id| i32::try_from(id).ok());
-        let outcome = tokio::select! {
-            status = child.wait() => Outcome::Exited(status.ok().and_then(|s| s.code())),
-            _ = tokio::time::sleep(self.config.timeout) => Outcome::TimedOut,
-            _ = cancelled(cancel) => Outcome::Cancelled,
+        let started = RunEvent::Started {
+            task: task.to_owned(),
+            sha: sha.to_owned(),
+            log_path: log_path.to_owned(),
         };
-        // Whatever the command left behind in its group goes too (a background server would
-        // otherwise hold the log pipe open, and outlive its checkout).
-        if let Some(pgid) = pgid {
-            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-        }
-        if !matches!(outcome, Outcome::Exited(_)) {
-            let _ = child.wait().await;
-        }
-        if let Some(pgid) = pgid {
-            reap_group(pgid).await;
-        }
-        // Bounded: a process that left the group (setsid) may still hold the pipe.
-        let _ = tokio::time::timeout(Duration::from_secs(2), copier).await;
-        outcome
+        spawn_and_wait(&spawn, Some((&self.events, started)), cancel).await
     }
 }
 
+/// One command to run in a checkout, its output to a bounded log.
+pub(crate) struct Spawn<'a> {
+    pub command: &'a str,
+    pub env: &'a BTreeMap<String, String>,
+    pub timeout: Duration,
+    pub log_limit: u64,
+    pub work: &'a Path,
+    pub log_path: &'a Path,
+    /// duet's own variables (`DUET_TASK`, ...).
+    pub vars: Vec<(&'static str, String)>,
+}
+
+/// Runs `spawn.command` with `sh -c` in its own process group (killed whole at the end, at the
+/// timeout or on cancel); `started` is sent once the command runs.
+pub(crate) async fn spawn_and_wait(
+    spawn: &Spawn<'_>,
+    started: Option<(&mpsc::Sender<RunEvent>, RunEvent)>,
+    cancel: &mut watch::Receiver<bool>,
+) -> Outcome {
+    let spawned = (|| -> io::Result<_> {
+        let log = File::create(spawn.log_path)?;
+        let (reader, writer) = io::pipe()?;
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(spawn.command)
+            .current_dir(spawn.work)
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .env_remove("GIT_INDEX_FILE")
+            .envs(spawn.env)
+            .envs(spawn.vars.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(writer.try_clone()?)
+            .stderr(writer)
+            .process_group(0);
+        let child = cmd.spawn()?;
+        // `cmd` holds our copy of the pipe's write end: drop it, or the reader never ends.
+        drop(cmd);
+        Ok((child, reader, log))
+    })();
+    let (mut child, reader, log) = match spawned {
+        Ok(parts) => parts,
+        Err(e) => return Outcome::CouldNotStart(format!("failed to start `sh -c`: {e}")),
+    };
+    let limit = spawn.log_limit;
+    let copier = tokio::task::spawn_blocking(move || copy_bounded(reader, log, limit));
+    if let Some((events, event)) = started {
+        let _ = events.send(event).await;
+    }
+    let pgid = child.id().and_then(|id| i32::try_from(id).ok());
+    let outcome = tokio::select! {
+        status = child.wait() => Outcome::Exited(status.ok().and_then(|s| s.code())),
+        _ = tokio::time::sleep(spawn.timeout) => Outcome::TimedOut,
+        _ = cancelled(cancel) => Outcome::Cancelled,
+    };
+    // Whatever the command left behind in its group goes too (a background server would
+    // otherwise hold the log pipe open, and outlive its checkout).
+    if let Some(pgid) = pgid {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    }
+    if !matches!(outcome, Outcome::Exited(_)) {
+        let _ = child.wait().await;
+    }
+    if let Some(pgid) = pgid {
+        reap_group(pgid).await;
+    }
+    // Bounded: a process that left the group (setsid) may still hold the pipe.
+    let _ = tokio::time::timeout(Duration::from_secs(2), copier).await;
+    outcome
+}
+
 #[derive(Debug)]
-enum Outcome {
+pub(crate) enum Outcome {
     Exited(Option<i32>),
     TimedOut,
     Cancelled,
     CouldNotStart(String),
 }
 
-async fn cancelled(rx: &mut watch::Receiver<bool>) {
+pub(crate) async fn cancelled(rx: &mut watch::Receiver<bool>) {
     // A dropped switch (the runner is gone) cancels too.
     let _ = rx.wait_for(|c| *c).await;
 }
@@ -411,7 +444,7 @@ fn copy_bounded(mut from: impl Read, mut to: File, limit: u64) -> io::Result<u64
 }
 
 /// The log as text (binary output is shown lossily).
-fn read_log(path: &Path) -> String {
+pub(crate) fn read_log(path: &Path) -> String {
     std::fs::read(path)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default()
@@ -422,7 +455,7 @@ static NOT_FOUND: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The program the shell could not find, from its message ("sh: 1: carg: not found").
-fn missing_program(log: &str, command: &str) -> String {
+pub(crate) fn missing_program(log: &str, command: &str) -> String {
     NOT_FOUND
         .captures(log)
         .map(|c| c[1].to_owned())
@@ -430,7 +463,7 @@ fn missing_program(log: &str, command: &str) -> String {
         .unwrap_or_default()
 }
 
-async fn git(repo: &Path, args: &[&str]) -> io::Result<()> {
+pub(crate) async fn git(repo: &Path, args: &[&str]) -> io::Result<()> {
     let out = tokio::process::Command::new("git")
         .arg("-C")
         .arg(repo)
@@ -450,7 +483,7 @@ async fn git(repo: &Path, args: &[&str]) -> io::Result<()> {
     }
 }
 
-async fn add_worktree(repo: &Path, work: &Path, sha: &str) -> io::Result<()> {
+pub(crate) async fn add_worktree(repo: &Path, work: &Path, sha: &str) -> io::Result<()> {
     if work.exists() {
         remove_worktree(repo, work).await;
     }
@@ -467,7 +500,7 @@ async fn add_worktree(repo: &Path, work: &Path, sha: &str) -> io::Result<()> {
     .await
 }
 
-async fn remove_worktree(repo: &Path, work: &Path) {
+pub(crate) async fn remove_worktree(repo: &Path, work: &Path) {
     let path = work.to_string_lossy();
     if git(repo, &["worktree", "remove", "--force", "--force", &path])
         .await

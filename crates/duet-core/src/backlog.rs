@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use toml_edit::{Item, TableLike};
 
+use crate::config::gates::ProofSpec;
 use crate::config::reader::{At, Reader, parse_document};
 use crate::config::{Config, check_base_branch, check_profile_exists, same_profile_error};
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, did_you_mean};
@@ -31,6 +32,13 @@ pub struct Task {
     pub prompt: Prompt,
     /// How to show the task works (a command or instructions), given to both agents.
     pub proof: Option<String>,
+    /// `proof = { command = "..." }`: duet runs it on the final HEAD before the task may finish
+    /// (the proof gate); `proof` then holds the text the agents are shown.
+    pub proof_command: Option<String>,
+    /// `tdd = true/false`: the TDD gate for this task (`None`: `review.tdd`).
+    pub tdd: Option<bool>,
+    /// `scope = { max_files, max_lines }`: this task's budget over `[scope]`.
+    pub scope: Option<crate::config::gates::ScopeConfig>,
     pub depends_on: Vec<TaskId>,
     /// Higher runs first; default 0.
     pub priority: i64,
@@ -91,6 +99,16 @@ impl Task {
     pub fn max_rounds(&self, config: &Config) -> NonZeroU32 {
         self.max_rounds.unwrap_or(config.review.max_rounds)
     }
+
+    /// Whether the TDD gate applies to this task.
+    pub fn tdd(&self, config: &Config) -> bool {
+        self.tdd.unwrap_or(config.review.tdd.enabled)
+    }
+
+    /// The scope budget of this task (`[scope]` with the task's override).
+    pub fn scope(&self, config: &Config) -> crate::config::gates::ScopeConfig {
+        config.scope.overridden_by(self.scope)
+    }
 }
 
 const TASK_KEYS: &[&str] = &[
@@ -106,6 +124,8 @@ const TASK_KEYS: &[&str] = &[
     "reviewer",
     "labels",
     "max_rounds",
+    "tdd",
+    "scope",
 ];
 
 /// A task as read, with the spans later cross-task checks point at.
@@ -206,7 +226,9 @@ fn read_task(
         .map_or_else(|| "task".to_owned(), |id| format!("task `{}`", id.value));
     let title = r.non_empty_string(t, "title", "title");
     let prompt = read_prompt(r, t, &who, header.clone(), base_dir);
-    let proof = r.non_empty_string(t, "proof", "proof");
+    let proof = crate::config::gates::read_proof(r, t);
+    let tdd = r.bool(t, "tdd", "tdd");
+    let scope = crate::config::gates::read_task_scope(r, t);
     let depends_on = r.string_array(t, "depends_on", "depends_on");
     let priority = r.integer(t, "priority", "priority");
     let base = r.non_empty_string(t, "base", "base");
@@ -251,7 +273,18 @@ fn read_task(
                 id: id.value.clone(),
                 title: title.map_or_else(|| id.value.to_string(), |t| t.value),
                 prompt,
-                proof: proof.map(|p| p.value),
+                proof_command: match &proof {
+                    Some(ProofSpec::Command(c)) => Some(c.clone()),
+                    _ => None,
+                },
+                proof: proof.map(|p| match p {
+                    ProofSpec::Text(text) => text,
+                    ProofSpec::Command(c) => format!(
+                        "`{c}` passes (duet runs it itself on the final HEAD before the task may finish)"
+                    ),
+                }),
+                tdd,
+                scope,
                 depends_on: deps,
                 priority: priority.unwrap_or(0),
                 base: base.map(|b| b.value),

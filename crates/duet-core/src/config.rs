@@ -1,6 +1,7 @@
 //! duet.toml: the typed configuration, its embedded defaults, and the checked reading of a
 //! user's file over those defaults (key by key; user agent profiles add to the built-in ones).
 
+pub mod gates;
 pub(crate) mod reader;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,8 @@ pub struct Config {
     pub merge: MergeConfig,
     pub notify: NotifyConfig,
     pub github: GithubConfig,
+    /// The scope guard's budget (`[scope]`).
+    pub scope: gates::ScopeConfig,
 }
 
 /// Default worker and reviewer profile names.
@@ -102,6 +105,8 @@ pub struct GithubConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewConfig {
     pub max_rounds: NonZeroU32,
+    /// The TDD gate (`tdd`, `test_command`, `test_files`).
+    pub tdd: gates::TddConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,6 +227,11 @@ impl Config {
             },
             review: ReviewConfig {
                 max_rounds: NonZeroU32::MIN,
+                tdd: gates::TddConfig {
+                    enabled: false,
+                    test_command: None,
+                    test_files: Vec::new(),
+                },
             },
             stall: StallConfig {
                 idle: Duration::ZERO,
@@ -240,6 +250,7 @@ impl Config {
                 interval: Duration::ZERO,
                 command: String::new(),
             },
+            scope: gates::ScopeConfig::default(),
         }
     }
 }
@@ -258,11 +269,12 @@ const TOP_KEYS: &[&str] = &[
     "merge",
     "notify",
     "github",
+    "scope",
 ];
 const ROLE_KEYS: &[&str] = &["worker", "reviewer"];
 const AGENT_KEYS: &[&str] = &["kind", "command", "args", "env", "model"];
 const CI_KEYS: &[&str] = &["command", "timeout", "env", "max_parallel"];
-const REVIEW_KEYS: &[&str] = &["max_rounds"];
+const REVIEW_KEYS: &[&str] = &["max_rounds", "tdd", "test_command", "test_files"];
 const STALL_KEYS: &[&str] = &["idle", "no_progress", "repeat_limit"];
 const MERGE_KEYS: &[&str] = &["mode", "strategy", "auto", "delete_branch"];
 const NOTIFY_KEYS: &[&str] = &["command"];
@@ -331,6 +343,10 @@ pub(crate) fn read_config(
         if let Some(n) = r.positive(review, "max_rounds", "review.max_rounds") {
             config.review.max_rounds = n;
         }
+        gates::read_review_gates(&mut r, review, &mut config.review.tdd);
+    }
+    if let Some(scope) = r.table(top, "scope", "scope") {
+        config.scope = gates::read_scope(&mut r, scope, "scope");
     }
     if let Some(stall) = r.table(top, "stall", "stall") {
         r.check_keys(stall, "stall", STALL_KEYS);

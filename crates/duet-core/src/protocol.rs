@@ -11,6 +11,8 @@
 //! - [`delivery`]: the per-target message queue ([`Mailbox`]) that loses nothing.
 //! - [`ci`]: CI rules of a task ([`ci::handle`], [`ci::ci_gate`]): runs per head, results to
 //!   the worker once, loops to the human.
+//! - [`gates`]: duet's own gates (proof command, TDD, scope guard): when they start, what
+//!   `mark_done` waits for, the TDD verdict, the scope budget flagged once.
 //! - [`stall`]: stall and loop detection from signals given in ([`assess`] → [`StallVerdict`]).
 //!
 //! Nothing here reads a clock: every time is a [`Timestamp`] passed in by the caller.
@@ -18,6 +20,7 @@
 pub mod calls;
 pub mod ci;
 pub mod delivery;
+pub mod gates;
 pub mod pair;
 mod review;
 pub mod stall;

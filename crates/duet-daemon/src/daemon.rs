@@ -33,6 +33,7 @@ use crate::{DaemonError, DaemonErrorKind, DaemonProgress, DaemonSetup, RunSummar
 
 mod ci;
 mod dead_panes;
+mod gates;
 mod guard;
 mod merge;
 mod pr;
@@ -85,6 +86,8 @@ pub async fn run(
     let (pr_tx, mut pr_results) = mpsc::unbounded_channel::<pr::PrOutcome>();
     let (queue_ci_tx, mut queue_ci) =
         mpsc::unbounded_channel::<duet_core::lifecycle::merge_queue::QueueEvent>();
+    let gates =
+        gates::Gates::start(&setup, ci_run_tx.clone(), setup.config.ci.command.is_none()).await;
     let ci_runner = match duet_ci::RunConfig::from_config(&setup.config.ci) {
         Some(config) => {
             let paths = duet_ci::RunPaths {
@@ -133,6 +136,7 @@ pub async fn run(
         prs_pending: 0,
         github,
         guard_tx,
+        gates,
     };
     tracing::info!("daemon {} started", std::process::id());
     daemon.queue_new_tasks()?;
@@ -312,6 +316,8 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
     github: Option<ci::Github>,
     /// Where the reviewer guard's checks report (`daemon/guard.rs`).
     guard_tx: guard::GuardResults,
+    /// duet's gate runs under way (proof, TDD; `daemon/gates.rs`).
+    gates: gates::Gates,
 }
 
 fn store_err(e: duet_store::StoreError) -> DaemonError {
@@ -706,6 +712,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 }
             }
             self.schedule()?;
+        } else {
+            // An approved HEAD starts the gates it needs (proof, TDD).
+            self.poll_gates(task);
         }
         Ok(())
     }

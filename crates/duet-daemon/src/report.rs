@@ -56,6 +56,12 @@ pub struct CiRun {
     pub status: String,
     pub duration_ms: u64,
     pub summary: Option<String>,
+    /// Where its output went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_path: Option<String>,
+    /// The end of its output, for duet's proof gate (read by `report_io::gather`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// One message between the agents (or from duet or the human).
@@ -148,6 +154,7 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
                 status,
                 duration_ms,
                 summary,
+                log_path,
                 ..
             } => report.ci_runs.push(CiRun {
                 check: check.clone(),
@@ -155,6 +162,8 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
                 status: status.clone(),
                 duration_ms: *duration_ms,
                 summary: summary.clone(),
+                log_path: log_path.clone(),
+                output: None,
             }),
             Event::MessageAccepted { id, from, to, text } => report.messages.push(MessageLine {
                 id: id.clone(),
@@ -323,6 +332,15 @@ pub fn render_markdown(report: &HandoffReport) -> String {
             run.check,
             short_commit(&run.sha),
             duration_text(i64::try_from(run.duration_ms).unwrap_or(i64::MAX))
+        ));
+    }
+    // The proof gate's output: what duet saw the task's proof command print.
+    for run in report.ci_runs.iter().filter(|r| r.output.is_some()) {
+        out.push_str(&format!(
+            "\n### Proof output at `{}` ({})\n\n```\n{}\n```\n",
+            short_commit(&run.sha),
+            run.status,
+            run.output.as_deref().unwrap_or_default().trim_end()
         ));
     }
     out.push_str(&format!("\n## Messages ({})\n\n", report.messages.len()));

@@ -39,8 +39,26 @@ pub fn gather(
         base: &base,
         files,
     };
-    Ok(build(input, &events))
+    let mut report = build(input, &events);
+    // The proof gate's output, from its log (its end: a proof's verdict is at the bottom).
+    for run in &mut report.ci_runs {
+        if run.check == duet_core::protocol::gates::PROOF_CHECK
+            && let Some(path) = &run.log_path
+            && let Ok(bytes) = std::fs::read(path)
+        {
+            let text = String::from_utf8_lossy(&bytes);
+            let mut start = text.len().saturating_sub(PROOF_OUTPUT_BYTES);
+            while !text.is_char_boundary(start) {
+                start += 1;
+            }
+            run.output = Some(text[start..].to_owned());
+        }
+    }
+    Ok(report)
 }
+
+/// At most this much of a proof's output goes into the report.
+const PROOF_OUTPUT_BYTES: usize = 4000;
 
 /// The report's path for `task`.
 pub fn report_path(repo_root: &Path, task: &str) -> PathBuf {

@@ -78,6 +78,14 @@ pub fn prepare_task(
     pair_config.stall.same_findings_rounds = config.stall.repeat_limit.get();
     pair_config.stall.ping_pongs = config.stall.repeat_limit.get();
     pair_config.stall.same_check_failures = config.stall.repeat_limit.get();
+    // duet's gates for this task (protocol::gates): the engine runs them, mark_done waits.
+    let scope = task.scope(config);
+    pair_config.gates = duet_core::protocol::gates::GateRules {
+        proof: task.proof_command.is_some(),
+        tdd: task.tdd(config),
+        max_files: scope.max_files.map(|n| n.get()),
+        max_lines: scope.max_lines.map(|n| n.get()),
+    };
     Ok(PreparedTask {
         brief: TaskBrief {
             id: task.id.to_string(),

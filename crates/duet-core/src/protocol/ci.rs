@@ -239,6 +239,9 @@ pub struct CiState {
     /// restart (the state is in the pair's snapshot).
     #[serde(default)]
     pub reviews_sent: BTreeSet<String>,
+    /// The scope guard: the last diff measured, and whether its budget was flagged.
+    #[serde(default)]
+    pub scope: super::gates::ScopeState,
 }
 
 /// At most this much of an outside review's text goes into the message.
@@ -552,6 +555,8 @@ fn maybe_message(state: &mut CiState, result: &CiResult) -> Option<CiEffect> {
         .unwrap_or(false);
     let text = if result.status.failed() {
         failure_text(&state.task, result)
+    } else if super::gates::is_gate_check(&result.check) {
+        super::gates::pass_text(result)
     } else if failed_before {
         pass_text(result)
     } else {
@@ -639,11 +644,15 @@ fn tick(state: &mut CiState, now: Timestamp, rules: &CiRules) -> Vec<CiEffect> {
 ///
 /// Every check known on `head` must have passed; with `ci.command` set, duet's own check must
 /// be among them. A failure wins over waiting (the worker has something to fix right now).
+/// duet's gates (proof, TDD) are not CI: `gates::gate_refusal` asks about them.
 pub fn ci_gate(state: &CiState, head: &str, rules: &CiRules) -> CiGate {
     let checks = state.runs.get(head);
     let mut waiting = None;
     if let Some(checks) = checks {
         for (check, st) in checks {
+            if super::gates::is_gate_check(check) {
+                continue;
+            }
             match st {
                 CheckState::Running => waiting = Some(Waiting::Running),
                 CheckState::Done { result } if result.status.failed() => {

@@ -26,6 +26,8 @@ pub struct PairConfig {
     pub stall: StallThresholds,
     /// CI rules (`ci.command` set or not, loop limits); see `protocol::ci`.
     pub ci: super::ci::CiRules,
+    /// duet's gates for this task (proof, TDD, scope budget); see `protocol::gates`.
+    pub gates: super::gates::GateRules,
 }
 
 /// A review request: the commit to review and the worker's summary.

@@ -109,6 +109,12 @@ pub(super) fn on_tool_call(
                 let line = super::ci::describe_head(&state.ci, &commit, &state.config.ci);
                 text.push_str(&format!("\n{line}"));
             }
+            // The diff size the scope guard measured at this commit.
+            if let Some(line) =
+                super::gates::diff_line(&state.ci.scope, &state.config.gates, &commit)
+            {
+                text.push_str(&format!("\n{line}"));
+            }
             enqueue(state, fx, Sender::Duet, Role::Reviewer, text, now);
             dispatch(state, fx, now);
         }

@@ -379,6 +379,12 @@ fn state_rules(call: &ToolCall, state: &PairState) -> Vec<String> {
             if let Some(reason) = gate.refusal(&state.head_commit) {
                 missing.push(reason);
             }
+            // And duet's own gates (proof, TDD), run once HEAD is approved.
+            if let Some(reason) =
+                super::gates::gate_refusal(&state.ci, &state.config.gates, &state.head_commit)
+            {
+                missing.push(reason);
+            }
             missing
         }
     }

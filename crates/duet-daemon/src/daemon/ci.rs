@@ -206,6 +206,8 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         if let Err(e) = self.ci_event(task, started) {
             tracing::warn!("task {task}: {e}");
         }
+        // And a gate run cut off with it (its `Running` mark was dropped just now).
+        self.poll_gates(task);
     }
 
     /// The pair ended: its watchers stop and its run is cancelled.
@@ -217,6 +219,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         if let Some(runner) = &self.ci_runner {
             runner.cancel(task);
         }
+        self.gates.cancel(task);
     }
 
     pub(super) fn on_ci_watch(&mut self, event: WatchEvent) -> Result<(), DaemonError> {
@@ -227,7 +230,14 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     let actions = slot.controller.on_file_activity(now());
                     self.apply(&task, actions)?;
                 }
-                self.ci_event(&task, CiEvent::HeadMoved { sha, at: now() })
+                self.ci_event(
+                    &task,
+                    CiEvent::HeadMoved {
+                        sha: sha.clone(),
+                        at: now(),
+                    },
+                )?;
+                self.check_scope(&task, &sha)
             }
             WatchEvent::InboxResult { task, file } => {
                 self.ci_event(&task, CiEvent::Finished(file.result.clone()))?;
