@@ -124,6 +124,46 @@ pub fn total_counts(usage: &UsageByModel) -> TokenCounts {
     total
 }
 
+/// One task's tokens from its agents' records: the latest counts of each (role, record), as
+/// every count event carries a whole record's counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskTokens {
+    records: BTreeMap<(String, String), UsageByModel>,
+}
+
+impl TaskTokens {
+    /// A record's counts, replacing what the same record said before.
+    pub fn record(&mut self, role: &str, record: &str, usage: UsageByModel) {
+        self.records
+            .insert((role.to_owned(), record.to_owned()), usage);
+    }
+
+    /// Usage by model of one role (`worker`, `reviewer`), or of all with `None`.
+    pub fn usage(&self, role: Option<&str>) -> UsageByModel {
+        let mut out = UsageByModel::new();
+        for ((r, _), usage) in &self.records {
+            if role.is_some_and(|want| want != r) {
+                continue;
+            }
+            for (model, counts) in usage {
+                out.entry(model.clone()).or_default().add(counts);
+            }
+        }
+        out
+    }
+
+    /// What the task spent, priced by `pricing`.
+    pub fn spend(&self, pricing: &Pricing) -> (Spend, Cost) {
+        let usage = self.usage(None);
+        let cost = pricing.cost(&usage);
+        let spend = Spend {
+            tokens: total_counts(&usage).total(),
+            usd: cost.usd,
+        };
+        (spend, cost)
+    }
+}
+
 /// A budget: a number of tokens (all four kinds together) or an amount of money.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,6 +1,7 @@
 //! duet.toml: the typed configuration, its embedded defaults, and the checked reading of a
 //! user's file over those defaults (key by key; user agent profiles add to the built-in ones).
 
+pub mod cost;
 pub(crate) mod reader;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,8 @@ pub struct Config {
     pub merge: MergeConfig,
     pub notify: NotifyConfig,
     pub github: GithubConfig,
+    pub budget: cost::BudgetConfig,
+    pub pricing: crate::accounting::Pricing,
 }
 
 /// Default worker and reviewer profile names.
@@ -240,6 +243,8 @@ impl Config {
                 interval: Duration::ZERO,
                 command: String::new(),
             },
+            budget: cost::BudgetConfig::default(),
+            pricing: crate::accounting::Pricing::default(),
         }
     }
 }
@@ -258,6 +263,8 @@ const TOP_KEYS: &[&str] = &[
     "merge",
     "notify",
     "github",
+    "budget",
+    "pricing",
 ];
 const ROLE_KEYS: &[&str] = &["worker", "reviewer"];
 const AGENT_KEYS: &[&str] = &["kind", "command", "args", "env", "model"];
@@ -399,6 +406,7 @@ pub(crate) fn read_config(
             config.github.command = command.value;
         }
     }
+    cost::read_cost(&mut r, top, &mut config.budget, &mut config.pricing);
     (config, r.into_sorted())
 }
 

@@ -201,3 +201,28 @@ fn a_limit_without_a_readable_time_parks_for_the_default_and_other_text_is_no_li
     );
     assert_eq!(limit_reset("the tests passed", NOW), None);
 }
+
+#[test]
+fn task_tokens_keep_the_latest_count_of_each_record_and_sum_the_records() {
+    let mut pricing = Pricing::default();
+    pricing.models.insert(
+        "m".into(),
+        ModelPrice {
+            input: 1.0,
+            output: 1.0,
+            cache_read: 1.0,
+            cache_write: 1.0,
+        },
+    );
+    let usage = |n| UsageByModel::from([("m".to_owned(), counts(n, 0, 0, 0))]);
+    let mut task = TaskTokens::default();
+    task.record("worker", "a.jsonl", usage(100));
+    task.record("worker", "a.jsonl", usage(250)); // the same transcript, read again later
+    task.record("worker", "b.jsonl", usage(50)); // a new session after a restart
+    task.record("reviewer", "r.jsonl", usage(1_000_000));
+    assert_eq!(total_counts(&task.usage(Some("worker"))).input, 300);
+    assert_eq!(total_counts(&task.usage(None)).input, 1_000_300);
+    let (spend, cost) = task.spend(&pricing);
+    assert_eq!(spend.tokens, 1_000_300);
+    assert!((cost.usd - 1.0003).abs() < 1e-9);
+}
