@@ -9,12 +9,15 @@
 //!   typed notifications, approvals by policy).
 //! - [`tmux`]: [`TmuxRuntime`], one tmux session per task with the worker and reviewer panes.
 //! - [`toml_value`]: a small TOML value encoder for codex `-c key=value` overrides.
+//! - [`usage_records`]: token counts and limit errors from claude's transcript and codex's
+//!   rollout file.
 
 pub mod adapter;
 pub mod codex_app_server;
 pub mod hook_event;
 pub mod tmux;
 pub mod toml_value;
+pub mod usage_records;
 
 pub use adapter::{
     AdapterError, AdapterErrorKind, LaunchContext, LaunchSpec, SessionPlan, TESTED_CLAUDE_VERSIONS,

@@ -2,6 +2,7 @@
 //! user's file over those defaults (key by key; user agent profiles add to the built-in ones).
 
 pub mod gates;
+pub mod cost;
 pub(crate) mod reader;
 
 use std::collections::BTreeMap;
@@ -40,6 +41,8 @@ pub struct Config {
     pub github: GithubConfig,
     /// The scope guard's budget (`[scope]`).
     pub scope: gates::ScopeConfig,
+    pub budget: cost::BudgetConfig,
+    pub pricing: crate::accounting::Pricing,
 }
 
 /// Default worker and reviewer profile names.
@@ -251,6 +254,8 @@ impl Config {
                 command: String::new(),
             },
             scope: gates::ScopeConfig::default(),
+            budget: cost::BudgetConfig::default(),
+            pricing: crate::accounting::Pricing::default(),
         }
     }
 }
@@ -270,6 +275,8 @@ const TOP_KEYS: &[&str] = &[
     "notify",
     "github",
     "scope",
+    "budget",
+    "pricing",
 ];
 const ROLE_KEYS: &[&str] = &["worker", "reviewer"];
 const AGENT_KEYS: &[&str] = &["kind", "command", "args", "env", "model"];
@@ -415,6 +422,7 @@ pub(crate) fn read_config(
             config.github.command = command.value;
         }
     }
+    cost::read_cost(&mut r, top, &mut config.budget, &mut config.pricing);
     (config, r.into_sorted())
 }
 

@@ -2,6 +2,7 @@
 //!
 //! Nothing in this crate does IO beyond reading the files it is asked to parse; no clock, no tokio.
 
+pub mod accounting;
 pub mod backlog;
 pub mod config;
 pub mod diagnostic;

@@ -120,6 +120,14 @@ pub enum Event {
     },
     /// Free text for the log (human notes, diagnostics).
     Note { text: String },
+    /// An agent's own record (claude's session transcript, codex's rollout file) counted its
+    /// tokens: the whole record's counts by model. A later event for the same `record`
+    /// replaces the earlier one (`duet_core::accounting::TaskTokens`).
+    TokensCounted {
+        role: String,
+        record: String,
+        usage: duet_core::accounting::UsageByModel,
+    },
 }
 
 impl Event {
@@ -140,6 +148,7 @@ impl Event {
             Event::CiRunStarted { .. } => "ci_run_started",
             Event::CiRunFinished { .. } => "ci_run_finished",
             Event::Note { .. } => "note",
+            Event::TokensCounted { .. } => "tokens_counted",
         }
     }
 }
@@ -285,6 +294,20 @@ mod tests {
                 summary: Some("failed with exit code 101, 1 failing test".into()),
             },
             Event::Note { text: "x".into() },
+            Event::TokensCounted {
+                role: "worker".into(),
+                record: "/home/u/.claude/projects/p/s.jsonl".into(),
+                usage: [(
+                    "claude-sonnet-4-5".to_owned(),
+                    duet_core::accounting::TokenCounts {
+                        input: 10,
+                        output: 2,
+                        cache_read: 300,
+                        cache_write: 4,
+                    },
+                )]
+                .into(),
+            },
         ];
         for event in events {
             let json: serde_json::Value = serde_json::to_value(&event).unwrap();

@@ -70,6 +70,21 @@ pub(crate) fn apply(tx: &Transaction<'_>, seq: i64, new: &NewEvent) -> Result<()
 
     match &new.event {
         Event::TaskQueued { .. } | Event::Note { .. } => {}
+        Event::TokensCounted {
+            role,
+            record,
+            usage,
+        } => {
+            let usage = serde_json::to_string(usage)
+                .map_err(|e| ApplyError::Corrupt(format!("token counts: {e}")))?;
+            tx.prepare_cached(
+                "INSERT INTO token_records (task_id, role, record, usage, updated_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (task_id, role, record)
+                 DO UPDATE SET usage = excluded.usage, updated_seq = excluded.updated_seq",
+            )?
+            .execute(params![task_id, role, record, usage, seq])?;
+        }
         Event::TaskStateChanged { from, to, reason } => {
             let actual: StateKind = current.parse().map_err(|_| {
                 ApplyError::Corrupt(format!("state `{current}` of task `{task_id}`"))
@@ -205,5 +220,7 @@ fn settle_message(
 
 /// Empties the derived tables (children first, for the foreign keys).
 pub(crate) fn clear(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    tx.execute_batch("DELETE FROM agents; DELETE FROM messages; DELETE FROM tasks;")
+    tx.execute_batch(
+        "DELETE FROM token_records; DELETE FROM agents; DELETE FROM messages; DELETE FROM tasks;",
+    )
 }

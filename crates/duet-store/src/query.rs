@@ -88,6 +88,42 @@ const TASK_COLUMNS: &str = "id, title, state, reason, round, head_sha, last_verd
                             ci_passed, queued_at_ms, updated_at_ms, last_event_seq";
 
 impl Store {
+    /// Every task's token counts, from the latest count of each of its agents' records.
+    pub fn task_tokens(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, duet_core::accounting::TaskTokens>, StoreError>
+    {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT task_id, role, record, usage FROM token_records")
+            .map_err(|e| query_error(&self.path, e))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(|e| query_error(&self.path, e))?;
+        let mut out =
+            std::collections::BTreeMap::<String, duet_core::accounting::TaskTokens>::new();
+        for row in rows {
+            let (task, role, record, usage) = row.map_err(|e| query_error(&self.path, e))?;
+            let usage = serde_json::from_str(&usage).map_err(|e| {
+                StoreError::new(
+                    &self.path,
+                    StoreErrorKind::Decode {
+                        what: format!("token counts of task `{task}`: {e}"),
+                    },
+                )
+            })?;
+            out.entry(task).or_default().record(&role, &record, usage);
+        }
+        Ok(out)
+    }
+
     /// Every task, ordered by id.
     pub fn task_states(&self) -> Result<Vec<TaskRow>, StoreError> {
         read_tasks(&self.conn, &self.path)

@@ -104,6 +104,22 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         ) STRICT;
     "#,
     },
+    Migration {
+        version: 4,
+        name: "token counts per agent record",
+        sql: r#"
+        -- The latest counts of each agent record (claude transcript, codex rollout) of a task,
+        -- from its `tokens_counted` events: usage is the record's counts by model (JSON).
+        CREATE TABLE token_records (
+            task_id    TEXT NOT NULL REFERENCES tasks (id),
+            role       TEXT NOT NULL,
+            record     TEXT NOT NULL,
+            usage      TEXT NOT NULL CHECK (json_valid(usage)),
+            updated_seq INTEGER NOT NULL,
+            PRIMARY KEY (task_id, role, record)
+        ) STRICT;
+    "#,
+    },
 ];
 
 /// The schema version this binary writes and reads.

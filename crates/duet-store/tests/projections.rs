@@ -29,6 +29,7 @@ fn dump(path: &std::path::Path) -> BTreeMap<&'static str, Vec<Vec<Value>>> {
         ("tasks", "id"),
         ("messages", "id"),
         ("agents", "task_id, role"),
+        ("token_records", "task_id, role, record"),
     ] {
         let mut statement = conn
             .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
@@ -56,7 +57,7 @@ fn random_history(store: &mut Store, rng: &mut Rng, steps: usize) -> (usize, usi
     for step in 0..steps {
         let at = i64::try_from(step).unwrap() * 250;
         let task = tasks[rng.below(tasks.len())].clone();
-        let event = match rng.below(11) {
+        let event = match rng.below(12) {
             0 => Event::TaskQueued {
                 title: (rng.below(2) == 0).then(|| format!("title {task}")),
             },
@@ -136,6 +137,20 @@ fn random_history(store: &mut Store, rng: &mut Rng, steps: usize) -> (usize, usi
                     text: format!("finding {step}"),
                 }],
             },
+            10 => Event::TokensCounted {
+                role: ["worker", "reviewer"][rng.below(2)].into(),
+                record: format!("record-{}", rng.below(3)),
+                usage: [(
+                    "m".to_owned(),
+                    duet_core::accounting::TokenCounts {
+                        input: step as u64,
+                        output: rng.below(100) as u64,
+                        cache_read: 0,
+                        cache_write: 0,
+                    },
+                )]
+                .into(),
+            },
             9 => Event::CommitSeen {
                 sha: format!("{step:07x}"),
             },
@@ -202,4 +217,57 @@ fn rebuilding_from_the_log_equals_the_incremental_projections() {
             .push(after["tasks"].last().unwrap().clone());
         assert_eq!(after, expected);
     }
+}
+
+#[test]
+fn token_counts_keep_the_latest_of_each_record_and_survive_reopening() {
+    use duet_core::accounting::{TokenCounts, total_counts};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let counts = |input| {
+        [(
+            "m".to_owned(),
+            TokenCounts {
+                input,
+                output: 1,
+                cache_read: 0,
+                cache_write: 0,
+            },
+        )]
+        .into()
+    };
+    {
+        let mut store = Store::open(&path).unwrap();
+        store
+            .append(&NewEvent::for_task(
+                1,
+                "t",
+                Event::TaskQueued { title: None },
+            ))
+            .unwrap();
+        for (role, record, input) in [
+            ("worker", "a", 10),
+            ("worker", "a", 40),
+            ("reviewer", "b", 5),
+        ] {
+            let event = Event::TokensCounted {
+                role: role.into(),
+                record: record.into(),
+                usage: counts(input),
+            };
+            store.append(&NewEvent::for_task(2, "t", event)).unwrap();
+        }
+    }
+    let store = Store::open(&path).unwrap();
+    let tokens = store.task_tokens().unwrap();
+    assert_eq!(total_counts(&tokens["t"].usage(Some("worker"))).input, 40);
+    assert_eq!(
+        total_counts(&tokens["t"].usage(None)),
+        TokenCounts {
+            input: 45,
+            output: 2,
+            cache_read: 0,
+            cache_write: 0
+        }
+    );
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::request_view::{RequestView, ToolResult, content_text};
 use crate::script::{Api, ToolCall};
-use crate::wire::{SseEvent, chunk_text, fresh_id, rough_tokens};
+use crate::wire::{SseEvent, Usage, chunk_text, fresh_id, rough_tokens};
 
 /// Reads a Messages API request body.
 pub fn parse_request(body: &Value) -> Result<RequestView, String> {
@@ -113,8 +113,7 @@ pub struct Message {
     id: String,
     model: String,
     blocks: Vec<Value>,
-    input_tokens: u64,
-    output_tokens: u64,
+    usage: Usage,
 }
 
 impl Message {
@@ -124,6 +123,7 @@ impl Message {
         text: Option<&str>,
         tool_calls: &[ToolCall],
         request_bytes: usize,
+        scripted: Option<&Usage>,
     ) -> Result<Self, String> {
         let mut blocks = Vec::new();
         if let Some(text) = text {
@@ -148,9 +148,13 @@ impl Message {
             id: fresh_id("msg"),
             model: model.to_owned(),
             blocks,
-            input_tokens: rough_tokens(request_bytes),
-            output_tokens: rough_tokens(output_bytes),
+            usage: Usage::scripted_or_rough(scripted, request_bytes, output_bytes),
         })
+    }
+
+    /// The usage this message reports.
+    pub fn usage_served(&self) -> Usage {
+        self.usage
     }
 
     fn stop_reason(&self) -> &'static str {
@@ -171,15 +175,15 @@ impl Message {
             "content": self.blocks,
             "stop_reason": self.stop_reason(),
             "stop_sequence": null,
-            "usage": self.usage(self.output_tokens),
+            "usage": self.usage(self.usage.output),
         })
     }
 
     fn usage(&self, output_tokens: u64) -> Value {
         json!({
-            "input_tokens": self.input_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "input_tokens": self.usage.input,
+            "cache_creation_input_tokens": self.usage.cache_creation,
+            "cache_read_input_tokens": self.usage.cache_read,
             "output_tokens": output_tokens,
         })
     }
@@ -238,7 +242,8 @@ impl Message {
             "message_delta",
             json!({
                 "delta": {"stop_reason": self.stop_reason(), "stop_sequence": null},
-                "usage": {"output_tokens": self.output_tokens},
+                // As the API does today: the final usage, input and cache counts included.
+                "usage": self.usage(self.usage.output),
             }),
         ));
         events.push(SseEvent::typed("message_stop", json!({})));
@@ -312,8 +317,14 @@ mod tests {
             name: "Bash".into(),
             input: json!({"command": "git commit -am 'a long enough message to be split'"}),
         };
-        let message =
-            Message::new("m", Some("Running."), std::slice::from_ref(&call), 100).unwrap();
+        let message = Message::new(
+            "m",
+            Some("Running."),
+            std::slice::from_ref(&call),
+            100,
+            None,
+        )
+        .unwrap();
         let events = message.to_events();
         let partial: String = events
             .iter()

@@ -9,10 +9,11 @@ pub mod script;
 pub mod server;
 pub mod wire;
 
-pub use request_log::{LogEntry, Outcome, RequestLog, read_log_file};
+pub use request_log::{LogEntry, Outcome, RequestLog, read_log_file, served_total};
 pub use request_view::{RequestView, ToolResult};
 pub use script::{Api, Script, ScriptError, ScriptErrorKind, Step, ToolCall};
 pub use server::{FakeModelServer, FakeServerError, FakeServerErrorKind, ServerOptions};
+pub use wire::Usage;
 
 pub mod agent_env;
 pub mod agents;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::request_view::{RequestView, ToolResult, content_text};
 use crate::script::{Api, ToolCall};
-use crate::wire::{SseEvent, chunk_text, fresh_id, rough_tokens, unix_now};
+use crate::wire::{SseEvent, Usage, chunk_text, fresh_id, unix_now};
 
 /// The header Codex sends with per-turn metadata; title turns carry
 /// `"thread_source": "thread_title"` in it.
@@ -160,8 +160,7 @@ pub struct Response {
     model: String,
     created_at: u64,
     items: Vec<Value>,
-    input_tokens: u64,
-    output_tokens: u64,
+    usage: Usage,
 }
 
 impl Response {
@@ -171,6 +170,7 @@ impl Response {
         text: Option<&str>,
         tool_calls: &[ToolCall],
         request_bytes: usize,
+        scripted: Option<&Usage>,
     ) -> Self {
         let mut items = Vec::new();
         if let Some(text) = text {
@@ -191,8 +191,7 @@ impl Response {
             model: model.to_owned(),
             created_at: unix_now(),
             items,
-            input_tokens: rough_tokens(request_bytes),
-            output_tokens: rough_tokens(output_bytes),
+            usage: Usage::scripted_or_rough(scripted, request_bytes, output_bytes),
         }
     }
 
@@ -211,13 +210,20 @@ impl Response {
         })
     }
 
+    /// The usage this response reports.
+    pub fn usage_served(&self) -> Usage {
+        self.usage
+    }
+
     fn usage(&self) -> Value {
+        // The Responses API counts cached tokens inside `input_tokens`.
+        let input = self.usage.input + self.usage.cache_read;
         json!({
-            "input_tokens": self.input_tokens,
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": self.output_tokens,
+            "input_tokens": input,
+            "input_tokens_details": {"cached_tokens": self.usage.cache_read},
+            "output_tokens": self.usage.output,
             "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": self.input_tokens + self.output_tokens,
+            "total_tokens": input + self.usage.output,
         })
     }
 

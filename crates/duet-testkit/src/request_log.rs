@@ -43,6 +43,9 @@ pub struct LogEntry {
     pub reply: String,
     /// Why nothing matched, or what was wrong with the request.
     pub detail: Option<String>,
+    /// The token usage the reply reported (none for errors and dropped streams).
+    #[serde(default)]
+    pub served: Option<crate::wire::Usage>,
 }
 
 impl LogEntry {
@@ -62,6 +65,16 @@ impl LogEntry {
             .iter()
             .find(|r| r.name.as_deref() == Some(tool))
     }
+}
+
+/// The usage served over `entries` (model requests that got a whole reply), title requests
+/// included, as the CLIs count those too.
+pub fn served_total<'a>(entries: impl IntoIterator<Item = &'a LogEntry>) -> crate::wire::Usage {
+    let mut total = crate::wire::Usage::default();
+    for usage in entries.into_iter().filter_map(|e| e.served.as_ref()) {
+        total.add(usage);
+    }
+    total
 }
 
 /// How a request was answered.

@@ -266,6 +266,9 @@ pub struct Reply {
     /// Wait this long before answering.
     #[serde(default)]
     pub delay_ms: u64,
+    /// The token usage to report (otherwise rough counts of the request and reply sizes).
+    #[serde(default)]
+    pub usage: Option<crate::wire::Usage>,
 }
 
 /// A tool call in a reply.
@@ -302,6 +305,9 @@ pub struct ErrorReply {
     /// The whole body verbatim, instead of the API's usual error shape.
     #[serde(default)]
     pub body: Option<String>,
+    /// Extra response headers, e.g. `retry-after` or `anthropic-ratelimit-unified-reset`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 /// A failure to read or validate a script.

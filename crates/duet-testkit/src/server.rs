@@ -365,6 +365,7 @@ fn blank_entry(method: &Method, uri: &Uri, api: Option<Api>, outcome: Outcome) -
         tools: Vec::new(),
         reply: String::new(),
         detail: None,
+        served: None,
     }
 }
 
@@ -501,6 +502,8 @@ async fn answer(
         }
     };
     entry.reply = reply.summary();
+    let (response, served) = render(api, &view, &reply, request_bytes);
+    entry.served = served;
     shared.log.append(entry);
     if reply.delay_ms > 0 {
         let mut shutdown = shared.shutdown.clone();
@@ -511,53 +514,90 @@ async fn answer(
             }
         }
     }
-    render(api, &view, &reply, request_bytes)
+    response
 }
 
-fn render(api: Api, view: &RequestView, reply: &Reply, request_bytes: usize) -> Response {
+/// The answer, and the usage it reports (none for errors and dropped streams).
+fn render(
+    api: Api,
+    view: &RequestView,
+    reply: &Reply,
+    request_bytes: usize,
+) -> (Response, Option<crate::wire::Usage>) {
     if let Some(err) = &reply.error {
         let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if let Some(body) = &err.body {
-            return (
+        let mut response = if let Some(body) = &err.body {
+            (
                 status,
                 [(header::CONTENT_TYPE, "application/json")],
                 body.clone(),
             )
-                .into_response();
-        }
-        let message = err
-            .message
-            .clone()
-            .unwrap_or_else(|| format!("duet fake model: scripted error {}", err.status));
-        return api_error(api, status, &message);
-    }
-    let text = reply.text.as_deref();
-    let (events, json) = match api {
-        Api::Anthropic => {
-            match anthropic::Message::new(&view.model, text, &reply.tool_calls, request_bytes) {
-                Ok(message) => (message.to_events(), message.to_json()),
-                Err(why) => {
-                    return api_error(
-                        api,
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        &format!("duet fake model: bad scripted reply: {why}"),
-                    );
-                }
+                .into_response()
+        } else {
+            let message = err
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("duet fake model: scripted error {}", err.status));
+            api_error(api, status, &message)
+        };
+        for (name, value) in &err.headers {
+            if let (Ok(name), Ok(value)) = (
+                header::HeaderName::from_bytes(name.as_bytes()),
+                header::HeaderValue::from_str(value),
+            ) {
+                response.headers_mut().insert(name, value);
             }
         }
+        return (response, None);
+    }
+    let text = reply.text.as_deref();
+    let scripted = reply.usage.as_ref();
+    let (events, json, usage) = match api {
+        Api::Anthropic => match anthropic::Message::new(
+            &view.model,
+            text,
+            &reply.tool_calls,
+            request_bytes,
+            scripted,
+        ) {
+            Ok(message) => (
+                message.to_events(),
+                message.to_json(),
+                message.usage_served(),
+            ),
+            Err(why) => {
+                let response = api_error(
+                    api,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("duet fake model: bad scripted reply: {why}"),
+                );
+                return (response, None);
+            }
+        },
         Api::Openai => {
-            let response =
-                openai::Response::new(&view.model, text, &reply.tool_calls, request_bytes);
-            (response.to_events(), response.to_json())
+            let response = openai::Response::new(
+                &view.model,
+                text,
+                &reply.tool_calls,
+                request_bytes,
+                scripted,
+            );
+            (
+                response.to_events(),
+                response.to_json(),
+                response.usage_served(),
+            )
         }
     };
-    if view.stream {
+    let served = reply.drop_after_events.is_none().then_some(usage);
+    let response = if view.stream {
         sse_response(api, events, reply.drop_after_events)
     } else if reply.drop_after_events.is_some() {
         streamed(StatusCode::OK, "application/json", Vec::new(), true)
     } else {
         json_response(StatusCode::OK, &json)
-    }
+    };
+    (response, served)
 }
 
 fn sse_response(api: Api, events: Vec<SseEvent>, drop_after: Option<usize>) -> Response {

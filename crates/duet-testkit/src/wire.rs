@@ -1,4 +1,5 @@
-//! Wire helpers shared by both fake APIs: SSE event framing, unique ids, text chunking.
+//! Wire helpers shared by both fake APIs: SSE event framing, unique ids, text chunking, the
+//! token usage a reply reports.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -69,6 +70,51 @@ pub fn chunk_text(text: &str, max_chars: usize) -> Vec<String> {
         .chunks(max_chars.max(1))
         .map(|c| c.iter().collect())
         .collect()
+}
+
+/// The token usage one reply reports (and the request log records as served). A script can set
+/// it (`reply.usage = { input = 1200, output = 80, cache_read = 300, cache_creation = 40 }`);
+/// otherwise input and output are rough counts of the request and reply sizes, caches 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Usage {
+    /// Input tokens not read from the cache (Anthropic `input_tokens`; for OpenAI the
+    /// reported `input_tokens` is this plus `cache_read`, as the API counts cached ones in).
+    #[serde(default)]
+    pub input: u64,
+    /// Output tokens.
+    #[serde(default)]
+    pub output: u64,
+    /// Input tokens read from the prompt cache.
+    #[serde(default)]
+    pub cache_read: u64,
+    /// Input tokens written to the prompt cache (Anthropic only; OpenAI has no such field).
+    #[serde(default)]
+    pub cache_creation: u64,
+}
+
+impl Usage {
+    /// The scripted usage, or rough counts from the request and reply sizes.
+    pub fn scripted_or_rough(
+        scripted: Option<&Usage>,
+        request_bytes: usize,
+        output_bytes: usize,
+    ) -> Usage {
+        scripted.copied().unwrap_or(Usage {
+            input: rough_tokens(request_bytes),
+            output: rough_tokens(output_bytes),
+            cache_read: 0,
+            cache_creation: 0,
+        })
+    }
+
+    /// Adds another reply's usage.
+    pub fn add(&mut self, other: &Usage) {
+        self.input += other.input;
+        self.output += other.output;
+        self.cache_read += other.cache_read;
+        self.cache_creation += other.cache_creation;
+    }
 }
 
 /// A rough token count (4 bytes a token), so usage fields look plausible.
