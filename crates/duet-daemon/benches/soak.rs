@@ -330,6 +330,8 @@ fn drive_pair(world: &World, task: &str, seen: &Mutex<Seen>, rng: &Mutex<Rng>, s
                 agent.intent = next_call(ToolCall::SubmitReview {
                     verdict: Verdict::Approve,
                     findings: Vec::new(),
+                    verified: vec!["read the diff".into()],
+                    not_verified: vec![],
                 });
             }
             // The call is made within the turn; one refused (e.g. git not read yet) is made

@@ -135,6 +135,8 @@ fn random_history(store: &mut Store, rng: &mut Rng, steps: usize) -> (usize, usi
                     line: None,
                     text: format!("finding {step}"),
                 }],
+                verified: vec![],
+                not_verified: vec![],
             },
             9 => Event::CommitSeen {
                 sha: format!("{step:07x}"),

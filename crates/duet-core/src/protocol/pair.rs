@@ -26,6 +26,25 @@ pub struct PairConfig {
     pub stall: StallThresholds,
     /// CI rules (`ci.command` set or not, loop limits); see `protocol::ci`.
     pub ci: super::ci::CiRules,
+    /// What a review must contain (`[review]` in duet.toml).
+    pub review: ReviewRules,
+}
+
+/// Rules on the reviewer's verdicts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReviewRules {
+    /// An approval must list what the reviewer verified (`[review] require_verification`);
+    /// one that lists nothing is refused with a request to verify.
+    pub require_verification: bool,
+}
+
+impl Default for ReviewRules {
+    fn default() -> Self {
+        ReviewRules {
+            require_verification: true,
+        }
+    }
 }
 
 /// A review request: the commit to review and the worker's summary.
@@ -215,6 +234,12 @@ pub enum PairRecord {
         commit: String,
         verdict: Verdict,
         findings: Vec<Finding>,
+        /// What the reviewer says it checked (commands run, files read).
+        #[serde(default)]
+        verified: Vec<String>,
+        /// What the reviewer says it did not check.
+        #[serde(default)]
+        not_verified: Vec<String>,
     },
     DoneDeclared {
         commit: String,
