@@ -227,7 +227,11 @@ async fn every_tool_call_is_forwarded_as_the_exact_tool_call_with_the_token() {
                 {"severity": "nit", "text": "typo in the README"}
             ]}),
         ),
-        ("submit_review", json!({"verdict": "approve"})),
+        (
+            "submit_review",
+            json!({"verdict": "approve", "verified": ["cargo test: 4 passed", "read src/parse.rs"],
+                   "not_verified": ["the README"]}),
+        ),
         (
             "mark_done",
             json!({"summary": "Parser added and approved."}),
@@ -264,10 +268,14 @@ async fn every_tool_call_is_forwarded_as_the_exact_tool_call_with_the_token() {
                     text: "typo in the README".into(),
                 },
             ],
+            verified: vec![],
+            not_verified: vec![],
         },
         ToolCall::SubmitReview {
             verdict: Verdict::Approve,
             findings: vec![],
+            verified: vec!["cargo test: 4 passed".into(), "read src/parse.rs".into()],
+            not_verified: vec!["the README".into()],
         },
         ToolCall::MarkDone {
             summary: "Parser added and approved.".into(),
@@ -404,7 +412,12 @@ async fn a_call_whose_daemon_died_unanswered_is_sent_again_to_the_next_one_with_
     let mut dying = TestController::start_unanswering_at(socket.clone());
     let client = connect(&socket, dir.path()).await;
     let pending = tokio::spawn(async move {
-        let result = call(&client, "submit_review", json!({"verdict": "approve"})).await;
+        let result = call(
+            &client,
+            "submit_review",
+            json!({"verdict": "approve", "verified": ["read the diff"]}),
+        )
+        .await;
         (client, result)
     });
     let first = dying.wait_for_tool_calls(1, WAIT).remove(0);

@@ -90,6 +90,8 @@ fn record_a_review_round(repo: &std::path::Path) {
                     line: Some(1),
                     text: "Say hello, world".into(),
                 }],
+                verified: vec![],
+                not_verified: vec![],
             },
         ),
         (

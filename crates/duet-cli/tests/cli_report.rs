@@ -64,6 +64,8 @@ fn record(repo: &Path, first: &str, second: &str) {
                 commit: Some(first.into()),
                 verdict: Verdict::ChangesRequested,
                 findings: vec![finding("greet the whole world")],
+                verified: vec![],
+                not_verified: vec![],
             },
         ),
         (91, moved(StateKind::Reviewing, StateKind::Working)),
@@ -88,6 +90,8 @@ fn record(repo: &Path, first: &str, second: &str) {
                 commit: Some(second.into()),
                 verdict: Verdict::Approve,
                 findings: Vec::new(),
+                verified: vec!["cat greeting.txt: two lines".into()],
+                not_verified: vec!["no test suite to run".into()],
             },
         ),
         (201, moved(StateKind::Reviewing, StateKind::Working)),
@@ -131,6 +135,10 @@ Branch `duet/greet` on `main`.
 - [major] greeting.txt:1: greet the whole world — *addressed in `{s}` (round 2)*
 
 ### Round 2 on `{s}`: approved
+
+Verified: cat greeting.txt: two lines.
+
+Not verified: no test suite to run.
 
 No findings.
 

@@ -62,7 +62,7 @@ reply.text = "Ready."
 agent = "a-reviewer"
 name = "a approve"
 match.user_contains = "(round 1 of"
-reply.tool_calls = [{{ name = "mcp__duet__submit_review", input = {{ verdict = "approve", findings = [] }} }}]
+reply.tool_calls = [{{ name = "mcp__duet__submit_review", input = {{ verdict = "approve", findings = [], verified = ["git show HEAD: read the whole diff"], not_verified = ["did not run the test suite"] }} }}]
 
 [[step]]
 agent = "a-reviewer"

@@ -82,7 +82,7 @@ reply.text = "Ready."
 agent = "c-reviewer"
 name = "c approve again"
 match.user_contains = "(round 1 of"
-reply.tool_calls = [{{ name = "mcp__duet__submit_review", input = {{ verdict = "approve", findings = [] }} }}]
+reply.tool_calls = [{{ name = "mcp__duet__submit_review", input = {{ verdict = "approve", findings = [], verified = ["git show HEAD: read the whole diff"], not_verified = ["did not run the test suite"] }} }}]
 
 [[step]]
 agent = "c-reviewer"

@@ -110,6 +110,8 @@ pub struct ReviewConfig {
     pub max_rounds: NonZeroU32,
     /// The TDD gate (`tdd`, `test_command`, `test_files`).
     pub tdd: gates::TddConfig,
+    /// An approval must list what the reviewer verified; one listing nothing is refused.
+    pub require_verification: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,6 +237,7 @@ impl Config {
                     test_command: None,
                     test_files: Vec::new(),
                 },
+                require_verification: false,
             },
             stall: StallConfig {
                 idle: Duration::ZERO,
@@ -281,7 +284,13 @@ const TOP_KEYS: &[&str] = &[
 const ROLE_KEYS: &[&str] = &["worker", "reviewer"];
 const AGENT_KEYS: &[&str] = &["kind", "command", "args", "env", "model"];
 const CI_KEYS: &[&str] = &["command", "timeout", "env", "max_parallel"];
-const REVIEW_KEYS: &[&str] = &["max_rounds", "tdd", "test_command", "test_files"];
+const REVIEW_KEYS: &[&str] = &[
+    "max_rounds",
+    "tdd",
+    "test_command",
+    "test_files",
+    "require_verification",
+];
 const STALL_KEYS: &[&str] = &["idle", "no_progress", "repeat_limit"];
 const MERGE_KEYS: &[&str] = &["mode", "strategy", "auto", "delete_branch"];
 const NOTIFY_KEYS: &[&str] = &["command"];
@@ -351,6 +360,13 @@ pub(crate) fn read_config(
             config.review.max_rounds = n;
         }
         gates::read_review_gates(&mut r, review, &mut config.review.tdd);
+        if let Some(require) = r.bool(
+            review,
+            "require_verification",
+            "review.require_verification",
+        ) {
+            config.review.require_verification = require;
+        }
     }
     if let Some(scope) = r.table(top, "scope", "scope") {
         config.scope = gates::read_scope(&mut r, scope, "scope");
@@ -635,6 +651,7 @@ mod tests {
         assert_eq!(c.ci.timeout, Duration::from_secs(30 * 60));
         assert_eq!(c.ci.max_parallel.get(), 1);
         assert_eq!(c.review.max_rounds.get(), 5);
+        assert!(c.review.require_verification);
         assert_eq!(c.stall.idle, Duration::from_secs(15 * 60));
         assert_eq!(c.stall.no_progress, Duration::from_secs(3600));
         assert_eq!(c.stall.repeat_limit.get(), 3);
@@ -658,6 +675,7 @@ mod tests {
         assert_ne!(c.roles, s.roles);
         assert_ne!(c.ci.timeout, s.ci.timeout);
         assert_ne!(c.review, s.review);
+        assert_ne!(c.review.require_verification, s.review.require_verification);
         assert_ne!(c.stall.idle, s.stall.idle);
         assert_ne!(c.stall.no_progress, s.stall.no_progress);
         assert_ne!(c.stall.repeat_limit, s.stall.repeat_limit);

@@ -18,6 +18,8 @@ fn submit(findings: Vec<duet_core::protocol::Finding>) -> ToolCall {
             Verdict::ChangesRequested
         },
         findings,
+        verified: vec!["read the diff".into()],
+        not_verified: vec![],
     }
 }
 

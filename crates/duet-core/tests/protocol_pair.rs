@@ -162,6 +162,8 @@ fn refused_calls_are_recorded_and_answered() {
         ToolCall::SubmitReview {
             verdict: Verdict::Approve,
             findings: vec![],
+            verified: vec!["read the diff".into()],
+            not_verified: vec![],
         },
     );
     let refusal = result.unwrap_err();

@@ -86,6 +86,8 @@ fn a_question_stops_the_pair_and_the_answer_goes_back_to_the_asker() {
             ToolCall::SubmitReview {
                 verdict: Verdict::Approve,
                 findings: vec![],
+                verified: vec!["read the diff".into()],
+                not_verified: vec![],
             },
         )
         .1

@@ -54,6 +54,8 @@ fn changes(findings: Vec<Finding>) -> ToolCall {
     ToolCall::SubmitReview {
         verdict: Verdict::ChangesRequested,
         findings,
+        verified: vec![],
+        not_verified: vec![],
     }
 }
 
@@ -141,11 +143,11 @@ fn check_table() {
         ("submit_review without a request", Role::Reviewer, changes(vec![minor()]), working(),
             refused(NotNow, &["no review was requested; wait for the worker's request_review"])),
         ("submit_review changes", Role::Reviewer, changes(vec![minor()]), reviewing.clone(), None),
-        ("submit_review approve", Role::Reviewer, ToolCall::SubmitReview { verdict: Verdict::Approve, findings: vec![] }, reviewing.clone(), None),
+        ("submit_review approve", Role::Reviewer, ToolCall::SubmitReview { verdict: Verdict::Approve, findings: vec![], verified: vec!["read the diff".into()], not_verified: vec![] }, reviewing.clone(), None),
         ("changes without findings", Role::Reviewer, changes(vec![]), reviewing.clone(),
             refused(InvalidArgument, &["changes_requested needs at least one finding saying what to change"])),
         ("approve with a blocker", Role::Reviewer,
-            ToolCall::SubmitReview { verdict: Verdict::Approve, findings: vec![minor(), finding(Severity::Blocker, None, None, "no tests")] },
+            ToolCall::SubmitReview { verdict: Verdict::Approve, findings: vec![minor(), finding(Severity::Blocker, None, None, "no tests")], verified: vec!["read the diff".into()], not_verified: vec![] },
             reviewing.clone(), refused(InvalidArgument, &["finding 2: an approval cannot carry a blocker finding"])),
         ("malformed findings", Role::Reviewer, changes(vec![
                 finding(Severity::Major, None, Some(4), "where?"),

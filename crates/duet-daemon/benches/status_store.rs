@@ -90,6 +90,8 @@ fn history(id: &str, title: &str, index: usize, finished: bool, at: i64) -> Vec<
                     line: Some(12),
                     text: "a name could be clearer".into(),
                 }],
+                verified: vec![],
+                not_verified: vec![],
             },
         ),
         ev(

@@ -46,6 +46,10 @@ pub struct ReviewRound {
     pub verdict: Verdict,
     pub at_ms: UnixMillis,
     pub findings: Vec<FindingReport>,
+    /// What the reviewer says it checked (commands run, files read).
+    pub verified: Vec<String>,
+    /// What the reviewer says it did not check.
+    pub not_verified: Vec<String>,
 }
 
 /// One finished CI check.
@@ -138,6 +142,8 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
                 commit,
                 verdict,
                 findings,
+                verified,
+                not_verified,
             } => reviews.push((
                 ReviewRound {
                     round: *round,
@@ -145,6 +151,8 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
                     verdict: *verdict,
                     at_ms: record.at_ms,
                     findings: Vec::new(),
+                    verified: verified.clone(),
+                    not_verified: not_verified.clone(),
                 },
                 findings.clone(),
             )),
@@ -306,6 +314,18 @@ pub fn render_markdown(report: &HandoffReport) -> String {
             Verdict::ChangesRequested => "changes requested",
         };
         out.push_str(&format!("### Round {}{on}: {verdict}\n\n", round.round));
+        for (label, items) in [
+            ("Verified", &round.verified),
+            ("Not verified", &round.not_verified),
+        ] {
+            if !items.is_empty() {
+                let items: Vec<String> = items.iter().map(|item| one_line(item)).collect();
+                out.push_str(&format!("{label}: {}.\n\n", items.join("; ")));
+            }
+        }
+        if round.verdict == Verdict::Approve && round.verified.is_empty() {
+            out.push_str("Verified: nothing stated.\n\n");
+        }
         if round.findings.is_empty() {
             out.push_str("No findings.\n\n");
             continue;
@@ -402,3 +422,8 @@ fn duration_text(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// `text` on one line (its lines joined with spaces), for a list item.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -41,6 +41,8 @@ fn a_task_goes_from_start_to_done_and_each_message_is_typed_once() {
         ToolCall::SubmitReview {
             verdict: Verdict::Approve,
             findings: Vec::new(),
+            verified: vec!["read the diff".into()],
+            not_verified: vec![],
         },
     );
     assert!(accepted(&answer), "{answer:?}");
@@ -190,6 +192,8 @@ fn a_new_engine_adopts_the_pair_left_running_and_keeps_its_tokens() {
         ToolCall::SubmitReview {
             verdict: Verdict::Approve,
             findings: Vec::new(),
+            verified: vec!["read the diff".into()],
+            not_verified: vec![],
         },
     );
     assert!(accepted(&answer), "{answer:?}");

@@ -292,6 +292,8 @@ fn mark_done_waits_while_ci_runs_is_refused_while_it_fails_and_the_failure_is_sa
         ToolCall::SubmitReview {
             verdict: Verdict::Approve,
             findings: Vec::new(),
+            verified: vec!["read the diff".into()],
+            not_verified: vec![],
         },
     );
     assert!(ok(&answer), "{answer:?}");

@@ -55,6 +55,8 @@ fn changes_requested() -> ToolCall {
             line: None,
             text: "rename it".into(),
         }],
+        verified: vec!["read the diff".into()],
+        not_verified: vec![],
     }
 }
 

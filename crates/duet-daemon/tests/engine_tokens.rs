@@ -50,6 +50,8 @@ fn every_agent_request() -> Vec<RequestBody> {
         tool(ToolCall::SubmitReview {
             verdict: Verdict::Approve,
             findings: vec![],
+            verified: vec!["read the diff".into()],
+            not_verified: vec![],
         }),
         tool(ToolCall::MarkDone {
             summary: "done".into(),
@@ -180,6 +182,8 @@ fn no_foreign_stale_or_missing_token_acts_and_no_token_is_stored_or_logged() {
         ToolCall::SubmitReview {
             verdict: Verdict::Approve,
             findings: vec![],
+            verified: vec!["read the diff".into()],
+            not_verified: vec![],
         },
     );
     assert!(tool_refused(&w_verdict), "{w_verdict:?}");

@@ -56,11 +56,15 @@ pub fn record_to_event(task_id: &str, record: PairRecord) -> Option<Event> {
             commit,
             verdict,
             findings,
+            verified,
+            not_verified,
         } => Some(Event::ReviewSubmitted {
             round,
             commit: Some(commit).filter(|c| !c.is_empty()),
             verdict,
             findings,
+            verified,
+            not_verified,
         }),
         PairRecord::DoneDeclared { commit, summary } => {
             note(format!("done declared on {commit}: {summary}"))

@@ -55,8 +55,11 @@ pub fn reviewer_prompt(task: &TaskBrief) -> String {
          change in your findings instead. When the worker asks for a review, duet sends you \
          a message with the commit to review. Review the diff with `git diff {base_commit}..<commit>` in \
          this worktree, run the proof if there is one, and call the duet tool `submit_review` \
-         with verdict `approve` or `changes_requested` and your findings (severity blocker | \
-         major | minor | nit, file, line, text). Use `send_message` to talk to the worker. \
+         with verdict `approve` or `changes_requested`, your findings (severity blocker | \
+         major | minor | nit, file, line, text), in `verified` what you checked yourself \
+         (each command you ran and what it showed, each file you read) and in `not_verified` \
+         what you did not check: an approval that lists nothing verified is refused. Use \
+         `send_message` to talk to the worker. \
          For now, reply with one short line that you are ready, and wait.",
         id = task.id,
         title = task.title,
@@ -213,6 +216,8 @@ mod tests {
             "git diff 0123456789abcdef..<commit>",
             "Do not change any files",
             "duet puts back",
+            "`verified`",
+            "`not_verified`",
         ] {
             assert!(
                 reviewer.contains(needle),

@@ -203,6 +203,8 @@ fn role_rules_are_answered_as_tool_errors() {
     let review = ToolCall::SubmitReview {
         verdict: Verdict::Approve,
         findings: vec![],
+        verified: vec!["read the diff".into()],
+        not_verified: vec![],
     };
     let (text, is_error) = tool_result(
         &c.on_request(
@@ -493,6 +495,8 @@ fn a_bridge_call_from_an_agent_that_was_typed_to_confirms_what_it_was_typed() {
             call: ToolCall::SubmitReview {
                 verdict: Verdict::Approve,
                 findings: Vec::new(),
+                verified: vec!["read the diff".into()],
+                not_verified: vec![],
             },
         },
     );

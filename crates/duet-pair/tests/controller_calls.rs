@@ -92,6 +92,8 @@ fn a_verdict_sent_again_after_a_restart_gets_the_same_answer_and_is_stored_once(
         ToolCall::SubmitReview {
             verdict: Verdict::Approve,
             findings: vec![],
+            verified: vec!["read the diff".into()],
+            not_verified: vec![],
         },
     );
     let first = c.on_request(11, submit.clone(), Some(&committed()), Timestamp(11));

@@ -42,6 +42,8 @@ fn every_agent_request() -> Vec<RequestBody> {
         tool(ToolCall::SubmitReview {
             verdict: Verdict::Approve,
             findings: vec![],
+            verified: vec!["read the diff".into()],
+            not_verified: vec![],
         }),
         tool(ToolCall::MarkDone {
             summary: "done".into(),
@@ -133,6 +135,8 @@ fn the_other_roles_token_cannot_use_a_roles_own_tools_and_no_token_is_stored() {
             ToolCall::SubmitReview {
                 verdict: Verdict::Approve,
                 findings: vec![],
+                verified: vec!["read the diff".into()],
+                not_verified: vec![],
             },
         ),
         (

@@ -38,6 +38,8 @@ fn verdict() -> RequestBody {
         call: ToolCall::SubmitReview {
             verdict: Verdict::Approve,
             findings: vec![],
+            verified: vec!["read the diff".into()],
+            not_verified: vec![],
         },
     }
 }

@@ -272,15 +272,26 @@ mod tests {
                 call: ToolCall::SubmitReview {
                     verdict: Verdict::Approve,
                     findings: vec![],
+                    verified: vec!["read the diff".into()],
+                    not_verified: vec![],
                 },
             },
         );
         let json = serde_json::to_string(&req).unwrap();
         assert_eq!(
             json,
-            r#"{"version":1,"token":"t0k","body":{"type":"tool_call","call":{"tool":"submit_review","verdict":"approve","findings":[]}}}"#
+            r#"{"version":1,"token":"t0k","body":{"type":"tool_call","call":{"tool":"submit_review","verdict":"approve","findings":[],"verified":["read the diff"]}}}"#
         );
         assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
+        // A request from before `verified` existed still parses, with nothing verified.
+        let old = r#"{"version":1,"token":"t0k","body":{"type":"tool_call","call":{"tool":"submit_review","verdict":"approve","findings":[]}}}"#;
+        let RequestBody::ToolCall {
+            call: ToolCall::SubmitReview { verified, .. },
+        } = serde_json::from_str::<Request>(old).unwrap().body
+        else {
+            panic!("not a submit_review");
+        };
+        assert!(verified.is_empty());
     }
 
     #[test]

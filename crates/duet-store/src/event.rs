@@ -83,6 +83,13 @@ pub enum Event {
         verdict: Verdict,
         #[serde(default)]
         findings: Vec<Finding>,
+        /// What the reviewer says it verified (commands run, files read); absent before duet
+        /// asked for it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        verified: Vec<String>,
+        /// What the reviewer says it did not verify.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        not_verified: Vec<String>,
     },
     /// A new commit appeared on the task branch.
     CommitSeen { sha: String },
@@ -271,6 +278,8 @@ mod tests {
                     line: Some(3),
                     text: "off by one".into(),
                 }],
+                verified: vec!["cargo test".into()],
+                not_verified: vec!["the docs".into()],
             },
             Event::CommitSeen { sha: "abc".into() },
             Event::CiResult {

@@ -136,6 +136,8 @@ fn random_history(store: &mut Store, rng: &mut Rng, steps: usize) -> (usize, usi
                     line: None,
                     text: format!("finding {step}"),
                 }],
+                verified: vec![],
+                not_verified: vec![],
             },
             10 => Event::TokensCounted {
                 role: ["worker", "reviewer"][rng.below(2)].into(),

@@ -279,6 +279,8 @@ fn a_task_lifecycle_is_reflected_in_the_derived_rows() {
                         line: Some(12),
                         text: "password compared in non-constant time".into(),
                     }],
+                    verified: vec![],
+                    not_verified: vec![],
                 },
             ),
             task_event(

@@ -34,6 +34,15 @@ pub struct SubmitReviewArgs {
     /// Your review comments, most important first. May be empty for an approval.
     #[serde(default)]
     pub findings: Vec<FindingArg>,
+    /// What you checked yourself, one item each: a command you ran and what it showed (e.g.
+    /// `cargo test: 12 passed`), a file you read (e.g. `read src/main.rs`). An approval with
+    /// nothing here is refused: verify first.
+    #[serde(default)]
+    pub verified: Vec<String>,
+    /// What you did not check, one item each (e.g. `did not run the benchmarks`), so the human
+    /// knows what the approval does not cover.
+    #[serde(default)]
+    pub not_verified: Vec<String>,
 }
 
 /// The reviewer's decision.
@@ -137,6 +146,8 @@ impl From<SubmitReviewArgs> for ToolCall {
         ToolCall::SubmitReview {
             verdict: args.verdict.into(),
             findings: args.findings.into_iter().map(Finding::from).collect(),
+            verified: args.verified,
+            not_verified: args.not_verified,
         }
     }
 }
@@ -190,7 +201,9 @@ mod tests {
             ToolName::SubmitReview,
             object(json!({
                 "verdict": "changes_requested",
-                "findings": [{"severity": "major", "file": "src/a.rs", "line": 3, "text": "x"}]
+                "findings": [{"severity": "major", "file": "src/a.rs", "line": 3, "text": "x"}],
+                "verified": ["cargo test: 3 passed"],
+                "not_verified": ["the docs"]
             })),
         )
         .unwrap();
@@ -204,6 +217,8 @@ mod tests {
                     line: Some(3),
                     text: "x".into(),
                 }],
+                verified: vec!["cargo test: 3 passed".into()],
+                not_verified: vec!["the docs".into()],
             }
         );
     }

@@ -25,8 +25,11 @@ reading the diff named in the request, to give your verdict on that commit. `ver
 `approve` if it can be merged as it is (findings may then hold minor remarks but no blocker), \
 `changes_requested` if something must change first (at least one finding saying what). Each \
 finding: `severity` (blocker, major, minor or nit), optional `file` (relative to the worktree \
-root) and `line` (from 1; needs `file`), and `text` (what is wrong and what to do instead). Do not \
-fix the code yourself. Refused when no review was requested.";
+root) and `line` (from 1; needs `file`), and `text` (what is wrong and what to do instead). \
+`verified`: what you checked yourself, one item each (a command you ran and what it showed, a file \
+you read); `not_verified`: what you did not check. An approval with nothing in `verified` is \
+refused: verify, then submit again. Do not fix the code yourself. Refused when no review was \
+requested.";
 
 pub const MARK_DONE: &str = "Worker only. Call when the task is finished: the reviewer has \
 approved your current HEAD commit and there are no uncommitted changes. `summary`: what was done, \

@@ -28,6 +28,25 @@ pub struct PairConfig {
     pub ci: super::ci::CiRules,
     /// duet's gates for this task (proof, TDD, scope budget); see `protocol::gates`.
     pub gates: super::gates::GateRules,
+    /// What a review must contain (`[review]` in duet.toml).
+    pub review: ReviewRules,
+}
+
+/// Rules on the reviewer's verdicts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReviewRules {
+    /// An approval must list what the reviewer verified (`[review] require_verification`);
+    /// one that lists nothing is refused with a request to verify.
+    pub require_verification: bool,
+}
+
+impl Default for ReviewRules {
+    fn default() -> Self {
+        ReviewRules {
+            require_verification: true,
+        }
+    }
 }
 
 /// A review request: the commit to review and the worker's summary.
@@ -217,6 +236,12 @@ pub enum PairRecord {
         commit: String,
         verdict: Verdict,
         findings: Vec<Finding>,
+        /// What the reviewer says it checked (commands run, files read).
+        #[serde(default)]
+        verified: Vec<String>,
+        /// What the reviewer says it did not check.
+        #[serde(default)]
+        not_verified: Vec<String>,
     },
     DoneDeclared {
         commit: String,

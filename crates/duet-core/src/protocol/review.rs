@@ -118,7 +118,12 @@ pub(super) fn on_tool_call(
             enqueue(state, fx, Sender::Duet, Role::Reviewer, text, now);
             dispatch(state, fx, now);
         }
-        ToolCall::SubmitReview { verdict, findings } => {
+        ToolCall::SubmitReview {
+            verdict,
+            findings,
+            verified,
+            not_verified,
+        } => {
             let commit = state
                 .pending_review()
                 .map(|request| request.commit.clone())
@@ -136,6 +141,8 @@ pub(super) fn on_tool_call(
                 commit: commit.clone(),
                 verdict,
                 findings: findings.clone(),
+                verified,
+                not_verified,
             }));
             apply(state, fx, LifecycleEvent::ReviewSubmitted);
             reply(

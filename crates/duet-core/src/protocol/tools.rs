@@ -21,10 +21,16 @@ pub enum ToolCall {
     SendMessage { text: String },
     /// Worker: review the current HEAD.
     RequestReview { summary: String },
-    /// Reviewer: the verdict on the commit whose review was requested.
+    /// Reviewer: the verdict on the commit whose review was requested, with what the reviewer
+    /// checked (`verified`: commands run and their outcome, files read) and what it did not
+    /// (`not_verified`). An approval needs `verified` when the pair requires verification.
     SubmitReview {
         verdict: Verdict,
         findings: Vec<Finding>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        verified: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        not_verified: Vec<String>,
     },
     /// Worker: the task is finished.
     MarkDone { summary: String },
@@ -187,8 +193,23 @@ pub fn check(
             &mut invalid,
             &mut too_large,
         ),
-        ToolCall::SubmitReview { verdict, findings } => {
-            review_rules(*verdict, findings, limits, &mut invalid, &mut too_large)
+        ToolCall::SubmitReview {
+            verdict,
+            findings,
+            verified,
+            not_verified,
+        } => {
+            review_rules(*verdict, findings, limits, &mut invalid, &mut too_large);
+            let require = state.config.review.require_verification;
+            verification_rules(
+                *verdict,
+                verified,
+                not_verified,
+                require,
+                limits,
+                &mut invalid,
+                &mut too_large,
+            );
         }
         ToolCall::TaskStatus => {}
     }
@@ -261,6 +282,44 @@ fn review_rules(
         }
         if finding.line == Some(0) {
             invalid.push(format!("{label}: lines count from 1"));
+        }
+    }
+}
+
+/// The text of the refusal of an approval that says nothing about what was verified.
+pub const VERIFY_FIRST: &str = "an approval must say what you verified: list in `verified` each \
+command you ran (with what it showed) and each file you read, and in `not_verified` what you did \
+not check; verify the commit now, then call submit_review again";
+
+fn verification_rules(
+    verdict: Verdict,
+    verified: &[String],
+    not_verified: &[String],
+    require: bool,
+    limits: &Limits,
+    invalid: &mut Vec<String>,
+    too_large: &mut Vec<String>,
+) {
+    let said = verified.iter().any(|item| !item.trim().is_empty());
+    if require && verdict == Verdict::Approve && !said {
+        invalid.push(VERIFY_FIRST.into());
+    }
+    for (name, items) in [("verified", verified), ("not_verified", not_verified)] {
+        if items.len() > limits.max_findings {
+            too_large.push(format!(
+                "{name} has {} items; the limit is {} (merge related ones)",
+                items.len(),
+                limits.max_findings
+            ));
+        }
+        for (index, item) in items.iter().enumerate() {
+            text_rule(
+                &format!("{name} item {}", index + 1),
+                item,
+                limits.max_finding_bytes,
+                invalid,
+                too_large,
+            );
         }
     }
 }

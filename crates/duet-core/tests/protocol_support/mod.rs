@@ -122,7 +122,15 @@ impl Pair {
     }
 
     pub fn review(&mut self, verdict: Verdict, findings: Vec<Finding>) -> Vec<Effect> {
-        let (fx, result) = self.call(R, ToolCall::SubmitReview { verdict, findings });
+        let (fx, result) = self.call(
+            R,
+            ToolCall::SubmitReview {
+                verdict,
+                findings,
+                verified: vec!["read the diff".into()],
+                not_verified: vec![],
+            },
+        );
         result.unwrap();
         fx
     }

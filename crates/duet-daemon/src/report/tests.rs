@@ -66,6 +66,8 @@ fn history() -> Vec<EventRecord> {
                     finding(Severity::Major, "src/lib.rs", "greet() ignores the name"),
                     finding(Severity::Minor, "README.md", "document greet"),
                 ],
+                verified: vec![],
+                not_verified: vec![],
             },
         ),
         at(8, 91, moved(K::Reviewing, K::Working)),
@@ -101,6 +103,8 @@ fn history() -> Vec<EventRecord> {
                     finding(Severity::Minor, "README.md", "document  greet"),
                     finding(Severity::Nit, "src/lib.rs", "a shorter name would do"),
                 ],
+                verified: vec!["cargo test: 4 passed".into(), "read\nsrc/lib.rs".into()],
+                not_verified: vec!["the README wording".into()],
             },
         ),
         at(12, 230, moved(K::Working, K::Done)),
@@ -214,6 +218,10 @@ Landed on `main`: 1 commit(s) (1234567).
 
 ### Round 2 on `fed9876`: approved
 
+Verified: cargo test: 4 passed; read src/lib.rs.
+
+Not verified: the README wording.
+
 - [minor] README.md:3: document  greet — *a note with the approval*
 - [nit] src/lib.rs:3: a shorter name would do — *a note with the approval*
 
@@ -259,6 +267,38 @@ fn the_json_form_names_each_outcome() {
     );
     assert_eq!(json["rounds"][0]["findings"][0]["severity"], "major");
     assert_eq!(json["files"][1]["added"], serde_json::Value::Null);
+    assert_eq!(
+        json["rounds"][1]["verified"],
+        serde_json::json!(["cargo test: 4 passed", "read\nsrc/lib.rs"])
+    );
+    assert_eq!(
+        json["rounds"][1]["not_verified"],
+        serde_json::json!(["the README wording"])
+    );
+}
+
+#[test]
+fn an_approval_that_stated_nothing_verified_says_so() {
+    // An approval from before the confidence gate, or with `require_verification = false`.
+    let events = vec![at(
+        1,
+        0,
+        Event::ReviewSubmitted {
+            round: 1,
+            commit: Some("abc1234def".into()),
+            verdict: Verdict::Approve,
+            findings: vec![],
+            verified: vec![],
+            not_verified: vec![],
+        },
+    )];
+    let text = render_markdown(&build(input(), &events));
+    assert!(
+        text.contains(
+            "### Round 1 on `abc1234`: approved\n\nVerified: nothing stated.\n\nNo findings."
+        ),
+        "{text}"
+    );
 }
 
 #[test]

@@ -403,6 +403,8 @@ pub fn work_settled(world: &World, task: &str, change: impl FnOnce(), before_don
         ToolCall::SubmitReview {
             verdict: duet_core::protocol::Verdict::Approve,
             findings: Vec::new(),
+            verified: vec!["read the diff".into()],
+            not_verified: vec![],
         },
     );
     assert!(accepted(&answer), "{answer:?}");

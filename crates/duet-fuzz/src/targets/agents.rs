@@ -20,7 +20,11 @@ use crate::mutate::{Bytes, bytes_for};
 const TOOLS: &[(ToolName, &[&str], &[&str])] = &[
     (ToolName::SendMessage, &["text"], &[]),
     (ToolName::RequestReview, &["summary"], &[]),
-    (ToolName::SubmitReview, &["verdict"], &["findings"]),
+    (
+        ToolName::SubmitReview,
+        &["verdict"],
+        &["findings", "verified", "not_verified"],
+    ),
     (ToolName::MarkDone, &["summary"], &[]),
     (ToolName::AskHuman, &["question"], &[]),
 ];
@@ -28,7 +32,17 @@ const TOOLS: &[(ToolName, &[&str], &[&str])] = &[
 /// A JSON value from the corpus (mutated), or made of the fields the tools know.
 fn arguments() -> impl Strategy<Value = Value> {
     let fields = prop::sample::select(vec![
-        "text", "summary", "verdict", "findings", "question", "severity", "file", "line", "extra",
+        "text",
+        "summary",
+        "verdict",
+        "findings",
+        "question",
+        "severity",
+        "file",
+        "line",
+        "extra",
+        "verified",
+        "not_verified",
     ]);
     let value = prop_oneof![
         Just(Value::Null),
@@ -132,6 +146,9 @@ fn plausible(key: &str, value: &Value) -> bool {
         "text" | "summary" | "question" => value.is_string(),
         "verdict" => matches!(value.as_str(), Some("approve" | "changes_requested")),
         "findings" => value.as_array().is_some_and(Vec::is_empty),
+        "verified" | "not_verified" => value
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_string)),
         _ => false,
     }
 }
@@ -145,13 +162,22 @@ fn check_faithful(call: &ToolCall, arguments: &Map<String, Value>) -> Result<(),
             prop_assert_eq!(summary.as_str(), field("summary"));
         }
         ToolCall::AskHuman { question } => prop_assert_eq!(question.as_str(), field("question")),
-        ToolCall::SubmitReview { verdict, findings } => {
+        ToolCall::SubmitReview {
+            verdict,
+            findings,
+            verified,
+            not_verified,
+        } => {
             prop_assert_eq!(verdict.to_string(), field("verdict"));
-            let sent = arguments
-                .get("findings")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            prop_assert_eq!(findings.len(), sent);
+            let sent = |k: &str| {
+                arguments
+                    .get(k)
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len)
+            };
+            prop_assert_eq!(findings.len(), sent("findings"));
+            prop_assert_eq!(verified.len(), sent("verified"));
+            prop_assert_eq!(not_verified.len(), sent("not_verified"));
         }
         ToolCall::TaskStatus => {}
     }

@@ -195,16 +195,24 @@ fn tool_call() -> impl Strategy<Value = ToolCall> {
     prop_oneof![
         text().prop_map(|text| ToolCall::SendMessage { text }),
         text().prop_map(|summary| ToolCall::RequestReview { summary }),
-        (any::<bool>(), vec(finding, 0..3)).prop_map(|(approve, findings)| {
-            ToolCall::SubmitReview {
-                verdict: if approve {
-                    Verdict::Approve
-                } else {
-                    Verdict::ChangesRequested
-                },
-                findings,
-            }
-        }),
+        (
+            any::<bool>(),
+            vec(finding, 0..3),
+            vec(text(), 0..2),
+            vec(text(), 0..2)
+        )
+            .prop_map(|(approve, findings, verified, not_verified)| {
+                ToolCall::SubmitReview {
+                    verdict: if approve {
+                        Verdict::Approve
+                    } else {
+                        Verdict::ChangesRequested
+                    },
+                    findings,
+                    verified,
+                    not_verified,
+                }
+            }),
         text().prop_map(|summary| ToolCall::MarkDone { summary }),
         text().prop_map(|question| ToolCall::AskHuman { question }),
         Just(ToolCall::TaskStatus),
