@@ -1,8 +1,8 @@
 //! duet.toml: the typed configuration, its embedded defaults, and the checked reading of a
 //! user's file over those defaults (key by key; user agent profiles add to the built-in ones).
 
-pub mod gates;
 pub mod cost;
+pub mod gates;
 pub(crate) mod reader;
 
 use std::collections::BTreeMap;

@@ -66,13 +66,14 @@ fn review_and_approve(world: &World, round: u32) -> String {
     assert!(accepted(&answer), "{answer:?}");
     let request = typed(world, "t", true, &format!("(round {round} of"));
     world.agent(&r, hook("UserPromptSubmit", json!({ "prompt": request })));
-    // APPROVAL (the lead adds what the reviewer verified here).
     let answer = tool(
         world,
         &r,
         ToolCall::SubmitReview {
             verdict: Verdict::Approve,
             findings: Vec::new(),
+            verified: vec!["read the diff".into()],
+            not_verified: vec![],
         },
     );
     assert!(accepted(&answer), "{answer:?}");

@@ -171,6 +171,10 @@ fn describe(event: &Event) -> String {
             summary.as_deref().unwrap_or(status)
         ),
         Event::Note { text } => excerpt(text, 100),
+        Event::TokensCounted { role, usage, .. } => format!(
+            "{role}: {} tokens so far",
+            duet_core::accounting::total_counts(usage).total()
+        ),
     }
 }
 
