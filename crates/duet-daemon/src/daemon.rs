@@ -41,6 +41,7 @@ mod recovery;
 mod requests;
 mod schedule;
 mod summary;
+mod usage;
 
 /// Runs the daemon until `shutdown` resolves, `duet stop` is asked, or (with `exit_when_done`)
 /// no task can make progress any more.
@@ -111,6 +112,7 @@ pub async fn run(
     let candidate_ci = merge::candidate_ci_runner(&setup, candidate_runs_tx).await;
     let (github, mut gh_events) = ci::spawn_github(&setup);
     let (guard_tx, mut guard_results) = mpsc::unbounded_channel();
+    let (usage_tx, mut usage_results) = mpsc::unbounded_channel();
 
     let mut daemon = Daemon {
         setup: &setup,
@@ -137,6 +139,8 @@ pub async fn run(
         github,
         guard_tx,
         gates,
+        usage_tx,
+        usage: usage::UsageState::default(),
     };
     tracing::info!("daemon {} started", std::process::id());
     daemon.queue_new_tasks()?;
@@ -182,6 +186,7 @@ pub async fn run(
             Some(outcome) = pr_results.recv() => EngineEvent::PullRequest(outcome),
             Some(event) = gh_events.recv() => EngineEvent::Github(event),
             Some(result) = guard_results.recv() => EngineEvent::ReviewerGuard(result),
+            Some(result) = usage_results.recv() => EngineEvent::Record(result),
             _ = ticker.tick() => {
                 if watch.poll_changed() {
                     daemon.handle(EngineEvent::BacklogChanged)?;
@@ -240,6 +245,8 @@ enum EngineEvent {
     Github(ci::GhEvent),
     /// A check of the reviewer's worktree came back (it must not have changed it).
     ReviewerGuard((GuardCheck, GuardOutcome)),
+    /// An agent's own record of its tokens was read (`daemon/usage.rs`).
+    Record(usage::RecordResult),
     /// The 1 s tick: stall clocks, panes watched for rest, the merge queue's held entries.
     Tick,
 }
@@ -318,6 +325,10 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
     guard_tx: guard::GuardResults,
     /// duet's gate runs under way (proof, TDD; `daemon/gates.rs`).
     gates: gates::Gates,
+    /// Where reads of the agents' token records report (`daemon/usage.rs`).
+    usage_tx: usage::UsageResults,
+    /// Budget marks and seats parked on a usage limit.
+    usage: usage::UsageState,
 }
 
 fn store_err(e: duet_store::StoreError) -> DaemonError {
@@ -338,8 +349,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             EngineEvent::PullRequest(outcome) => self.on_pull_request(outcome),
             EngineEvent::Github(event) => self.on_github(event),
             EngineEvent::ReviewerGuard(result) => self.on_guard(result),
+            EngineEvent::Record(result) => self.on_record(result),
             EngineEvent::Tick => {
                 self.on_tick()?;
+                self.usage_tick()?;
                 self.merge_tick()
             }
         }

@@ -123,6 +123,28 @@ impl Notifier {
     }
 }
 
+/// Runs `notify.command` once for an engine notice that is no needs-human change (a budget
+/// nearly used up): `DUET_EVENT` is `event`.
+pub fn tell(
+    config: &duet_core::config::NotifyConfig,
+    task: &str,
+    event: &'static str,
+    message: &str,
+) {
+    let Some(command) = &config.command else {
+        return;
+    };
+    let notice = Notice {
+        task: task.to_owned(),
+        event,
+        reason: message.to_owned(),
+        message: format!("duet: task {task}: {message}"),
+    };
+    if let Err(err) = spawn(command, &notice) {
+        tracing::warn!("failed to run notify.command for task {task}: {err}");
+    }
+}
+
 /// Starts the command and a thread that waits for it and logs how it ended.
 fn spawn(command: &str, notice: &Notice) -> std::io::Result<JoinHandle<()>> {
     let mut child = Command::new("sh")

@@ -171,10 +171,17 @@ fn describe(event: &Event) -> String {
             summary.as_deref().unwrap_or(status)
         ),
         Event::Note { text } => excerpt(text, 100),
-        Event::TokensCounted { role, usage, .. } => format!(
-            "{role}: {} tokens so far",
-            duet_core::accounting::total_counts(usage).total()
-        ),
+        Event::TokensCounted { role, usage, .. } => {
+            let total = duet_core::accounting::total_counts(usage);
+            format!(
+                "{role}: {} tokens ({} in, {} out, {} cache read, {} cache write)",
+                total.total(),
+                total.input,
+                total.output,
+                total.cache_read,
+                total.cache_write
+            )
+        }
     }
 }
 

@@ -6,10 +6,11 @@ use duet_core::lifecycle::{LifecycleEvent, StateKind};
 use duet_proto::{ErrorKind, Request, RequestBody, Response, ResponseBody};
 use duet_store::Event;
 
-use super::{Daemon, now};
+use super::{Daemon, now, usage};
 use crate::DaemonError;
 use crate::DaemonProgress;
 use crate::status::{StatusInputs, snapshot_now, with_merge_queue};
+use duet_core::protocol::Role;
 use duet_pair::git_facts::read_git_facts;
 use duet_pair::socket::Incoming;
 use duet_pair::{ConnId, GitFacts};
@@ -121,6 +122,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .map(|s| s.role);
         duet_pair::failpoint!("request-read");
         let is_hook = matches!(request.body, RequestBody::Hook { .. });
+        let record = role.and_then(|role| {
+            let setup = &slot.agents[usize::from(role == Role::Reviewer)];
+            let codex_home = duet_agents::adapter::codex_home(&setup.profile);
+            usage::record_of(task, role, setup.profile.kind, codex_home, &request.body)
+        });
         // A reviewer's verdict or turn end: is the worktree still the commit under review?
         let guard = duet_pair::reviewer_guard::check_for(
             &slot.controller,
@@ -138,6 +144,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             slot.hook_moved(role, before, after);
         }
         self.apply(task, actions)?;
+        self.count_tokens(record);
         self.guard_reviewer(guard);
         self.read_git_next(task);
         Ok(())
@@ -207,6 +214,12 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             | RequestBody::Cancel { task } => task.clone(),
             _ => unreachable!("agent requests are routed by token"),
         };
+        if matches!(
+            request.body,
+            RequestBody::Resume { .. } | RequestBody::Answer { .. }
+        ) {
+            self.usage.human_resumed(&task);
+        }
         if let Some(slot) = self.pairs.get_mut(&task) {
             // The human's requests change nothing that git decides: no read.
             let actions = slot.controller.on_request(conn, request, None, now());

@@ -1,0 +1,332 @@
+//! Tokens, budgets and usage limits in the engine: at each turn end an agent's own record
+//! (claude's transcript named by its hook, codex's rollout of its thread) is read off the loop,
+//! its counts stored (`tokens_counted`), the task's and the run's spend checked against
+//! `[budget]` (80 %: a note and `notify.command`, once; 100 %: the task goes to the human), and a
+//! usage-limit error parks the seat until the reset time it states, then duet tells it to go on.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use duet_agents::usage_records::{
+    UsageRecord, find_codex_rollout, read_claude_transcript, read_codex_rollout,
+};
+use duet_core::accounting::{BudgetAction, BudgetMarks, Spend, assess_budget, limit_reset};
+use duet_core::config::AgentKind;
+use duet_core::protocol::Role;
+use duet_proto::RequestBody;
+use duet_store::Event;
+use tokio::sync::mpsc;
+
+use super::{Daemon, now};
+use crate::{DaemonError, DaemonProgress};
+
+/// Where a record is, for one seat's turn end.
+#[derive(Debug, Clone)]
+pub(super) struct RecordRead {
+    pub task: String,
+    pub role: Role,
+    pub source: RecordSource,
+}
+
+/// Which record to read.
+#[derive(Debug, Clone)]
+pub(super) enum RecordSource {
+    /// claude's session transcript (the hook's `transcript_path`).
+    Claude(PathBuf),
+    /// codex's thread under its CODEX_HOME.
+    Codex { home: PathBuf, thread: String },
+}
+
+/// A record read off the loop: its path and what it says.
+pub(super) type RecordResult = (RecordRead, Option<(PathBuf, UsageRecord)>);
+
+/// Where reads report back to the loop.
+pub(super) type UsageResults = mpsc::UnboundedSender<RecordResult>;
+
+/// What the engine keeps between counts: budget marks and parked seats.
+#[derive(Debug, Default)]
+pub(super) struct UsageState {
+    task_marks: BTreeMap<String, BudgetMarks>,
+    run_marks: BudgetMarks,
+    /// (task, role) → when its usage limit resets (ms since the epoch).
+    parked: BTreeMap<(String, Role), u64>,
+}
+
+impl UsageState {
+    /// Parks `role` of `task` until `until_ms`; false if it already was parked until then.
+    pub(super) fn park(&mut self, task: &str, role: Role, until_ms: u64) -> bool {
+        self.parked.insert((task.to_owned(), role), until_ms) != Some(until_ms)
+    }
+
+    /// The parked seats whose reset time has come at `now_ms`, taken out.
+    pub(super) fn due(&mut self, now_ms: u64) -> Vec<(String, Role)> {
+        let due: Vec<(String, Role)> = self
+            .parked
+            .iter()
+            .filter(|(_, until)| **until <= now_ms)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &due {
+            self.parked.remove(key);
+        }
+        due
+    }
+
+    /// The human resumed or answered `task`: a budget that paused it pauses no more.
+    pub(super) fn human_resumed(&mut self, task: &str) {
+        if let Some(marks) = self.task_marks.get_mut(task) {
+            duet_core::accounting::waive(marks);
+        }
+        duet_core::accounting::waive(&mut self.run_marks);
+    }
+}
+
+/// The record a hook payload points at, for the seat's kind: claude's Stop / StopFailure
+/// name their transcript; codex's notify names its thread.
+pub(super) fn record_of(
+    task: &str,
+    role: Role,
+    kind: AgentKind,
+    codex_home: Option<PathBuf>,
+    body: &RequestBody,
+) -> Option<RecordRead> {
+    let RequestBody::Hook { payload, .. } = body else {
+        return None;
+    };
+    let source = match kind {
+        AgentKind::Claude => {
+            let event = payload.get("hook_event_name")?.as_str()?;
+            if event != "Stop" && event != "StopFailure" {
+                return None;
+            }
+            RecordSource::Claude(payload.get("transcript_path")?.as_str()?.into())
+        }
+        AgentKind::Codex => {
+            let thread = payload.get("thread-id")?.as_str()?.to_owned();
+            RecordSource::Codex {
+                home: codex_home?,
+                thread,
+            }
+        }
+    };
+    Some(RecordRead {
+        task: task.to_owned(),
+        role,
+        source,
+    })
+}
+
+fn read(source: &RecordSource) -> Option<(PathBuf, UsageRecord)> {
+    let path = match source {
+        RecordSource::Claude(path) => path.clone(),
+        RecordSource::Codex { home, thread } => find_codex_rollout(home, thread)?,
+    };
+    let record = match source {
+        RecordSource::Claude(_) => read_claude_transcript(&path),
+        RecordSource::Codex { .. } => read_codex_rollout(&path),
+    };
+    match record {
+        Ok(record) => Some((path, record)),
+        Err(e) => {
+            tracing::warn!("{e}");
+            None
+        }
+    }
+}
+
+impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
+    /// Reads the record off the loop (a transcript can be megabytes).
+    pub(super) fn count_tokens(&self, read_at: Option<RecordRead>) {
+        let Some(read_at) = read_at else { return };
+        let tx = self.usage_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = read(&read_at.source);
+            let _ = tx.send((read_at, result));
+        });
+    }
+
+    /// A record is back: store its counts, check the budgets, park on a usage limit.
+    pub(super) fn on_record(&mut self, (at, result): RecordResult) -> Result<(), DaemonError> {
+        let Some((path, record)) = result else {
+            return Ok(());
+        };
+        let task = at.task.clone();
+        let role = at.role.as_str().to_owned();
+        self.append(
+            &task,
+            Event::TokensCounted {
+                role: role.clone(),
+                record: path.display().to_string(),
+                usage: record.usage.clone(),
+            },
+        )?;
+        if let Some(text) = &record.limit_error {
+            let now_ms = now().0;
+            let reset_s = limit_reset(text, now_ms / 1000).unwrap_or(now_ms / 1000);
+            let until_ms = reset_s.saturating_mul(1000);
+            if self.usage.park(&task, at.role, until_ms) {
+                let secs = until_ms.saturating_sub(now_ms) / 1000;
+                let note = format!(
+                    "the {role} hit a usage limit ({}); parked for {}s, until its reset, then duet tells it to go on",
+                    text.trim(),
+                    secs
+                );
+                self.tell(&task, note)?;
+            }
+        }
+        self.check_budgets(&task)
+    }
+
+    fn check_budgets(&mut self, task: &str) -> Result<(), DaemonError> {
+        let budget = self.setup.config.budget;
+        if budget.task.is_none() && budget.run.is_none() {
+            return Ok(());
+        }
+        let all = self.store.task_tokens().unwrap_or_default();
+        let pricing = &self.setup.config.pricing;
+        let task_spend = all
+            .get(task)
+            .map(|t| t.spend(pricing).0)
+            .unwrap_or_default();
+        let run_spend =
+            all.values()
+                .map(|t| t.spend(pricing).0)
+                .fold(Spend::default(), |acc, s| Spend {
+                    tokens: acc.tokens + s.tokens,
+                    usd: acc.usd + s.usd,
+                });
+        let mut actions = Vec::new();
+        if let Some(b) = budget.task {
+            let marks = self.usage.task_marks.entry(task.to_owned()).or_default();
+            for a in assess_budget(&b, &task_spend, marks) {
+                actions.push((
+                    format!("the task's budget of {}", b.describe()),
+                    a,
+                    task_spend,
+                ));
+            }
+        }
+        if let Some(b) = budget.run {
+            for a in assess_budget(&b, &run_spend, &mut self.usage.run_marks) {
+                actions.push((
+                    format!("the run's budget of {}", b.describe()),
+                    a,
+                    run_spend,
+                ));
+            }
+        }
+        for (what, action, spend) in actions {
+            match action {
+                BudgetAction::Warn { percent } => {
+                    let note = format!("{percent} % of {what} is used ({})", spent(&spend));
+                    self.tell(task, note.clone())?;
+                    crate::notify::tell(&self.setup.config.notify, task, "budget", &note);
+                }
+                BudgetAction::Pause { percent } => {
+                    let reason = format!(
+                        "{percent} % of {what} is used ({}); resume to go on past it",
+                        spent(&spend)
+                    );
+                    let tasks: Vec<String> = if what.starts_with("the run") {
+                        self.pairs.keys().cloned().collect()
+                    } else {
+                        vec![task.to_owned()]
+                    };
+                    for t in tasks {
+                        if let Some(slot) = self.pairs.get_mut(&t) {
+                            let actions = slot.controller.ci_needs_human(reason.clone(), now());
+                            self.apply(&t, actions)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The parked seats whose limit has reset are told to go on.
+    pub(super) fn usage_tick(&mut self) -> Result<(), DaemonError> {
+        for (task, role) in self.usage.due(now().0) {
+            let Some(slot) = self.pairs.get_mut(&task) else {
+                continue;
+            };
+            let text =
+                "duet: the usage limit you hit has reset. Go on with the task where you left off."
+                    .to_owned();
+            let actions = slot.controller.duet_says(role, text, now());
+            self.apply(&task, actions)?;
+            self.tell(
+                &task,
+                format!(
+                    "the {} is unparked: its usage limit has reset",
+                    role.as_str()
+                ),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A note in the task's log and the progress line.
+    fn tell(&mut self, task: &str, note: String) -> Result<(), DaemonError> {
+        tracing::info!("task {task}: {note}");
+        (self.progress)(DaemonProgress::Note(format!("task {task}: {note}")));
+        self.append(task, Event::Note { text: note })
+    }
+}
+
+fn spent(spend: &Spend) -> String {
+    format!("{} tokens, ${:.2}", spend.tokens, spend.usd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parked_seat_is_due_at_its_reset_time_and_only_once() {
+        let mut state = UsageState::default();
+        assert!(state.park("t", Role::Worker, 10_000));
+        assert!(
+            !state.park("t", Role::Worker, 10_000),
+            "the same limit read again"
+        );
+        assert!(state.due(9_999).is_empty());
+        assert_eq!(state.due(10_000), vec![("t".to_owned(), Role::Worker)]);
+        assert!(state.due(20_000).is_empty());
+        assert!(
+            state.park("t", Role::Worker, 10_000),
+            "parked again by a new limit"
+        );
+    }
+
+    #[test]
+    fn claude_stop_names_the_transcript_and_codex_notify_the_thread() {
+        let claude = RequestBody::Hook {
+            source: duet_proto::HookSource::Claude,
+            payload: serde_json::json!({"hook_event_name": "Stop", "transcript_path": "/h/t.jsonl"}),
+        };
+        let read = record_of("t", Role::Worker, AgentKind::Claude, None, &claude).unwrap();
+        assert!(
+            matches!(read.source, RecordSource::Claude(p) if p == std::path::Path::new("/h/t.jsonl"))
+        );
+        let pre = RequestBody::Hook {
+            source: duet_proto::HookSource::Claude,
+            payload: serde_json::json!({"hook_event_name": "PreToolUse", "transcript_path": "/h/t.jsonl"}),
+        };
+        assert!(record_of("t", Role::Worker, AgentKind::Claude, None, &pre).is_none());
+        let codex = RequestBody::Hook {
+            source: duet_proto::HookSource::Codex,
+            payload: serde_json::json!({"type": "agent-turn-complete", "thread-id": "th1"}),
+        };
+        let read = record_of(
+            "t",
+            Role::Reviewer,
+            AgentKind::Codex,
+            Some("/c".into()),
+            &codex,
+        )
+        .unwrap();
+        assert!(matches!(read.source, RecordSource::Codex { thread, .. } if thread == "th1"));
+        assert!(record_of("t", Role::Reviewer, AgentKind::Codex, None, &codex).is_none());
+    }
+}
