@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use duet_core::lifecycle::StateKind;
 use duet_store::{Event, EventRecord};
-use support::{RUN_TIMEOUT, RunWorld, backlog, count, describe, is_in, plain_steps, scopes};
+use support::{
+    RUN_TIMEOUT, RunWorld, backlog, count, describe, is_in, orphans, plain_steps, scopes,
+};
 
 /// How long a killed daemon's first run may take to reach its failpoint (or finish).
 const FIRST_RUN_TIMEOUT: Duration = Duration::from_secs(90);
@@ -36,6 +38,9 @@ const LATER_HITS: &[&str] = &[
     "delivery-confirmed@3",
     "ci-run-event@2",
 ];
+
+/// `DUET_KILLPOINTS` value for the first hit of every point, without [`LATER_HITS`].
+const FIRST_HITS: &str = "first-hits";
 
 /// One kill point's outcome, a row of the table.
 struct Row {
@@ -120,69 +125,6 @@ fn exactly_once(events: &[EventRecord]) -> Result<(), String> {
     }
 }
 
-/// What the runs left: worktrees besides the main checkout, branches besides main, tmux
-/// sessions, and live processes that name the repository or the tmux socket.
-fn orphans(world: &RunWorld) -> Vec<String> {
-    let mut left = Vec::new();
-    let worktrees = world
-        .env
-        .git(&world.repo, &["worktree", "list", "--porcelain"]);
-    left.extend(
-        worktrees
-            .lines()
-            .filter_map(|l| l.strip_prefix("worktree "))
-            .filter(|path| std::path::Path::new(path) != world.repo)
-            .map(|path| format!("worktree {path}")),
-    );
-    let branches = world
-        .env
-        .git(&world.repo, &["branch", "--format=%(refname:short)"]);
-    left.extend(
-        branches
-            .lines()
-            .filter(|b| *b != "main")
-            .map(|b| format!("branch {b}")),
-    );
-    left.extend(
-        world
-            .tmux_sessions()
-            .into_iter()
-            .map(|s| format!("tmux session {s}")),
-    );
-    left.extend(processes_naming(&[
-        world.repo.to_string_lossy().as_ref(),
-        &world.tmux_socket,
-    ]));
-    left
-}
-
-/// Live processes whose command line contains one of `needles` (the tmux server excepted: the
-/// test's guard ends it).
-fn processes_naming(needles: &[&str]) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
-        let is_zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|s| {
-            s.rsplit(')')
-                .next()
-                .is_some_and(|r| r.trim_start().starts_with('Z'))
-        });
-        if is_zombie || cmdline.starts_with("tmux") || pid == std::process::id() {
-            continue;
-        }
-        if needles.iter().any(|n| cmdline.contains(n)) {
-            found.push(format!("process {pid}: {}", cmdline.trim()));
-        }
-    }
-    found
-}
-
 /// Aborts `duet run` at `point`, starts it again and reports what it came to.
 fn kill_at(point: &str) -> Option<Row> {
     let started = Instant::now();
@@ -248,7 +190,7 @@ fn kill_at(point: &str) -> Option<Row> {
     if landed != vec!["write a".to_owned()] {
         once = Err(format!("landed {landed:?}"));
     }
-    let orphans = orphans(&world);
+    let orphans = orphans(&world, &[]);
     Some(Row {
         point: point.to_owned(),
         killed,
@@ -292,15 +234,19 @@ fn table(rows: &[Row]) -> String {
 
 #[test]
 fn every_kill_point_is_survived() {
-    // One point, or a few, by name: DUET_KILLPOINTS=answer-sent,delivery-typed.
+    // One point, or a few, by name: DUET_KILLPOINTS=answer-sent,delivery-typed; the first hit
+    // of every point only (what CI runs, see scripts/test.sh): DUET_KILLPOINTS=first-hits.
     let only = std::env::var("DUET_KILLPOINTS").ok();
+    let first_hits = only.as_deref() == Some(FIRST_HITS);
     let points: Vec<&str> = duet_pair::failpoint::NAMES
         .iter()
         .copied()
-        .chain(LATER_HITS.iter().copied())
+        .chain(LATER_HITS.iter().copied().filter(|_| !first_hits))
         .filter(|p| {
-            only.as_deref()
-                .is_none_or(|o| o.split(',').any(|x| x == *p))
+            first_hits
+                || only
+                    .as_deref()
+                    .is_none_or(|o| o.split(',').any(|x| x == *p))
         })
         .collect();
     let mut rows = Vec::new();
@@ -336,16 +282,6 @@ fn every_kill_point_is_survived() {
     );
 }
 
-/// Seconds since midnight UTC of a log line's RFC 3339 timestamp (`2026-12-02T01:52:14.28Z ...`).
-fn seconds_of_day(line: &str) -> Option<f64> {
-    let time = line.get(11..)?.split(['Z', ' ']).next()?;
-    let mut parts = time.split(':');
-    let h: f64 = parts.next()?.parse().ok()?;
-    let m: f64 = parts.next()?.parse().ok()?;
-    let s: f64 = parts.next()?.parse().ok()?;
-    Some(h * 3600.0 + m * 60.0 + s)
-}
-
 /// Nothing waits after a restart: the daemon dies right after storing the reviewer's verdict
 /// (the approval queued for the worker, which is at rest, and never typed); the new daemon
 /// adopts the pair and the approval reaches the worker's model within 2 s of its start.
@@ -377,17 +313,9 @@ fn a_message_queued_for_an_agent_at_rest_reaches_its_model_within_2s_of_the_rest
                 world.log()
             )
         });
-    let reached = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-        % 86_400.0;
+    let reached = support::now_seconds_of_day();
+    let started = support::daemon_started_at(&world, pid);
     let log = world.log();
-    let started = log
-        .lines()
-        .find(|l| l.contains(&format!("daemon {pid} started")))
-        .and_then(seconds_of_day)
-        .unwrap_or_else(|| panic!("no start line of daemon {pid} in\n{log}"));
     let latency = (reached - started).rem_euclid(86_400.0);
     println!(
         "the queued approval reached the worker's model {latency:.2} s after the new daemon started"

@@ -13,12 +13,14 @@ mod common;
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use duet_core::lifecycle::StateKind;
 use duet_store::Event;
-use support::{RUN_TIMEOUT, RunWorld, STEP_TIMEOUT, adopted, backlog, count, describe, scopes};
+use support::{
+    RUN_TIMEOUT, RunWorld, STEP_TIMEOUT, adopted, backlog, count, describe, queued_connections,
+    scopes, signal_pid,
+};
 
 /// Task `a`: the worker commits and asks for review; the reviewer's verdict comes 3 s after its
 /// review turn starts (time to see the worker's turn end and stop the daemon); the answer it must read is duet's.
@@ -74,28 +76,6 @@ reply.text = "Approved."
     out
 }
 
-/// Connections waiting in the accept queue of the listening socket at `socket` (`ss`'s Recv-Q).
-fn queued_connections(socket: &Path) -> usize {
-    let out = Command::new("ss")
-        .args(["-xlnH"])
-        .output()
-        .expect("`ss` (iproute2) runs: this test reads the daemon's accept queue with it");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let path = socket.display().to_string();
-    text.lines()
-        .filter(|line| line.split_whitespace().any(|field| field == path))
-        .filter_map(|line| line.split_whitespace().nth(2)?.parse::<usize>().ok())
-        .sum()
-}
-
-fn signal(pid: u32, name: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{name} {pid}");
-}
-
 #[test]
 fn a_submit_review_in_flight_when_the_daemon_is_killed_is_applied_once_by_the_next() {
     let Some(world) = RunWorld::start("pair-inflight", &backlog(&[("a", &[])]), 1, script) else {
@@ -117,7 +97,7 @@ fn a_submit_review_in_flight_when_the_daemon_is_killed_is_applied_once_by_the_ne
         std::thread::sleep(Duration::from_millis(50));
     }
     let pid = pair.pid();
-    signal(pid, "STOP");
+    signal_pid(pid, "STOP");
     let socket = duet_proto::find_socket(&world.repo.join(".duet"));
     let deadline = Instant::now() + STEP_TIMEOUT;
     while queued_connections(&socket) == 0 {

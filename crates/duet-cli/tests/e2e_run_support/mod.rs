@@ -497,9 +497,15 @@ pub fn backlog(tasks: &[(&str, &[&str])]) -> String {
 
 /// Scopes for `task`'s worker (claude) and reviewer (codex): `<task>-worker`, `<task>-reviewer`.
 pub fn scopes(task: &str) -> String {
+    scopes_with(task, "anthropic", "openai")
+}
+
+/// [`scopes`] with the worker's and the reviewer's API (`anthropic` for claude, `openai` for
+/// codex).
+pub fn scopes_with(task: &str, worker_api: &str, reviewer_api: &str) -> String {
     format!(
-        "[[agent]]\nname = \"{task}-worker\"\napi = \"anthropic\"\nany_user_contains = \"pair on task `{task}`\"\n\n\
-         [[agent]]\nname = \"{task}-reviewer\"\napi = \"openai\"\nany_user_contains = \"pair on task `{task}`\"\n\n"
+        "[[agent]]\nname = \"{task}-worker\"\napi = \"{worker_api}\"\nany_user_contains = \"pair on task `{task}`\"\n\n\
+         [[agent]]\nname = \"{task}-reviewer\"\napi = \"{reviewer_api}\"\nany_user_contains = \"pair on task `{task}`\"\n\n"
     )
 }
 
@@ -564,4 +570,120 @@ reply.text = "Approved."
 "#,
         command = toml_string(command),
     )
+}
+
+/// Connections waiting in the accept queue of the listening socket at `socket` (`ss`'s Recv-Q):
+/// calls written to a stopped daemon and not read.
+pub fn queued_connections(socket: &Path) -> usize {
+    let out = Command::new("ss")
+        .args(["-xlnH"])
+        .output()
+        .expect("`ss` (iproute2) runs: this test reads the daemon's accept queue with it");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let path = socket.display().to_string();
+    text.lines()
+        .filter(|line| line.split_whitespace().any(|field| field == path))
+        .filter_map(|line| line.split_whitespace().nth(2)?.parse::<usize>().ok())
+        .sum()
+}
+
+/// Sends signal `name` (e.g. "STOP") to `pid`.
+pub fn signal_pid(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// What the runs left: worktrees besides the main checkout, branches besides main, tmux
+/// sessions, and live processes whose command line names the repository, the tmux socket or
+/// one of `also` (e.g. the gate folder).
+pub fn orphans(world: &RunWorld, also: &[&str]) -> Vec<String> {
+    let mut left = Vec::new();
+    let worktrees = world
+        .env
+        .git(&world.repo, &["worktree", "list", "--porcelain"]);
+    left.extend(
+        worktrees
+            .lines()
+            .filter_map(|l| l.strip_prefix("worktree "))
+            .filter(|path| Path::new(path) != world.repo)
+            .map(|path| format!("worktree {path}")),
+    );
+    let branches = world
+        .env
+        .git(&world.repo, &["branch", "--format=%(refname:short)"]);
+    left.extend(
+        branches
+            .lines()
+            .filter(|b| *b != "main")
+            .map(|b| format!("branch {b}")),
+    );
+    left.extend(
+        world
+            .tmux_sessions()
+            .into_iter()
+            .map(|s| format!("tmux session {s}")),
+    );
+    let repo = world.repo.to_string_lossy();
+    let mut needles = vec![repo.as_ref(), world.tmux_socket.as_str()];
+    needles.extend_from_slice(also);
+    left.extend(processes_naming(&needles));
+    left
+}
+
+/// Live processes whose command line contains one of `needles` (the tmux server excepted: the
+/// test's guard ends it).
+pub fn processes_naming(needles: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+        let is_zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        });
+        if is_zombie || cmdline.starts_with("tmux") || pid == std::process::id() {
+            continue;
+        }
+        if needles.iter().any(|n| cmdline.contains(n)) {
+            found.push(format!("process {pid}: {}", cmdline.trim()));
+        }
+    }
+    found
+}
+
+/// Seconds since midnight UTC of a log line's RFC 3339 timestamp (`2026-12-02T01:52:14.28Z ...`).
+pub fn seconds_of_day(line: &str) -> Option<f64> {
+    let time = line.get(11..)?.split(['Z', ' ']).next()?;
+    let mut parts = time.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// Seconds since midnight UTC now (to compare with [`seconds_of_day`] of a log line).
+pub fn now_seconds_of_day() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        % 86_400.0
+}
+
+/// When daemon `pid` logged its start (seconds of the day), from the repository's log.
+pub fn daemon_started_at(world: &RunWorld, pid: u32) -> f64 {
+    let log = world.log();
+    log.lines()
+        .find(|l| l.contains(&format!("daemon {pid} started")))
+        .and_then(seconds_of_day)
+        .unwrap_or_else(|| panic!("no start line of daemon {pid} in\n{log}"))
 }
