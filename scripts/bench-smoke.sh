@@ -26,7 +26,7 @@ step cargo bench --quiet --profile dev -p duet-daemon --bench status_store
 step cargo bench --quiet --profile dev -p duet-daemon --bench bridge_latency
 step cargo bench --quiet --profile dev -p duet-tui --bench render
 step cargo bench --quiet --profile dev -p duet-daemon --bench ci_latency
-step cargo bench --quiet --profile dev -p duet-daemon --bench soak -- --report-only
+step cargo bench --quiet --profile dev -p duet-daemon --bench soak
 step bash scripts/bench-ci.sh --idle-secs 2 --rounds 5 --tasks 3
 step bash scripts/bench-worktree.sh
 step bash scripts/bench-scale.sh status

@@ -311,3 +311,58 @@ fn a_daemon_that_dies_before_answering_is_asked_again_with_the_same_request_id()
     assert_eq!(requests[0], requests[1], "the same request, id and all");
     assert!(!request_id(&requests[0]).is_empty());
 }
+
+#[test]
+fn a_daemon_that_answers_it_is_shutting_down_is_asked_again_with_the_same_request_id() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("duet.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    // The first daemon's loop has ended (it answers that it is shutting down); the next one
+    // answers the turn start for real.
+    let daemons = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        listener.set_nonblocking(true).unwrap();
+        for real in [false, true] {
+            // A hook that does not ask again fails the test at WAIT, not by hanging.
+            let deadline = Instant::now() + WAIT;
+            let stream = loop {
+                match listener.accept() {
+                    Ok((stream, _)) => break stream,
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(_) => return lines,
+                }
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            lines.push(line);
+            let reply = if real {
+                Response::ok(ResponseBody::HookReply { stdout: None })
+            } else {
+                Response::error(duet_proto::ErrorKind::Internal, duet_proto::SHUTTING_DOWN)
+            };
+            (&stream)
+                .write_all(&duet_proto::encode_line(&reply))
+                .unwrap();
+        }
+        lines
+    });
+    let output = run_hook(
+        &["claude"],
+        br#"{"hook_event_name":"UserPromptSubmit","prompt":"[duet message #2 from duet]"}"#,
+        Some(&socket),
+        Some(TOKEN),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let lines = daemons.join().unwrap();
+    let requests: Vec<Request> = lines
+        .iter()
+        .map(|l| duet_proto::decode_line(l.as_bytes()).unwrap())
+        .collect();
+    assert_eq!(requests.len(), 2, "asked again");
+    assert_eq!(requests[0], requests[1], "the same request, id and all");
+}
