@@ -245,3 +245,44 @@ fn a_branch_over_its_scope_budget_is_flagged_once_and_the_review_request_carries
     assert_eq!(messages(&world, "worker", "scope guard"), 1);
     assert_eq!(messages(&world, "reviewer", "scope guard"), 1);
 }
+
+#[test]
+fn a_proof_run_cut_off_by_an_engine_stop_runs_again_after_the_restart_and_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (runs, go) = (dir.path().join("runs"), dir.path().join("go"));
+    let backlog = format!(
+        "[[task]]\nid = \"t\"\nprompt = \"Do t.\"\nproof = {{ command = \"echo run >> {}; while [ ! -e {} ]; do sleep 0.02; done; echo proved\" }}\n",
+        runs.display(),
+        go.display()
+    );
+    let world = World::with_backlog(&backlog, CONFIG);
+    let started = |n: usize| {
+        world.wait(&format!("proof run {n} started"), || {
+            let text = std::fs::read_to_string(&runs).unwrap_or_default();
+            (text.lines().count() >= n).then_some(())
+        })
+    };
+    let engine = world.start(true, None);
+    let (worker, reviewer) = world.pair("t");
+    settle(&world, &token(&worker));
+    settle(&world, &token(&reviewer));
+    world.commit("t", "a.txt");
+    review_and_approve(&world, 1);
+    started(1);
+    assert!(engine.stop().interrupted);
+
+    // The adopted pair's proof starts again; its result is applied once.
+    let engine = world.start(true, None);
+    started(2);
+    std::fs::write(&go, "").unwrap();
+    wait_message(&world, "worker", "`proof` gate passed");
+    assert!(accepted(&mark_done(&world)));
+    engine.join();
+    let passed = gate_runs(&world, "proof")
+        .into_iter()
+        .filter(|s| s == "passed")
+        .count();
+    assert_eq!(passed, 1, "{:?}", gate_runs(&world, "proof"));
+    assert_eq!(messages(&world, "worker", "`proof` gate passed"), 1);
+    assert_eq!(world.state("t"), Some(StateKind::Ready));
+}
