@@ -55,6 +55,7 @@ async fn seat(args: CodexSeatArgs) -> Result<ExitCode, CommandError> {
     // A thread file left by an earlier process could name a thread this one never opens: the
     // engine writes it again once it has attached (it cannot before this server listens).
     let _ = std::fs::remove_file(&args.thread_file);
+    stop_left_server(&args.socket);
     let command = AppServerCommand {
         program: PathBuf::from(program),
         args: config_args.to_vec(),
@@ -68,7 +69,11 @@ async fn seat(args: CodexSeatArgs) -> Result<ExitCode, CommandError> {
     let started =
         tokio::task::spawn_blocking(move || AppServer::start(&command, defer_all())).await;
     let mut server = match started {
-        Ok(Ok((server, _client, _events))) => server,
+        Ok(Ok((server, _client, _events))) => {
+            // Known to the next process of this seat, should this one be killed outright.
+            let _ = std::fs::write(group_file(&args.socket), server.pid().to_string());
+            server
+        }
         Ok(Err(err)) => {
             return Err(CommandError::user(format!(
                 "duet codex-seat: {} (see {})",
@@ -92,6 +97,7 @@ async fn seat(args: CodexSeatArgs) -> Result<ExitCode, CommandError> {
     tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(3)))
         .await
         .ok();
+    let _ = std::fs::remove_file(group_file(&args.socket));
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 
@@ -131,4 +137,37 @@ async fn run_tui(program: &str, config_args: &[String], socket: &Path, thread_fi
             }
         }
     }
+}
+
+/// Where the app-server's process group is written (beside its socket).
+fn group_file(socket: &Path) -> PathBuf {
+    socket.with_extension("pgid")
+}
+
+/// An app-server left by an earlier process of this seat that was killed outright (SIGKILL
+/// gives it no chance to stop its server, which is in a group of its own and keeps codex's
+/// control socket for this path, so a new one could not start): its group is killed first.
+fn stop_left_server(socket: &Path) {
+    let file = group_file(socket);
+    let Some(pgid) = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|text| text.trim().parse::<i32>().ok())
+        .filter(|pgid| *pgid > 1)
+    else {
+        return;
+    };
+    let group = nix::unistd::Pid::from_raw(pgid);
+    if nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL).is_ok() {
+        eprintln!(
+            "duet: stopped the app-server an earlier process of this seat left (group {pgid})"
+        );
+        // The group's end is not an event this process can await (not its child): look briefly.
+        for _ in 0..100 {
+            if nix::sys::signal::killpg(group, None).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = std::fs::remove_file(file);
 }
