@@ -6,6 +6,7 @@
 
 mod claude;
 mod codex;
+pub mod codex_remote;
 mod read_only;
 
 use std::path::{Path, PathBuf};

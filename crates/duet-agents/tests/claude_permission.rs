@@ -47,6 +47,7 @@ reply.tool_calls = [{ name = "Bash", input = { command = "touch needs-permission
         args: vec!["--permission-mode".to_owned(), "default".to_owned()],
         env: Default::default(),
         model: None,
+        transport: duet_core::config::AgentTransport::Tmux,
     };
     let ctx = LaunchContext {
         role: Role::Worker,

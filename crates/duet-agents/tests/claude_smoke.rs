@@ -77,6 +77,7 @@ fn claude_launched_from_its_spec_runs_hooks_and_takes_typed_messages() {
         args: vec!["--dangerously-skip-permissions".to_owned()],
         env: BTreeMap::from([("DUET_SMOKE_PROFILE_VAR".to_owned(), "yes".to_owned())]),
         model: None,
+        transport: duet_core::config::AgentTransport::Tmux,
     };
     let ctx = LaunchContext {
         role: Role::Worker,

@@ -82,6 +82,7 @@ fn codex_launched_from_its_spec_notifies_takes_typed_messages_and_resumes() {
         args,
         env: Default::default(),
         model: None,
+        transport: duet_core::config::AgentTransport::Tmux,
     };
     let mut ctx = LaunchContext {
         role: Role::Reviewer,

@@ -70,6 +70,9 @@ pub enum Command {
     /// Run an agent in its pane and report its start and exit to duet.
     #[command(hide = true)]
     ExecAgent(ExecAgentArgs),
+    /// Run a codex seat on its app-server: the server, then the TUI attached to its thread.
+    #[command(hide = true)]
+    CodexSeat(CodexSeatArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -97,6 +100,22 @@ pub struct ExecAgentArgs {
     /// The agent's command line, after `--`.
     #[arg(value_name = "ARGV", last = true, required = true)]
     pub argv: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct CodexSeatArgs {
+    /// The app-server's unix socket (in a private folder).
+    #[arg(long, value_name = "PATH")]
+    pub socket: std::path::PathBuf,
+    /// Where the engine writes the thread id for the TUI to open.
+    #[arg(long, value_name = "PATH")]
+    pub thread_file: std::path::PathBuf,
+    /// The app-server's stderr.
+    #[arg(long, value_name = "PATH")]
+    pub log: std::path::PathBuf,
+    /// The codex program and its `-c` overrides, after `--`.
+    #[arg(value_name = "CODEX", last = true, required = true)]
+    pub codex: Vec<String>,
 }
 
 /// Where duet's tmux sessions live: a dedicated tmux server, so your own sessions are untouched.

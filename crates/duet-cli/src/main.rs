@@ -64,5 +64,6 @@ fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Mcp => commands::agent_helpers::mcp(),
         Command::Hook(args) => commands::agent_helpers::hook(&args),
         Command::ExecAgent(args) => commands::agent_helpers::exec_agent(args),
+        Command::CodexSeat(args) => commands::codex_seat::run(args),
     }
 }

@@ -133,6 +133,7 @@ impl SimulatedModel {
             args,
             env,
             model: None,
+            transport: profile.transport,
         }
     }
 }

@@ -82,6 +82,35 @@ pub struct AgentProfile {
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub model: Option<String>,
+    /// How duet reaches the agent (codex only: its app-server, or typing into its pane).
+    pub transport: AgentTransport,
+}
+
+/// How duet hands messages to an agent and learns its turns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentTransport {
+    /// Typed into the agent's tmux pane; turns from hooks / notify and the pane.
+    #[default]
+    Tmux,
+    /// codex only: `codex app-server` on a private unix socket, messages by `turn/start` /
+    /// `turn/steer`, turns from its notifications, the TUI attached with `--remote` in the pane.
+    AppServer,
+}
+
+impl AgentTransport {
+    pub const ALL: [AgentTransport; 2] = [AgentTransport::Tmux, AgentTransport::AppServer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentTransport::Tmux => "tmux",
+            AgentTransport::AppServer => "app-server",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AgentTransport> {
+        AgentTransport::ALL.into_iter().find(|t| t.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,7 +311,7 @@ const TOP_KEYS: &[&str] = &[
     "pricing",
 ];
 const ROLE_KEYS: &[&str] = &["worker", "reviewer"];
-const AGENT_KEYS: &[&str] = &["kind", "command", "args", "env", "model"];
+const AGENT_KEYS: &[&str] = &["kind", "command", "args", "env", "model", "transport"];
 const CI_KEYS: &[&str] = &["command", "timeout", "env", "max_parallel"];
 const REVIEW_KEYS: &[&str] = &[
     "max_rounds",
@@ -492,6 +521,7 @@ fn read_agents(
                 args: Vec::new(),
                 env: BTreeMap::new(),
                 model: None,
+                transport: AgentTransport::default(),
             },
             (None, None) => {
                 if !table.contains_key("kind") {
@@ -517,6 +547,23 @@ fn read_agents(
         }
         if let Some(model) = r.non_empty_string(table, "model", &format!("{section}.model")) {
             profile.model = Some(model.value);
+        }
+        if let Some(transport) = r.string(table, "transport", &format!("{section}.transport")) {
+            match AgentTransport::parse(&transport.value) {
+                Some(AgentTransport::AppServer) if profile.kind != AgentKind::Codex => r.error(
+                    transport.span.clone(),
+                    format!("`{section}.transport = \"app-server\"` is for codex agents only"),
+                    "not a codex profile",
+                    Some("remove `transport` or use `transport = \"tmux\"`".to_owned()),
+                ),
+                Some(t) => profile.transport = t,
+                None => unknown_choice(
+                    r,
+                    &transport,
+                    "agent transport",
+                    &AgentTransport::ALL.map(AgentTransport::as_str),
+                ),
+            }
         }
         profiles.insert(name.to_owned(), profile);
     }

@@ -31,6 +31,7 @@ use crate::pair_slot::PairSlot;
 use crate::status::Publisher;
 use crate::{DaemonError, DaemonErrorKind, DaemonProgress, DaemonSetup, RunSummary};
 
+mod app_server;
 mod ci;
 mod dead_panes;
 mod gates;
@@ -528,6 +529,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         slot.actors = [Role::Worker, Role::Reviewer]
             .into_iter()
             .map(|role| {
+                let agent = &slot.agents[usize::from(role == Role::Reviewer)];
+                if duet_pair::launch::on_app_server(agent) {
+                    return self.app_server_actor(task_id, &slot, role, tx.clone());
+                }
                 AgentHandle::spawn(
                     role,
                     slot.controller.seat(role).kind,
@@ -580,6 +585,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 tracing::warn!("task {task}: failed to deliver to the {role}: {error}");
                 Vec::new()
             }
+            other => return self.on_app_server_report(task, other),
         };
         self.apply(task, actions)
     }

@@ -25,6 +25,17 @@ pub enum AgentReport {
     TurnSeen { role: Role, ids: Vec<MessageId> },
     /// Typing failed; the messages stay unconfirmed and are retried by the protocol.
     DeliveryFailed { role: Role, error: String },
+    /// An app-server seat (`crate::app_server_actor`) started or resumed its codex thread.
+    ThreadOpened { role: Role, thread_id: String },
+    /// An app-server seat's codex took in a user message (duet's, carrying `carried`, or one a
+    /// human typed into the TUI): it is in a turn, and those messages are delivered.
+    TurnBegan { role: Role, carried: Vec<MessageId> },
+    /// An app-server seat's turn ended (completed, interrupted or failed), or its thread was
+    /// found at rest after (re)attaching (`attached`: messages typed and never taken in go
+    /// again).
+    AtRest { role: Role, attached: bool },
+    /// An app-server seat's codex asks for an approval duet's policy does not give.
+    ApprovalAsked { role: Role, what: String },
 }
 
 /// The loop's handle on one agent's actor. Its queue is unbounded and accounted: a delivery the
@@ -51,6 +62,18 @@ impl AgentHandle {
         AgentHandle { tx, queued }
     }
 
+    /// A handle whose deliveries go to `tx` (another kind of actor reads them).
+    pub(crate) fn from_channel(tx: mpsc::UnboundedSender<AgentControl>) -> (Self, QueuedCount) {
+        let queued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        (
+            AgentHandle {
+                tx,
+                queued: queued.clone(),
+            },
+            queued,
+        )
+    }
+
     /// Queues a delivery; never blocks the loop and never drops it while the actor lives (a
     /// dead actor's pane is gone: the protocol's retry goes to the agent's next process).
     pub fn deliver(&self, text: String, ids: Vec<MessageId>) {
@@ -68,6 +91,9 @@ impl AgentHandle {
         self.queued.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
+
+/// Deliveries handed to an actor and not yet taken by it.
+pub(crate) type QueuedCount = std::sync::Arc<std::sync::atomic::AtomicUsize>;
 
 /// How long to look for codex's "working" footer after entering text.
 const CODEX_TURN_START_TIMEOUT: Duration = Duration::from_secs(20);

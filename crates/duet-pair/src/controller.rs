@@ -795,3 +795,5 @@ fn role_index(role: Role) -> usize {
         Role::Reviewer => 1,
     }
 }
+
+mod app_server;

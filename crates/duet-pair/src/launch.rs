@@ -4,8 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use duet_agents::adapter::codex_remote::{
+    app_server_paths, codex_remote_spec, codex_seat_argv, thread_settings,
+};
 use duet_agents::{LaunchContext, PairPanes, PaneCommand, SessionPlan, launch_spec};
-use duet_core::config::AgentKind;
+use duet_core::config::{AgentKind, AgentTransport};
 use duet_core::protocol::delivery::Brief;
 use duet_core::protocol::{Role, Timestamp};
 
@@ -68,9 +71,12 @@ pub fn pane_command(
     };
     let spec = launch_spec(&agent.profile, &context)
         .map_err(|e| PairError::new(PairErrorKind::Launch, e))?;
-    let argv = spec
-        .wrapped_argv(place.duet_exe)
-        .map_err(|e| PairError::new(PairErrorKind::Launch, e))?;
+    let argv = if on_app_server(agent) {
+        app_server_argv(place, &agent.profile, &context, &spec.env)?
+    } else {
+        spec.wrapped_argv(place.duet_exe)
+    }
+    .map_err(|e| PairError::new(PairErrorKind::Launch, e))?;
     let first = resume.is_none().then(|| first_prompt(task, role));
     Ok((
         PaneCommand {
@@ -79,6 +85,61 @@ pub fn pane_command(
         },
         first,
     ))
+}
+
+/// Whether `agent`'s seat runs on codex's app-server (`transport = "app-server"`).
+pub fn on_app_server(agent: &AgentSetup) -> bool {
+    agent.profile.kind == AgentKind::Codex && agent.profile.transport == AgentTransport::AppServer
+}
+
+/// A codex seat on its app-server: `duet exec-agent -- duet codex-seat ... -- codex -c ...`
+/// (the app-server and the TUI share the `-c` overrides; the thread's settings are the actor's).
+fn app_server_argv(
+    place: &LaunchPlace<'_>,
+    profile: &duet_core::config::AgentProfile,
+    context: &LaunchContext,
+    env: &[(String, String)],
+) -> Result<Result<Vec<String>, duet_agents::AdapterError>, PairError> {
+    let paths = app_server_paths(place.socket, &context.task_id, context.role);
+    let remote = codex_remote_spec(profile, context)
+        .map_err(|e| PairError::new(PairErrorKind::Launch, e))?;
+    if !remote.dropped.is_empty() {
+        tracing::info!(
+            "the {}'s codex runs on its app-server: profile arguments {:?} do not apply",
+            context.role,
+            remote.dropped
+        );
+    }
+    let argv = codex_seat_argv(place.duet_exe, &profile.command, &paths, &remote)
+        .map_err(|e| PairError::new(PairErrorKind::Launch, e))?;
+    let seat = duet_agents::LaunchSpec {
+        program: argv[0].clone(),
+        args: argv[1..].to_vec(),
+        env: env.to_vec(),
+        cwd: context.worktree.clone(),
+    };
+    Ok(seat.wrapped_argv(place.duet_exe))
+}
+
+/// The actor's view of `agent`'s seat on its app-server (see [`on_app_server`]).
+pub fn app_server_seat(
+    engine_socket: &Path,
+    worktree: &Path,
+    task_id: &str,
+    role: Role,
+    agent: &AgentSetup,
+    thread_id: Option<String>,
+) -> crate::app_server_actor::AppServerSeat {
+    let paths = app_server_paths(engine_socket, task_id, role);
+    let settings = thread_settings(&agent.profile, role);
+    crate::app_server_actor::AppServerSeat {
+        socket: paths.socket,
+        thread_file: paths.thread_file,
+        cwd: worktree.to_path_buf(),
+        sandbox: settings.sandbox,
+        approval: settings.approval,
+        thread_id,
+    }
 }
 
 /// Starts both agents in a new place of the runtime (replacing an orphaned one of the same

@@ -4,12 +4,14 @@
 //! - [`controller`]: the decisions (requests in, actions out), no IO.
 //! - [`seat_setup`]: each seat's agent profile, and the wall clock. The loop that does the IO is
 //!   the engine's (`duet_daemon::run`), for `duet run` and `duet pair` alike.
-//! - [`socket`]: the unix-socket server; [`agent_actor`]: one actor per agent pane.
+//! - [`socket`]: the unix-socket server; [`agent_actor`]: one actor per agent pane;
+//!   [`app_server_actor`]: a codex seat's actor over its app-server instead.
 //! - [`runtime`]: the agent runtime boundary (tmux, and an in-memory one for tests).
 //! - [`render`]: the words said to agents; [`records`]: protocol records → store events.
 //! - [`reviewer_guard`]: when to check that the reviewer left the worktree as it was.
 
 pub mod agent_actor;
+pub mod app_server_actor;
 pub mod controller;
 pub mod error;
 pub mod failpoint;

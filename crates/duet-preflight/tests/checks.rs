@@ -44,6 +44,7 @@ fn profile(kind: AgentKind, command: &str) -> AgentProfile {
         args: vec![],
         env: BTreeMap::new(),
         model: None,
+        transport: duet_core::config::AgentTransport::Tmux,
     }
 }
 

@@ -20,6 +20,7 @@ fn profile(kind: AgentKind, model: Option<&str>, args: &[&str]) -> AgentProfile 
             ("EXTRA".to_owned(), "1".to_owned()),
         ]),
         model: model.map(str::to_owned),
+        transport: duet_core::config::AgentTransport::Tmux,
     }
 }
 

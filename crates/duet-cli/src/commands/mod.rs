@@ -2,6 +2,7 @@
 
 pub mod agent_helpers;
 pub mod attach;
+pub mod codex_seat;
 pub mod completions;
 pub mod control;
 pub mod dash;

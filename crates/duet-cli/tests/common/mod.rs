@@ -193,6 +193,12 @@ pub fn toml_array(items: &[String]) -> String {
     format!("[{}]", items.join(", "))
 }
 
+/// The variable that sets the codex profile's `transport` in [`agent_profiles`].
+pub const CODEX_TRANSPORT_VAR: &str = "DUET_E2E_CODEX_TRANSPORT";
+
+/// The codex profile's `transport` for this test process, if a test sets it.
+pub static CODEX_TRANSPORT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// The `[agents.claude]` and `[agents.codex]` sections of a duet.toml that run both CLIs
 /// against the fake model server their envs point at, without permission prompts.
 pub fn agent_profiles(
@@ -203,9 +209,18 @@ pub fn agent_profiles(
 ) -> String {
     let mut codex_args = codex_env.config_args();
     codex_args.push("--dangerously-bypass-approvals-and-sandbox".into());
+    // `DUET_E2E_CODEX_TRANSPORT=app-server` runs every codex seat of the e2e tests on its
+    // app-server (the profile's `transport`).
+    // A test may set it for itself instead (`CODEX_TRANSPORT`).
+    let transport = CODEX_TRANSPORT
+        .get()
+        .cloned()
+        .or_else(|| std::env::var(CODEX_TRANSPORT_VAR).ok())
+        .map(|t| format!("transport = {}\n", toml_string(&t)))
+        .unwrap_or_default();
     format!(
         "[agents.claude]\nkind = \"claude\"\ncommand = {claude}\nargs = [\"--dangerously-skip-permissions\"]\nenv = {claude_env}\n\
-         [agents.codex]\nkind = \"codex\"\ncommand = {codex}\nargs = {codex_args}\nenv = {codex_env}\n",
+         [agents.codex]\nkind = \"codex\"\ncommand = {codex}\nargs = {codex_args}\nenv = {codex_env}\n{transport}",
         claude = toml_string(&claude.to_string_lossy()),
         claude_env = env_table(&claude_env.envs()),
         codex = toml_string(&codex.to_string_lossy()),

@@ -121,7 +121,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                     )
                     .map_err(|e| DaemonError::new("restart an agent", e))?;
                     launched_actions.extend(actions);
-                } else {
+                } else if !duet_pair::launch::on_app_server(
+                    &agents[usize::from(role == Role::Reviewer)],
+                ) {
                     crate::idle_watch::finish_typing(
                         runtime.as_ref(),
                         panes.pane(role),
@@ -289,6 +291,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             let Some(slot) = self.pairs.get_mut(task) else {
                 return Ok(());
             };
+            if duet_pair::launch::on_app_server(&slot.agents[index]) {
+                // Its app-server says when it is at rest (`on_app_server_report`).
+                continue;
+            }
             let Some(watch) = slot.watches[index].as_mut() else {
                 continue;
             };
@@ -303,8 +309,25 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             if !watch.look(&screen, clock) {
                 continue;
             }
-            let mut nudge = slot.watches[index].take().and_then(|w| w.nudge);
+            let nudge = slot.watches[index].take().and_then(|w| w.nudge);
             tracing::debug!("task {task}: the {role} is at rest (seen in its pane)");
+            self.seen_at_rest(task, role, nudge)?;
+        }
+        Ok(())
+    }
+
+    /// `role` was seen at rest (its pane, or its app-server) with no hook saying so: what was
+    /// typed and never taken in goes again, what is queued goes now, a resumed agent is nudged.
+    pub(super) fn seen_at_rest(
+        &mut self,
+        task: &str,
+        role: Role,
+        mut nudge: Option<String>,
+    ) -> Result<(), DaemonError> {
+        {
+            let Some(slot) = self.pairs.get_mut(task) else {
+                return Ok(());
+            };
             for text in crate::idle_watch::requeue_typed(task, role, &mut slot.controller) {
                 self.append(task, Event::Note { text })?;
             }
