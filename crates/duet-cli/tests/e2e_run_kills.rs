@@ -232,12 +232,11 @@ reply.text = "Sent."
         ));
     }
     out.push_str(&format!(
-        r#"# The approving step.
-[[step]]
+        r#"[[step]]
 agent = "{r}"
 name = "{task} approve"
 match.user_contains = "(round 1 of"
-{delay}reply.tool_calls = [{{ name = "mcp__duet__submit_review", input = {{ verdict = "approve", findings = [] }} }}]
+{delay}reply.tool_calls = [{{ name = "mcp__duet__submit_review", input = {{ verdict = "approve", findings = [], verified = ["git show HEAD: read the whole diff"], not_verified = ["did not run the test suite"] }} }}]
 
 [[fallback]]
 agent = "{r}"

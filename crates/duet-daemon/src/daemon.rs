@@ -506,6 +506,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             restarts: [0, 0],
             last_snapshot: String::new(),
             watches: [watch(), watch()],
+            worker_hold: Default::default(),
         };
         self.install(task_id, slot);
         self.apply(task_id, started)
@@ -681,7 +682,14 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                             status: format!("message {} handed over", ids_text(&ids)),
                         });
                     }
-                    if let Some(actor) = self.pairs.get(task).and_then(|s| s.actor(role)) {
+                    let Some(slot) = self.pairs.get_mut(task) else {
+                        continue;
+                    };
+                    let delivery = match role {
+                        Role::Worker => slot.worker_hold.pass((text, ids)),
+                        Role::Reviewer => Some((text, ids)),
+                    };
+                    if let (Some((text, ids)), Some(actor)) = (delivery, slot.actor(role)) {
                         actor.deliver(text, ids);
                     }
                 }

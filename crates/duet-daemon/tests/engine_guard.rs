@@ -1,6 +1,7 @@
 //! The reviewer guard through the engine (memory runtime, real git and socket): a file the
 //! "reviewer" writes while a review is pending is seen at its verdict, undone into a stash
-//! named after it, noted in the task's log and handed to the reviewer by duet.
+//! named after it, noted in the task's log and handed to the reviewer by duet; the worker is
+//! handed the verdict only after the check.
 
 mod engine_support;
 
@@ -71,6 +72,15 @@ fn a_file_the_reviewer_wrote_is_undone_kept_noted_and_told() {
 
     let answer = tool(&world, &r, changes_requested());
     assert!(accepted(&answer), "{answer:?}");
+    // The worker gets the verdict only once the check is done (else its next commit could be
+    // taken for the reviewer's change): by then the note is stored and the worktree clean.
+    typed(&world, "t", false, "rename it");
+    assert_eq!(
+        guard_notes(&world).len(),
+        1,
+        "the worker was handed the verdict first"
+    );
+    assert_eq!(world.git(&wt, &["status", "--porcelain"]), "");
     let note = world.wait("the guard's note", || {
         guard_notes(&world).into_iter().next()
     });

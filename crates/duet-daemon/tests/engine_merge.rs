@@ -337,7 +337,15 @@ fn cancelling_a_task_whose_candidate_is_under_test_kills_its_ci_and_what_it_star
     );
     let world = World::with_config(&["t"], &ci);
     let engine = world.start(false, None);
-    work_to_done(&world, "t", "a.txt", || {});
+    work_to_done(&world, "t", "a.txt", || {
+        world.wait("CI passed at HEAD", || {
+            world
+                .events()
+                .iter()
+                .any(|r| matches!(&r.event, Event::CiRunFinished { status, .. } if status == "passed"))
+                .then_some(())
+        });
+    });
     let recorded = world.wait("the candidate's CI running", || {
         let text = std::fs::read_to_string(&pids).ok()?;
         let pids: Vec<String> = text.split_whitespace().map(str::to_owned).collect();

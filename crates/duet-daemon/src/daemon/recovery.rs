@@ -181,6 +181,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             restarts: snapshot.restarts,
             last_snapshot: json,
             watches,
+            worker_hold: Default::default(),
         };
         self.append(
             task_id,

@@ -143,6 +143,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             let after = slot.controller.state.mailbox.target(role);
             slot.hook_moved(role, before, after);
         }
+        if guard.is_some() {
+            // What the worker is handed now waits for the check (see `WorkerHold`).
+            slot.worker_hold.check_started();
+        }
         self.apply(task, actions)?;
         self.count_tokens(record);
         self.guard_reviewer(guard);
