@@ -22,6 +22,20 @@ fn landed_with_trailer(world: &World, task: &str) -> usize {
         .count()
 }
 
+/// Waits until the pair's own CI passed on `task`'s HEAD (`mark_done` waits for it).
+fn wait_ci_passed(world: &World, task: &str) {
+    world.wait("CI passed at HEAD", || {
+        world
+            .events()
+            .iter()
+            .any(|r| {
+                r.task_id.as_deref() == Some(task)
+                    && matches!(&r.event, Event::CiRunFinished { status, .. } if status == "passed")
+            })
+            .then_some(())
+    });
+}
+
 fn branch_exists(world: &World, task: &str) -> bool {
     !world
         .git(&world.root, &["branch", "--list", &format!("duet/{task}")])
@@ -181,26 +195,11 @@ fn a_dependent_starts_when_its_dependency_lands_after_the_candidates_ci() {
     let backlog = "[[task]]\nid = \"a\"\ntitle = \"A\"\nprompt = \"Do a.\"\n\n\
                    [[task]]\nid = \"b\"\ntitle = \"B\"\nprompt = \"Do b.\"\ndepends_on = [\"a\"]\n";
     let world = World::with_backlog(backlog, "[ci]\ncommand = \"true\"\n");
-    let ci_passed = |task: &'static str| {
-        let world = &world;
-        move || {
-            world.wait("CI passed at HEAD", || {
-                world
-                    .events()
-                    .iter()
-                    .any(|r| {
-                        r.task_id.as_deref() == Some(task)
-                            && matches!(&r.event, Event::CiRunFinished { status, .. } if status == "passed")
-                    })
-                    .then_some(())
-            });
-        }
-    };
     let engine = world.start(true, None);
-    work_to_done(&world, "a", "a.txt", ci_passed("a"));
+    work_to_done(&world, "a", "a.txt", || wait_ci_passed(&world, "a"));
     world.wait_state("a", StateKind::Merged);
     world.pair("b");
-    work_to_done(&world, "b", "b.txt", ci_passed("b"));
+    work_to_done(&world, "b", "b.txt", || wait_ci_passed(&world, "b"));
     let summary = engine.join();
     assert_eq!(
         summary
@@ -283,15 +282,7 @@ fn a_candidate_ci_cut_off_by_a_stopped_engine_runs_again_and_lands_once() {
     );
     let world = World::with_config(&["t"], &ci);
     let engine = world.start(false, None);
-    work_to_done(&world, "t", "a.txt", || {
-        world.wait("CI passed at HEAD", || {
-            world
-                .events()
-                .iter()
-                .any(|r| matches!(&r.event, Event::CiRunFinished { status, .. } if status == "passed"))
-                .then_some(())
-        });
-    });
+    work_to_done(&world, "t", "a.txt", || wait_ci_passed(&world, "t"));
     world.wait("the candidate under test", || {
         let store = Store::open_read_only(world.root.join(".duet/state.db")).ok()?;
         let queue = store.engine_state("merge-queue").ok()??;
@@ -337,15 +328,7 @@ fn cancelling_a_task_whose_candidate_is_under_test_kills_its_ci_and_what_it_star
     );
     let world = World::with_config(&["t"], &ci);
     let engine = world.start(false, None);
-    work_to_done(&world, "t", "a.txt", || {
-        world.wait("CI passed at HEAD", || {
-            world
-                .events()
-                .iter()
-                .any(|r| matches!(&r.event, Event::CiRunFinished { status, .. } if status == "passed"))
-                .then_some(())
-        });
-    });
+    work_to_done(&world, "t", "a.txt", || wait_ci_passed(&world, "t"));
     let recorded = world.wait("the candidate's CI running", || {
         let text = std::fs::read_to_string(&pids).ok()?;
         let pids: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
