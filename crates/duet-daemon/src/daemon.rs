@@ -97,11 +97,7 @@ pub async fn run(
                 duet_dir: setup.state_dir(),
             };
             // What a killed duet left; and the CI commands' orphans are reaped here.
-            match duet_ci::sweep(&paths).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!("removed {n} CI checkouts left by an earlier run"),
-                Err(e) => tracing::warn!("failed to clean up old CI checkouts: {e}"),
-            }
+            ci::sweep_checkouts(&paths, "CI").await;
             if let Err(e) = duet_ci::become_subreaper() {
                 tracing::warn!("failed to become the reaper of CI processes: {e}");
             }

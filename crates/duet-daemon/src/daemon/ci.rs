@@ -48,6 +48,16 @@ pub(crate) struct Github {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// Removes the throw-away checkouts under `paths` that a killed duet left (`what` names them
+/// in the log: "CI", "gate", "candidate CI").
+pub(super) async fn sweep_checkouts(paths: &duet_ci::RunPaths, what: &str) {
+    match duet_ci::sweep(paths).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("removed {n} {what} checkouts left by an earlier run"),
+        Err(e) => tracing::warn!("failed to clean up old {what} checkouts: {e}"),
+    }
+}
+
 impl Github {
     fn poll_branch(&self, task: &str, branch: String) {
         self.branches.send_modify(|b| {

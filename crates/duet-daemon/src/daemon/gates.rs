@@ -45,11 +45,7 @@ impl Gates {
             duet_dir: setup.state_dir(),
         };
         if sweep {
-            match duet_ci::sweep(&paths).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!("removed {n} gate checkouts left by an earlier run"),
-                Err(e) => tracing::warn!("failed to clean up old gate checkouts: {e}"),
-            }
+            super::ci::sweep_checkouts(&paths, "gate").await;
             if let Err(e) = duet_ci::become_subreaper() {
                 tracing::warn!("failed to become the reaper of gate processes: {e}");
             }

@@ -88,7 +88,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     /// Whether this engine lands finished tasks: `merge.mode = "local"` under `duet run`
     /// (`duet pair` works one task and leaves it done).
     pub(super) fn merges_locally(&self) -> bool {
-        self.setup.config.merge.mode == MergeMode::Local && self.setup.focus.is_none()
+        lands_locally(self.setup)
     }
 
     /// At start: the saved queue, the step it was at taken up again, and tasks that finished
@@ -439,6 +439,11 @@ fn stored_move(from: StateKind, event: &LifecycleEvent) -> Option<(StateKind, Op
     Some((to, Some(reason)))
 }
 
+/// Whether an engine with `setup` lands finished tasks (see `Daemon::merges_locally`).
+fn lands_locally(setup: &crate::DaemonSetup) -> bool {
+    setup.config.merge.mode == MergeMode::Local && setup.focus.is_none()
+}
+
 /// Set (to `1`) in the environment of `ci.command` when it tests a merge candidate.
 pub const CANDIDATE_ENV: &str = "DUET_MERGE_CANDIDATE";
 
@@ -450,7 +455,7 @@ pub(super) async fn candidate_ci_runner(
     setup: &crate::DaemonSetup,
     events: mpsc::Sender<duet_ci::RunEvent>,
 ) -> Option<duet_ci::CiRunner> {
-    if setup.config.merge.mode != MergeMode::Local || setup.focus.is_some() {
+    if !lands_locally(setup) {
         return None;
     }
     let mut config = duet_ci::RunConfig::from_config(&setup.config.ci)?;
@@ -458,10 +463,6 @@ pub(super) async fn candidate_ci_runner(
     config.env.insert(CANDIDATE_ENV.to_owned(), "1".to_owned());
     let paths = crate::merge_edge::candidate_ci_paths(&setup.repo_root, &setup.state_dir());
     // Checkouts of candidates a killed engine was testing (the queue tests them again).
-    match duet_ci::sweep(&paths).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!("removed {n} candidate CI checkouts left by an earlier run"),
-        Err(e) => tracing::warn!("failed to clean up old candidate CI checkouts: {e}"),
-    }
+    super::ci::sweep_checkouts(&paths, "candidate CI").await;
     Some(duet_ci::CiRunner::new(paths, config, events))
 }
