@@ -109,27 +109,38 @@ mod tests {
         assert_eq!(told, 1, "the retry is told once per call");
     }
 
-    #[test]
-    fn a_daemon_dying_before_its_answer_is_asked_again_with_the_same_call() {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("duet.sock");
-        let listener = UnixListener::bind(&socket).unwrap();
-        // The first connection is read and closed unanswered (a daemon killed mid-call), the
-        // second answered.
-        let server = std::thread::spawn(move || {
+    /// Serves two connections on `listener`, answering the first with `first` (none: read and
+    /// closed unanswered, as by a daemon killed mid-call) and the second with an ack; returns
+    /// the requests it read.
+    fn serve_twice(
+        listener: UnixListener,
+        first: Option<Response>,
+    ) -> std::thread::JoinHandle<Vec<Request>> {
+        std::thread::spawn(move || {
             let mut seen = Vec::new();
             for (n, stream) in listener.incoming().take(2).enumerate() {
                 let mut stream = stream.unwrap();
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let line = duet_proto::read_frame(&mut reader).unwrap();
                 seen.push(duet_proto::decode_line::<Request>(&line).unwrap());
-                if n == 1 {
-                    let answer = Response::ok(duet_proto::ResponseBody::Ack);
+                let answer = match n {
+                    0 => first.clone(),
+                    _ => Some(Response::ok(duet_proto::ResponseBody::Ack)),
+                };
+                if let Some(answer) = answer {
                     stream.write_all(&duet_proto::encode_line(&answer)).unwrap();
                 }
             }
             seen
-        });
+        })
+    }
+
+    /// Sends `request()` to a daemon that answers the second connection, and checks that the
+    /// same call was sent twice and answered.
+    fn assert_asked_again(first: Option<Response>) {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("duet.sock");
+        let server = serve_twice(UnixListener::bind(&socket).unwrap(), first);
         let sent = send_until_answered(
             &socket,
             Duration::from_secs(5),
@@ -139,42 +150,22 @@ mod tests {
         );
         assert!(matches!(sent.result, Ok(Response::Ok { .. })), "{sent:?}");
         assert_eq!(sent.attempts, 2);
-        assert!(sent.maybe_received);
+        assert!(sent.maybe_received, "the first daemon may have taken it");
         let seen = server.join().unwrap();
         assert_eq!(seen, vec![request(), request()], "the same call, same id");
     }
+
+    #[test]
+    fn a_daemon_dying_before_its_answer_is_asked_again_with_the_same_call() {
+        assert_asked_again(None);
+    }
+
     #[test]
     fn a_daemon_shutting_down_is_asked_again_with_the_same_call() {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("duet.sock");
-        let listener = UnixListener::bind(&socket).unwrap();
-        // The first answer is the one of a daemon whose loop has ended; the second is real.
-        let server = std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            for (n, stream) in listener.incoming().take(2).enumerate() {
-                let mut stream = stream.unwrap();
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let line = duet_proto::read_frame(&mut reader).unwrap();
-                seen.push(duet_proto::decode_line::<Request>(&line).unwrap());
-                let answer = if n == 0 {
-                    Response::error(duet_proto::ErrorKind::Internal, duet_proto::SHUTTING_DOWN)
-                } else {
-                    Response::ok(duet_proto::ResponseBody::Ack)
-                };
-                stream.write_all(&duet_proto::encode_line(&answer)).unwrap();
-            }
-            seen
-        });
-        let sent = send_until_answered(
-            &socket,
-            Duration::from_secs(5),
-            &request(),
-            Duration::from_secs(20),
-            |_| {},
-        );
-        assert!(matches!(sent.result, Ok(Response::Ok { .. })), "{sent:?}");
-        assert_eq!(sent.attempts, 2);
-        assert!(sent.maybe_received, "the ended loop may have taken it");
-        assert_eq!(server.join().unwrap(), vec![request(), request()]);
+        // The first answer is the one of a daemon whose loop has ended.
+        assert_asked_again(Some(Response::error(
+            duet_proto::ErrorKind::Internal,
+            duet_proto::SHUTTING_DOWN,
+        )));
     }
 }
