@@ -20,7 +20,7 @@ pub(crate) use duet_pair::now;
 use duet_pair::prepare::prepare_task;
 use duet_pair::reviewer_guard::{GuardCheck, GuardOutcome};
 use duet_pair::socket::{self, Incoming};
-use duet_pair::{Action, ConnId, Controller, GitFacts, Seat};
+use duet_pair::{Action, ConnId, Controller, Seat};
 use duet_proto::{ErrorKind, Request, Response};
 use duet_store::{Event, NewEvent, Store};
 use tokio::sync::{mpsc, oneshot};
@@ -81,15 +81,21 @@ pub async fn run(
         Some(status.reader()),
     ));
     let (reports_tx, mut reports) = mpsc::channel::<(String, AgentReport)>(256);
-    let (git_tx, mut git_reads) = mpsc::unbounded_channel::<(String, Option<GitFacts>)>();
+    let (git_tx, mut git_reads) = mpsc::unbounded_channel::<(String, requests::GitRead)>();
     let mut watch = BacklogWatch::new(&setup.backlog_path);
     let (ci_watch_tx, mut ci_watch) = mpsc::channel::<duet_ci::WatchEvent>(256);
     let (ci_run_tx, mut ci_runs) = mpsc::channel::<duet_ci::RunEvent>(64);
     let (pr_tx, mut pr_results) = mpsc::unbounded_channel::<pr::PrOutcome>();
     let (queue_ci_tx, mut queue_ci) =
         mpsc::unbounded_channel::<duet_core::lifecycle::merge_queue::QueueEvent>();
-    let gates =
-        gates::Gates::start(&setup, ci_run_tx.clone(), setup.config.ci.command.is_none()).await;
+    let (scope_tx, mut scope_sizes) = mpsc::unbounded_channel::<gates::Measured>();
+    let gates = gates::Gates::start(
+        &setup,
+        ci_run_tx.clone(),
+        scope_tx,
+        setup.config.ci.command.is_none(),
+    )
+    .await;
     let ci_runner = match duet_ci::RunConfig::from_config(&setup.config.ci) {
         Some(config) => {
             let paths = duet_ci::RunPaths {
@@ -171,7 +177,8 @@ pub async fn run(
         let event = tokio::select! {
             Some(incoming) = incoming.recv() => EngineEvent::Request(incoming),
             Some((task, report)) = reports.recv() => EngineEvent::Agent { task, report },
-            Some((task, facts)) = git_reads.recv() => EngineEvent::GitRead { task, facts },
+            Some((task, read)) = git_reads.recv() => EngineEvent::GitRead { task, read },
+            Some(measured) = scope_sizes.recv() => EngineEvent::ScopeMeasured(measured),
             Some(()) = watch.changes.recv() => EngineEvent::BacklogChanged,
             Some(event) = ci_watch.recv() => EngineEvent::CiWatch(event),
             Some(event) = ci_runs.recv() => EngineEvent::CiRun(event),
@@ -226,8 +233,10 @@ enum EngineEvent {
     /// A worktree's git facts, read off the loop for an agent's request.
     GitRead {
         task: String,
-        facts: Option<GitFacts>,
+        read: requests::GitRead,
     },
+    /// The scope guard measured a task's diff (off the loop).
+    ScopeMeasured(gates::Measured),
     /// The backlog file changed.
     BacklogChanged,
     /// A task branch's commit, file activity, or a CI inbox file.
@@ -291,7 +300,7 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
     pending: HashMap<ConnId, oneshot::Sender<Response>>,
     reports_tx: mpsc::Sender<(String, AgentReport)>,
     /// Git reads of a worktree (off the loop) come back here, with the task they are for.
-    git_tx: mpsc::UnboundedSender<(String, Option<GitFacts>)>,
+    git_tx: mpsc::UnboundedSender<(String, requests::GitRead)>,
     /// Agent requests per task waiting for a fresh git read, in arrival order; `true` while
     /// a read for the head of the queue is running.
     git_queue: HashMap<String, (bool, std::collections::VecDeque<(ConnId, Request)>)>,
@@ -338,7 +347,8 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         match event {
             EngineEvent::Request(incoming) => self.on_incoming(incoming),
             EngineEvent::Agent { task, report } => self.on_report(&task, report),
-            EngineEvent::GitRead { task, facts } => self.on_git_read(&task, facts),
+            EngineEvent::GitRead { task, read } => self.on_git_read(&task, read),
+            EngineEvent::ScopeMeasured(measured) => self.on_scope_measured(measured),
             EngineEvent::BacklogChanged => self.reload_backlog(),
             EngineEvent::CiWatch(event) => self.on_ci_watch(event),
             EngineEvent::CiRun(event) => self.on_ci_run(event),

@@ -20,8 +20,14 @@ pub struct FileChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum FindingOutcome {
-    /// The next round reviewed `commit` and did not raise it again.
+    /// A later commit addressed it and the next round (`round`) did not raise it again:
+    /// `commit` is the newest commit since the finding's round that changed the finding's
+    /// file, or (no file, or none changed it, or the commits are not known) the commit that
+    /// round reviewed.
     Addressed { commit: Option<String>, round: u32 },
+    /// The next round reviewed the same commit and did not raise it again: nothing addressed
+    /// it. `by` is `human` when the human spoke between the two rounds, else `reviewer`.
+    Waived { by: String, round: u32 },
     /// The next round raised it again.
     RaisedAgain { round: u32 },
     /// Given with the approval: a note the worker did not have to act on.
@@ -100,6 +106,13 @@ pub struct HandoffReport {
     pub landed: Option<String>,
 }
 
+/// One commit of the task branch and the files it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchCommit {
+    pub sha: String,
+    pub files: Vec<String>,
+}
+
 /// What the report is built from, besides the task's events.
 #[derive(Debug, Clone)]
 pub struct ReportInput<'a> {
@@ -108,6 +121,9 @@ pub struct ReportInput<'a> {
     pub branch: &'a str,
     pub base: &'a str,
     pub files: Option<Vec<FileChange>>,
+    /// The branch's commits, oldest first (empty when git could not say): which one addressed
+    /// a finding.
+    pub commits: Vec<BranchCommit>,
 }
 
 /// Builds the report from the task's events, in log order.
@@ -127,7 +143,10 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
         agent_restarts: 0,
         landed: None,
     };
-    let mut reviews: Vec<(ReviewRound, Vec<Finding>)> = Vec::new();
+    let commits = input.commits;
+    let mut reviews: Vec<Review> = Vec::new();
+    // Whether the human spoke since the last review (a finding dropped then is theirs to waive).
+    let mut human_spoke = false;
     for record in events {
         match &record.event {
             Event::TaskStateChanged { from, to, .. } => {
@@ -144,8 +163,8 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
                 findings,
                 verified,
                 not_verified,
-            } => reviews.push((
-                ReviewRound {
+            } => reviews.push(Review {
+                round: ReviewRound {
                     round: *round,
                     commit: commit.clone(),
                     verdict: *verdict,
@@ -154,8 +173,9 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
                     verified: verified.clone(),
                     not_verified: not_verified.clone(),
                 },
-                findings.clone(),
-            )),
+                findings: findings.clone(),
+                human_spoke_before: std::mem::take(&mut human_spoke),
+            }),
             Event::CiRunFinished {
                 sha,
                 check,
@@ -173,13 +193,16 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
                 log_path: log_path.clone(),
                 output: None,
             }),
-            Event::MessageAccepted { id, from, to, text } => report.messages.push(MessageLine {
-                id: id.clone(),
-                from: from.clone(),
-                to: to.clone(),
-                text: text.clone(),
-                fate: "accepted",
-            }),
+            Event::MessageAccepted { id, from, to, text } => {
+                human_spoke |= from == "human";
+                report.messages.push(MessageLine {
+                    id: id.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
+                    text: text.clone(),
+                    fate: "accepted",
+                });
+            }
             Event::MessageDelivered { id } => set_fate(&mut report.messages, id, "delivered"),
             Event::MessageSuppressed { id, .. } => {
                 set_fate(&mut report.messages, id, "suppressed");
@@ -193,8 +216,16 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
             _ => {}
         }
     }
-    report.rounds = resolve(reviews);
+    report.rounds = resolve(reviews, &commits);
     report
+}
+
+/// One submitted review, as the log has it.
+struct Review {
+    round: ReviewRound,
+    findings: Vec<Finding>,
+    /// The human sent a message between the previous review and this one.
+    human_spoke_before: bool,
 }
 
 /// The start of the note the merge queue writes when a task landed (`landed on `main`: ...`).
@@ -217,25 +248,48 @@ fn set_fate(messages: &mut [MessageLine], id: &str, fate: &'static str) {
 }
 
 /// Each round's findings with what the next round made of them.
-fn resolve(reviews: Vec<(ReviewRound, Vec<Finding>)>) -> Vec<ReviewRound> {
+fn resolve(reviews: Vec<Review>, commits: &[BranchCommit]) -> Vec<ReviewRound> {
     let mut rounds = Vec::with_capacity(reviews.len());
-    for (i, (round, findings)) in reviews.iter().enumerate() {
+    for (i, review) in reviews.iter().enumerate() {
         let next = reviews.get(i + 1);
-        let mut round = round.clone();
-        round.findings = findings
+        let mut round = review.round.clone();
+        round.findings = review
+            .findings
             .iter()
             .map(|finding| {
                 let resolution = match next {
-                    Some((later, again))
-                        if again
+                    Some(later)
+                        if later
+                            .findings
                             .iter()
                             .any(|f| f.fingerprint() == finding.fingerprint()) =>
                     {
-                        FindingOutcome::RaisedAgain { round: later.round }
+                        FindingOutcome::RaisedAgain {
+                            round: later.round.round,
+                        }
                     }
-                    Some((later, _)) => FindingOutcome::Addressed {
-                        commit: later.commit.clone(),
-                        round: later.round,
+                    Some(later)
+                        if later.round.commit.is_some() && later.round.commit == round.commit =>
+                    {
+                        FindingOutcome::Waived {
+                            by: if later.human_spoke_before {
+                                "human"
+                            } else {
+                                "reviewer"
+                            }
+                            .to_owned(),
+                            round: later.round.round,
+                        }
+                    }
+                    Some(later) => FindingOutcome::Addressed {
+                        commit: addressed_by(
+                            finding,
+                            round.commit.as_deref(),
+                            later.round.commit.as_deref(),
+                            commits,
+                        )
+                        .or_else(|| later.round.commit.clone()),
+                        round: later.round.round,
                     },
                     None if round.verdict == Verdict::Approve => FindingOutcome::WithApproval,
                     None => FindingOutcome::Open,
@@ -249,6 +303,28 @@ fn resolve(reviews: Vec<(ReviewRound, Vec<Finding>)>) -> Vec<ReviewRound> {
         rounds.push(round);
     }
     rounds
+}
+
+/// The newest commit after `from` up to `to` that changed the finding's file (`None`: the
+/// finding names no file, the commits are not known, or none of them changed it).
+fn addressed_by(
+    finding: &Finding,
+    from: Option<&str>,
+    to: Option<&str>,
+    commits: &[BranchCommit],
+) -> Option<String> {
+    let file = finding.file.as_deref()?.trim_start_matches("./");
+    let to = commits.iter().position(|c| Some(c.sha.as_str()) == to)?;
+    let start = match from {
+        Some(from) => commits.iter().position(|c| c.sha == from)? + 1,
+        None => 0,
+    };
+    commits
+        .get(start..=to)?
+        .iter()
+        .rev()
+        .find(|c| c.files.iter().any(|f| f == file))
+        .map(|c| c.sha.clone())
 }
 
 /// The report as Markdown: short enough to read in minutes, the details one level down.
@@ -396,6 +472,9 @@ pub fn outcome_text(outcome: &FindingOutcome) -> String {
             commit: None,
             round,
         } => format!("not raised again in round {round}"),
+        FindingOutcome::Waived { by, round } => {
+            format!("waived by the {by} (round {round} reviewed the same commit)")
+        }
         FindingOutcome::RaisedAgain { round } => format!("raised again in round {round}"),
         FindingOutcome::WithApproval => "a note with the approval".to_owned(),
         FindingOutcome::Open => "open".to_owned(),

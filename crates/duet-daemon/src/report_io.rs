@@ -12,7 +12,7 @@ use duet_core::lifecycle::StateKind;
 use duet_proto::status::StatusChange;
 use duet_store::{EventFilter, Store, StoreError};
 
-use crate::report::{FileChange, HandoffReport, ReportInput, build, render_markdown};
+use crate::report::{BranchCommit, FileChange, HandoffReport, ReportInput, build, render_markdown};
 
 /// Where finished tasks' reports are kept, relative to the repository root.
 pub const REPORTS_RELATIVE_DIR: &str = ".duet/reports";
@@ -32,12 +32,14 @@ pub fn gather(
     let base = task.base_branch(config).to_owned();
     let files = branch_changes(repo_root, &base, &branch)
         .or_else(|| landed_changes(repo_root, &base, task.id.as_str()));
+    let commits = branch_commits(repo_root, &base, &branch);
     let input = ReportInput {
         task: task.id.as_str(),
         title: &task.title,
         branch: &branch,
         base: &base,
         files,
+        commits,
     };
     let mut report = build(input, &events);
     // The proof gate's output, from its log (its end: a proof's verdict is at the bottom).
@@ -106,20 +108,22 @@ fn sweep_temp_files(repo_root: &Path) {
 /// Writes a task's report each time it finishes (done, ready, merged, failed, cancelled), in
 /// order, on one thread of its own (it ends when the reporter is dropped): git and the store's
 /// read must not hold up the loop, and a task's later report must not be overwritten by an
-/// earlier one.
+/// earlier one. Dropping it waits for the reports queued so far: an engine that ends (`duet
+/// pair` once its task is done) leaves every finished task's report written.
 #[derive(Debug)]
 pub struct Reporter {
     states: HashMap<String, StateKind>,
     /// The first look only learns the states: a restarted engine does not rewrite every report.
     seeded: bool,
-    jobs: std::sync::mpsc::Sender<(Task, Config)>,
+    jobs: Option<std::sync::mpsc::Sender<(Task, Config)>>,
+    writer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Reporter {
     pub fn new(repo_root: &Path) -> Self {
         let (jobs, queue) = std::sync::mpsc::channel::<(Task, Config)>();
         let root = repo_root.to_path_buf();
-        std::thread::spawn(move || {
+        let writer = std::thread::spawn(move || {
             sweep_temp_files(&root);
             for (task, config) in queue {
                 let id = task.id.to_string();
@@ -139,7 +143,8 @@ impl Reporter {
         Reporter {
             states: HashMap::new(),
             seeded: false,
-            jobs,
+            jobs: Some(jobs),
+            writer: Some(writer),
         }
     }
 
@@ -173,10 +178,22 @@ impl Reporter {
             .iter()
             .filter_map(|c| c.task.as_ref().map(|t| (c.id.as_str(), t.state)));
         for id in self.finished(states) {
-            if let Some(task) = backlog.get(&id) {
+            if let (Some(task), Some(jobs)) = (backlog.get(&id), &self.jobs) {
                 // The thread only ends with the reporter; a send cannot fail before.
-                let _ = self.jobs.send((task.clone(), config.clone()));
+                let _ = jobs.send((task.clone(), config.clone()));
             }
+        }
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer once it has written what was queued.
+        self.jobs.take();
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::warn!("the report writer panicked");
         }
     }
 }
@@ -194,6 +211,46 @@ fn landed_changes(repo_root: &Path, base: &str, task: &str) -> Option<Vec<FileCh
     let landed = duet_git::land::landed_commits(&repo, base, task, LANDED_SEARCH_LIMIT).ok()?;
     let (newest, oldest) = (landed.first()?, landed.last()?);
     numstat(repo_root, &format!("{oldest}^..{newest}"))
+}
+
+/// The task branch's commits since the base, oldest first, with the files each changed (empty
+/// when the branch is gone or git cannot say).
+fn branch_commits(repo_root: &Path, base: &str, branch: &str) -> Vec<BranchCommit> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(repo_root)
+        .args(["log", "--reverse", "--no-renames", "--name-only", "-z"])
+        .arg("--format=%x01%H")
+        .arg(format!("{base}..refs/heads/{branch}"))
+        .arg("--")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    match output {
+        Ok(output) if output.status.success() => {
+            parse_commits(&String::from_utf8_lossy(&output.stdout))
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `\x01<sha>\n<file>\0<file>\0...` records (`git log --name-only -z --format=%x01%H`).
+fn parse_commits(text: &str) -> Vec<BranchCommit> {
+    text.split('\x01')
+        .filter_map(|record| {
+            let (sha, files) = record.split_once('\n').unwrap_or((record, ""));
+            let sha = sha.trim_matches('\0').trim();
+            (!sha.is_empty()).then(|| BranchCommit {
+                sha: sha.to_owned(),
+                files: files
+                    .split('\0')
+                    .map(|f| f.trim_start_matches('\n'))
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            })
+        })
+        .collect()
 }
 
 fn numstat(repo_root: &Path, range: &str) -> Option<Vec<FileChange>> {
@@ -269,6 +326,25 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, [".notes.md.draft", "t1.md"]);
+    }
+
+    #[test]
+    fn commit_records_with_their_files_and_an_empty_commit() {
+        // What `git log --reverse --no-renames --name-only -z --format=%x01%H` prints.
+        let commits =
+            parse_commits("\u{1}aaa\u{0}\na\u{0}b c\u{0}\u{1}bbb\u{0}\u{1}ccc\u{0}\nd\u{0}");
+        let files: Vec<(&str, Vec<&str>)> = commits
+            .iter()
+            .map(|c| (c.sha.as_str(), c.files.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("aaa", vec!["a", "b c"]),
+                ("bbb", vec![]),
+                ("ccc", vec!["d"])
+            ]
+        );
     }
 
     #[test]

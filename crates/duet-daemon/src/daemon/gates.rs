@@ -4,7 +4,9 @@
 //! with the `proof` / `tdd` check), so they are stored, told to the worker and waited for by
 //! `mark_done` like CI. A run cut off by a kill is started again at adoption (its `Running`
 //! mark does not survive); a result is applied once (keyed by commit and check). The scope
-//! guard measures each new HEAD's diff against the base and flags an over-budget branch once.
+//! guard measures each new HEAD's diff against the base off the loop (and again with the git
+//! read of a review request, so the request carries the size at its commit) and flags an
+//! over-budget branch once.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -30,6 +32,40 @@ pub(crate) struct Gates {
     paths: RunPaths,
     events: mpsc::Sender<RunEvent>,
     running: HashMap<(String, &'static str), watch::Sender<bool>>,
+    /// The scope guard's measurements come back here.
+    sizes: mpsc::UnboundedSender<Measured>,
+}
+
+/// A task's diff against its base at `head`, measured off the loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Measured {
+    pub task: String,
+    pub head: String,
+    pub size: DiffSize,
+}
+
+/// What measuring a task's diff needs, taken from the daemon before it goes off the loop.
+#[derive(Debug, Clone)]
+pub(crate) struct ScopeMeasure {
+    repo: std::path::PathBuf,
+    base: String,
+}
+
+impl ScopeMeasure {
+    /// One `git diff --numstat` of `head` against the base (blocking: run it off the loop).
+    pub(crate) fn measure(&self, task: &str, head: &str) -> Option<Measured> {
+        match diff_size_now(&self.repo, &self.base, head) {
+            Ok(size) => Some(Measured {
+                task: task.to_owned(),
+                head: head.to_owned(),
+                size,
+            }),
+            Err(e) => {
+                tracing::warn!("task {task}: failed to measure the diff for the scope guard: {e}");
+                None
+            }
+        }
+    }
 }
 
 impl Gates {
@@ -38,6 +74,7 @@ impl Gates {
     pub(crate) async fn start(
         setup: &DaemonSetup,
         events: mpsc::Sender<RunEvent>,
+        sizes: mpsc::UnboundedSender<Measured>,
         sweep: bool,
     ) -> Gates {
         let paths = RunPaths {
@@ -54,6 +91,7 @@ impl Gates {
             paths,
             events,
             running: HashMap::new(),
+            sizes,
         }
     }
 
@@ -139,28 +177,45 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         }
     }
 
-    /// The scope guard on a new HEAD: measured when the task has a budget, flagged once.
+    /// What measuring the task's diff needs, when the task has a scope budget.
+    pub(super) fn scope_measure(&self, task: &str) -> Option<ScopeMeasure> {
+        let state = &self.pairs.get(task)?.controller.state;
+        let rules = &state.config.gates;
+        if rules.max_files.is_none() && rules.max_lines.is_none() {
+            return None;
+        }
+        Some(ScopeMeasure {
+            repo: self.setup.repo_root.clone(),
+            base: state.base_commit.clone(),
+        })
+    }
+
+    /// The scope guard on a new HEAD of a task with a budget: its diff is measured off the
+    /// loop (a large diff must not hold up every other pair) and comes back as [`Measured`].
     pub(super) fn check_scope(&mut self, task: &str, head: &str) -> Result<(), DaemonError> {
-        let Some(slot) = self.pairs.get_mut(task) else {
+        let Some(measure) = self.scope_measure(task) else {
+            return Ok(());
+        };
+        let (sizes, task, head) = (self.gates.sizes.clone(), task.to_owned(), head.to_owned());
+        tokio::task::spawn_blocking(move || {
+            if let Some(measured) = measure.measure(&task, &head) {
+                let _ = sizes.send(measured);
+            }
+        });
+        Ok(())
+    }
+
+    /// A diff measured: saved for the review request of that commit; a branch over its budget
+    /// is flagged to the pair and the human, once per task.
+    pub(super) fn on_scope_measured(&mut self, measured: Measured) -> Result<(), DaemonError> {
+        let Measured { task, head, size } = measured;
+        let Some(slot) = self.pairs.get_mut(&task) else {
             return Ok(());
         };
         let rules = slot.controller.state.config.gates.clone();
-        if rules.max_files.is_none() && rules.max_lines.is_none() {
-            return Ok(());
-        }
-        // One `git diff --numstat` per new HEAD of a task with a budget (on the loop: commits
-        // are rare, and the review request that follows wants the number).
-        let base = slot.controller.state.base_commit.clone();
-        let size = match diff_size_now(&self.setup.repo_root, &base, head) {
-            Ok(size) => size,
-            Err(e) => {
-                tracing::warn!("task {task}: failed to measure the diff for the scope guard: {e}");
-                return Ok(());
-            }
-        };
-        let Some(over) = scope_check(&mut slot.controller.state.ci.scope, &rules, head, size)
+        let Some(over) = scope_check(&mut slot.controller.state.ci.scope, &rules, &head, size)
         else {
-            return self.apply(task, Vec::new()); // the size is saved for the review request
+            return self.apply(&task, Vec::new()); // the size is saved for the review request
         };
         let at = now();
         let mut actions = slot
@@ -170,9 +225,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         actions.push(duet_pair::Action::Store(Event::Note {
             text: over.to_human.clone(),
         }));
-        self.apply(task, actions)?;
+        self.apply(&task, actions)?;
         (self.progress)(DaemonProgress::HumanNeeded {
-            task: task.to_owned(),
+            task,
             text: over.to_human,
         });
         Ok(())

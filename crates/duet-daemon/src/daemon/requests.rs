@@ -10,10 +10,18 @@ use super::{Daemon, now, usage};
 use crate::DaemonError;
 use crate::DaemonProgress;
 use crate::status::{StatusInputs, snapshot_now, with_merge_queue};
-use duet_core::protocol::Role;
+use duet_core::protocol::{Role, ToolCall};
 use duet_pair::git_facts::read_git_facts;
 use duet_pair::socket::Incoming;
 use duet_pair::{ConnId, GitFacts};
+
+/// A worktree's git facts read off the loop for an agent's request, and for a review request of
+/// a task with a scope budget, the diff at the HEAD read (so the request carries its size).
+#[derive(Debug)]
+pub(crate) struct GitRead {
+    pub facts: Option<GitFacts>,
+    pub diff: Option<super::gates::Measured>,
+}
 
 impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     pub(super) fn on_incoming(&mut self, incoming: Incoming) -> Result<(), DaemonError> {
@@ -76,20 +84,34 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             return;
         }
         *reading = true;
+        let review = queue.front().is_some_and(|(_, request)| {
+            matches!(
+                request.body,
+                RequestBody::ToolCall {
+                    call: ToolCall::RequestReview { .. }
+                }
+            )
+        });
+        let scope = review.then(|| self.scope_measure(task)).flatten();
         let tx = self.git_tx.clone();
         let task = task.to_string();
         tokio::task::spawn_blocking(move || {
-            let git = read_git_facts(&worktree);
-            let _ = tx.send((task, git));
+            let facts = read_git_facts(&worktree);
+            let diff = match (&facts, scope) {
+                (Some(facts), Some(scope)) => scope.measure(&task, &facts.head),
+                _ => None,
+            };
+            let _ = tx.send((task, GitRead { facts, diff }));
         });
     }
 
     /// A git read is back: the request it was for goes to the pair's controller.
-    pub(super) fn on_git_read(
-        &mut self,
-        task: &str,
-        git: Option<GitFacts>,
-    ) -> Result<(), DaemonError> {
+    pub(super) fn on_git_read(&mut self, task: &str, read: GitRead) -> Result<(), DaemonError> {
+        let GitRead { facts: git, diff } = read;
+        if let Some(measured) = diff {
+            // Before the review request: it carries the size measured at its commit.
+            self.on_scope_measured(measured)?;
+        }
         let Some((reading, queue)) = self.git_queue.get_mut(task) else {
             return Ok(());
         };

@@ -138,6 +138,7 @@ fn input() -> ReportInput<'static> {
                 removed: None,
             },
         ]),
+        commits: Vec::new(),
     }
 }
 
@@ -318,4 +319,102 @@ fn an_open_pull_request_is_where_the_work_went() {
         },
     )];
     assert_eq!(build(input(), &failed).landed, None);
+}
+
+fn review(round: u32, commit: &str, verdict: Verdict, findings: Vec<Finding>) -> Event {
+    Event::ReviewSubmitted {
+        round,
+        commit: Some(commit.into()),
+        verdict,
+        findings,
+        verified: vec!["read the diff".into()],
+        not_verified: vec![],
+    }
+}
+
+fn commit(sha: &str, files: &[&str]) -> BranchCommit {
+    BranchCommit {
+        sha: sha.into(),
+        files: files.iter().map(|f| (*f).to_owned()).collect(),
+    }
+}
+
+#[test]
+fn a_finding_is_addressed_by_the_commit_that_changed_its_file_or_waived_when_nothing_changed() {
+    let lib = finding(Severity::Major, "src/lib.rs", "greet() ignores the name");
+    let readme = finding(Severity::Minor, "README.md", "document greet");
+    let prose = Finding {
+        file: None,
+        ..finding(Severity::Minor, "x", "too clever")
+    };
+    let changes = Verdict::ChangesRequested;
+    let events = vec![
+        at(
+            1,
+            0,
+            review(1, "c1", changes, vec![lib.clone(), prose.clone()]),
+        ),
+        // Two commits before round 2: the first changes src/lib.rs, the second the README.
+        at(2, 10, review(2, "c3", changes, vec![readme.clone()])),
+        // Round 3 reviews c3 again (the worker argued, committed nothing): the reviewer dropped
+        // the README finding.
+        at(3, 20, review(3, "c3", changes, vec![lib.clone()])),
+        at(
+            4,
+            30,
+            Event::MessageAccepted {
+                id: "greet#9".into(),
+                from: "human".into(),
+                to: "worker".into(),
+                text: "leave it as it is".into(),
+            },
+        ),
+        at(5, 40, review(4, "c3", Verdict::Approve, vec![])),
+    ];
+    let report = build(
+        ReportInput {
+            commits: vec![
+                commit("c1", &["src/lib.rs"]),
+                commit("c2", &["src/lib.rs", "tests/t.rs"]),
+                commit("c3", &["README.md"]),
+            ],
+            ..input()
+        },
+        &events,
+    );
+    let outcomes: Vec<Vec<&FindingOutcome>> = report
+        .rounds
+        .iter()
+        .map(|r| r.findings.iter().map(|f| &f.resolution).collect())
+        .collect();
+    let addressed = |commit: &str, round| FindingOutcome::Addressed {
+        commit: Some(commit.into()),
+        round,
+    };
+    let waived = |by: &str, round| FindingOutcome::Waived {
+        by: by.into(),
+        round,
+    };
+    assert_eq!(
+        outcomes,
+        [
+            // c2 changed src/lib.rs (not c3, which round 2 reviewed); no file: the reviewed one.
+            vec![&addressed("c2", 2), &addressed("c3", 2)],
+            vec![&waived("reviewer", 3)],
+            // Dropped after the human's message, on the same commit.
+            vec![&waived("human", 4)],
+            vec![],
+        ]
+    );
+    let text = render_markdown(&report);
+    assert!(
+        text.contains(
+            "document greet — *waived by the reviewer (round 3 reviewed the same commit)*"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("greet() ignores the name — *addressed in `c2` (round 2)*"),
+        "{text}"
+    );
 }
