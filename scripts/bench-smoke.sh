@@ -24,6 +24,7 @@ step cargo bench --quiet --profile dev -p duet-store --bench store_bench
 step cargo bench --quiet --profile dev -p duet-core --bench backlog_scale
 step cargo bench --quiet --profile dev -p duet-daemon --bench status_store
 step cargo bench --quiet --profile dev -p duet-daemon --bench bridge_latency
+step cargo bench --quiet --profile dev -p duet-cli --bench pair_latency
 step cargo bench --quiet --profile dev -p duet-tui --bench render
 step cargo bench --quiet --profile dev -p duet-daemon --bench ci_latency
 step cargo bench --quiet --profile dev -p duet-daemon --bench soak

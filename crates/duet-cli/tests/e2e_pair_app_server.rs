@@ -27,6 +27,15 @@ fn assert_on_app_server(world: &e2e::PairWorld, role: Role) {
             .any(|r| matches!(&r.event, duet_store::Event::Note { text } if *text == note)),
         "no `{note}` among {events:#?}"
     );
+    // Each hand-over says how it went: the seat is idle between the script's turns, so by
+    // `turn/start`.
+    let by_start = format!("handed to the {role} by turn/start: ");
+    assert!(
+        events.iter().any(
+            |r| matches!(&r.event, duet_store::Event::Note { text } if text.starts_with(&by_start))
+        ),
+        "no `{by_start}...` note among {events:#?}"
+    );
 }
 
 fn on_app_server() {

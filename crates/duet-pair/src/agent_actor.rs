@@ -36,6 +36,13 @@ pub enum AgentReport {
     AtRest { role: Role, attached: bool },
     /// An app-server seat's codex asks for an approval duet's policy does not give.
     ApprovalAsked { role: Role, what: String },
+    /// An app-server seat was handed `ids` by `how` (`turn/start` when idle, `turn/steer`
+    /// mid-turn): stored as a note, so that the log says which.
+    HandedBy {
+        role: Role,
+        ids: Vec<MessageId>,
+        how: &'static str,
+    },
 }
 
 /// The loop's handle on one agent's actor. Its queue is unbounded and accounted: a delivery the

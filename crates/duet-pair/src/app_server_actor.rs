@@ -259,9 +259,12 @@ impl Actor {
                 Input::Gone => return false,
                 Input::Control(AgentControl::Deliver { text, ids }) => {
                     self.queued.fetch_sub(1, Ordering::Relaxed);
-                    if let Err(error) = self.deliver(client, thread, &text) {
-                        tracing::warn!("failed to hand {ids:?} to the {role}: {error}");
-                        self.report(AgentReport::DeliveryFailed { role, error });
+                    match self.deliver(client, thread, &text) {
+                        Ok(how) => self.report(AgentReport::HandedBy { role, ids, how }),
+                        Err(error) => {
+                            tracing::warn!("failed to hand {ids:?} to the {role}: {error}");
+                            self.report(AgentReport::DeliveryFailed { role, error });
+                        }
                     }
                 }
                 Input::Event(Event::Closed) => return true,
@@ -311,7 +314,7 @@ impl Actor {
         client: &AppServerClient,
         thread: &str,
         text: &str,
-    ) -> Result<(), String> {
+    ) -> Result<&'static str, String> {
         let sent = match self.activity.delivery(thread) {
             Delivery::Start => client.turn_start(thread, text).map(|_| "turn/start"),
             Delivery::Steer { turn_id } => match client.turn_steer(thread, &turn_id, text) {
@@ -327,7 +330,7 @@ impl Actor {
         match sent {
             Ok(how) => {
                 tracing::debug!("handed to the {} by {how}", self.role);
-                Ok(())
+                Ok(how)
             }
             Err(err) => Err(err.to_string()),
         }

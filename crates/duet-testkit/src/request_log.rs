@@ -46,6 +46,10 @@ pub struct LogEntry {
     /// The token usage the reply reported (none for errors and dropped streams).
     #[serde(default)]
     pub served: Option<crate::wire::Usage>,
+    /// When the request arrived (microseconds since the Unix epoch; the reply follows at
+    /// once unless the step has a delay): latency benchmarks time deliveries with it.
+    #[serde(default)]
+    pub at_unix_us: u64,
 }
 
 impl LogEntry {

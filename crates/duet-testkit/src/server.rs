@@ -366,7 +366,14 @@ fn blank_entry(method: &Method, uri: &Uri, api: Option<Api>, outcome: Outcome) -
         reply: String::new(),
         detail: None,
         served: None,
+        at_unix_us: now_unix_us(),
     }
+}
+
+fn now_unix_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 async fn probe(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> StatusCode {

@@ -68,6 +68,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 });
                 slot.controller.on_approval_asked(role, what, now())
             }
+            AgentReport::HandedBy { role, ids, how } => {
+                slot.controller.on_handed_by(role, &ids, how)
+            }
             AgentReport::TurnSeen { .. } | AgentReport::DeliveryFailed { .. } => Vec::new(),
         };
         self.apply(task, actions)

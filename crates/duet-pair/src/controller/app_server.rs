@@ -31,6 +31,18 @@ impl Controller {
         self.apply(PairEvent::TurnStarted { role, carried }, now, None)
     }
 
+    /// `role`'s codex was handed `ids` by `how` (`turn/start` or `turn/steer`): a note, so that
+    /// the log says which (the delivery itself is confirmed by the turn that carries them).
+    pub fn on_handed_by(&mut self, role: Role, ids: &[MessageId], how: &str) -> Vec<Action> {
+        let keys: Vec<String> = ids
+            .iter()
+            .map(|id| crate::records::message_key(&self.state.task_id, *id))
+            .collect();
+        vec![Action::Store(Event::Note {
+            text: format!("handed to the {role} by {how}: {}", keys.join(", ")),
+        })]
+    }
+
     /// `role`'s codex asks for an approval duet does not give: the task waits for a human.
     pub fn on_approval_asked(&mut self, role: Role, what: String, now: Timestamp) -> Vec<Action> {
         let mut actions = vec![Action::Store(Event::Note {
