@@ -7,6 +7,8 @@
 //!   to hooks into typed [`AgentSignal`]s.
 //! - [`codex_app_server`]: a JSON-RPC client for `codex app-server` (threads, turns, steering,
 //!   typed notifications, approvals by policy).
+//! - [`paste_echo`]: [`paste_echo::PasteEcho`], whether a paste into claude shows in its pane
+//!   (Enter follows once it does).
 //! - [`tmux`]: [`TmuxRuntime`], one tmux session per task with the worker and reviewer panes.
 //! - [`toml_value`]: a small TOML value encoder for codex `-c key=value` overrides.
 //! - [`usage_records`]: token counts and limit errors from claude's transcript and codex's
@@ -15,6 +17,7 @@
 pub mod adapter;
 pub mod codex_app_server;
 pub mod hook_event;
+pub mod paste_echo;
 pub mod tmux;
 pub mod toml_value;
 pub mod usage_records;

@@ -5,10 +5,12 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use duet_core::config::AgentKind;
 use duet_core::protocol::Role;
+
+use crate::paste_echo::PasteEcho;
 
 /// The `-L` socket name of duet's dedicated tmux server.
 pub const DEFAULT_SOCKET_NAME: &str = "duet";
@@ -16,19 +18,28 @@ pub const DEFAULT_SOCKET_NAME: &str = "duet";
 /// that follows typed text within its paste-detection window as a newline, and there is no
 /// event saying the window has closed.
 pub const CODEX_ENTER_DELAY: Duration = Duration::from_millis(400);
-/// How long to wait between a bracketed paste into claude and pressing Enter: an Enter right
-/// behind the paste is taken while claude still handles the paste and is lost (measured with
-/// claude-code 2.1.197).
-pub const CLAUDE_PASTE_ENTER_DELAY: Duration = Duration::from_millis(300);
+/// How long claude gets to draw a bracketed paste before Enter is pressed anyway: an Enter right
+/// behind the paste is taken while claude still handles it and is lost (measured with
+/// claude-code 2.1.197), so duet presses it once the paste shows ([`PasteEcho`]); this is the
+/// fallback when it never does (a changed screen, a dialog in the way).
+pub const CLAUDE_PASTE_SEEN_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often claude's pane is read while waiting for a paste to show (one `capture-pane`,
+/// a few ms).
+const PASTE_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-/// The pause before the Enter that submits text typed (or pasted) into an agent's TUI.
-pub fn enter_delay(kind: AgentKind, pasted: bool) -> Duration {
-    match (kind, pasted) {
-        (AgentKind::Codex, _) => CODEX_ENTER_DELAY,
-        (AgentKind::Claude, true) => CLAUDE_PASTE_ENTER_DELAY,
-        (AgentKind::Claude, false) => Duration::ZERO,
-    }
+/// When the Enter that submitted a text came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnterAfter {
+    /// Right after the text (one line typed into claude).
+    Typed,
+    /// Once the pasted text showed in claude's pane, this long after the paste.
+    PasteSeen(Duration),
+    /// The paste did not show within [`CLAUDE_PASTE_SEEN_TIMEOUT`]; Enter was pressed anyway.
+    PasteNotSeen(Duration),
+    /// After codex's fixed pause ([`CODEX_ENTER_DELAY`]).
+    CodexPause,
 }
+
 /// Size of a new session's window (detached sessions have no client to take a size from).
 const WINDOW_WIDTH: &str = "240";
 const WINDOW_HEIGHT: &str = "60";
@@ -284,8 +295,15 @@ impl TmuxRuntime {
     ///
     /// One line is typed literally (`send-keys -l`); text with newlines is pasted as a
     /// bracketed paste, so the TUI keeps the newlines inside one message instead of taking
-    /// each as Enter. The Enter follows after [`enter_delay`].
-    pub fn send_text(&self, pane: &str, text: &str, kind: AgentKind) -> Result<(), TmuxError> {
+    /// each as Enter. Into codex the Enter follows after [`CODEX_ENTER_DELAY`]; into claude a
+    /// typed line is submitted at once and a paste once it shows in the pane (see
+    /// [`EnterAfter`] for which happened).
+    pub fn send_text(
+        &self,
+        pane: &str,
+        text: &str,
+        kind: AgentKind,
+    ) -> Result<EnterAfter, TmuxError> {
         if text.contains('\0') {
             return Err(TmuxError::new(
                 TmuxErrorKind::InvalidInput,
@@ -294,18 +312,46 @@ impl TmuxRuntime {
             ));
         }
         let pasted = text.contains('\n') || text.contains('\r');
-        if pasted {
-            self.paste(pane, text)?;
-        } else {
-            let mut cmd = self.command();
-            cmd.args(["send-keys", "-t", pane, "-l", "--", &literal_arg(text)]);
-            self.run(cmd, &format!("type text into pane {pane}"))?;
+        let after = match (kind, pasted) {
+            (AgentKind::Claude, true) => {
+                let echo = PasteEcho::new(text, &self.capture(pane)?);
+                self.paste(pane, text)?;
+                self.wait_for_paste(pane, &echo)
+            }
+            (AgentKind::Codex, true) => {
+                self.paste(pane, text)?;
+                std::thread::sleep(CODEX_ENTER_DELAY);
+                EnterAfter::CodexPause
+            }
+            (_, false) => {
+                let mut cmd = self.command();
+                cmd.args(["send-keys", "-t", pane, "-l", "--", &literal_arg(text)]);
+                self.run(cmd, &format!("type text into pane {pane}"))?;
+                if kind == AgentKind::Codex {
+                    std::thread::sleep(CODEX_ENTER_DELAY);
+                    EnterAfter::CodexPause
+                } else {
+                    EnterAfter::Typed
+                }
+            }
+        };
+        self.send_keys(pane, &["Enter"])?;
+        Ok(after)
+    }
+
+    /// Reads the pane until `echo` shows on it, or [`CLAUDE_PASTE_SEEN_TIMEOUT`] passed (a pane
+    /// that cannot be read counts as not showing it yet).
+    fn wait_for_paste(&self, pane: &str, echo: &PasteEcho) -> EnterAfter {
+        let started = Instant::now();
+        loop {
+            if self.capture(pane).is_ok_and(|screen| echo.shows(&screen)) {
+                return EnterAfter::PasteSeen(started.elapsed());
+            }
+            if started.elapsed() >= CLAUDE_PASTE_SEEN_TIMEOUT {
+                return EnterAfter::PasteNotSeen(started.elapsed());
+            }
+            std::thread::sleep(PASTE_POLL_INTERVAL);
         }
-        let delay = enter_delay(kind, pasted);
-        if !delay.is_zero() {
-            std::thread::sleep(delay);
-        }
-        self.send_keys(pane, &["Enter"])
     }
 
     /// Pastes `text` into the pane as a bracketed paste (when the program asked for that mode).

@@ -5,7 +5,9 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use duet_agents::tmux::{PaneState, literal_arg, pane_title, session_name};
+use duet_agents::tmux::{
+    CLAUDE_PASTE_SEEN_TIMEOUT, EnterAfter, PaneState, literal_arg, pane_title, session_name,
+};
 use duet_agents::{PaneCommand, TmuxErrorKind, TmuxRuntime};
 use duet_core::config::AgentKind;
 use duet_core::protocol::Role;
@@ -152,14 +154,22 @@ fn send_text_reaches_the_program_as_typed_lines() {
     wait_for_text(rt, &panes.worker_pane_id, &format!("got:{line}"));
 
     let started = Instant::now();
-    rt.send_text(&panes.reviewer_pane_id, "for codex", AgentKind::Codex)
+    let after = rt
+        .send_text(&panes.reviewer_pane_id, "for codex", AgentKind::Codex)
         .unwrap();
+    assert_eq!(after, EnterAfter::CodexPause);
     assert!(started.elapsed() >= duet_agents::tmux::CODEX_ENTER_DELAY);
     wait_for_text(rt, &panes.reviewer_pane_id, "got:for codex");
 
-    // Multi-line text is pasted: each line arrives, in order, nothing lost.
-    rt.send_text(&panes.worker_pane_id, "one\ntwo\nthree", AgentKind::Claude)
+    // Multi-line text is pasted: each line arrives, in order, nothing lost. The Enter came once
+    // the paste showed in the pane (the terminal echoes it), not after a timeout.
+    let after = rt
+        .send_text(&panes.worker_pane_id, "one\ntwo\nthree", AgentKind::Claude)
         .unwrap();
+    assert!(
+        matches!(after, EnterAfter::PasteSeen(waited) if waited < CLAUDE_PASTE_SEEN_TIMEOUT),
+        "{after:?}"
+    );
     let screen = wait_for_text(rt, &panes.worker_pane_id, "got:three");
     let one = screen.find("got:one").unwrap();
     let two = screen.find("got:two").unwrap();
@@ -172,6 +182,31 @@ fn send_text_reaches_the_program_as_typed_lines() {
         .send_text(&panes.worker_pane_id, "nul\0byte", AgentKind::Claude)
         .unwrap_err();
     assert_eq!(err.kind, TmuxErrorKind::InvalidInput);
+}
+
+#[test]
+fn a_paste_that_never_shows_is_submitted_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = TestTmux::new();
+    let rt = &tmux.runtime;
+    // No echo, and only a count of the lines read: the pasted text never shows.
+    let hidden = sh(
+        r#"stty -echo; echo ready; n=0; while IFS= read -r l; do n=$((n+1)); echo "lines:$n"; done"#,
+        &[],
+    );
+    let panes = rt
+        .create_pair_session("s", dir.path(), &hidden, &hidden)
+        .unwrap();
+    wait_for_text(rt, &panes.worker_pane_id, "ready");
+    let after = rt
+        .send_text(&panes.worker_pane_id, "one\ntwo\nthree", AgentKind::Claude)
+        .unwrap();
+    assert!(
+        matches!(after, EnterAfter::PasteNotSeen(waited) if waited >= CLAUDE_PASTE_SEEN_TIMEOUT),
+        "{after:?}"
+    );
+    // Enter was pressed anyway: the last line was submitted.
+    wait_for_text(rt, &panes.worker_pane_id, "lines:3");
 }
 
 #[test]

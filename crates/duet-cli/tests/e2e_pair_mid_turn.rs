@@ -107,6 +107,12 @@ fn a_message_sent_while_the_worker_is_mid_turn_arrives_after_its_turn_once() {
         "{}",
         prompts[0].user_text
     );
+    // It reached the model as the Stop hook's feedback, not as text typed at the prompt.
+    assert!(
+        prompts[0].user_text.contains("Stop hook feedback"),
+        "{}",
+        prompts[0].user_text
+    );
 
     // The store: handed over once, at the Stop hook, and delivered once.
     let events = world.events();

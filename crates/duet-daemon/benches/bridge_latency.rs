@@ -18,8 +18,8 @@
 //!   measured. Goal: median under 20 ms, p99 under 100 ms.
 //!
 //! Measured: idle target: tool call sent → its answer; → the message's first line in the worker's
-//! terminal (duet pasted it: the bridge's latency); → the Enter that submits it (adds duet's fixed
-//! pause between a paste and Enter, `CLAUDE_PASTE_ENTER_DELAY`). Busy target: claude's Stop hook
+//! terminal (duet pasted it: the bridge's latency); → the Enter that submits it (duet presses it
+//! once the paste shows in the pane, `duet_agents::paste_echo`). Busy target: claude's Stop hook
 //! sent → its answer carrying the held message.
 //!
 //! Run: `cargo bench -p duet-daemon --bench bridge_latency` (`BENCH_MESSAGES=N`, default 100;
@@ -177,10 +177,7 @@ fn run_scenario(pairs: usize, messages: usize, interval: Duration) {
         &idle.pasted,
     );
     report(
-        &format!(
-            "  idle target: tool call -> Enter (incl. the fixed {} ms paste->Enter pause)",
-            duet_agents::tmux::CLAUDE_PASTE_ENTER_DELAY.as_millis()
-        ),
+        "  idle target: tool call -> Enter (pressed once the paste shows in the pane)",
         &idle.submitted,
     );
     report(

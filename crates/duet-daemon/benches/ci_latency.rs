@@ -110,7 +110,7 @@ fn main() {
                 samples.push(at - start);
             }
             // Let the rest of the message (and its Enter) arrive, then take it and go idle.
-            std::thread::sleep(duet_agents::tmux::CLAUDE_PASTE_ENTER_DELAY * 2);
+            std::thread::sleep(Duration::from_millis(600));
             while let Ok((_, line)) = typed.try_recv() {
                 prompt.push_str(&line);
                 prompt.push('\n');

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use duet_agents::tmux::PaneState;
+use duet_agents::tmux::{EnterAfter, PaneState};
 use duet_agents::{PairPanes, PaneCommand, TmuxRuntime};
 use duet_core::config::AgentKind;
 
@@ -195,8 +195,22 @@ impl AgentRuntime for TmuxRuntime {
     }
 
     fn type_text(&self, agent: &str, text: &str, kind: AgentKind) -> Result<(), RuntimeError> {
-        self.send_text(agent, text, kind)
-            .map_err(|e| RuntimeError::new(format!("type into tmux pane {agent}"), e))
+        let after = self
+            .send_text(agent, text, kind)
+            .map_err(|e| RuntimeError::new(format!("type into tmux pane {agent}"), e))?;
+        match after {
+            EnterAfter::PasteNotSeen(waited) => tracing::warn!(
+                "the text pasted into tmux pane {agent} did not show within {} ms: pressed \
+                 Enter anyway",
+                waited.as_millis()
+            ),
+            EnterAfter::PasteSeen(waited) => tracing::debug!(
+                "the text pasted into tmux pane {agent} showed after {} ms: pressed Enter",
+                waited.as_millis()
+            ),
+            EnterAfter::Typed | EnterAfter::CodexPause => {}
+        }
+        Ok(())
     }
 
     fn press_enter(&self, agent: &str) -> Result<(), RuntimeError> {
