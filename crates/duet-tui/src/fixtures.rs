@@ -62,6 +62,7 @@ pub fn task(id: &str, title: &str, state: StateKind) -> TaskStatus {
         needs_human: None,
         ci: None,
         merge: None,
+        tokens: None,
     }
 }
 
