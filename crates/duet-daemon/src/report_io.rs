@@ -38,6 +38,7 @@ pub fn gather(
         branch: &branch,
         base: &base,
         files,
+        pricing: &config.pricing,
     };
     let mut report = build(input, &events);
     // The proof gate's output, from its log (its end: a proof's verdict is at the bottom).
