@@ -106,6 +106,23 @@ pub fn needs_human() -> StatusSnapshot {
             "the reviewer waits for a permission answer".into(),
         ],
     });
+    // Its agents' tokens, as the engine counts and prices them.
+    lexer.tokens = Some(duet_proto::status::TokenUsage {
+        total: duet_core::accounting::TokenCounts {
+            input: 30_000,
+            output: 3_000,
+            cache_read: 100_000,
+            cache_write: 4_000,
+        },
+        worker: duet_core::accounting::TokenCounts {
+            input: 10_000,
+            output: 2_000,
+            cache_read: 100_000,
+            cache_write: 4_000,
+        },
+        usd: 0.14,
+        unpriced: Vec::new(),
+    });
     status
 }
 
