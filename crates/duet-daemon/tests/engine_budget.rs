@@ -120,3 +120,47 @@ fn a_task_over_its_budget_is_told_once_then_paused_and_goes_on_when_resumed_even
     );
     assert_eq!(world.state("t"), Some(StateKind::Working));
 }
+
+#[test]
+fn a_usage_limit_parks_the_seat_without_a_restart_and_it_is_told_once_at_the_reset_time() {
+    let world = World::new(&["t"]);
+    let _engine = world.start(false, None);
+    let (worker, reviewer) = world.pair("t");
+    settle(&world, &token(&reviewer));
+    let w = token(&worker);
+    settle(&world, &w);
+    let reset_s = duet_pair::now().0 / 1000 + 3600;
+    let transcript = world.root.join("worker-transcript.jsonl");
+    let limit = json!({"type": "assistant", "message": {"id": "e1", "model": "<synthetic>",
+        "content": [{"type": "text",
+            "text": format!("API Error: Request rejected (429) · Claude AI usage limit reached|{reset_s}")}]}});
+    std::fs::write(&transcript, limit.to_string() + "\n").unwrap();
+    stop_with(&world, &w, &transcript);
+    world.wait("the park note", || {
+        (notes(&world, "the worker hit a usage limit") == 1).then_some(())
+    });
+    let events = world.events();
+    assert_eq!(
+        count(&events, |e| matches!(e, Event::AgentExited { .. })),
+        0,
+        "not a crash\n{}",
+        describe(&events)
+    );
+    assert_eq!(world.state("t"), Some(StateKind::Working));
+
+    // The reset time comes (the usage clock moves; nothing waits an hour).
+    USAGE_CLOCK_AHEAD_MS.store(3_601_000, std::sync::atomic::Ordering::SeqCst);
+    typed(&world, "t", false, "the usage limit you hit has reset");
+    world.wait("the unpark note", || {
+        (notes(&world, "the worker is unparked") == 1).then_some(())
+    });
+    // Later ticks tell it nothing more: the note comes with the message, once.
+    let (worker, _) = world.pair("t");
+    let told = worker
+        .typed
+        .iter()
+        .filter(|t| t.contains("has reset"))
+        .count();
+    assert_eq!(told, 1, "{:?}", worker.typed);
+    assert_eq!(notes(&world, "is unparked"), 1);
+}

@@ -224,7 +224,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             },
         )?;
         if let Some(text) = &record.limit_error {
-            let now_ms = now().0;
+            let now_ms = (self.setup.usage_clock)().0;
             let reset_s = limit_reset(text, now_ms / 1000).unwrap_or(now_ms / 1000);
             let until_ms = reset_s.saturating_mul(1000);
             if self.usage.park(&task, at.role, until_ms) {
@@ -321,7 +321,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
 
     /// The parked seats whose limit has reset are told to go on.
     pub(super) fn usage_tick(&mut self) -> Result<(), DaemonError> {
-        let due = self.usage.due(now().0);
+        let due = self.usage.due((self.setup.usage_clock)().0);
         if !due.is_empty() {
             self.save_usage()?;
         }
