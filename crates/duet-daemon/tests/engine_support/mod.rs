@@ -124,7 +124,7 @@ impl World {
             stop_agents_on_exit: false,
             focus: focus.map(str::to_string),
             check_agents: |_, _| Ok(()),
-            usage_clock: usage_clock,
+            usage_clock,
         }
     }
 
