@@ -42,6 +42,7 @@ pub fn engine_setup(
         stop_agents_on_exit: options.stop_agents_on_exit,
         focus: options.focus,
         check_agents: |config, task| duet_preflight::check_task_agents(config, task).map(|_| ()),
+        usage_clock: duet_pair::now,
     })
 }
 

@@ -178,3 +178,100 @@ fn status_without_duet_toml_points_to_init() {
     hint: run `duet init` to create duet.toml and backlog.toml
     ");
 }
+
+fn counts(
+    input: u64,
+    output: u64,
+    cache_read: u64,
+    cache_write: u64,
+) -> duet_core::accounting::TokenCounts {
+    duet_core::accounting::TokenCounts {
+        input,
+        output,
+        cache_read,
+        cache_write,
+    }
+}
+
+#[test]
+fn tokens_and_cost_show_per_task_and_for_the_run() {
+    let env = TestEnvironment::default();
+    let repo = setup(&env);
+    {
+        let mut store = Store::open(repo.join(".duet/state.db")).unwrap();
+        let counted = |role: &str, record: &str, model: &str, c| Event::TokensCounted {
+            role: role.into(),
+            record: record.into(),
+            usage: [(model.to_owned(), c)].into_iter().collect(),
+        };
+        let events = [
+            Event::TaskQueued { title: None },
+            // A record counted twice: the later count replaces the earlier.
+            counted(
+                "worker",
+                "/w.jsonl",
+                "claude-sonnet-4-5",
+                counts(1, 1, 1, 1),
+            ),
+            counted(
+                "worker",
+                "/w.jsonl",
+                "claude-sonnet-4-5",
+                counts(10_000, 2_000, 100_000, 4_000),
+            ),
+            counted(
+                "reviewer",
+                "/r.jsonl",
+                "gpt-5-codex",
+                counts(20_000, 1_000, 0, 0),
+            ),
+        ];
+        for (at, event) in events.into_iter().enumerate() {
+            store
+                .append(&NewEvent::for_task(at as i64, "parser", event))
+                .unwrap();
+        }
+    }
+    let out = env.duet(&repo, &["status"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // sonnet: 10k × $3 + 2k × $15 + 100k × $0.30 + 4k × $3.75 = $0.105; gpt-5: 20k × $1.25
+    // + 1k × $10 = $0.035 (per million).
+    let table: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        table[0],
+        "TASK     STATE   PRI  PAIR          ROUND  IN/OUT/CACHE       COST   ACTIVE      TITLE / NOTE",
+        "{}",
+        out.stdout
+    );
+    assert!(
+        table[1].contains("  30.0k/3.0k/104.0k  $0.14  "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        table[2].contains("  0      -                  -      -  "),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        table.last().copied(),
+        Some("tokens: 30.0k in, 3.0k out, 100.0k cache read, 4.0k cache write; cost $0.14"),
+        "{}",
+        out.stdout
+    );
+
+    let json = env.duet(&repo, &["status", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let tokens = &value["tasks"][0]["tokens"];
+    assert_eq!(tokens["total"]["input"], 30_000);
+    assert_eq!(tokens["total"]["cache_read"], 100_000);
+    assert_eq!(tokens["worker"]["output"], 2_000);
+    assert!(
+        (tokens["usd"].as_f64().unwrap() - 0.14).abs() < 1e-9,
+        "{tokens}"
+    );
+    assert!(
+        value["tasks"][1].get("tokens").is_none(),
+        "no counts: no field"
+    );
+}

@@ -422,6 +422,7 @@ repeat_limit = 1000
             focus: (pairs == 1).then(|| task_id(0)),
             // The stand-ins are shell scripts, not agent CLIs with a version to check.
             check_agents: |_, _| Ok(()),
+            usage_clock: duet_pair::now,
         }
     }
 

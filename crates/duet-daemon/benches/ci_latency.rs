@@ -198,6 +198,7 @@ enabled = false
         stop_agents_on_exit: true,
         focus: Some(TASK.into()),
         check_agents: |_, _| Ok(()),
+        usage_clock: duet_pair::now,
     }
 }
 

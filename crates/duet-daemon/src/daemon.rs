@@ -145,6 +145,8 @@ pub async fn run(
         usage_tx,
         usage: usage::UsageState::default(),
     };
+    // The budget marks and parked seats of the engine before (none on a first start).
+    daemon.usage = usage::UsageState::load(&daemon.store);
     tracing::info!("daemon {} started", std::process::id());
     daemon.queue_new_tasks()?;
     daemon.requeue_focus()?;

@@ -56,6 +56,9 @@ pub struct DaemonSetup {
     /// cannot is put to the human before anything is made for it. `duet_preflight`'s check for
     /// real agents; the engine's tests, whose runtime starts nothing, pass one that accepts all.
     pub check_agents: AgentCheck,
+    /// The clock usage limits are parked and unparked by (`duet_pair::now` outside tests; the
+    /// engine's tests pass one they move, so a reset time comes without waiting for it).
+    pub usage_clock: fn() -> duet_core::protocol::Timestamp,
 }
 
 /// See [`DaemonSetup::check_agents`]: `Err` holds what is missing and how to get it.

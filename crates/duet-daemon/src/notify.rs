@@ -209,6 +209,7 @@ mod tests {
                 }),
                 ci: None,
                 merge: None,
+                tokens: None,
             }),
         }
     }

@@ -3,6 +3,7 @@
 //! `report_io` gathers the inputs and writes `.duet/reports/<task>.md`), rendered as Markdown
 //! for the human and the pull request, or as JSON.
 
+use duet_core::accounting::{Pricing, TaskTokens, TokenCounts, UsageByModel, total_counts};
 use duet_core::lifecycle::StateKind;
 use duet_core::protocol::{Finding, Verdict, short_commit};
 use duet_store::{Event, EventRecord, UnixMillis};
@@ -85,8 +86,20 @@ pub struct MessageLine {
     pub fate: &'static str,
 }
 
+/// One seat's (or the task's) tokens and their cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeatTokens {
+    /// `worker`, `reviewer` or `total`.
+    pub seat: String,
+    pub counts: TokenCounts,
+    pub usd: f64,
+    /// Models without a price (their tokens cost nothing in `usd`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unpriced: Vec<String>,
+}
+
 /// Everything the human needs to review a finished task's branch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HandoffReport {
     pub task: String,
     pub title: String,
@@ -104,6 +117,8 @@ pub struct HandoffReport {
     pub agent_restarts: usize,
     /// What the merge queue said when it landed the task, or where its pull request is.
     pub landed: Option<String>,
+    /// Tokens by seat, then the total (empty when no record was counted).
+    pub tokens: Vec<SeatTokens>,
 }
 
 /// One commit of the task branch and the files it changed.
@@ -124,10 +139,14 @@ pub struct ReportInput<'a> {
     /// The branch's commits, oldest first (empty when git could not say): which one addressed
     /// a finding.
     pub commits: Vec<BranchCommit>,
+    /// Prices the tokens (`[pricing]`).
+    pub pricing: &'a Pricing,
 }
 
 /// Builds the report from the task's events, in log order.
 pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
+    let pricing = input.pricing;
+    let mut tokens = TaskTokens::default();
     let mut report = HandoffReport {
         task: input.task.to_owned(),
         title: input.title.to_owned(),
@@ -142,6 +161,7 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
         messages: Vec::new(),
         agent_restarts: 0,
         landed: None,
+        tokens: Vec::new(),
     };
     let commits = input.commits;
     let mut reviews: Vec<Review> = Vec::new();
@@ -207,6 +227,11 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
             Event::MessageSuppressed { id, .. } => {
                 set_fate(&mut report.messages, id, "suppressed");
             }
+            Event::TokensCounted {
+                role,
+                record,
+                usage,
+            } => tokens.record(role, record, usage.clone()),
             Event::Note { text } if text.contains(crate::restart_policy::RESTARTED) => {
                 report.agent_restarts += 1;
             }
@@ -217,7 +242,32 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
         }
     }
     report.rounds = resolve(reviews, &commits);
+    report.tokens = seat_tokens(&tokens, pricing);
     report
+}
+
+/// Each seat's counts and cost, then the total; nothing when no record was counted.
+fn seat_tokens(tokens: &TaskTokens, pricing: &Pricing) -> Vec<SeatTokens> {
+    let all = tokens.usage(None);
+    if all.is_empty() {
+        return Vec::new();
+    }
+    let seat = |name: &str, usage: UsageByModel| {
+        let cost = pricing.cost(&usage);
+        SeatTokens {
+            seat: name.to_owned(),
+            counts: total_counts(&usage),
+            usd: cost.usd,
+            unpriced: cost.unpriced,
+        }
+    };
+    let mut out: Vec<SeatTokens> = ["worker", "reviewer"]
+        .into_iter()
+        .map(|role| seat(role, tokens.usage(Some(role))))
+        .filter(|s| s.counts.total() > 0)
+        .collect();
+    out.push(seat("total", all));
+    out
 }
 
 /// One submitted review, as the log has it.
@@ -344,6 +394,13 @@ pub fn render_markdown(report: &HandoffReport) -> String {
     if report.agent_restarts > 0 {
         facts.push(format!("{} agent restart(s)", report.agent_restarts));
     }
+    if let Some(total) = report.tokens.last() {
+        facts.push(format!(
+            "{} tokens, {}",
+            total.counts.total(),
+            usd_text(total)
+        ));
+    }
     out.push_str(&facts.join(" · "));
     out.push_str(&format!(
         "\n\nBranch `{}` on `{}`.\n",
@@ -439,6 +496,32 @@ pub fn render_markdown(report: &HandoffReport) -> String {
             run.output.as_deref().unwrap_or_default().trim_end()
         ));
     }
+    if !report.tokens.is_empty() {
+        out.push_str(
+            "\n## Tokens\n\n| seat | input | output | cache read | cache write | cost |\n\
+             | --- | ---: | ---: | ---: | ---: | ---: |\n",
+        );
+        for seat in &report.tokens {
+            let c = &seat.counts;
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                seat.seat,
+                c.input,
+                c.output,
+                c.cache_read,
+                c.cache_write,
+                usd_text(seat)
+            ));
+        }
+        if let Some(total) = report.tokens.last()
+            && !total.unpriced.is_empty()
+        {
+            out.push_str(&format!(
+                "\nNo price for {}: their tokens are not in the cost.\n",
+                total.unpriced.join(", ")
+            ));
+        }
+    }
     out.push_str(&format!("\n## Messages ({})\n\n", report.messages.len()));
     for message in &report.messages {
         let first_line = message.text.lines().next().unwrap_or_default();
@@ -459,6 +542,15 @@ pub fn render_markdown(report: &HandoffReport) -> String {
         ));
     }
     out
+}
+
+/// `$0.14`, `$0.14 + unpriced`.
+fn usd_text(seat: &SeatTokens) -> String {
+    if seat.unpriced.is_empty() {
+        format!("${:.2}", seat.usd)
+    } else {
+        format!("${:.2} + unpriced", seat.usd)
+    }
 }
 
 /// What became of a finding, in words.

@@ -40,6 +40,7 @@ pub fn gather(
         base: &base,
         files,
         commits,
+        pricing: &config.pricing,
     };
     let mut report = build(input, &events);
     // The proof gate's output, from its log (its end: a proof's verdict is at the bottom).

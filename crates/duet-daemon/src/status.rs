@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use duet_agents::tmux::session_name;
+use duet_core::accounting::{Pricing, TaskTokens, total_counts};
 use duet_core::backlog::Backlog;
 use duet_core::config::Config;
 use duet_core::lifecycle::StateKind;
@@ -13,8 +14,9 @@ use duet_core::lifecycle::merge_queue::QueueRow;
 use duet_core::lifecycle::scheduler::{
     Blocker, DependencyRule, TaskView, count_running, why_blocked_all_with,
 };
+use duet_core::protocol::Role;
 use duet_pair::socket::{StatusFeed, StatusReader};
-use duet_proto::status::{AgentStatus, NeedsHuman, StatusSnapshot, TaskStatus};
+use duet_proto::status::{AgentStatus, NeedsHuman, StatusSnapshot, TaskStatus, TokenUsage};
 use duet_store::{Event, EventFilter, Store, TaskRow};
 
 use crate::notify::Notifier;
@@ -118,6 +120,7 @@ pub fn task_statuses(
                 needs_human: None,
                 ci: ci_status(pairs.get(t.id.as_str()), row),
                 merge: None,
+                tokens: None,
             };
             finish(base, row, pairs.get(t.id.as_str()), repo_root, since)
         })
@@ -154,6 +157,7 @@ pub fn task_statuses(
             needs_human: None,
             ci: None,
             merge: None,
+            tokens: None,
         };
         out.push(finish(base, Some(row), None, repo_root, since));
     }
@@ -286,6 +290,7 @@ impl Publisher {
         };
         let mut tasks = task_statuses(inputs, &rows, pairs, &mut since);
         with_merge_queue(&mut tasks, merge.unwrap_or_default());
+        with_tokens(&mut tasks, store, &config.pricing);
         // Where the dashboard attaches: this runtime's server, for tasks with a session.
         let server = self.runtime.attach_server();
         for task in tasks.iter_mut().filter(|t| t.session.is_some()) {
@@ -358,6 +363,33 @@ pub fn with_merge_queue(tasks: &mut [TaskStatus], rows: &[QueueRow]) {
     }
 }
 
+/// Each task's tokens and cost, from the store's latest count of each of its agents' records,
+/// priced by `pricing`. A task with no counted record keeps `tokens: None` (its status, and
+/// `duet status` without any counts, stay as they were).
+pub fn with_tokens(tasks: &mut [TaskStatus], store: &Store, pricing: &Pricing) {
+    let all = match store.task_tokens() {
+        Ok(all) => all,
+        Err(err) => {
+            tracing::warn!("failed to read the token counts for the status: {err}");
+            return;
+        }
+    };
+    for task in tasks {
+        task.tokens = all.get(&task.id).map(|t| token_usage(t, pricing));
+    }
+}
+
+/// One task's counts as the status shows them.
+pub fn token_usage(tokens: &TaskTokens, pricing: &Pricing) -> TokenUsage {
+    let (_, cost) = tokens.spend(pricing);
+    TokenUsage {
+        total: total_counts(&tokens.usage(None)),
+        worker: total_counts(&tokens.usage(Some(Role::Worker.as_str()))),
+        usd: cost.usd,
+        unpriced: cost.unpriced,
+    }
+}
+
 /// The answer to `status` (all tasks, or the one asked for), read now.
 pub fn snapshot_now(
     inputs: StatusInputs<'_>,
@@ -367,6 +399,7 @@ pub fn snapshot_now(
 ) -> StatusSnapshot {
     let rows = store.task_states().unwrap_or_default();
     let mut tasks = task_statuses(inputs, &rows, pairs, &mut |row| state_since(store, &row.id));
+    with_tokens(&mut tasks, store, &inputs.config.pricing);
     if let Some(only) = only {
         tasks.retain(|t| t.id == only);
     }

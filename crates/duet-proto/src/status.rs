@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use duet_core::accounting::TokenCounts;
 use duet_core::config::AgentKind;
 use duet_core::lifecycle::StateKind;
 use duet_core::lifecycle::TaskState as LifeState;
@@ -95,6 +96,44 @@ pub struct TaskStatus {
     /// Merge-queue position or state (filled by the merge queue; absent until then).
     #[serde(default)]
     pub merge: Option<MergeStatus>,
+    /// Tokens the task's agents used and what they cost (absent until a record was counted;
+    /// added in version 1 without a bump: older readers ignore it, newer ones default it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokenUsage>,
+}
+
+/// What a task's agents used: tokens by kind (both seats, every session) and the cost by the
+/// engine's `[pricing]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TokenUsage {
+    /// Both agents together.
+    pub total: TokenCounts,
+    /// The worker's part (the reviewer's is `total` less this).
+    #[serde(default)]
+    pub worker: TokenCounts,
+    /// USD; models without a price count nothing (they are listed in `unpriced`).
+    pub usd: f64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unpriced: Vec<String>,
+}
+
+impl TokenUsage {
+    /// Sums tasks' usage (the run's total).
+    pub fn sum<'a>(all: impl IntoIterator<Item = &'a TokenUsage>) -> Option<TokenUsage> {
+        let mut out: Option<TokenUsage> = None;
+        for usage in all {
+            let sum = out.get_or_insert_with(TokenUsage::default);
+            sum.total.add(&usage.total);
+            sum.worker.add(&usage.worker);
+            sum.usd += usage.usd;
+            for model in &usage.unpriced {
+                if !sum.unpriced.contains(model) {
+                    sum.unpriced.push(model.clone());
+                }
+            }
+        }
+        out
+    }
 }
 
 fn yes() -> bool {
@@ -333,6 +372,7 @@ impl TaskStatus {
             needs_human,
             ci: None,
             merge: None,
+            tokens: None,
         }
     }
 }
@@ -495,6 +535,7 @@ mod tests {
             needs_human: None,
             ci: None,
             merge: None,
+            tokens: None,
         }
     }
 

@@ -62,6 +62,7 @@ pub fn task(id: &str, title: &str, state: StateKind) -> TaskStatus {
         needs_human: None,
         ci: None,
         merge: None,
+        tokens: None,
     }
 }
 
@@ -104,6 +105,23 @@ pub fn needs_human() -> StatusSnapshot {
             "finding: src/lexer.rs:12: numbers with a leading dot are rejected".into(),
             "the reviewer waits for a permission answer".into(),
         ],
+    });
+    // Its agents' tokens, as the engine counts and prices them.
+    lexer.tokens = Some(duet_proto::status::TokenUsage {
+        total: duet_core::accounting::TokenCounts {
+            input: 30_000,
+            output: 3_000,
+            cache_read: 100_000,
+            cache_write: 4_000,
+        },
+        worker: duet_core::accounting::TokenCounts {
+            input: 10_000,
+            output: 2_000,
+            cache_read: 100_000,
+            cache_write: 4_000,
+        },
+        usd: 0.14,
+        unpriced: Vec::new(),
     });
     status
 }

@@ -1,7 +1,7 @@
 //! Drawing the dashboard: [`render`] is a pure function of the [`App`] onto a ratatui frame
 //! (the pairs table, the detail, the help, the input and confirm lines). Fits 80×24.
 
-use duet_proto::status::{AgentState, AgentStatus, TaskStatus};
+use duet_proto::status::{AgentState, AgentStatus, TaskStatus, TokenUsage};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -57,6 +57,14 @@ fn header_line(app: &App) -> Line<'static> {
             format!(" · {needing} need you"),
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         ));
+    }
+    // The run's spend, once any record was counted.
+    if let Some(run) = TokenUsage::sum(app.status.tasks.iter().filter_map(|t| t.tokens.as_ref())) {
+        spans.push(Span::raw(format!(
+            " · {} tokens, ${:.2}",
+            compact(run.total.total()),
+            run.usd
+        )));
     }
     spans.push(Span::raw(format!(" · sort: {}", app.sort.as_str())));
     if !app.filter.is_empty() || app.mode == Mode::Filter {
@@ -306,6 +314,22 @@ fn render_detail(app: &App, frame: &mut Frame, area: Rect) {
             d.files, d.insertions, d.deletions
         )));
     }
+    if let Some(t) = &task.tokens {
+        let c = &t.total;
+        let unpriced = if t.unpriced.is_empty() {
+            String::new()
+        } else {
+            format!(" (no price for {})", t.unpriced.join(", "))
+        };
+        lines.push(Line::from(format!(
+            "tokens: {} in, {} out, {} cache read, {} cache write · ${:.2}{unpriced}",
+            compact(c.input),
+            compact(c.output),
+            compact(c.cache_read),
+            compact(c.cache_write),
+            t.usd
+        )));
+    }
     if let Some(merge) = &task.merge {
         let place = merge.position.map_or(String::new(), |p| format!("#{p}: "));
         lines.push(Line::from(format!("merge queue: {place}{}", merge.state)));
@@ -416,6 +440,15 @@ fn gist(text: &str) -> String {
 
 /// See [`gist`].
 const GIST_CHARS: usize = 160;
+
+/// `950`, `12.3k`, `4.2M`.
+fn compact(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1_000.0),
+        _ => format!("{:.1}M", n as f64 / 1_000_000.0),
+    }
+}
 
 #[cfg(test)]
 mod gist_tests {

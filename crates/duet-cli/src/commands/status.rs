@@ -13,8 +13,9 @@ use duet_core::lifecycle::StateKind;
 use duet_core::lifecycle::scheduler::Blocker;
 use duet_daemon::status::{
     StatusInputs, dependency_rule, state_since, stored_merge_rows, task_statuses, with_merge_queue,
+    with_tokens,
 };
-use duet_proto::status::{StatusSnapshot, TaskStatus};
+use duet_proto::status::{StatusSnapshot, TaskStatus, TokenUsage};
 use duet_proto::{RequestBody, Response, ResponseBody};
 use duet_store::{Store, StoreErrorKind};
 
@@ -169,6 +170,7 @@ pub fn stored(ws: &Workspace) -> Result<StatusSnapshot, CommandError> {
     });
     if let Some(store) = &store {
         with_merge_queue(&mut tasks, &stored_merge_rows(store));
+        with_tokens(&mut tasks, store, &config.pricing);
         for task in &mut tasks {
             stored_ci_detail(store, task);
         }
@@ -343,9 +345,14 @@ fn render_table(statuses: &[TaskStatus], now_ms: i64) -> String {
     let with_activity = statuses.iter().any(|s| s.last_activity_ms.is_some());
     // The CI column appears once any task has a CI state.
     let with_ci = statuses.iter().any(|s| s.ci.is_some());
+    // The token columns appear once any record was counted.
+    let with_tokens = statuses.iter().any(|s| s.tokens.is_some());
     let mut header = vec!["TASK", "STATE", "PRI", "PAIR", "ROUND"];
     if with_ci {
         header.push("CI");
+    }
+    if with_tokens {
+        header.extend(["IN/OUT/CACHE", "COST"]);
     }
     if with_activity {
         header.push("ACTIVE");
@@ -368,6 +375,10 @@ fn render_table(statuses: &[TaskStatus], now_ms: i64) -> String {
             ];
             if with_ci {
                 row.push(ci_cell(s));
+            }
+            if with_tokens {
+                let (tokens, cost) = token_cells(s.tokens.as_ref());
+                row.extend([tokens, cost]);
             }
             if with_activity {
                 row.push(s.last_activity_ms.map_or("-".into(), |at| ago(at, now_ms)));
@@ -411,7 +422,60 @@ fn render_table(statuses: &[TaskStatus], now_ms: i64) -> String {
         statuses.len(),
         summary.join(", ")
     ));
+    if let Some(run) = TokenUsage::sum(statuses.iter().filter_map(|s| s.tokens.as_ref())) {
+        out.push_str(&run_total(&run));
+    }
     out
+}
+
+/// A task's token cells: `12.3k/4.1k/80.0k` (input, output, cache read + write) and `$0.42`
+/// (`+?` when a model had no price); `-` for a task with no counted record.
+fn token_cells(tokens: Option<&TokenUsage>) -> (String, String) {
+    let Some(t) = tokens else {
+        return ("-".into(), "-".into());
+    };
+    let c = &t.total;
+    (
+        format!(
+            "{}/{}/{}",
+            compact(c.input),
+            compact(c.output),
+            compact(c.cache_read + c.cache_write)
+        ),
+        cost_text(t),
+    )
+}
+
+fn cost_text(t: &TokenUsage) -> String {
+    let unpriced = if t.unpriced.is_empty() { "" } else { "+?" };
+    format!("${:.2}{unpriced}", t.usd)
+}
+
+/// The run's line: every task's tokens by kind and their cost.
+fn run_total(run: &TokenUsage) -> String {
+    let c = &run.total;
+    let mut line = format!(
+        "tokens: {} in, {} out, {} cache read, {} cache write; cost {}",
+        compact(c.input),
+        compact(c.output),
+        compact(c.cache_read),
+        compact(c.cache_write),
+        cost_text(run)
+    );
+    if !run.unpriced.is_empty() {
+        line.push_str(&format!(" (no price for {})", run.unpriced.join(", ")));
+    }
+    line.push('\n');
+    line
+}
+
+/// `950`, `12.3k`, `4.2M`.
+fn compact(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1_000.0),
+        _ => format!("{:.1}M", n as f64 / 1_000_000.0),
+    }
 }
 
 /// The tasks that need you: why, since when, and what shows it.

@@ -243,8 +243,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         if matches!(
             request.body,
             RequestBody::Resume { .. } | RequestBody::Answer { .. }
-        ) {
-            self.usage.human_resumed(&task);
+        ) && self.usage.human_resumed(&task)
+        {
+            self.save_usage()?;
         }
         if let Some(slot) = self.pairs.get_mut(&task) {
             // The human's requests change nothing that git decides: no read.

@@ -3,6 +3,8 @@
 //! its counts stored (`tokens_counted`), the task's and the run's spend checked against
 //! `[budget]` (80 %: a note and `notify.command`, once; 100 %: the task goes to the human), and a
 //! usage-limit error parks the seat until the reset time it states, then duet tells it to go on.
+//! The budget marks and parked seats are saved in the store (engine state [`USAGE_STATE`]) each
+//! time they change, so a restarted engine neither warns nor pauses twice.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -43,8 +45,11 @@ pub(super) type RecordResult = (RecordRead, Option<(PathBuf, UsageRecord)>);
 /// Where reads report back to the loop.
 pub(super) type UsageResults = mpsc::UnboundedSender<RecordResult>;
 
+/// The name the usage state is saved under in the store.
+pub const USAGE_STATE: &str = "usage";
+
 /// What the engine keeps between counts: budget marks and parked seats.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(super) struct UsageState {
     task_marks: BTreeMap<String, BudgetMarks>,
     run_marks: BudgetMarks,
@@ -52,7 +57,62 @@ pub(super) struct UsageState {
     parked: BTreeMap<(String, Role), u64>,
 }
 
+/// [`UsageState`] as JSON (a map with tuple keys has no JSON form: parked seats are a list).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct SavedUsage {
+    #[serde(default)]
+    task_marks: BTreeMap<String, BudgetMarks>,
+    #[serde(default)]
+    run_marks: BudgetMarks,
+    #[serde(default)]
+    parked: Vec<(String, Role, u64)>,
+}
+
 impl UsageState {
+    /// The state the store last saved (none: nothing was marked or parked yet).
+    pub(super) fn load(store: &duet_store::Store) -> UsageState {
+        let saved: SavedUsage = match store.engine_state(USAGE_STATE) {
+            Ok(Some(json)) => serde_json::from_str(&json).unwrap_or_else(|e| {
+                tracing::warn!("failed to read the saved budget marks ({e}); starting afresh");
+                SavedUsage::default()
+            }),
+            Ok(None) => SavedUsage::default(),
+            Err(e) => {
+                tracing::warn!("failed to read the saved budget marks: {e}");
+                SavedUsage::default()
+            }
+        };
+        UsageState {
+            task_marks: saved.task_marks,
+            run_marks: saved.run_marks,
+            parked: saved
+                .parked
+                .into_iter()
+                .map(|(task, role, until)| ((task, role), until))
+                .collect(),
+        }
+    }
+
+    /// Saves the state, with `events` in the same transaction.
+    pub(super) fn save(
+        &self,
+        store: &mut duet_store::Store,
+        events: &[duet_store::NewEvent],
+    ) -> Result<(), duet_store::StoreError> {
+        let saved = SavedUsage {
+            task_marks: self.task_marks.clone(),
+            run_marks: self.run_marks,
+            parked: self
+                .parked
+                .iter()
+                .map(|((task, role), until)| (task.clone(), *role, *until))
+                .collect(),
+        };
+        let json = serde_json::to_string(&saved).expect("plain data serialises");
+        store.commit_with_engine_state(events, USAGE_STATE, &json)?;
+        Ok(())
+    }
+
     /// Parks `role` of `task` until `until_ms`; false if it already was parked until then.
     pub(super) fn park(&mut self, task: &str, role: Role, until_ms: u64) -> bool {
         self.parked.insert((task.to_owned(), role), until_ms) != Some(until_ms)
@@ -72,12 +132,15 @@ impl UsageState {
         due
     }
 
-    /// The human resumed or answered `task`: a budget that paused it pauses no more.
-    pub(super) fn human_resumed(&mut self, task: &str) {
+    /// The human resumed or answered `task`: a budget that paused it pauses no more. True if
+    /// that changed a mark (to be saved).
+    pub(super) fn human_resumed(&mut self, task: &str) -> bool {
+        let before = (self.task_marks.get(task).copied(), self.run_marks);
         if let Some(marks) = self.task_marks.get_mut(task) {
             duet_core::accounting::waive(marks);
         }
         duet_core::accounting::waive(&mut self.run_marks);
+        before != (self.task_marks.get(task).copied(), self.run_marks)
     }
 }
 
@@ -161,10 +224,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             },
         )?;
         if let Some(text) = &record.limit_error {
-            let now_ms = now().0;
+            let now_ms = (self.setup.usage_clock)().0;
             let reset_s = limit_reset(text, now_ms / 1000).unwrap_or(now_ms / 1000);
             let until_ms = reset_s.saturating_mul(1000);
             if self.usage.park(&task, at.role, until_ms) {
+                self.save_usage()?;
                 let secs = until_ms.saturating_sub(now_ms) / 1000;
                 let note = format!(
                     "the {role} hit a usage limit ({}); parked for {}s, until its reset, then duet tells it to go on",
@@ -215,6 +279,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 ));
             }
         }
+        if !actions.is_empty() {
+            // Marked before it is acted on: a restarted engine does not warn or pause again.
+            self.save_usage()?;
+        }
         for (what, action, spend) in actions {
             match action {
                 BudgetAction::Warn { percent } => {
@@ -244,9 +312,20 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         Ok(())
     }
 
+    /// Saves the budget marks and parked seats in the store.
+    pub(super) fn save_usage(&mut self) -> Result<(), DaemonError> {
+        self.usage
+            .save(&mut self.store, &[])
+            .map_err(super::store_err)
+    }
+
     /// The parked seats whose limit has reset are told to go on.
     pub(super) fn usage_tick(&mut self) -> Result<(), DaemonError> {
-        for (task, role) in self.usage.due(now().0) {
+        let due = self.usage.due((self.setup.usage_clock)().0);
+        if !due.is_empty() {
+            self.save_usage()?;
+        }
+        for (task, role) in due {
             let Some(slot) = self.pairs.get_mut(&task) else {
                 continue;
             };
@@ -297,6 +376,47 @@ mod tests {
             state.park("t", Role::Worker, 10_000),
             "parked again by a new limit"
         );
+    }
+
+    #[test]
+    fn budget_marks_and_parked_seats_survive_a_restart_through_the_store() {
+        use duet_core::accounting::Budget;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = duet_store::Store::open(dir.path().join("state.db")).unwrap();
+        let budget = Budget::Tokens(1_000);
+        let mut state = UsageState::load(&store);
+        assert_eq!(state, UsageState::default(), "nothing saved yet");
+        let marks = state.task_marks.entry("t".into()).or_default();
+        let spend = Spend {
+            tokens: 850,
+            usd: 0.0,
+        };
+        assert_eq!(
+            assess_budget(&budget, &spend, marks),
+            [BudgetAction::Warn { percent: 85 }]
+        );
+        state.park("t", Role::Reviewer, 5_000);
+        state.save(&mut store, &[]).unwrap();
+        drop(store);
+
+        // A restarted engine reads the marks back: the same spend warns no more.
+        let store = duet_store::Store::open(dir.path().join("state.db")).unwrap();
+        let mut again = UsageState::load(&store);
+        assert_eq!(again, state);
+        let marks = again.task_marks.entry("t".into()).or_default();
+        assert!(assess_budget(&budget, &spend, marks).is_empty());
+        // It still pauses at 100 %, once.
+        let full = Spend {
+            tokens: 1_000,
+            usd: 0.0,
+        };
+        assert_eq!(
+            assess_budget(&budget, &full, marks),
+            [BudgetAction::Pause { percent: 100 }]
+        );
+        assert!(again.human_resumed("t"));
+        assert!(!again.human_resumed("t"), "waived already: nothing to save");
+        assert_eq!(again.due(5_000), [("t".to_owned(), Role::Reviewer)]);
     }
 
     #[test]

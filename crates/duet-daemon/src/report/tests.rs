@@ -6,6 +6,10 @@ use duet_store::{Event, EventRecord};
 
 use super::*;
 
+/// duet's default prices (sonnet: $3 in, $15 out per million).
+static PRICING: std::sync::LazyLock<Pricing> =
+    std::sync::LazyLock::new(|| duet_core::config::Config::default().pricing);
+
 fn at(seq: i64, secs: i64, event: Event) -> EventRecord {
     EventRecord {
         seq,
@@ -126,6 +130,7 @@ fn input() -> ReportInput<'static> {
         title: "Greet by name",
         branch: "duet/greet",
         base: "main",
+        pricing: &PRICING,
         files: Some(vec![
             FileChange {
                 path: "src/lib.rs".into(),
@@ -416,5 +421,71 @@ fn a_finding_is_addressed_by_the_commit_that_changed_its_file_or_waived_when_not
     assert!(
         text.contains("greet() ignores the name — *addressed in `c2` (round 2)*"),
         "{text}"
+    );
+}
+
+#[test]
+fn the_report_counts_each_seats_tokens_once_per_record_and_prices_them() {
+    let counted = |role: &str, record: &str, model: &str, input, output| Event::TokensCounted {
+        role: role.into(),
+        record: record.into(),
+        usage: [(
+            model.to_owned(),
+            TokenCounts {
+                input,
+                output,
+                cache_read: 0,
+                cache_write: 0,
+            },
+        )]
+        .into_iter()
+        .collect(),
+    };
+    let events = [
+        at(1, 0, Event::TaskQueued { title: None }),
+        at(
+            2,
+            1,
+            counted("worker", "/w", "claude-sonnet-4-5", 1_000, 100),
+        ),
+        // The same record read again later: its newer counts replace the older.
+        at(
+            3,
+            2,
+            counted("worker", "/w", "claude-sonnet-4-5", 100_000, 10_000),
+        ),
+        at(4, 3, counted("reviewer", "/r", "mystery-model", 5_000, 0)),
+    ];
+    let report = build(input(), &events);
+    let seats: Vec<(&str, u64)> = report
+        .tokens
+        .iter()
+        .map(|s| (s.seat.as_str(), s.counts.total()))
+        .collect();
+    assert_eq!(
+        seats,
+        [("worker", 110_000), ("reviewer", 5_000), ("total", 115_000)]
+    );
+    // 100k × $3 + 10k × $15 per million.
+    assert!((report.tokens[2].usd - 0.45).abs() < 1e-9);
+    assert_eq!(report.tokens[2].unpriced, ["mystery-model"]);
+    let text = render_markdown(&report);
+    assert!(text.contains("115000 tokens, $0.45 + unpriced"), "{text}");
+    assert!(
+        text.contains("| worker | 100000 | 10000 | 0 | 0 | $0.45 |\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| reviewer | 5000 | 0 | 0 | 0 | $0.00 + unpriced |\n"),
+        "{text}"
+    );
+    assert!(text.contains("No price for mystery-model"), "{text}");
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["tokens"][2]["counts"]["input"], 105_000);
+    // No counts: no section, and the facts line says nothing of tokens.
+    let plain = render_markdown(&build(input(), &events[..1]));
+    assert!(
+        !plain.contains("## Tokens") && !plain.contains("tokens,"),
+        "{plain}"
     );
 }

@@ -124,6 +124,7 @@ impl World {
             stop_agents_on_exit: false,
             focus: focus.map(str::to_string),
             check_agents: |_, _| Ok(()),
+            usage_clock,
         }
     }
 
@@ -267,6 +268,16 @@ impl World {
             assert!(status.success());
         }
     }
+}
+
+/// How far the engines' usage clock is ahead of the wall clock (ms); a test moves it to bring
+/// a usage limit's reset time (each test binary's test runs in a process of its own).
+pub static USAGE_CLOCK_AHEAD_MS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+
+fn usage_clock() -> duet_core::protocol::Timestamp {
+    let ahead = USAGE_CLOCK_AHEAD_MS.load(std::sync::atomic::Ordering::SeqCst);
+    duet_core::protocol::Timestamp(duet_pair::now().0 + ahead)
 }
 
 pub fn token(agent: &MemoryAgent) -> String {
