@@ -34,8 +34,8 @@ fn a_branch_over_its_file_budget_is_flagged_to_both_agents_and_the_human_and_siz
     world.assert_task_done(&run);
     // Off a terminal, `duet pair` tells the human on stderr.
     assert!(
-        run.stderr.contains("needs you: scope guard: the branch at"),
-        "the human is told\n{}",
+        run.stderr.contains(": scope guard: the branch at") && !run.stderr.contains("needs you"),
+        "the human is told, and not asked to answer\n{}",
         run.stderr
     );
 

@@ -226,10 +226,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             text: over.to_human.clone(),
         }));
         self.apply(&task, actions)?;
-        (self.progress)(DaemonProgress::HumanNeeded {
-            task,
-            text: over.to_human,
-        });
+        crate::notify::tell(&self.setup.config.notify, &task, "scope", &over.to_human);
+        // A flag, not a question: the pair goes on, so nothing asks the human to answer.
+        (self.progress)(DaemonProgress::Note(format!("{task}: {}", over.to_human)));
         Ok(())
     }
 }
