@@ -234,7 +234,9 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            err.starts_with("invalid arguments for request_plan_review: unknown field `plan`"),
+            err.starts_with(
+                "invalid arguments for request_plan_review: plan: unknown field `plan`"
+            ),
             "{err}"
         );
     }
