@@ -98,6 +98,7 @@ pub fn prepare_task(
             base_branch: base.to_string(),
             base_commit,
             branch: worktree.branch.clone(),
+            plan: pair_config.review.plan,
         },
         worktree: worktree.path,
         worker,
