@@ -81,7 +81,8 @@ pub async fn run(
         Some(status.reader()),
     ));
     let (reports_tx, mut reports) = mpsc::channel::<(String, AgentReport)>(256);
-    let (git_tx, mut git_reads) = mpsc::unbounded_channel::<(String, Option<GitFacts>)>();
+    let (git_tx, mut git_reads) =
+        mpsc::unbounded_channel::<(String, Option<GitFacts>, Option<String>)>();
     let mut watch = BacklogWatch::new(&setup.backlog_path);
     let (ci_watch_tx, mut ci_watch) = mpsc::channel::<duet_ci::WatchEvent>(256);
     let (ci_run_tx, mut ci_runs) = mpsc::channel::<duet_ci::RunEvent>(64);
@@ -171,7 +172,7 @@ pub async fn run(
         let event = tokio::select! {
             Some(incoming) = incoming.recv() => EngineEvent::Request(incoming),
             Some((task, report)) = reports.recv() => EngineEvent::Agent { task, report },
-            Some((task, facts)) = git_reads.recv() => EngineEvent::GitRead { task, facts },
+            Some((task, facts, plan)) = git_reads.recv() => EngineEvent::GitRead { task, facts, plan },
             Some(()) = watch.changes.recv() => EngineEvent::BacklogChanged,
             Some(event) = ci_watch.recv() => EngineEvent::CiWatch(event),
             Some(event) = ci_runs.recv() => EngineEvent::CiRun(event),
@@ -227,6 +228,8 @@ enum EngineEvent {
     GitRead {
         task: String,
         facts: Option<GitFacts>,
+        /// PLAN.md's text, read with them for a `request_plan_review`.
+        plan: Option<String>,
     },
     /// The backlog file changed.
     BacklogChanged,
@@ -291,7 +294,8 @@ struct Daemon<'a, P: FnMut(DaemonProgress)> {
     pending: HashMap<ConnId, oneshot::Sender<Response>>,
     reports_tx: mpsc::Sender<(String, AgentReport)>,
     /// Git reads of a worktree (off the loop) come back here, with the task they are for.
-    git_tx: mpsc::UnboundedSender<(String, Option<GitFacts>)>,
+    /// For a `request_plan_review` the read holds PLAN.md's text too.
+    git_tx: mpsc::UnboundedSender<(String, Option<GitFacts>, Option<String>)>,
     /// Agent requests per task waiting for a fresh git read, in arrival order; `true` while
     /// a read for the head of the queue is running.
     git_queue: HashMap<String, (bool, std::collections::VecDeque<(ConnId, Request)>)>,
@@ -338,7 +342,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         match event {
             EngineEvent::Request(incoming) => self.on_incoming(incoming),
             EngineEvent::Agent { task, report } => self.on_report(&task, report),
-            EngineEvent::GitRead { task, facts } => self.on_git_read(&task, facts),
+            EngineEvent::GitRead { task, facts, plan } => self.on_git_read(&task, facts, plan),
             EngineEvent::BacklogChanged => self.reload_backlog(),
             EngineEvent::CiWatch(event) => self.on_ci_watch(event),
             EngineEvent::CiRun(event) => self.on_ci_run(event),

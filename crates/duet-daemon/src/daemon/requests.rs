@@ -11,7 +11,8 @@ use crate::DaemonError;
 use crate::DaemonProgress;
 use crate::status::{StatusInputs, snapshot_now, with_merge_queue};
 use duet_core::protocol::Role;
-use duet_pair::git_facts::read_git_facts;
+use duet_core::protocol::tools::ToolCall;
+use duet_pair::git_facts::{read_git_facts_of, read_plan};
 use duet_pair::socket::Incoming;
 use duet_pair::{ConnId, GitFacts};
 
@@ -66,7 +67,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
 
     /// Starts a git read for the first queued request of `task`, unless one is running.
     fn read_git_next(&mut self, task: &str) {
-        let Some(worktree) = self.pairs.get(task).map(|slot| slot.worktree.clone()) else {
+        let Some((worktree, plan_task)) = self
+            .pairs
+            .get(task)
+            .map(|slot| (slot.worktree.clone(), slot.brief.plan))
+        else {
             return;
         };
         let Some((reading, queue)) = self.git_queue.get_mut(task) else {
@@ -76,11 +81,15 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             return;
         }
         *reading = true;
+        let wants_plan = queue
+            .front()
+            .is_some_and(|(_, request)| is_plan_request(&request.body));
         let tx = self.git_tx.clone();
         let task = task.to_string();
         tokio::task::spawn_blocking(move || {
-            let git = read_git_facts(&worktree);
-            let _ = tx.send((task, git));
+            let git = read_git_facts_of(&worktree, plan_task);
+            let plan = wants_plan.then(|| read_plan(&worktree));
+            let _ = tx.send((task, git, plan));
         });
     }
 
@@ -89,14 +98,25 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         &mut self,
         task: &str,
         git: Option<GitFacts>,
+        plan: Option<String>,
     ) -> Result<(), DaemonError> {
         let Some((reading, queue)) = self.git_queue.get_mut(task) else {
             return Ok(());
         };
         *reading = false;
-        let Some((conn, request)) = queue.pop_front() else {
+        let Some((conn, mut request)) = queue.pop_front() else {
             return Ok(());
         };
+        // The plan under review is PLAN.md as it is now, not anything the agent sends.
+        if let (
+            Some(text),
+            RequestBody::ToolCall {
+                call: ToolCall::RequestPlanReview { plan, .. },
+            },
+        ) = (plan, &mut request.body)
+        {
+            *plan = text;
+        }
         let Some(slot) = self.pairs.get_mut(task) else {
             self.git_queue.remove(task);
             self.respond(
@@ -302,6 +322,16 @@ fn request_summary(body: &RequestBody) -> String {
         }
         other => format!("{other:?}"),
     }
+}
+
+/// A `request_plan_review`, whose read includes PLAN.md.
+fn is_plan_request(body: &RequestBody) -> bool {
+    matches!(
+        body,
+        RequestBody::ToolCall {
+            call: ToolCall::RequestPlanReview { .. }
+        }
+    )
 }
 
 fn unknown_task(task: &str) -> Response {
