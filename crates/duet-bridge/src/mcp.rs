@@ -26,7 +26,10 @@ use serde::de::DeserializeOwned;
 
 use crate::agent_env::AgentEnv;
 use crate::error::{BridgeError, BridgeErrorKind};
-use args::{AskHumanArgs, MarkDoneArgs, RequestReviewArgs, SendMessageArgs, SubmitReviewArgs};
+use args::{
+    AskHumanArgs, MarkDoneArgs, RequestPlanReviewArgs, RequestReviewArgs, SendMessageArgs,
+    SubmitReviewArgs,
+};
 
 /// The name the bridge reports and is registered under in the agents' MCP configs, so the tools
 /// read `mcp__duet__<tool>`.
@@ -156,6 +159,19 @@ impl DuetBridge {
     async fn request_review(&self, arguments: JsonObject) -> Result<CallToolResult, ErrorData> {
         Ok(self
             .parse_and_forward::<RequestReviewArgs>(ToolName::RequestReview, arguments)
+            .await)
+    }
+
+    #[tool(
+        description = descriptions::REQUEST_PLAN_REVIEW,
+        input_schema = input_schema::<RequestPlanReviewArgs>()
+    )]
+    async fn request_plan_review(
+        &self,
+        arguments: JsonObject,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(self
+            .parse_and_forward::<RequestPlanReviewArgs>(ToolName::RequestPlanReview, arguments)
             .await)
     }
 

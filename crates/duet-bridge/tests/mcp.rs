@@ -82,7 +82,7 @@ fn schema(tool: &Tool) -> Value {
 }
 
 #[tokio::test]
-async fn lists_the_six_tools_with_role_and_timing_in_their_descriptions_and_exact_schemas() {
+async fn lists_the_seven_tools_with_role_and_timing_in_their_descriptions_and_exact_schemas() {
     let controller = echo_controller();
     let home = tempfile::tempdir().unwrap();
     let client = connect(controller.socket(), home.path()).await;
@@ -98,6 +98,7 @@ async fn lists_the_six_tools_with_role_and_timing_in_their_descriptions_and_exac
         [
             "ask_human",
             "mark_done",
+            "request_plan_review",
             "request_review",
             "send_message",
             "submit_review",
@@ -111,6 +112,10 @@ async fn lists_the_six_tools_with_role_and_timing_in_their_descriptions_and_exac
             .starts_with("Worker only. Call after you have committed your work")
     );
     assert!(description("mark_done").starts_with("Worker only."));
+    assert!(description("request_plan_review").starts_with("Worker only, for tasks with a plan"));
+    let plan = schema(by_name("request_plan_review"));
+    assert_eq!(plan["required"], json!(["summary"]));
+    assert_eq!(plan["additionalProperties"], json!(false));
     assert!(description("submit_review").starts_with("Reviewer only."));
     for name in ["send_message", "ask_human", "task_status"] {
         assert!(description(name).starts_with("Either role."), "{name}");
@@ -190,8 +195,8 @@ async fn ready_is_told_at_the_first_tools_list_not_at_the_handshake() {
         "no BridgeReady before tools/list"
     );
     // Listed twice: told once.
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 6);
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 6);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 7);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 7);
     let requests = controller.wait_for_requests(2, WAIT);
     assert_eq!(
         requests[1],
@@ -390,7 +395,7 @@ async fn ready_told_while_no_daemon_listens_reaches_the_next_one() {
     let socket = dir.path().join("duet.sock");
     // The agent lists duet's tools while its daemon is down (killed, not yet started again).
     let client = connect(&socket, dir.path()).await;
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 6);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 7);
     let answer = |request: &Request| match request.body {
         RequestBody::BridgeReady => Response::ok(ResponseBody::Ack),
         _ => Response::error(ErrorKind::Internal, "not expected"),

@@ -37,6 +37,8 @@ pub struct Task {
     pub proof_command: Option<String>,
     /// `tdd = true/false`: the TDD gate for this task (`None`: `review.tdd`).
     pub tdd: Option<bool>,
+    /// `plan = true/false`: the plan step for this task (`None`: `review.plan`).
+    pub plan: Option<bool>,
     /// `scope = { max_files, max_lines }`: this task's budget over `[scope]`.
     pub scope: Option<crate::config::gates::ScopeConfig>,
     pub depends_on: Vec<TaskId>,
@@ -105,6 +107,11 @@ impl Task {
         self.tdd.unwrap_or(config.review.tdd.enabled)
     }
 
+    /// Whether this task has the plan step (PLAN.md reviewed before any code).
+    pub fn plan(&self, config: &Config) -> bool {
+        self.plan.unwrap_or(config.review.plan)
+    }
+
     /// The scope budget of this task (`[scope]` with the task's override).
     pub fn scope(&self, config: &Config) -> crate::config::gates::ScopeConfig {
         config.scope.overridden_by(self.scope)
@@ -125,6 +132,7 @@ const TASK_KEYS: &[&str] = &[
     "labels",
     "max_rounds",
     "tdd",
+    "plan",
     "scope",
 ];
 
@@ -228,6 +236,7 @@ fn read_task(
     let prompt = read_prompt(r, t, &who, header.clone(), base_dir);
     let proof = crate::config::gates::read_proof(r, t);
     let tdd = r.bool(t, "tdd", "tdd");
+    let plan = r.bool(t, "plan", "plan");
     let scope = crate::config::gates::read_task_scope(r, t);
     let depends_on = r.string_array(t, "depends_on", "depends_on");
     let priority = r.integer(t, "priority", "priority");
@@ -284,6 +293,7 @@ fn read_task(
                     ),
                 }),
                 tdd,
+                plan,
                 scope,
                 depends_on: deps,
                 priority: priority.unwrap_or(0),

@@ -141,6 +141,10 @@ pub struct ReviewConfig {
     pub tdd: gates::TddConfig,
     /// An approval must list what the reviewer verified; one listing nothing is refused.
     pub require_verification: bool,
+    /// Plan step: the worker's PLAN.md is reviewed before any code (tasks may override).
+    pub plan: bool,
+    /// Plan review rounds without approval before the task goes to the human.
+    pub max_plan_rounds: NonZeroU32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,6 +271,8 @@ impl Config {
                     test_files: Vec::new(),
                 },
                 require_verification: false,
+                plan: false,
+                max_plan_rounds: NonZeroU32::MIN,
             },
             stall: StallConfig {
                 idle: Duration::ZERO,
@@ -319,6 +325,8 @@ const REVIEW_KEYS: &[&str] = &[
     "test_command",
     "test_files",
     "require_verification",
+    "plan",
+    "max_plan_rounds",
 ];
 const STALL_KEYS: &[&str] = &["idle", "no_progress", "repeat_limit"];
 const MERGE_KEYS: &[&str] = &["mode", "strategy", "auto", "delete_branch"];
@@ -395,6 +403,12 @@ pub(crate) fn read_config(
             "review.require_verification",
         ) {
             config.review.require_verification = require;
+        }
+        if let Some(plan) = r.bool(review, "plan", "review.plan") {
+            config.review.plan = plan;
+        }
+        if let Some(n) = r.positive(review, "max_plan_rounds", "review.max_plan_rounds") {
+            config.review.max_plan_rounds = n;
         }
     }
     if let Some(scope) = r.table(top, "scope", "scope") {
@@ -699,6 +713,8 @@ mod tests {
         assert_eq!(c.ci.max_parallel.get(), 1);
         assert_eq!(c.review.max_rounds.get(), 5);
         assert!(c.review.require_verification);
+        assert!(!c.review.plan);
+        assert_eq!(c.review.max_plan_rounds.get(), 3);
         assert_eq!(c.stall.idle, Duration::from_secs(15 * 60));
         assert_eq!(c.stall.no_progress, Duration::from_secs(3600));
         assert_eq!(c.stall.repeat_limit.get(), 3);
@@ -723,6 +739,7 @@ mod tests {
         assert_ne!(c.ci.timeout, s.ci.timeout);
         assert_ne!(c.review, s.review);
         assert_ne!(c.review.require_verification, s.review.require_verification);
+        assert_ne!(c.review.max_plan_rounds, s.review.max_plan_rounds);
         assert_ne!(c.stall.idle, s.stall.idle);
         assert_ne!(c.stall.no_progress, s.stall.no_progress);
         assert_ne!(c.stall.repeat_limit, s.stall.repeat_limit);
@@ -756,6 +773,21 @@ idle = "5m"
         assert_eq!(c.roles.reviewer, "codex-fast");
         assert_eq!(c.stall.idle, Duration::from_secs(300));
         assert_eq!(c.stall.no_progress, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn review_plan_keys_are_read_and_zero_rounds_refused() {
+        let c = Config::from_toml_str("[review]\nplan = true\nmax_plan_rounds = 2\n", "duet.toml")
+            .unwrap();
+        assert!(c.review.plan);
+        assert_eq!(c.review.max_plan_rounds.get(), 2);
+        let errors = Config::from_toml_str("[review]\nmax_plan_rounds = 0\n", "duet.toml")
+            .unwrap_err()
+            .render_short();
+        assert!(
+            errors.contains("`review.max_plan_rounds` must be greater than zero"),
+            "{errors}"
+        );
     }
 
     #[test]

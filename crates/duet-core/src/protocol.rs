@@ -6,6 +6,7 @@
 //! - [`pair`]: [`PairState`] and [`handle`]`(&mut PairState, PairEvent, now) -> Vec<Effect>`, the
 //!   review protocol, round counting and the lifecycle moves of one pair.
 //!   The tool-call side of the review protocol lives in `review` (private).
+//! - [`plan`]: the plan step (`plan = true`): PLAN.md reviewed before coding starts.
 //! - [`calls`]: the typed [`CallId`] and the bounded record of answered calls, so a call sent
 //!   again (a bridge retrying after a daemon died) is answered the same and applied once.
 //! - [`delivery`]: the per-target message queue ([`Mailbox`]) that loses nothing.
@@ -22,6 +23,7 @@ pub mod ci;
 pub mod delivery;
 pub mod gates;
 pub mod pair;
+pub mod plan;
 mod review;
 pub mod stall;
 pub mod tools;

@@ -68,6 +68,7 @@ fn the_gate_can_be_turned_off() {
     let config = PairConfig {
         review: ReviewRules {
             require_verification: false,
+            ..ReviewRules::default()
         },
         ..PairConfig::default()
     };

@@ -51,6 +51,7 @@ impl MergeEdge<'_> {
                 task_id,
                 source_sha,
             } => {
+                duet_pair::git_facts::drop_untracked_plan(&self.manager.worktree_path(task_id));
                 if let Err(err) =
                     cleanup_landed(self.manager, task_id, source_sha, self.delete_branch)
                 {

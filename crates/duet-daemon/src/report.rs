@@ -119,6 +119,30 @@ pub struct HandoffReport {
     pub landed: Option<String>,
     /// Tokens by seat, then the total (empty when no record was counted).
     pub tokens: Vec<SeatTokens>,
+    /// The plan step's rounds (`plan = true` tasks; empty otherwise), from `plan_reviewed`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plan_rounds: Vec<PlanRound>,
+}
+
+/// One plan review round: the plan as sent, and the reviewer's verdict on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanRound {
+    pub round: u32,
+    pub verdict: Verdict,
+    pub at_ms: UnixMillis,
+    /// PLAN.md's text as reviewed in this round.
+    pub plan: String,
+    pub findings: Vec<Finding>,
+}
+
+impl HandoffReport {
+    /// The plan the reviewer approved (the last approved round's text), if any.
+    pub fn approved_plan(&self) -> Option<&PlanRound> {
+        self.plan_rounds
+            .iter()
+            .rev()
+            .find(|round| round.verdict == Verdict::Approve)
+    }
 }
 
 /// One commit of the task branch and the files it changed.
@@ -162,6 +186,7 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
         agent_restarts: 0,
         landed: None,
         tokens: Vec::new(),
+        plan_rounds: Vec::new(),
     };
     let commits = input.commits;
     let mut reviews: Vec<Review> = Vec::new();
@@ -195,6 +220,19 @@ pub fn build(input: ReportInput<'_>, events: &[EventRecord]) -> HandoffReport {
                 },
                 findings: findings.clone(),
                 human_spoke_before: std::mem::take(&mut human_spoke),
+            }),
+            Event::PlanReviewed {
+                round,
+                verdict,
+                findings,
+                plan,
+                ..
+            } => report.plan_rounds.push(PlanRound {
+                round: *round,
+                verdict: *verdict,
+                at_ms: record.at_ms,
+                plan: plan.clone(),
+                findings: findings.clone(),
             }),
             Event::CiRunFinished {
                 sha,
@@ -377,6 +415,45 @@ fn addressed_by(
         .map(|c| c.sha.clone())
 }
 
+/// The "## Plan" section (plan tasks only): the approved plan and each plan round's verdict.
+fn render_plan(report: &HandoffReport, out: &mut String) {
+    if report.plan_rounds.is_empty() {
+        return;
+    }
+    let n = report.plan_rounds.len();
+    out.push_str(&format!(
+        "\n## Plan\n\n{n} plan review round{}.\n\n",
+        if n == 1 { "" } else { "s" }
+    ));
+    for round in &report.plan_rounds {
+        let verdict = match round.verdict {
+            Verdict::Approve => "approved",
+            Verdict::ChangesRequested => "changes requested",
+        };
+        out.push_str(&format!("- Plan round {}: {verdict}\n", round.round));
+        for finding in &round.findings {
+            out.push_str(&format!("  - {finding}\n"));
+        }
+    }
+    match report.approved_plan() {
+        Some(round) => out.push_str(&format!(
+            "\nThe approved plan (round {}):\n\n{}\n",
+            round.round,
+            quote_block(&round.plan)
+        )),
+        None => out.push_str("\nNo plan was approved.\n"),
+    }
+}
+
+/// `text` as a Markdown block quote.
+fn quote_block(text: &str) -> String {
+    text.trim()
+        .lines()
+        .map(|line| format!("> {line}").trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The report as Markdown: short enough to read in minutes, the details one level down.
 pub fn render_markdown(report: &HandoffReport) -> String {
     let mut out = format!("# {}: {}\n\n", report.task, report.title);
@@ -432,6 +509,7 @@ pub fn render_markdown(report: &HandoffReport) -> String {
             }
         }
     }
+    render_plan(report, &mut out);
     out.push_str("\n## Review\n\n");
     if report.rounds.is_empty() {
         out.push_str("No review was submitted.\n");

@@ -73,6 +73,8 @@ pub fn prepare_task(
     let mut pair_config = PairConfig::default();
     pair_config.limits.max_rounds = task.max_rounds(config).get();
     pair_config.review.require_verification = config.review.require_verification;
+    pair_config.review.plan = task.plan(config);
+    pair_config.review.max_plan_rounds = config.review.max_plan_rounds.get();
     // duet.toml's [stall] settings: idle = no activity at all; the repeat limit counts the
     // same findings, echoed messages and the same failing check alike.
     pair_config.stall.idle_after = config.stall.idle;
@@ -96,6 +98,7 @@ pub fn prepare_task(
             base_branch: base.to_string(),
             base_commit,
             branch: worktree.branch.clone(),
+            plan: pair_config.review.plan,
         },
         worktree: worktree.path,
         worker,

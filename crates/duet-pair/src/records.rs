@@ -66,6 +66,29 @@ pub fn record_to_event(task_id: &str, record: PairRecord) -> Option<Event> {
             verified,
             not_verified,
         }),
+        PairRecord::PlanReviewRequested {
+            round,
+            summary,
+            plan,
+        } => note(format!(
+            "plan review round {round} requested ({} bytes of PLAN.md): {summary}",
+            plan.len()
+        )),
+        PairRecord::PlanReviewed {
+            round,
+            verdict,
+            findings,
+            verified,
+            not_verified,
+            plan,
+        } => Some(Event::PlanReviewed {
+            round,
+            verdict,
+            findings,
+            verified,
+            not_verified,
+            plan,
+        }),
         PairRecord::DoneDeclared { commit, summary } => {
             note(format!("done declared on {commit}: {summary}"))
         }

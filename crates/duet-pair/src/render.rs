@@ -1,6 +1,7 @@
 //! The words duet says to agents: the worker's first prompt, the reviewer's briefing, and
 //! delivered messages with the markers that let duet recognise them when a turn starts.
 
+use duet_core::protocol::plan::PLAN_FILE;
 use duet_core::protocol::{Envelope, MessageId, Sender};
 use duet_core::wire::MESSAGE_MARKER_PREFIX as MARKER_PREFIX;
 
@@ -14,6 +15,10 @@ pub struct TaskBrief {
     pub base_branch: String,
     pub base_commit: String,
     pub branch: String,
+    /// The task has the plan step: PLAN.md is reviewed before any code (snapshots from before
+    /// the plan step read as `false`).
+    #[serde(default)]
+    pub plan: bool,
 }
 
 /// The first prompt of the worker: the task, its proof, and the protocol.
@@ -23,12 +28,25 @@ pub fn worker_prompt(task: &TaskBrief) -> String {
         .as_deref()
         .map(|p| format!("\nProof (how to show it works): {p}\n"))
         .unwrap_or_default();
+    let plan = if task.plan {
+        format!(
+            "Plan first: this task has a plan step. Before writing any code, write your plan \
+             (what you will change, where, and how you will test it) to `{PLAN_FILE}` at the \
+             root of the worktree. Do NOT commit `{PLAN_FILE}`: leave it untracked, it never \
+             goes on the branch. Then call the duet tool `request_plan_review` with a short \
+             summary; duet sends the plan to the reviewer. If the reviewer requests changes, \
+             revise `{PLAN_FILE}` and call `request_plan_review` again. Code only after the plan \
+             is approved; until then `request_review` and `mark_done` are refused.\n\n"
+        )
+    } else {
+        String::new()
+    };
     format!(
         "You are the WORKER in a duet pair on task `{id}`: {title}.\n\
          \n\
          {prompt}\n\
          {proof}\n\
-         How to work: you are in a git worktree on branch `{branch}` (based on `{base}`). \
+         {plan}How to work: you are in a git worktree on branch `{branch}` (based on `{base}`). \
          Make the change, run the proof, and commit your work with git. Then call the duet tool \
          `request_review` with a short summary; a reviewer will look at your commits. \
          Review findings come back to you as messages: fix them, commit, and call `request_review` \
@@ -45,6 +63,14 @@ pub fn worker_prompt(task: &TaskBrief) -> String {
 
 /// The reviewer's first prompt: who it is and what it waits for.
 pub fn reviewer_prompt(task: &TaskBrief) -> String {
+    let plan = if task.plan {
+        "This task has a plan step: the worker's first review request is for its plan (the \
+         text of PLAN.md, quoted in duet's message), before any code. Judge the plan with \
+         `submit_review` like a review (approve, or changes_requested with findings on the \
+         plan); code reviews of commits follow once you approve it. "
+    } else {
+        ""
+    };
     format!(
         "You are the REVIEWER in a duet pair on task `{id}`: {title}.\n\
          \n\
@@ -59,7 +85,7 @@ pub fn reviewer_prompt(task: &TaskBrief) -> String {
          major | minor | nit, file, line, text), in `verified` what you checked yourself \
          (each command you ran and what it showed, each file you read) and in `not_verified` \
          what you did not check: an approval that lists nothing verified is refused. Use \
-         `send_message` to talk to the worker. \
+         `send_message` to talk to the worker. {plan}\
          For now, reply with one short line that you are ready, and wait.",
         id = task.id,
         title = task.title,
@@ -197,6 +223,7 @@ mod tests {
             base_branch: "main".into(),
             base_commit: "0123456789abcdef".into(),
             branch: "duet/t1".into(),
+            plan: false,
         };
         let worker = worker_prompt(&task);
         for needle in [
@@ -224,5 +251,31 @@ mod tests {
                 "reviewer prompt lacks {needle:?}"
             );
         }
+        assert!(!worker.contains("PLAN.md") && !reviewer.contains("plan step"));
+    }
+
+    #[test]
+    fn a_plan_task_asks_for_an_uncommitted_plan_first() {
+        let task = TaskBrief {
+            id: "t1".into(),
+            title: "Add greeting".into(),
+            prompt: "Add a --greeting flag.".into(),
+            proof: None,
+            base_branch: "main".into(),
+            base_commit: "0123456789abcdef".into(),
+            branch: "duet/t1".into(),
+            plan: true,
+        };
+        let worker = worker_prompt(&task);
+        for needle in [
+            "`PLAN.md` at the root of the worktree",
+            "Do NOT commit `PLAN.md`",
+            "`request_plan_review`",
+            "Code only after the plan is approved",
+        ] {
+            assert!(worker.contains(needle), "worker prompt lacks {needle:?}");
+        }
+        assert!(worker.find("PLAN.md") < worker.find("How to work"));
+        assert!(reviewer_prompt(&task).contains("plan step"));
     }
 }

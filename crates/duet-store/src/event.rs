@@ -91,6 +91,19 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         not_verified: Vec<String>,
     },
+    /// The reviewer's verdict on the task's plan (the plan step, `plan = true`), with the plan
+    /// it judged (PLAN.md's text), so the report and the pull request can show it.
+    PlanReviewed {
+        round: u32,
+        verdict: Verdict,
+        #[serde(default)]
+        findings: Vec<Finding>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        verified: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        not_verified: Vec<String>,
+        plan: String,
+    },
     /// A new commit appeared on the task branch.
     CommitSeen { sha: String },
     /// A CI run finished on a commit.
@@ -150,6 +163,7 @@ impl Event {
             Event::MessageDelivered { .. } => "message_delivered",
             Event::MessageSuppressed { .. } => "message_suppressed",
             Event::ReviewSubmitted { .. } => "review_submitted",
+            Event::PlanReviewed { .. } => "plan_reviewed",
             Event::CommitSeen { .. } => "commit_seen",
             Event::CiResult { .. } => "ci_result",
             Event::CiRunStarted { .. } => "ci_run_started",
@@ -280,6 +294,14 @@ mod tests {
                 }],
                 verified: vec!["cargo test".into()],
                 not_verified: vec!["the docs".into()],
+            },
+            Event::PlanReviewed {
+                round: 1,
+                verdict: Verdict::Approve,
+                findings: vec![],
+                verified: vec!["read the plan".into()],
+                not_verified: vec![],
+                plan: "# Plan\n1. add".into(),
             },
             Event::CommitSeen { sha: "abc".into() },
             Event::CiResult {

@@ -69,7 +69,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, seq: i64, new: &NewEvent) -> Result<()
         .execute(params![task_id, at, seq])?;
 
     match &new.event {
-        Event::TaskQueued { .. } | Event::Note { .. } => {}
+        Event::TaskQueued { .. } | Event::Note { .. } | Event::PlanReviewed { .. } => {}
         Event::TokensCounted {
             role,
             record,

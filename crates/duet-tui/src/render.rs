@@ -58,17 +58,18 @@ fn header_line(app: &App) -> Line<'static> {
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         ));
     }
-    // The run's spend, once any record was counted.
+    spans.push(Span::raw(format!(" · sort: {}", app.sort.as_str())));
+    if !app.filter.is_empty() || app.mode == Mode::Filter {
+        spans.push(Span::raw(format!(" · filter: {}", app.filter)));
+    }
+    // The run's spend, once any record was counted: last, as the line is cut at
+    // the terminal's width and the sort and filter being typed must stay in sight.
     if let Some(run) = TokenUsage::sum(app.status.tasks.iter().filter_map(|t| t.tokens.as_ref())) {
         spans.push(Span::raw(format!(
             " · {} tokens, ${:.2}",
             compact(run.total.total()),
             run.usd
         )));
-    }
-    spans.push(Span::raw(format!(" · sort: {}", app.sort.as_str())));
-    if !app.filter.is_empty() || app.mode == Mode::Filter {
-        spans.push(Span::raw(format!(" · filter: {}", app.filter)));
     }
     Line::from(spans)
 }

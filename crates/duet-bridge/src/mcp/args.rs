@@ -24,6 +24,15 @@ pub struct RequestReviewArgs {
     pub summary: String,
 }
 
+/// Arguments of `request_plan_review`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestPlanReviewArgs {
+    /// Your plan in a few lines (the plan itself is PLAN.md in the worktree; duet sends the
+    /// reviewer its text).
+    pub summary: String,
+}
+
 /// Arguments of `submit_review`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -141,6 +150,16 @@ impl From<RequestReviewArgs> for ToolCall {
     }
 }
 
+impl From<RequestPlanReviewArgs> for ToolCall {
+    fn from(args: RequestPlanReviewArgs) -> Self {
+        // duet fills `plan` from PLAN.md before the protocol sees the call.
+        ToolCall::RequestPlanReview {
+            summary: args.summary,
+            plan: String::new(),
+        }
+    }
+}
+
 impl From<SubmitReviewArgs> for ToolCall {
     fn from(args: SubmitReviewArgs) -> Self {
         ToolCall::SubmitReview {
@@ -193,6 +212,33 @@ mod tests {
             serde_json::Value::Object(map) => map,
             other => panic!("not an object: {other}"),
         }
+    }
+
+    #[test]
+    fn a_plan_review_request_converts_to_the_tool_call_and_takes_only_a_summary() {
+        let args: RequestPlanReviewArgs = parse(
+            ToolName::RequestPlanReview,
+            object(json!({"summary": "plan: add a flag"})),
+        )
+        .unwrap();
+        assert_eq!(
+            ToolCall::from(args),
+            ToolCall::RequestPlanReview {
+                summary: "plan: add a flag".into(),
+                plan: String::new(),
+            }
+        );
+        let err = parse::<RequestPlanReviewArgs>(
+            ToolName::RequestPlanReview,
+            object(json!({"summary": "s", "plan": "x"})),
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with(
+                "invalid arguments for request_plan_review: plan: unknown field `plan`"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

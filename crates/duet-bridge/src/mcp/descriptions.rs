@@ -44,3 +44,9 @@ answer (send_message) or for routine progress reports.";
 pub const TASK_STATUS: &str = "Either role. Returns where the task stands (its state, the review \
 round, the last review request and verdict). Call it when unsure what to do next, or after a call \
 whose outcome is unclear, before repeating that call.";
+
+pub const REQUEST_PLAN_REVIEW: &str = "Worker only, for tasks with a plan step (your brief says \
+so). Write your plan to PLAN.md at the worktree root (do not commit it), then call this to ask \
+the reviewer to review the plan before you write any code. `summary`: the plan in a few lines; \
+duet sends the reviewer PLAN.md's text. Then stop and wait: the verdict arrives as a message. \
+request_review and mark_done are refused until the plan is approved.";

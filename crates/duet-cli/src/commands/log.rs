@@ -146,6 +146,17 @@ fn describe(event: &Event) -> String {
             findings.len(),
             if findings.len() == 1 { "" } else { "s" }
         ),
+        Event::PlanReviewed {
+            round,
+            verdict,
+            findings,
+            ..
+        } => format!(
+            "plan round {round}: {}, {} finding{}",
+            verdict.as_str(),
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" }
+        ),
         Event::CommitSeen { sha } => short(sha).to_string(),
         Event::CiResult {
             sha,

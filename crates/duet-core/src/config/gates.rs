@@ -225,7 +225,7 @@ mod tests {
     #[test]
     fn a_backlog_task_reads_its_proof_command_tdd_and_scope() {
         let config = crate::config::Config::default();
-        let src = "[[task]]\nid = \"a\"\nprompt = \"p\"\nproof = { command = \"make proof\" }\ntdd = true\nscope = { max_lines = 7 }\n\n[[task]]\nid = \"b\"\nprompt = \"p\"\nproof = \"prose\"\n";
+        let src = "[[task]]\nid = \"a\"\nprompt = \"p\"\nproof = { command = \"make proof\" }\ntdd = true\nplan = true\nscope = { max_lines = 7 }\n\n[[task]]\nid = \"b\"\nprompt = \"p\"\nproof = \"prose\"\n";
         let backlog = crate::backlog::Backlog::from_toml_str(
             src,
             "backlog.toml",
@@ -237,6 +237,10 @@ mod tests {
         assert_eq!(a.proof_command.as_deref(), Some("make proof"));
         assert!(a.proof.as_deref().unwrap().contains("`make proof`"));
         assert!(a.tdd(&config));
+        assert!(
+            a.plan(&config),
+            "the task's plan = true wins over review.plan = false"
+        );
         assert_eq!(a.scope(&config).max_lines, NonZeroU32::new(7));
         let b = backlog.get("b").unwrap();
         assert_eq!(
@@ -244,6 +248,7 @@ mod tests {
             (Some("prose"), None)
         );
         assert!(!b.tdd(&config), "review.tdd is off by default");
+        assert!(!b.plan(&config), "review.plan is off by default");
         assert_eq!(
             config.review.tdd.test_files,
             TddConfig::default().test_files,

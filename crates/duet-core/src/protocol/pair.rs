@@ -39,12 +39,18 @@ pub struct ReviewRules {
     /// An approval must list what the reviewer verified (`[review] require_verification`);
     /// one that lists nothing is refused with a request to verify.
     pub require_verification: bool,
+    /// The task has a plan step (`plan = true`): PLAN.md is reviewed before any code.
+    pub plan: bool,
+    /// Plan review rounds without approval before the task goes to the human.
+    pub max_plan_rounds: u32,
 }
 
 impl Default for ReviewRules {
     fn default() -> Self {
         ReviewRules {
             require_verification: true,
+            plan: false,
+            max_plan_rounds: 3,
         }
     }
 }
@@ -103,6 +109,9 @@ pub struct PairState {
     /// (`protocol::calls`).
     #[serde(default)]
     pub answered_calls: super::calls::AnsweredCalls,
+    /// The plan step (`protocol::plan`), used when `config.review.plan` is set.
+    #[serde(default)]
+    pub plan: super::plan::PlanState,
 }
 
 /// Something that happened to the pair.
@@ -247,6 +256,23 @@ pub enum PairRecord {
         commit: String,
         summary: String,
     },
+    /// The worker asked for a review of its plan (PLAN.md's text).
+    PlanReviewRequested {
+        round: u32,
+        summary: String,
+        plan: String,
+    },
+    /// The reviewer's verdict on the plan (the plan it judged included).
+    PlanReviewed {
+        round: u32,
+        verdict: Verdict,
+        findings: Vec<Finding>,
+        #[serde(default)]
+        verified: Vec<String>,
+        #[serde(default)]
+        not_verified: Vec<String>,
+        plan: String,
+    },
     QuestionAsked {
         from: Role,
         question: String,
@@ -334,6 +360,7 @@ impl PairState {
             config,
             ci: super::ci::CiState::default(),
             answered_calls: super::calls::AnsweredCalls::default(),
+            plan: super::plan::PlanState::default(),
         }
     }
 
@@ -383,6 +410,18 @@ impl PairState {
                 " with uncommitted changes"
             }
         ));
+        if self.config.review.plan {
+            lines.push(if self.plan.approved {
+                "plan approved".to_owned()
+            } else if self.plan.pending {
+                format!(
+                    "plan review {} requested, waiting for the verdict",
+                    self.plan.rounds
+                )
+            } else {
+                "plan not yet approved: write PLAN.md and call request_plan_review".to_owned()
+            });
+        }
         if let Some(request) = self.pending_review() {
             lines.push(format!(
                 "review of {} requested, waiting for the verdict",

@@ -118,6 +118,24 @@ pub(super) fn on_tool_call(
             enqueue(state, fx, Sender::Duet, Role::Reviewer, text, now);
             dispatch(state, fx, now);
         }
+        ToolCall::RequestPlanReview { summary, plan } => {
+            super::plan::on_request(state, fx, call_id, summary, plan, now)
+        }
+        ToolCall::SubmitReview {
+            verdict,
+            findings,
+            verified,
+            not_verified,
+        } if state.plan.pending => super::plan::on_verdict(
+            state,
+            fx,
+            call_id,
+            verdict,
+            findings,
+            verified,
+            not_verified,
+            now,
+        ),
         ToolCall::SubmitReview {
             verdict,
             findings,

@@ -21,6 +21,13 @@ pub enum ToolCall {
     SendMessage { text: String },
     /// Worker: review the current HEAD.
     RequestReview { summary: String },
+    /// Worker (plan step): review the plan. `plan` is PLAN.md's text, read from the worktree by
+    /// duet (not by the agent), so the reviewer and the report get what the file says.
+    RequestPlanReview {
+        summary: String,
+        #[serde(default)]
+        plan: String,
+    },
     /// Reviewer: the verdict on the commit whose review was requested, with what the reviewer
     /// checked (`verified`: commands run and their outcome, files read) and what it did not
     /// (`not_verified`). An approval needs `verified` when the pair requires verification.
@@ -46,6 +53,7 @@ pub enum ToolCall {
 pub enum ToolName {
     SendMessage,
     RequestReview,
+    RequestPlanReview,
     SubmitReview,
     MarkDone,
     AskHuman,
@@ -57,6 +65,7 @@ impl ToolCall {
         match self {
             ToolCall::SendMessage { .. } => ToolName::SendMessage,
             ToolCall::RequestReview { .. } => ToolName::RequestReview,
+            ToolCall::RequestPlanReview { .. } => ToolName::RequestPlanReview,
             ToolCall::SubmitReview { .. } => ToolName::SubmitReview,
             ToolCall::MarkDone { .. } => ToolName::MarkDone,
             ToolCall::AskHuman { .. } => ToolName::AskHuman,
@@ -70,6 +79,7 @@ impl ToolName {
         match self {
             ToolName::SendMessage => "send_message",
             ToolName::RequestReview => "request_review",
+            ToolName::RequestPlanReview => "request_plan_review",
             ToolName::SubmitReview => "submit_review",
             ToolName::MarkDone => "mark_done",
             ToolName::AskHuman => "ask_human",
@@ -80,7 +90,9 @@ impl ToolName {
     /// The only role allowed to call this tool, if it is restricted.
     pub fn only_for(self) -> Option<Role> {
         match self {
-            ToolName::RequestReview | ToolName::MarkDone => Some(Role::Worker),
+            ToolName::RequestReview | ToolName::RequestPlanReview | ToolName::MarkDone => {
+                Some(Role::Worker)
+            }
             ToolName::SubmitReview => Some(Role::Reviewer),
             ToolName::SendMessage | ToolName::AskHuman | ToolName::TaskStatus => None,
         }
@@ -179,7 +191,9 @@ pub fn check(
             &mut invalid,
             &mut too_large,
         ),
-        ToolCall::RequestReview { summary } | ToolCall::MarkDone { summary } => text_rule(
+        ToolCall::RequestReview { summary }
+        | ToolCall::RequestPlanReview { summary, .. }
+        | ToolCall::MarkDone { summary } => text_rule(
             "summary",
             summary,
             limits.max_summary_bytes,
@@ -370,6 +384,11 @@ fn state_rules(call: &ToolCall, state: &PairState) -> Vec<String> {
         ToolCall::SendMessage { .. } | ToolCall::AskHuman { .. } | ToolCall::TaskStatus => {
             Vec::new()
         }
+        ToolCall::RequestPlanReview { plan, .. } => super::plan::request_rules(state, plan),
+        ToolCall::RequestReview { .. } if state.plan_required() => {
+            vec![super::plan::PLAN_FIRST.into()]
+        }
+        ToolCall::MarkDone { .. } if state.plan_required() => vec![super::plan::PLAN_FIRST.into()],
         ToolCall::RequestReview { .. } => {
             if let Some(request) = state.pending_review() {
                 return vec![format!(
@@ -401,7 +420,7 @@ fn state_rules(call: &ToolCall, state: &PairState) -> Vec<String> {
             missing
         }
         ToolCall::SubmitReview { .. } => {
-            if state.pending_review().is_none() {
+            if state.pending_review().is_none() && !state.plan.pending {
                 return vec![
                     "no review was requested; wait for the worker's request_review".into(),
                 ];

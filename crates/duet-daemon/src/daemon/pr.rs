@@ -130,6 +130,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             findings,
             approval,
             ci,
+            plan: report
+                .as_ref()
+                .and_then(|r| r.approved_plan())
+                .map(|round| round.plan.clone()),
         }
     }
 }

@@ -11,16 +11,19 @@ use crate::DaemonError;
 use crate::DaemonProgress;
 use crate::status::{StatusInputs, snapshot_now, with_merge_queue};
 use duet_core::protocol::{Role, ToolCall};
-use duet_pair::git_facts::read_git_facts;
+use duet_pair::git_facts::{read_git_facts_of, read_plan};
 use duet_pair::socket::Incoming;
 use duet_pair::{ConnId, GitFacts};
 
-/// A worktree's git facts read off the loop for an agent's request, and for a review request of
-/// a task with a scope budget, the diff at the HEAD read (so the request carries its size).
+/// A worktree's git facts read off the loop for an agent's request; for a review request of a
+/// task with a scope budget, the diff at the HEAD read (so the request carries its size); for a
+/// plan review request, PLAN.md.
 #[derive(Debug)]
 pub(crate) struct GitRead {
     pub facts: Option<GitFacts>,
     pub diff: Option<super::gates::Measured>,
+    /// PLAN.md's text, read with them for a `request_plan_review`.
+    pub plan: Option<String>,
 }
 
 impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
@@ -74,7 +77,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
 
     /// Starts a git read for the first queued request of `task`, unless one is running.
     fn read_git_next(&mut self, task: &str) {
-        let Some(worktree) = self.pairs.get(task).map(|slot| slot.worktree.clone()) else {
+        let Some((worktree, plan_task)) = self
+            .pairs
+            .get(task)
+            .map(|slot| (slot.worktree.clone(), slot.brief.plan))
+        else {
             return;
         };
         let Some((reading, queue)) = self.git_queue.get_mut(task) else {
@@ -84,30 +91,37 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             return;
         }
         *reading = true;
-        let review = queue.front().is_some_and(|(_, request)| {
+        let front = queue.front().map(|(_, request)| &request.body);
+        let review = front.is_some_and(|body| {
             matches!(
-                request.body,
+                body,
                 RequestBody::ToolCall {
                     call: ToolCall::RequestReview { .. }
                 }
             )
         });
+        let wants_plan = front.is_some_and(is_plan_request);
         let scope = review.then(|| self.scope_measure(task)).flatten();
         let tx = self.git_tx.clone();
         let task = task.to_string();
         tokio::task::spawn_blocking(move || {
-            let facts = read_git_facts(&worktree);
+            let facts = read_git_facts_of(&worktree, plan_task);
+            let plan = wants_plan.then(|| read_plan(&worktree));
             let diff = match (&facts, scope) {
                 (Some(facts), Some(scope)) => scope.measure(&task, &facts.head),
                 _ => None,
             };
-            let _ = tx.send((task, GitRead { facts, diff }));
+            let _ = tx.send((task, GitRead { facts, diff, plan }));
         });
     }
 
     /// A git read is back: the request it was for goes to the pair's controller.
     pub(super) fn on_git_read(&mut self, task: &str, read: GitRead) -> Result<(), DaemonError> {
-        let GitRead { facts: git, diff } = read;
+        let GitRead {
+            facts: git,
+            diff,
+            plan,
+        } = read;
         if let Some(measured) = diff {
             // Before the review request: it carries the size measured at its commit.
             self.on_scope_measured(measured)?;
@@ -116,9 +130,19 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             return Ok(());
         };
         *reading = false;
-        let Some((conn, request)) = queue.pop_front() else {
+        let Some((conn, mut request)) = queue.pop_front() else {
             return Ok(());
         };
+        // The plan under review is PLAN.md as it is now, not anything the agent sends.
+        if let (
+            Some(text),
+            RequestBody::ToolCall {
+                call: ToolCall::RequestPlanReview { plan, .. },
+            },
+        ) = (plan, &mut request.body)
+        {
+            *plan = text;
+        }
         let Some(slot) = self.pairs.get_mut(task) else {
             self.git_queue.remove(task);
             self.respond(
@@ -325,6 +349,16 @@ fn request_summary(body: &RequestBody) -> String {
         }
         other => format!("{other:?}"),
     }
+}
+
+/// A `request_plan_review`, whose read includes PLAN.md.
+fn is_plan_request(body: &RequestBody) -> bool {
+    matches!(
+        body,
+        RequestBody::ToolCall {
+            call: ToolCall::RequestPlanReview { .. }
+        }
+    )
 }
 
 fn unknown_task(task: &str) -> Response {

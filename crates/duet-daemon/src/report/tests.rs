@@ -489,3 +489,59 @@ fn the_report_counts_each_seats_tokens_once_per_record_and_prices_them() {
         "{plain}"
     );
 }
+
+#[test]
+fn a_plan_task_reports_its_plan_rounds_and_the_approved_plan() {
+    let plan_round = |round, verdict, plan: &str, findings| Event::PlanReviewed {
+        round,
+        verdict,
+        findings,
+        verified: vec!["read PLAN.md".into()],
+        not_verified: vec![],
+        plan: plan.into(),
+    };
+    let events = vec![
+        at(
+            1,
+            0,
+            plan_round(
+                1,
+                Verdict::ChangesRequested,
+                "1. add the flag",
+                vec![finding(Severity::Major, "PLAN.md", "no test in the plan")],
+            ),
+        ),
+        at(
+            2,
+            5,
+            plan_round(2, Verdict::Approve, "1. add the flag\n2. test it", vec![]),
+        ),
+    ];
+    let report = build(input(), &events);
+    assert_eq!(report.approved_plan().unwrap().round, 2);
+    let text = render_markdown(&report);
+    assert!(
+        text.contains(
+            "## Plan\n\n2 plan review rounds.\n\n- Plan round 1: changes requested\n  - [major] \
+             PLAN.md:3: no test in the plan\n- Plan round 2: approved\n\nThe approved plan \
+             (round 2):\n\n> 1. add the flag\n> 2. test it\n"
+        ),
+        "{text}"
+    );
+    assert!(text.find("## Plan") < text.find("## Review"));
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["plan_rounds"][1]["plan"],
+        "1. add the flag\n2. test it"
+    );
+    assert_eq!(json["plan_rounds"][0]["verdict"], "changes_requested");
+    // A task without the plan step has no section and no key.
+    let plain = build(input(), &[]);
+    assert!(!render_markdown(&plain).contains("## Plan"));
+    assert!(
+        serde_json::to_value(&plain)
+            .unwrap()
+            .get("plan_rounds")
+            .is_none()
+    );
+}

@@ -5,7 +5,8 @@
 use duet_agents::hook_event::HookParseErrorKind;
 use duet_agents::{parse_claude_hook, parse_codex_notify};
 use duet_bridge::mcp::args::{
-    AskHumanArgs, MarkDoneArgs, RequestReviewArgs, SendMessageArgs, SubmitReviewArgs, parse,
+    AskHumanArgs, MarkDoneArgs, RequestPlanReviewArgs, RequestReviewArgs, SendMessageArgs,
+    SubmitReviewArgs, parse,
 };
 use duet_core::protocol::{ToolCall, ToolName};
 use proptest::prelude::*;
@@ -20,6 +21,7 @@ use crate::mutate::{Bytes, bytes_for};
 const TOOLS: &[(ToolName, &[&str], &[&str])] = &[
     (ToolName::SendMessage, &["text"], &[]),
     (ToolName::RequestReview, &["summary"], &[]),
+    (ToolName::RequestPlanReview, &["summary"], &[]),
     (
         ToolName::SubmitReview,
         &["verdict"],
@@ -88,6 +90,7 @@ pub fn tool_args(runner: &mut Runner) -> Result<(), String> {
             let checked = match tool {
                 ToolName::SendMessage => one::<SendMessageArgs>(*tool, &arguments),
                 ToolName::RequestReview => one::<RequestReviewArgs>(*tool, &arguments),
+                ToolName::RequestPlanReview => one::<RequestPlanReviewArgs>(*tool, &arguments),
                 ToolName::SubmitReview => one::<SubmitReviewArgs>(*tool, &arguments),
                 ToolName::MarkDone => one::<MarkDoneArgs>(*tool, &arguments),
                 ToolName::AskHuman => one::<AskHumanArgs>(*tool, &arguments),
@@ -158,7 +161,9 @@ fn check_faithful(call: &ToolCall, arguments: &Map<String, Value>) -> Result<(),
     let field = |k: &str| arguments.get(k).and_then(Value::as_str).unwrap_or_default();
     match call {
         ToolCall::SendMessage { text } => prop_assert_eq!(text.as_str(), field("text")),
-        ToolCall::RequestReview { summary } | ToolCall::MarkDone { summary } => {
+        ToolCall::RequestReview { summary }
+        | ToolCall::RequestPlanReview { summary, .. }
+        | ToolCall::MarkDone { summary } => {
             prop_assert_eq!(summary.as_str(), field("summary"));
         }
         ToolCall::AskHuman { question } => prop_assert_eq!(question.as_str(), field("question")),

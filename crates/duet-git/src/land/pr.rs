@@ -22,6 +22,8 @@ pub struct PrDescription {
     pub approval: Option<String>,
     /// The CI result on the branch's HEAD, e.g. "passed: cargo test (41 s)"; `None` = no CI.
     pub ci: Option<String>,
+    /// The approved plan (plan step tasks), shown under "## Plan".
+    pub plan: Option<String>,
 }
 
 impl PrDescription {
@@ -33,6 +35,10 @@ impl PrDescription {
         }
         body.push_str("\n\n## What was asked\n\n");
         body.push_str(self.prompt.trim());
+        if let Some(plan) = self.plan.as_deref().filter(|p| !p.trim().is_empty()) {
+            body.push_str("\n\n## Plan\n\nApproved by the reviewer before any code:\n\n");
+            body.push_str(plan.trim());
+        }
         body.push_str("\n\n## Review\n\n");
         let rounds = if self.review_rounds == 1 {
             "round"
@@ -259,6 +265,7 @@ mod tests {
             )],
             approval: Some("Good now.".into()),
             ci: Some("passed: make test".into()),
+            plan: None,
         };
         assert_eq!(
             description.render(),
@@ -267,6 +274,25 @@ mod tests {
              | no test for a \\| in the name | added test_pipe in tests/ |\n\nApproved:\n\n\
              > Good now.\n\n## CI\n\npassed: make test\n\nDuet-Task: t1\n"
         );
+    }
+
+    #[test]
+    fn an_approved_plan_has_its_section_before_the_review() {
+        let body = PrDescription {
+            task_id: "t1".into(),
+            prompt: "Add a login form.".into(),
+            plan: Some("1. add the form\n2. test it\n".into()),
+            ..PrDescription::default()
+        }
+        .render();
+        assert!(
+            body.contains(
+                "## What was asked\n\nAdd a login form.\n\n## Plan\n\nApproved by the reviewer \
+                 before any code:\n\n1. add the form\n2. test it\n\n## Review"
+            ),
+            "{body}"
+        );
+        assert!(!PrDescription::default().render().contains("## Plan"));
     }
 
     #[test]
