@@ -53,6 +53,7 @@ cargo nextest run --workspace --no-fail-fast || status=$?
 # The kill-point tests need the engine built with its failpoints (a feature, off in every other
 # build): duet run aborted at each protocol step and started again. Here the first hit of each
 # point; the later hits (the same steps later in the round) run with scripts/killpoints.sh.
+# Only that test binary is built with the feature (`--test`), not all of duet-cli's.
 DUET_KILLPOINTS=first-hits cargo nextest run -p duet-cli --features failpoints --no-fail-fast \
-  -E 'binary(e2e_killpoints)' || status=$?
+  --test e2e_killpoints || status=$?
 exit "$status"

@@ -1,8 +1,17 @@
 //! One daemon per repository: an exclusive lock on `.duet/daemon.pid`, holding the owner's pid.
+//!
+//! The lock is an `flock` on the file, so it goes with the process. A daemon killed while one of
+//! its children was between fork and exec leaves that child holding a copy of the descriptor
+//! (and so the lock) until its exec closes it: a lock held while the pid in the file is dead is
+//! waited for a moment ([`ORPHAN_WAIT`]) before it counts as held.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a lock whose recorded owner is dead is waited for.
+pub const ORPHAN_WAIT: Duration = Duration::from_secs(3);
 
 /// Held while the daemon runs; the lock goes with the process, also when it is killed.
 #[derive(Debug)]
@@ -39,16 +48,24 @@ impl DaemonLock {
             .truncate(false)
             .open(path)
             .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut pid = String::new();
-                let _ = file.read_to_string(&mut pid);
-                return Err(LockError::Held {
-                    pid: pid.trim().to_string(),
-                });
+        let mut orphan_deadline = None;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let pid = recorded_pid(&mut file);
+                    if pid_alive(&pid) {
+                        return Err(LockError::Held { pid });
+                    }
+                    let deadline =
+                        *orphan_deadline.get_or_insert_with(|| Instant::now() + ORPHAN_WAIT);
+                    if Instant::now() >= deadline {
+                        return Err(LockError::Held { pid });
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
         }
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
@@ -65,15 +82,46 @@ impl DaemonLock {
     }
 }
 
-/// The pid written in a lock file whose lock is held by a live daemon, if any.
+/// The pid written in a lock file whose lock is held by a live daemon, if any (a lock held
+/// while the recorded owner is dead is waited for, as in [`DaemonLock::acquire`]).
 pub fn running_daemon(path: &Path) -> Option<String> {
-    let file = OpenOptions::new().read(true).write(true).open(path).ok()?;
-    match file.try_lock() {
-        Ok(()) => None,
-        Err(_) => std::fs::read_to_string(path)
-            .ok()
-            .map(|s| s.trim().to_string()),
+    let mut file = OpenOptions::new().read(true).write(true).open(path).ok()?;
+    let deadline = Instant::now() + ORPHAN_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return None,
+            Err(_) => {
+                let pid = recorded_pid(&mut file);
+                if pid_alive(&pid) || Instant::now() >= deadline {
+                    return Some(pid);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
+}
+
+fn recorded_pid(file: &mut File) -> String {
+    let mut pid = String::new();
+    let _ = file.rewind();
+    let _ = file.read_to_string(&mut pid);
+    pid.trim().to_string()
+}
+
+/// Whether `pid` names a live process (an unreadable pid counts as alive: the lock is then
+/// taken as held at once, as before).
+fn pid_alive(pid: &str) -> bool {
+    let Ok(pid) = pid.parse::<i32>() else {
+        return true;
+    };
+    if pid <= 0 {
+        return true;
+    }
+    // Signal 0 checks existence; EPERM means it exists under another user.
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
 }
 
 #[cfg(test)]
@@ -95,5 +143,48 @@ mod tests {
         drop(lock);
         assert_eq!(running_daemon(&path), None);
         DaemonLock::acquire(&path).unwrap();
+    }
+
+    /// A lock held by a process that is not the recorded (dead) daemon, as a child between fork
+    /// and exec holds it, is waited for and then taken.
+    #[test]
+    fn a_lock_held_while_its_recorded_owner_is_dead_is_taken_once_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("daemon.pid");
+        let dead = {
+            let mut child = std::process::Command::new("true").spawn().unwrap();
+            let pid = child.id();
+            child.wait().unwrap();
+            pid
+        };
+        std::fs::write(&path, format!("{dead}\n")).unwrap();
+        // `flock` holds the lock until its stdin closes, which is when we say so.
+        let mut holder = std::process::Command::new("flock")
+            .arg(&path)
+            .args(["-c", "echo locked; read _"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "locked");
+        let stdin = holder.stdin.take().unwrap();
+        let release = std::thread::spawn(move || {
+            // Released while acquire is already waiting: acquire must not have given up.
+            std::thread::sleep(Duration::from_millis(300));
+            drop(stdin);
+            holder.wait().unwrap();
+        });
+        let lock = DaemonLock::acquire(&path).unwrap();
+        release.join().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(lock.path()).unwrap().trim(),
+            std::process::id().to_string()
+        );
     }
 }
