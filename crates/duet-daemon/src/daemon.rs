@@ -10,8 +10,7 @@ use duet_agents::tmux::session_name;
 use duet_core::backlog::Backlog;
 use duet_core::config::AgentKind;
 use duet_core::lifecycle::StateKind;
-use duet_core::lifecycle::unpaired::transition_unpaired;
-use duet_core::lifecycle::{LifecycleEvent, TaskState};
+use duet_core::lifecycle::TaskState;
 use duet_core::protocol::{PairState, Role};
 use duet_git::Repo;
 use duet_pair::agent_actor::{AgentHandle, AgentReport};
@@ -26,6 +25,7 @@ use duet_store::{Event, NewEvent, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backlog_watch::BacklogWatch;
+use crate::engine_core::{self, EngineAction, EngineInput};
 use crate::lock::DaemonLock;
 use crate::pair_slot::PairSlot;
 use crate::status::Publisher;
@@ -34,6 +34,7 @@ use crate::{DaemonError, DaemonErrorKind, DaemonProgress, DaemonSetup, RunSummar
 mod app_server;
 mod ci;
 mod dead_panes;
+mod engine_edge;
 mod gates;
 mod guard;
 mod merge;
@@ -148,8 +149,7 @@ pub async fn run(
     // The budget marks and parked seats of the engine before (none on a first start).
     daemon.usage = usage::UsageState::load(&daemon.store);
     tracing::info!("daemon {} started", std::process::id());
-    daemon.queue_new_tasks()?;
-    daemon.requeue_focus()?;
+    daemon.queue_at_start()?;
     daemon.adopt_pairs()?;
     daemon.open_merge_queue()?;
     daemon.schedule()?;
@@ -412,28 +412,8 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         // Agents that cannot start: the human is asked before anything is made.
         if let Err(reason) = (self.setup.check_agents)(&self.setup.config, &task) {
             tracing::error!("task {task_id}: {reason}");
-            let from = self.stored_state(task_id).unwrap_or(StateKind::Queued);
-            let escalate = LifecycleEvent::Escalate {
-                reason: reason.clone(),
-            };
-            let Ok(to) = transition_unpaired(from, &escalate) else {
-                tracing::warn!("task {task_id}: a {from} task cannot wait for the human");
-                return Ok(());
-            };
-            let changed = Event::TaskStateChanged {
-                from,
-                to,
-                reason: Some(reason.clone()),
-            };
-            self.append(task_id, changed)?;
-            (self.progress)(DaemonProgress::TaskState {
-                task: task_id.to_string(),
-                state: to.to_string(),
-            });
-            (self.progress)(DaemonProgress::HumanNeeded {
-                task: task_id.to_string(),
-                text: reason,
-            });
+            let task = task_id.to_string();
+            self.decide(EngineInput::AgentsMissing { task, reason })?;
             return Ok(());
         }
         let mut prepared = match prepare_task(&self.repo, &self.setup.config, &task) {
@@ -558,26 +538,8 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     /// A task that could not even start: failed, with the reason.
     fn fail_unstarted(&mut self, task_id: &str, reason: String) -> Result<(), DaemonError> {
         tracing::error!("task {task_id}: {reason}");
-        let from = self.stored_state(task_id).unwrap_or(StateKind::Queued);
-        let fail = LifecycleEvent::Fail {
-            reason: reason.clone(),
-        };
-        let Ok(to) = transition_unpaired(from, &fail) else {
-            tracing::warn!("task {task_id}: a {from} task cannot fail");
-            return Ok(());
-        };
-        self.append(
-            task_id,
-            Event::TaskStateChanged {
-                from,
-                to,
-                reason: Some(reason.clone()),
-            },
-        )?;
-        (self.progress)(DaemonProgress::TaskState {
-            task: task_id.to_string(),
-            state: format!("failed: {reason}"),
-        });
+        let task = task_id.to_string();
+        self.decide(EngineInput::CouldNotStart { task, reason })?;
         Ok(())
     }
 
@@ -616,35 +578,26 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     }
 
     fn reload_backlog(&mut self) -> Result<(), DaemonError> {
-        match read_backlog(self.setup) {
-            // An editor writing the file in place can show it empty for a moment; an empty read
-            // never replaces a backlog with tasks (the write that follows triggers a reload).
-            Ok(backlog) if backlog.tasks.is_empty() && !self.backlog.tasks.is_empty() => {
-                tracing::warn!(
-                    "the backlog reads empty; keeping the last one until it changes again"
-                );
-                Ok(())
+        let mut read = read_backlog(self.setup);
+        let facts = match &read {
+            Ok(backlog) => Ok(self.task_facts(backlog)),
+            Err(problems) => Err(problems.clone()),
+        };
+        let mut state = self.engine_state();
+        let actions = engine_core::handle(&mut state, EngineInput::BacklogRead(facts));
+        // The new backlog goes in place when the core says so, before what follows it (its
+        // new tasks queued, the scheduler's picks started).
+        for action in actions {
+            if action == EngineAction::ReplaceBacklog {
+                if let Ok(backlog) = std::mem::replace(&mut read, Err(String::new())) {
+                    self.backlog = backlog;
+                }
+                continue;
             }
-            Ok(backlog) => {
-                self.backlog = backlog;
-                self.queue_new_tasks()?;
-                (self.progress)(DaemonProgress::Note(format!(
-                    "backlog reloaded: {} tasks",
-                    self.backlog.tasks.len()
-                )));
-                self.schedule()
-            }
-            Err(problems) => {
-                tracing::warn!(
-                    "the backlog does not validate; keeping the last good one:\n{problems}"
-                );
-                (self.progress)(DaemonProgress::Note(format!(
-                    "{} is invalid; keeping the last good backlog (run `duet validate`)",
-                    self.setup.backlog_path.display()
-                )));
-                Ok(())
-            }
+            let left = self.carry_out(vec![action])?;
+            debug_assert!(left.is_empty(), "{left:?}");
         }
+        Ok(())
     }
 
     fn respond(&mut self, conn: ConnId, response: Response) {

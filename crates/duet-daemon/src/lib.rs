@@ -17,6 +17,7 @@
 pub mod backlog_watch;
 mod daemon;
 pub mod diffstat;
+pub mod engine_core;
 pub mod idle_watch;
 pub mod lock;
 pub mod merge_edge;

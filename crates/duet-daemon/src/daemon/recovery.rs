@@ -2,7 +2,6 @@
 //! died, and seeing resumed or adopted agents at rest from their panes.
 
 use duet_agents::PairPanes;
-use duet_core::lifecycle::StateKind;
 use duet_core::protocol::Role;
 use duet_core::protocol::delivery::TargetStatus;
 use duet_pair::AgentPresence;
@@ -12,48 +11,40 @@ use duet_pair::prepare::prepare_task;
 use duet_store::Event;
 
 use super::{Daemon, now, store_err};
+use crate::engine_core::{self, EngineAction, EngineInput, EngineState, SavedPair};
 use crate::idle_watch::IdleWatch;
 use crate::pair_slot::{PairSlot, PairSnapshot};
-use crate::restart_policy::{self, Restart};
+use crate::restart_policy;
 use crate::{DaemonError, DaemonProgress};
 
 impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
-    /// Takes over the pairs a previous daemon left running (or relaunches their agents).
+    /// Takes over the pairs a previous daemon left running (or relaunches their agents): the
+    /// core (`EngineInput::SnapshotsFound`) says which to adopt and which tasks fail.
     pub(super) fn adopt_pairs(&mut self) -> Result<(), DaemonError> {
         let snapshots = self.store.pair_snapshots().map_err(store_err)?;
+        let mut read = std::collections::HashMap::new();
+        let mut saved = Vec::new();
         for (task_id, json) in snapshots {
-            if self
-                .setup
-                .focus
-                .as_ref()
-                .is_some_and(|focus| *focus != task_id)
-            {
-                continue;
-            }
-            let live = matches!(
-                self.stored_state(&task_id),
-                Some(
-                    StateKind::Preparing
-                        | StateKind::Working
-                        | StateKind::Reviewing
-                        | StateKind::NeedsHuman
-                        | StateKind::Paused
-                )
-            );
-            if !live {
-                continue;
-            }
-            let snapshot: PairSnapshot = match serde_json::from_str(&json) {
-                Ok(snapshot) => snapshot,
-                Err(err) => {
-                    self.fail_unstarted(
-                        &task_id,
-                        format!("its saved state cannot be read ({err})"),
-                    )?;
-                    continue;
+            let readable = match serde_json::from_str::<PairSnapshot>(&json) {
+                Ok(snapshot) => {
+                    read.insert(task_id.clone(), (snapshot, json));
+                    Ok(())
                 }
+                Err(err) => Err(err.to_string()),
             };
-            self.adopt(&task_id, snapshot, json)?;
+            saved.push(SavedPair {
+                stored: self.stored_state(&task_id),
+                task: task_id,
+                readable,
+            });
+        }
+        let mut state = self.engine_state();
+        for action in engine_core::handle(&mut state, EngineInput::SnapshotsFound(saved)) {
+            if let Some(EngineAction::Adopt { task }) = self.carry_out_one(action)?
+                && let Some((snapshot, json)) = read.remove(&task)
+            {
+                self.adopt(&task, snapshot, json)?;
+            }
         }
         Ok(())
     }
@@ -95,14 +86,25 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             )
             .then(|| IdleWatch::adopted(clock, None))
         });
-        if runtime.pair_exists(&snapshot.session_name) {
+        let session_exists = runtime.pair_exists(&snapshot.session_name);
+        let exited = [Role::Worker, Role::Reviewer].map(|role| {
+            session_exists
+                && matches!(
+                    runtime.presence(panes.pane(role)),
+                    AgentPresence::Exited { .. } | AgentPresence::Unknown
+                )
+        });
+        let looked = EngineInput::SessionLooked {
+            task: task_id.to_string(),
+            session_exists,
+            exited,
+        };
+        let decided = engine_core::handle(&mut EngineState::default(), looked);
+        if let Some(EngineAction::Attach { restart, .. }) = decided.first() {
             // Agents that died while no daemon was watching start again, resumed (or afresh
             // with their brief, if it never reached them).
             for role in [Role::Worker, Role::Reviewer] {
-                if matches!(
-                    runtime.presence(panes.pane(role)),
-                    AgentPresence::Exited { .. } | AgentPresence::Unknown
-                ) {
+                if restart[usize::from(role == Role::Reviewer)] {
                     rotate_token(&mut controller, role);
                     let resumed = controller.resume_session(role).is_some();
                     watches[usize::from(role == Role::Reviewer)] =
@@ -198,8 +200,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         self.apply(task_id, launched_actions)
     }
 
-    /// An agent died: start it again with its conversation resumed, up to the limit. Returns
-    /// whether it was restarted (false: the protocol hears of the exit and asks the human).
+    /// An agent died: start it again with its conversation resumed, up to the limit (the
+    /// core decides: `EngineInput::AgentExited`). Returns whether it was restarted (false: the
+    /// protocol hears of the exit and asks the human).
     pub(super) fn restart_agent(
         &mut self,
         task: &str,
@@ -207,39 +210,73 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         code: Option<i32>,
         signal: Option<i32>,
     ) -> Result<bool, DaemonError> {
-        let socket = self.setup.socket_path();
-        let slot = self.pairs.get(task).expect("live pair");
-        let Some(role) = slot
-            .controller
-            .seats
-            .iter()
-            .find(|s| s.token == token)
-            .map(|s| s.role)
-        else {
-            return Ok(false);
+        let exited = EngineInput::AgentExited {
+            task: task.to_string(),
+            token: token.to_string(),
+            code,
+            signal,
         };
+        // Only the pairs' facts: an exit concerns its pair alone.
+        let mut state = EngineState {
+            pairs: self.pair_facts(),
+            ..Default::default()
+        };
+        for action in engine_core::handle(&mut state, exited) {
+            match self.carry_out_one(action)? {
+                Some(restart @ EngineAction::RestartAgent { .. }) => {
+                    return Ok(self.restart(restart)?.is_none());
+                }
+                Some(EngineAction::NoRestart { .. }) => return Ok(false),
+                Some(other) => tracing::warn!("an exit: {other:?} is not carried out here"),
+                None => {}
+            }
+        }
+        Ok(false)
+    }
+
+    /// Carries out the core's `RestartAgent`: the seat's process is started again with a new
+    /// token. Gives back what the protocol is to hear (`NoRestart`) if it cannot be started.
+    pub(super) fn restart(
+        &mut self,
+        action: EngineAction,
+    ) -> Result<Option<EngineAction>, DaemonError> {
+        let EngineAction::RestartAgent {
+            task,
+            role,
+            token,
+            attempt,
+            resume,
+            resume_failed,
+            exit_code,
+            code,
+            signal,
+        } = action
+        else {
+            return Ok(None);
+        };
+        let task = task.as_str();
+        let no_restart = || {
+            Some(EngineAction::NoRestart {
+                task: task.to_string(),
+                token: token.clone(),
+                code,
+                signal,
+            })
+        };
+        let socket = self.setup.socket_path();
         let index = usize::from(role == Role::Reviewer);
-        // A resumed process that never listed duet's tools: its conversation cannot be resumed.
-        let slot = self.pairs.get_mut(task).expect("live pair");
-        let resume_failed = duet_pair::launch::forget_failed_resume(&mut slot.controller, role);
-        let decision = restart_policy::decide(
-            slot.restarts[index],
-            slot.controller.state.task_state.is_terminal(),
-            slot.controller.resume_session(role).is_some(),
-        );
-        let Restart::Again { attempt, resume } = decision else {
-            tracing::info!("task {task}: the {role} is not restarted: {decision:?}");
-            return Ok(false);
+        let Some(slot) = self.pairs.get_mut(task) else {
+            return Ok(None);
         };
         // The new process gets a new token: the dead one's helpers (a wrapper still reporting
         // its exit, a hook retrying) can no longer act for the seat.
-        let slot = self.pairs.get_mut(task).expect("live pair");
-        self.tokens.remove(token);
         let new_token = rotate_token(&mut slot.controller, role);
+        self.tokens.remove(&token);
         self.tokens.insert(new_token, task.to_string());
         let setup = self.setup;
-        let slot = self.pairs.get_mut(task).expect("live pair");
-        let resumed = resume;
+        let Some(slot) = self.pairs.get_mut(task) else {
+            return Ok(None);
+        };
         let place = launch_place(setup, &slot.session_name, &slot.worktree, &socket);
         let pane = slot.panes.pane(role).to_string();
         let restarted = restart_seat(
@@ -255,16 +292,14 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             Ok(actions) => actions,
             Err(err) => {
                 tracing::warn!("task {task}: failed to restart the {role}: {err}");
-                return Ok(false);
+                return Ok(no_restart());
             }
         };
-        let slot = self.pairs.get_mut(task).expect("live pair");
         slot.restarts[index] = attempt;
-        let exit_code = code.or(signal.map(|s| 128 + s));
         // A resumed agent is told to go on; a new conversation gets its brief (queued).
         slot.watches[index] = Some(IdleWatch::new(
             std::time::Instant::now(),
-            resumed.then(|| resumed_nudge(exit_code)),
+            resume.then(|| resumed_nudge(exit_code)),
         ));
         self.append(
             task,
@@ -276,11 +311,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         self.append(
             task,
             Event::Note {
-                text: restart_policy::restart_note(role, attempt, resumed, resume_failed),
+                text: restart_policy::restart_note(role, attempt, resume, resume_failed),
             },
         )?;
         self.apply(task, launched_actions)?;
-        Ok(true)
+        Ok(None)
     }
 
     /// Watched agents seen at rest: pending messages go to them, a resumed one is told to go
