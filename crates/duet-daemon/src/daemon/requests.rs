@@ -1,14 +1,12 @@
 //! Requests on the control socket: agents' requests routed to their pair by token (each read
 //! of the worktree's git facts off the loop, in arrival order per pair), and the human's.
 
-use duet_core::lifecycle::unpaired::transition_unpaired;
-use duet_core::lifecycle::{LifecycleEvent, StateKind};
 use duet_proto::{ErrorKind, Request, RequestBody, Response, ResponseBody};
-use duet_store::Event;
 
 use super::{Daemon, now, usage};
 use crate::DaemonError;
 use crate::DaemonProgress;
+use crate::engine_core::{self, EngineAction, EngineInput, HumanAsk};
 use crate::status::{StatusInputs, snapshot_now, with_merge_queue};
 use duet_core::protocol::{Role, ToolCall};
 use duet_pair::git_facts::{read_git_facts_of, read_plan};
@@ -276,59 +274,33 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             let actions = slot.controller.on_request(conn, request, None, now());
             return self.apply(&task, actions);
         }
-        let Some(state) = self.backlog.get(&task).and(self.stored_state(&task)) else {
+        if self.backlog.get(&task).is_none() || self.stored_state(&task).is_none() {
             self.respond(conn, unknown_task(&task));
             return Ok(());
+        }
+        // A task without a running pair: only its place in the queue can change, as the
+        // engine's core decides.
+        let ask = match &request.body {
+            RequestBody::Say { .. } => HumanAsk::Say,
+            RequestBody::Answer { .. } => HumanAsk::Answer,
+            RequestBody::Pause { .. } => HumanAsk::Pause,
+            RequestBody::Resume { .. } => HumanAsk::Resume,
+            _ => HumanAsk::Cancel,
         };
-        // A task without a running pair: only its place in the queue can change.
-        let event = match &request.body {
-            RequestBody::Pause { .. } => Some(LifecycleEvent::Pause),
-            RequestBody::Resume { .. } => Some(LifecycleEvent::Resume),
-            RequestBody::Answer { .. } => Some(LifecycleEvent::HumanAnswered),
-            RequestBody::Cancel { .. } => Some(LifecycleEvent::Cancel),
-            _ => None,
-        };
-        let to = event.map(|event| transition_unpaired(state, &event));
-        match to {
-            Some(Ok(to)) => {
-                self.append(
-                    &task,
-                    Event::TaskStateChanged {
-                        from: state,
-                        to,
-                        reason: Some("by the human".into()),
-                    },
-                )?;
-                (self.progress)(DaemonProgress::TaskState {
-                    task: task.clone(),
-                    state: to.to_string(),
-                });
-                if matches!(state, StateKind::Ready | StateKind::Merging) {
-                    // Out of the merge queue: the next entry goes on.
-                    self.withdraw(&task)?;
+        let mut state = self.engine_state();
+        let actions = engine_core::handle(&mut state, EngineInput::HumanAsked { task, ask });
+        for action in actions {
+            match self.carry_out_one(action)? {
+                None => {}
+                Some(EngineAction::Withdraw { task }) => self.withdraw(&task)?,
+                Some(EngineAction::Ack) => self.respond(conn, Response::ok(ResponseBody::Ack)),
+                Some(EngineAction::Refuse(message)) => {
+                    self.respond(conn, Response::error(ErrorKind::WrongState, message));
                 }
-                self.respond(conn, Response::ok(ResponseBody::Ack));
-                self.schedule()
-            }
-            refused => {
-                let what = match &request.body {
-                    RequestBody::Say { .. } => "say something to",
-                    RequestBody::Answer { .. } => "answer",
-                    RequestBody::Pause { .. } => "pause",
-                    RequestBody::Resume { .. } => "resume",
-                    _ => "cancel",
-                };
-                let why = refused
-                    .and_then(Result::err)
-                    .map(|refused| format!(" ({})", refused.why))
-                    .unwrap_or_default();
-                let message = format!(
-                    "cannot {what} task `{task}`: it is {state} and no pair is working on it{why}"
-                );
-                self.respond(conn, Response::error(ErrorKind::WrongState, message));
-                Ok(())
+                Some(other) => tracing::warn!("a human request's action left undone: {other:?}"),
             }
         }
+        Ok(())
     }
 }
 
