@@ -317,6 +317,16 @@ pub fn limit_reset(text: &str, now: u64) -> Option<u64> {
     Some(at.filter(|t| *t > now).unwrap_or(now + DEFAULT_PARK_SECS))
 }
 
+/// When a parked seat is told to go on (unix seconds): the reset time the CLI recorded as a time
+/// of its own (`recorded`) if it is still ahead, else the one [`limit_reset`] reads in the
+/// error's text, else [`DEFAULT_PARK_SECS`] from `now`.
+pub fn park_until(recorded: Option<u64>, text: &str, now: u64) -> u64 {
+    recorded
+        .filter(|at| *at > now)
+        .or_else(|| limit_reset(text, now))
+        .unwrap_or(now + DEFAULT_PARK_SECS)
+}
+
 fn epoch_after_bar(text: &str) -> Option<u64> {
     let (_, rest) = text.split_once("limit reached|")?;
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
@@ -405,7 +415,11 @@ fn clock_time(text: &str, now: u64) -> Option<u64> {
     let mut words = rest.split_whitespace();
     let mut word = words.next()?.to_owned();
     let next = words.next().unwrap_or("");
-    if next == "am" || next == "pm" {
+    // codex: `try again at 4:29 PM.`
+    let next_word = next.trim_end_matches(['.', ',', ';']);
+    if next_word == "am" || next_word == "pm" {
+        word.push_str(next_word);
+    } else if next == "am" || next == "pm" {
         word.push_str(next);
     } else if next.starts_with('(') && !next.starts_with("(utc") && !next.starts_with("(gmt") {
         return None;
@@ -433,7 +447,15 @@ fn clock_time(text: &str, now: u64) -> Option<u64> {
     }
     let day = now - now % 86_400;
     let at = day + h * 3600 + m * 60;
-    Some(if at > now { at } else { at + 86_400 })
+    // A time to the minute that is the current minute (codex rounds `4:29:41` down to `4:29`)
+    // means the end of it, not the same time tomorrow.
+    Some(if at > now {
+        at
+    } else if now < at + 60 {
+        at + 60
+    } else {
+        at + 86_400
+    })
 }
 
 #[cfg(test)]

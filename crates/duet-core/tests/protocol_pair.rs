@@ -352,3 +352,66 @@ fn events_and_effects_round_trip_through_json() {
         );
     }
 }
+
+#[test]
+fn a_parked_seat_gets_nothing_until_unparked_then_what_was_held_with_the_go_on_once() {
+    let mut pair = Pair::default();
+    pair.event(PairEvent::SeatParked { role: W });
+    // Sent while parked: accepted, not typed (the worker is idle) nor handed over at a Stop hook.
+    let (fx, result) = pair.call(
+        R,
+        ToolCall::SendMessage {
+            text: "see line 3".into(),
+        },
+    );
+    result.unwrap();
+    assert_eq!(deliveries(&fx), vec![], "held while parked");
+    let hook = pair.event(PairEvent::StopHook {
+        role: W,
+        hook_id: "stop-1".into(),
+    });
+    assert_eq!(
+        hook,
+        vec![Effect::HandOver {
+            hook_id: "stop-1".into(),
+            to: W,
+            message_ids: vec![]
+        }]
+    );
+    pair.now_secs += 600;
+    assert_eq!(deliveries(&pair.event(PairEvent::Tick)), vec![]);
+    // The reviewer is not parked: it still gets its messages.
+    let (fx, _) = pair.call(W, ToolCall::SendMessage { text: "ok".into() });
+    assert_eq!(deliveries(&fx), vec![(R, vec![MessageId(2)])]);
+
+    // Unparked: the held message and the go-on, in one hand-over.
+    let fx = pair.event(PairEvent::SeatUnparked {
+        role: W,
+        text: "duet: go on".into(),
+    });
+    assert_eq!(deliveries(&fx), vec![(W, vec![MessageId(1), MessageId(3)])]);
+    assert_eq!(pair.text_of(MessageId(3)), "duet: go on");
+    assert_eq!(pair.take_turn(W), vec![MessageId(1), MessageId(3)]);
+    // Asked again (an engine restarted before it saved the unpark): nothing more.
+    let again = pair.event(PairEvent::SeatUnparked {
+        role: W,
+        text: "duet: go on".into(),
+    });
+    assert_eq!(again, vec![]);
+    assert!(!pair.state.mailbox.is_parked(W));
+}
+
+#[test]
+fn a_parked_seat_survives_the_saved_state() {
+    let mut pair = Pair::default();
+    pair.event(PairEvent::SeatParked { role: R });
+    let json = serde_json::to_string(&pair.state).unwrap();
+    let restored: PairState = serde_json::from_str(&json).unwrap();
+    assert!(restored.mailbox.is_parked(R));
+    assert!(!restored.mailbox.is_parked(W));
+    // A state saved before parking existed reads as nothing parked.
+    let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+    old["mailbox"].as_object_mut().unwrap().remove("parked");
+    let restored: PairState = serde_json::from_value(old).unwrap();
+    assert!(!restored.mailbox.is_parked(R));
+}

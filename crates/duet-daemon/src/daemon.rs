@@ -148,6 +148,7 @@ pub async fn run(
     };
     // The budget marks and parked seats of the engine before (none on a first start).
     daemon.usage = usage::UsageState::load(&daemon.store);
+    daemon.begin_or_continue_run()?;
     tracing::info!("daemon {} started", std::process::id());
     daemon.queue_at_start()?;
     daemon.adopt_pairs()?;

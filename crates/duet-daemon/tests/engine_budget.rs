@@ -164,3 +164,94 @@ fn a_usage_limit_parks_the_seat_without_a_restart_and_it_is_told_once_at_the_res
     assert_eq!(told, 1, "{:?}", worker.typed);
     assert_eq!(notes(&world, "is unparked"), 1);
 }
+
+#[test]
+fn messages_to_a_parked_seat_are_held_and_handed_over_once_with_the_go_on_even_after_a_restart() {
+    let world = World::new(&["t"]);
+    let engine = world.start(false, None);
+    let (worker, reviewer) = world.pair("t");
+    settle(&world, &token(&reviewer));
+    let w = token(&worker);
+    settle(&world, &w);
+    // What claude 2.1.332 records: a retry with the reset time, then the give-up line.
+    let reset_s = duet_pair::now().0 / 1000 + 3600;
+    let transcript = world.root.join("worker-transcript.jsonl");
+    let retry = json!({"type": "system", "subtype": "api_error", "level": "error",
+        "error": {"status": 429, "rateLimits": {"rateLimitType": "five_hour", "resetsAt": reset_s}},
+        "retryInMs": 1042, "retryAttempt": 1, "maxRetries": 1});
+    let gave_up = json!({"type": "assistant", "error": "rate_limit", "isApiErrorMessage": true,
+        "apiErrorStatus": 429, "message": {"id": "e1", "model": "<synthetic>",
+        "content": [{"type": "text",
+            "text": "API Error: Request rejected (429) · This request would exceed your account's rate limit. Please try again later."}]}});
+    std::fs::write(&transcript, format!("{retry}\n{gave_up}\n")).unwrap();
+    let answer = world.agent(
+        &w,
+        hook(
+            "StopFailure",
+            json!({"transcript_path": transcript, "error": "rate_limit"}),
+        ),
+    );
+    assert!(accepted(&answer), "{answer:?}");
+    world.wait("the park note", || {
+        (notes(&world, "parked for 3599s, until the reset time it recorded") == 1
+            || notes(&world, "parked for 3600s, until the reset time it recorded") == 1)
+            .then_some(())
+    });
+    // The park is in the pair's saved mailbox before the message comes.
+    world.wait("the mailbox parked", || {
+        world.snapshot().filter(|s| {
+            s.pointer("/state/mailbox/parked")
+                .is_some_and(|p| p == &json!(["worker"]))
+        })
+    });
+
+    let said = world.human(RequestBody::Say {
+        task: "t".into(),
+        to: Some(duet_core::protocol::Role::Worker),
+        text: "HELD: also greet the moon".into(),
+    });
+    assert!(accepted(&said), "{said:?}");
+    // Neither typed at the idle worker's prompt nor handed over at its next Stop hook.
+    let answer = world.agent(&w, hook("Stop", json!({"stop_hook_active": false})));
+    assert!(
+        !format!("{answer:?}").contains("HELD"),
+        "handed over while parked: {answer:?}"
+    );
+    engine.stop();
+    let (worker, _) = world.pair("t");
+    assert!(
+        !worker.typed.iter().any(|t| t.contains("HELD")),
+        "{:?}",
+        worker.typed
+    );
+
+    // A restarted engine keeps it parked and held.
+    let _engine = world.start(false, None);
+    world.wait("the pair adopted", || world.socket_answers().then_some(()));
+    let (worker, _) = world.pair("t");
+    assert!(!worker.typed.iter().any(|t| t.contains("HELD")));
+
+    USAGE_CLOCK_AHEAD_MS.store(3_601_000, std::sync::atomic::Ordering::SeqCst);
+    let text = typed(&world, "t", false, "the usage limit you hit has reset");
+    assert!(
+        text.contains("HELD: also greet the moon"),
+        "the held message comes with the go-on: {text}"
+    );
+    world.wait("the unpark note", || {
+        (notes(&world, "the worker is unparked") == 1).then_some(())
+    });
+    let (worker, _) = world.pair("t");
+    assert_eq!(
+        worker.typed.iter().filter(|t| t.contains("HELD")).count(),
+        1,
+        "{:?}",
+        worker.typed
+    );
+    let events = world.events();
+    assert_eq!(
+        count(&events, |e| matches!(e, Event::AgentExited { .. })),
+        0,
+        "a park is no crash\n{}",
+        describe(&events)
+    );
+}

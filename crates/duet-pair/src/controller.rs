@@ -566,6 +566,22 @@ impl Controller {
         self.apply(PairEvent::DuetSays { to: role, text }, now, None)
     }
 
+    /// `role` hit a usage limit: messages to it are held in its mailbox until [`Self::unpark`].
+    pub fn park(&mut self, role: Role, now: Timestamp) -> Vec<Action> {
+        self.apply(PairEvent::SeatParked { role }, now, None)
+    }
+
+    /// `role`'s usage limit has reset: it is told `text` together with what was held. Nothing
+    /// if it was not parked (an engine restarted after the unpark asks again).
+    pub fn unpark(&mut self, role: Role, text: String, now: Timestamp) -> Vec<Action> {
+        self.apply(PairEvent::SeatUnparked { role, text }, now, None)
+    }
+
+    /// Whether `role` is parked.
+    pub fn is_parked(&self, role: Role) -> bool {
+        self.state.mailbox.is_parked(role)
+    }
+
     /// The CI rules found a loop or no progress: the task goes to the human.
     pub fn ci_needs_human(&mut self, reason: String, now: Timestamp) -> Vec<Action> {
         self.apply(PairEvent::CiNeedsHuman { reason }, now, None)

@@ -293,7 +293,9 @@ fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }
 
-/// An HTTP error answer.
+/// An HTTP error answer. In `message`, `body` and header values, `{{now_unix}}` and
+/// `{{now_unix+N}}` become the unix time (seconds) of the answer, plus N: a limit's reset time
+/// a few seconds after it was answered.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorReply {
@@ -489,5 +491,63 @@ pub fn excerpt(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
+    }
+}
+
+/// The unix time now, in seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `text` with each `{{now_unix}}` / `{{now_unix+N}}` replaced by `now` (+ N). A placeholder
+/// that does not parse is left as it is.
+pub fn fill_clock(text: &str, now: u64) -> String {
+    const OPEN: &str = "{{now_unix";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let offset = after[..end].trim();
+        let value = if offset.is_empty() {
+            Some(now)
+        } else {
+            offset
+                .strip_prefix('+')
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .map(|n| now + n)
+        };
+        match value {
+            Some(value) => out.push_str(&value.to_string()),
+            None => out.push_str(&rest[start..start + OPEN.len() + end + 2]),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::fill_clock;
+
+    #[test]
+    fn clock_placeholders_become_the_answer_time_plus_their_offset() {
+        assert_eq!(fill_clock("{{now_unix+15}}", 100), "115");
+        assert_eq!(
+            fill_clock(r#"{"resets_at":{{now_unix + 2}},"now":{{now_unix}}}"#, 7),
+            r#"{"resets_at":9,"now":7}"#
+        );
+        assert_eq!(
+            fill_clock("{{now_unix-3}} {{now_unix", 7),
+            "{{now_unix-3}} {{now_unix"
+        );
+        assert_eq!(fill_clock("plain", 7), "plain");
     }
 }

@@ -533,24 +533,27 @@ fn render(
 ) -> (Response, Option<crate::wire::Usage>) {
     if let Some(err) = &reply.error {
         let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let now = crate::script::unix_now();
         let mut response = if let Some(body) = &err.body {
             (
                 status,
                 [(header::CONTENT_TYPE, "application/json")],
-                body.clone(),
+                crate::script::fill_clock(body, now),
             )
                 .into_response()
         } else {
             let message = err
                 .message
-                .clone()
+                .as_deref()
+                .map(|m| crate::script::fill_clock(m, now))
                 .unwrap_or_else(|| format!("duet fake model: scripted error {}", err.status));
             api_error(api, status, &message)
         };
         for (name, value) in &err.headers {
+            let value = crate::script::fill_clock(value, now);
             if let (Ok(name), Ok(value)) = (
                 header::HeaderName::from_bytes(name.as_bytes()),
-                header::HeaderValue::from_str(value),
+                header::HeaderValue::from_str(&value),
             ) {
                 response.headers_mut().insert(name, value);
             }

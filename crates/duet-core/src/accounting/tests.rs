@@ -181,6 +181,34 @@ fn clock_and_rfc3339_forms_give_the_next_such_time() {
 }
 
 #[test]
+fn codex_usage_limit_clock_time_is_read_with_its_full_stop_and_to_the_minute() {
+    // What codex 0.171.0 records for `usage_limit_reached` (its clock time in its own zone).
+    let codex = "You\u{2019}ve hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro), visit https://chatgpt.com/settings/usage to purchase more credits or try again at 4:29 PM.";
+    let at_429 = NOW + 16 * 3600 + 29 * 60;
+    assert_eq!(limit_reset(codex, NOW), Some(at_429));
+    // The reset was 4:29:41, rounded down to the minute: within that minute it is its end, not
+    // tomorrow's 4:29 PM.
+    assert_eq!(limit_reset(codex, at_429 + 20), Some(at_429 + 60));
+    assert_eq!(limit_reset(codex, at_429 + 60), Some(at_429 + 86_400));
+}
+
+#[test]
+fn the_park_ends_at_the_recorded_reset_else_the_texts_else_the_default() {
+    let text = "API Error: Request rejected (429) · This request would exceed your account's rate limit. Please try again later.";
+    assert_eq!(park_until(Some(NOW + 20), text, NOW), NOW + 20);
+    assert_eq!(
+        park_until(Some(NOW - 5), text, NOW),
+        NOW + DEFAULT_PARK_SECS,
+        "a recorded reset already past: the limit held beyond it"
+    );
+    assert_eq!(park_until(None, text, NOW), NOW + DEFAULT_PARK_SECS);
+    assert_eq!(
+        park_until(None, "rate limit: try again in 90s", NOW),
+        NOW + 90
+    );
+}
+
+#[test]
 fn a_limit_without_a_readable_time_parks_for_the_default_and_other_text_is_no_limit() {
     assert_eq!(
         limit_reset("API Error: 429 usage limit reached", NOW),

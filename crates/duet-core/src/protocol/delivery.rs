@@ -199,6 +199,10 @@ pub struct Mailbox {
     /// Each seat's first prompt.
     #[serde(default = "Briefs::legacy")]
     pub briefs: Briefs,
+    /// Seats parked on a usage limit: what is sent to them stays pending (not typed, not handed
+    /// over at a Stop hook) until they are unparked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parked: Vec<Role>,
 }
 
 impl Default for Mailbox {
@@ -212,6 +216,7 @@ impl Default for Mailbox {
                 worker: Brief::NotGiven,
                 reviewer: Brief::NotGiven,
             },
+            parked: Vec::new(),
         }
     }
 }
@@ -396,9 +401,33 @@ impl Mailbox {
         None
     }
 
-    /// Hand every pending message to `role` if it is idle; the returned batch is to be delivered.
+    /// `role` hit a usage limit: hold what is sent to it until [`Mailbox::unpark`]. False if it
+    /// already was parked.
+    pub fn park(&mut self, role: Role) -> bool {
+        if self.is_parked(role) {
+            return false;
+        }
+        self.parked.push(role);
+        true
+    }
+
+    /// `role`'s limit has reset: what was held may go again. False if it was not parked (so a
+    /// go-on is said once, also when an engine restart asks again).
+    pub fn unpark(&mut self, role: Role) -> bool {
+        let before = self.parked.len();
+        self.parked.retain(|r| *r != role);
+        self.parked.len() != before
+    }
+
+    /// Whether `role` is parked.
+    pub fn is_parked(&self, role: Role) -> bool {
+        self.parked.contains(&role)
+    }
+
+    /// Hand every pending message to `role` if it is idle (and not parked); the returned batch
+    /// is to be delivered.
     pub fn dispatch(&mut self, role: Role, now: Timestamp) -> Option<Batch> {
-        if !matches!(self.target(role), TargetStatus::Idle { .. }) {
+        if !matches!(self.target(role), TargetStatus::Idle { .. }) || self.is_parked(role) {
             return None;
         }
         let batch = self.send_pending(role, now, Handover::Prompt)?;
@@ -473,7 +502,12 @@ impl Mailbox {
     /// (claude goes on with them), or none, and then it is idle.
     pub fn on_stop_hook(&mut self, role: Role, now: Timestamp) -> Batch {
         self.release_held(role);
-        match self.send_pending(role, now, Handover::StopHook) {
+        let handed = if self.is_parked(role) {
+            None
+        } else {
+            self.send_pending(role, now, Handover::StopHook)
+        };
+        match handed {
             Some(batch) => {
                 self.set_target(role, TargetStatus::Prompted { at: now });
                 batch

@@ -192,6 +192,16 @@ pub enum PairEvent {
         to: Role,
         text: String,
     },
+    /// The seat hit a usage limit: messages to it are held (accepted, not handed over).
+    SeatParked {
+        role: Role,
+    },
+    /// The seat's limit has reset: duet tells it `text` (go on) and hands over what was held,
+    /// together; nothing if it was not parked.
+    SeatUnparked {
+        role: Role,
+        text: String,
+    },
     /// The CI rules (`protocol::ci`) found a loop or no progress: the task needs the human.
     CiNeedsHuman {
         reason: String,
@@ -545,6 +555,16 @@ pub fn handle(state: &mut PairState, event: PairEvent, now: Timestamp) -> Vec<Ef
         PairEvent::DuetSays { to, text } => {
             enqueue(state, &mut fx, Sender::Duet, to, text, now);
             dispatch(state, &mut fx, now);
+        }
+        PairEvent::SeatParked { role } => {
+            state.mailbox.park(role);
+        }
+        PairEvent::SeatUnparked { role, text } => {
+            if state.mailbox.unpark(role) {
+                state.last_progress = now;
+                enqueue(state, &mut fx, Sender::Duet, role, text, now);
+                dispatch(state, &mut fx, now);
+            }
         }
         PairEvent::CiNeedsHuman { reason } => escalate(state, &mut fx, reason, Sender::Duet),
         PairEvent::CheckFinished { check, passed } => {
