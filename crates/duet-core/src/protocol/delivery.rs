@@ -199,6 +199,10 @@ pub struct Mailbox {
     /// Each seat's first prompt.
     #[serde(default = "Briefs::legacy")]
     pub briefs: Briefs,
+    /// Whether each seat (worker, reviewer) takes messages while its turn runs (codex on its
+    /// app-server: `turn/steer`); others get them when the turn is over.
+    #[serde(default)]
+    pub mid_turn: [bool; 2],
 }
 
 impl Default for Mailbox {
@@ -212,6 +216,7 @@ impl Default for Mailbox {
                 worker: Brief::NotGiven,
                 reviewer: Brief::NotGiven,
             },
+            mid_turn: [false; 2],
         }
     }
 }
@@ -396,8 +401,19 @@ impl Mailbox {
         None
     }
 
-    /// Hand every pending message to `role` if it is idle; the returned batch is to be delivered.
+    /// `role`'s seat takes messages while its turn runs (see [`Mailbox::mid_turn`]).
+    pub fn takes_messages_mid_turn(&mut self, role: Role) {
+        self.mid_turn[usize::from(role == Role::Reviewer)] = true;
+    }
+
+    /// Hand every pending message to `role` if it is idle, or mid-turn if its seat takes them
+    /// then; the returned batch is to be delivered.
     pub fn dispatch(&mut self, role: Role, now: Timestamp) -> Option<Batch> {
+        let mid_turn = self.mid_turn[usize::from(role == Role::Reviewer)];
+        if mid_turn && self.target(role) == TargetStatus::Busy {
+            // Into the running turn: the user message that carries it confirms it.
+            return self.send_pending(role, now, Handover::Prompt);
+        }
         if !matches!(self.target(role), TargetStatus::Idle { .. }) {
             return None;
         }
