@@ -86,7 +86,8 @@ pub struct AgentProfile {
     pub transport: AgentTransport,
 }
 
-/// How duet hands messages to an agent and learns its turns.
+/// How duet hands messages to an agent and learns its turns (a profile's default:
+/// [`AgentTransport::default_for`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AgentTransport {
@@ -110,6 +111,14 @@ impl AgentTransport {
 
     pub fn parse(s: &str) -> Option<AgentTransport> {
         AgentTransport::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// A profile's transport when it sets none: codex on its app-server, claude typed into.
+    pub fn default_for(kind: AgentKind) -> AgentTransport {
+        match kind {
+            AgentKind::Codex => AgentTransport::AppServer,
+            AgentKind::Claude => AgentTransport::Tmux,
+        }
     }
 }
 
@@ -524,8 +533,10 @@ fn read_agents(
         let existing = profiles.get(name).cloned();
         let mut profile = match (existing, kind) {
             (Some(mut p), kind) => {
-                if let Some(kind) = kind {
+                if let Some(kind) = kind.filter(|kind| *kind != p.kind) {
+                    // Another kind of agent: its own default way in, unless the table says.
                     p.kind = kind;
+                    p.transport = AgentTransport::default_for(kind);
                 }
                 p
             }
@@ -535,7 +546,7 @@ fn read_agents(
                 args: Vec::new(),
                 env: BTreeMap::new(),
                 model: None,
-                transport: AgentTransport::default(),
+                transport: AgentTransport::default_for(kind),
             },
             (None, None) => {
                 if !table.contains_key("kind") {

@@ -68,6 +68,7 @@ pub async fn run(
     let listener = socket::bind(&setup.socket_path())
         .map_err(|e| DaemonError::of_kind(DaemonErrorKind::Setup, "open the control socket", e))?;
     let _socket_file = SocketFile(setup.socket_path());
+    app_server::sweep_left_seats(&setup.socket_path());
     let (incoming_tx, mut incoming) = mpsc::channel::<Incoming>(256);
     let mut status = Publisher::new(
         &setup.config,

@@ -15,6 +15,9 @@ use crate::runtime::SharedRuntime;
 pub enum AgentControl {
     /// Type `text` at the agent's prompt; it carries `ids`.
     Deliver { text: String, ids: Vec<MessageId> },
+    /// The human's answer to the approval codex waits for (an app-server seat only; a typing
+    /// actor has none to answer).
+    AnswerApproval { accept: bool },
 }
 
 /// What an actor tells the loop.
@@ -36,6 +39,12 @@ pub enum AgentReport {
     AtRest { role: Role, attached: bool },
     /// An app-server seat's codex asks for an approval duet's policy does not give.
     ApprovalAsked { role: Role, what: String },
+    /// An app-server seat's pending approval was answered (`duet answer`): codex goes on.
+    ApprovalAnswered {
+        role: Role,
+        what: String,
+        accept: bool,
+    },
     /// An app-server seat was handed `ids` by `how` (`turn/start` when idle, `turn/steer`
     /// mid-turn): stored as a note, so that the log says which.
     HandedBy {
@@ -93,6 +102,17 @@ impl AgentHandle {
         }
     }
 
+    /// Answers the approval the agent waits for (see [`AgentControl::AnswerApproval`]).
+    pub fn answer_approval(&self, accept: bool) {
+        if self
+            .tx
+            .send(AgentControl::AnswerApproval { accept })
+            .is_err()
+        {
+            tracing::warn!("agent actor is gone, the approval answer is dropped");
+        }
+    }
+
     /// Deliveries handed to the actor and not yet typed.
     pub fn queued(&self) -> usize {
         self.queued.load(std::sync::atomic::Ordering::Relaxed)
@@ -116,7 +136,10 @@ async fn run(
     reports: mpsc::Sender<AgentReport>,
     queued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) {
-    while let Some(AgentControl::Deliver { text, ids }) = rx.recv().await {
+    while let Some(control) = rx.recv().await {
+        let AgentControl::Deliver { text, ids } = control else {
+            continue;
+        };
         queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let (tmux2, pane2) = (tmux.clone(), pane.clone());
         let typed = tokio::task::spawn_blocking(move || tmux2.type_text(&pane2, &text, kind)).await;

@@ -10,9 +10,12 @@
 //!   in the queue while the actor connects again, and `thread/resume` re-attaches to the same
 //!   thread; the user messages already in it confirm what they carry, and what is left is
 //!   handed over again by the protocol (`AtRest { attached: true }`).
-//! - Approvals: codex's requests are not answered by duet (a reviewer's thread never asks,
-//!   `approvalPolicy: never`); each one is reported (`ApprovalAsked`, the task waits for a human).
+//! - Approvals: codex's requests are not answered by duet's policy (a reviewer's thread never
+//!   asks, `approvalPolicy: never`); each one is reported (`ApprovalAsked`, the task waits for a
+//!   human) and kept until the human's `duet answer` (`AnswerApproval`) answers the oldest, or
+//!   its turn or connection ends (codex drops it then).
 
+use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc as std_mpsc};
@@ -20,12 +23,13 @@ use std::time::Duration;
 
 use duet_agents::codex_app_server::activity::{Delivery, ThreadActivity};
 use duet_agents::codex_app_server::protocol::{
-    ApprovalPolicy, Notification, SandboxMode, ServerRequest, ThreadResumeParams, ThreadStartParams,
+    ApprovalDecision, ApprovalPolicy, Notification, RequestId, SandboxMode, ServerRequest,
+    ThreadResumeParams, ThreadStartParams,
 };
 use duet_agents::codex_app_server::{
     AppServerClient, AppServerErrorKind, Event, connect_unix, defer_all,
 };
-use duet_core::protocol::Role;
+use duet_core::protocol::{MessageId, Role};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -88,6 +92,9 @@ pub fn spawn(role: Role, seat: AppServerSeat, reports: mpsc::Sender<AgentReport>
                 alive,
                 activity: ThreadActivity::default(),
                 thread_file_written: false,
+                approvals: VecDeque::new(),
+                carried: HashSet::new(),
+                in_flight: HashSet::new(),
             }
             .run();
         })
@@ -105,6 +112,15 @@ struct Actor {
     alive: Arc<AtomicBool>,
     activity: ThreadActivity,
     thread_file_written: bool,
+    /// Approval requests codex waits on, oldest first: their id and what they ask.
+    approvals: VecDeque<(RequestId, String)>,
+    /// Messages the thread has (its user messages carried them).
+    carried: HashSet<MessageId>,
+    /// Messages handed over in the running turn (or for the next one) and not yet carried.
+    /// A delivery of only carried or in-flight messages is not sent again: one queued while
+    /// the connection was down and the same one requeued when it came back, or a retry while
+    /// a steered message waits for the model request in flight, would reach codex twice.
+    in_flight: HashSet<MessageId>,
 }
 
 impl Actor {
@@ -121,6 +137,9 @@ impl Actor {
                 return;
             }
             self.activity.forget(&thread);
+            self.approvals.clear();
+            // Handed over on the closed connection and not seen in the thread: may be lost.
+            self.in_flight.clear();
             tracing::info!(
                 "the {}'s app-server connection closed; connecting again",
                 self.role
@@ -222,6 +241,7 @@ impl Actor {
                 }
             }
         }
+        self.carried = carried.iter().copied().collect();
         let role = self.role;
         let running = turns
             .last()
@@ -259,13 +279,24 @@ impl Actor {
                 Input::Gone => return false,
                 Input::Control(AgentControl::Deliver { text, ids }) => {
                     self.queued.fetch_sub(1, Ordering::Relaxed);
+                    let taken = |id| self.carried.contains(id) || self.in_flight.contains(id);
+                    if !ids.is_empty() && ids.iter().all(taken) {
+                        tracing::debug!("{ids:?} are with the {role}'s codex already");
+                        continue;
+                    }
                     match self.deliver(client, thread, &text) {
-                        Ok(how) => self.report(AgentReport::HandedBy { role, ids, how }),
+                        Ok(how) => {
+                            self.in_flight.extend(ids.iter().copied());
+                            self.report(AgentReport::HandedBy { role, ids, how });
+                        }
                         Err(error) => {
                             tracing::warn!("failed to hand {ids:?} to the {role}: {error}");
                             self.report(AgentReport::DeliveryFailed { role, error });
                         }
                     }
+                }
+                Input::Control(AgentControl::AnswerApproval { accept }) => {
+                    self.answer_approval(client, accept);
                 }
                 Input::Event(Event::Closed) => return true,
                 Input::Event(Event::Notification(notification)) => {
@@ -277,9 +308,14 @@ impl Actor {
                         Notification::ItemStarted { item, .. } if item.kind == "userMessage" => {
                             self.write_thread_file(thread);
                             let carried = item.text.as_deref().map(carried_ids).unwrap_or_default();
+                            self.carried.extend(carried.iter().copied());
                             self.report(AgentReport::TurnBegan { role, carried });
                         }
                         Notification::TurnCompleted { .. } => {
+                            // What the turn asked died with it; what it never took in
+                            // may go again.
+                            self.approvals.clear();
+                            self.in_flight.clear();
                             self.report(AgentReport::AtRest {
                                 role,
                                 attached: false,
@@ -288,7 +324,7 @@ impl Actor {
                         _ => {}
                     }
                 }
-                Input::Event(Event::ServerRequest { request, .. }) => {
+                Input::Event(Event::ServerRequest { id, request }) => {
                     let what = match &request {
                         ServerRequest::CommandApproval { command, .. } => {
                             format!("codex asks to run `{}`", command.as_deref().unwrap_or("?"))
@@ -298,11 +334,34 @@ impl Actor {
                         }
                         ServerRequest::Other { method, .. } => format!("codex asks {method}"),
                     };
+                    self.approvals.push_back((id, what.clone()));
                     self.report(AgentReport::ApprovalAsked { role, what });
                 }
                 Input::Event(Event::Undecodable(text)) => {
                     tracing::debug!("undecodable app-server message: {text}");
                 }
+            }
+        }
+    }
+
+    /// Answers the oldest approval codex waits on (none: it was already answered, or its turn
+    /// ended).
+    fn answer_approval(&mut self, client: &AppServerClient, accept: bool) {
+        let role = self.role;
+        let Some((id, what)) = self.approvals.pop_front() else {
+            tracing::info!("the {role}'s codex waits for no approval; the answer is dropped");
+            return;
+        };
+        let decision = if accept {
+            ApprovalDecision::Accept
+        } else {
+            ApprovalDecision::Decline
+        };
+        match client.answer(&id, Ok(decision.to_result())) {
+            Ok(()) => self.report(AgentReport::ApprovalAnswered { role, what, accept }),
+            Err(err) => {
+                // The connection is breaking: codex asks again on the resumed thread, or not.
+                tracing::warn!("failed to answer the {role}'s approval ({what}): {err}");
             }
         }
     }

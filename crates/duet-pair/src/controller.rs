@@ -813,3 +813,4 @@ fn role_index(role: Role) -> usize {
 }
 
 mod app_server;
+pub use app_server::approval_answer;

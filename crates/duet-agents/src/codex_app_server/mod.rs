@@ -3,6 +3,7 @@
 //! a typed stream of notifications and server requests (approvals answered by a policy).
 //!
 //! - [`activity`]: the running turn per thread, from notifications; start or steer.
+//! - [`leftovers`]: a seat's files beside the engine's socket, removed when it ends.
 //! - [`protocol`]: the messages as serde types and the pure decoding ([`protocol::decode`]).
 //! - [`ws`]: the minimal WebSocket framing codex uses on its unix socket.
 //!
@@ -11,6 +12,7 @@
 //! duet believing codex busy forever, so nothing is dropped; the consumer drains it).
 
 pub mod activity;
+pub mod leftovers;
 pub mod protocol;
 pub mod ws;
 

@@ -6,13 +6,17 @@
 //!
 //! The app-server lives as long as this process: the TUI quitting, SIGTERM or SIGHUP (the
 //! pane closed) stop it (its whole process group, so the native server does not outlive the
-//! node wrapper and keep the socket). SIGINT, SIGQUIT and SIGTSTP are the TUI's (from the tty).
+//! node wrapper and keep the socket), and the seat's files are removed. SIGINT, SIGQUIT and
+//! SIGTSTP are the TUI's (from the tty). An app-server that dies on its own is started again
+//! on the same socket (the TUI with it, once the engine has resumed the thread on it).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use duet_agents::codex_app_server::{AppServer, AppServerCommand, Listen, defer_all};
+use duet_agents::adapter::codex_remote::AppServerPaths;
+use duet_agents::codex_app_server::leftovers::{group_file, remove_seat_files};
+use duet_agents::codex_app_server::{AppServer, AppServerCommand, Event, Listen, defer_all};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::CodexSeatArgs;
@@ -51,11 +55,6 @@ async fn seat(args: CodexSeatArgs) -> Result<ExitCode, CommandError> {
         .map_err(|e| CommandError::internal(format!("failed to catch SIGTERM: {e}")))?;
     let mut hup = signal(SignalKind::hangup())
         .map_err(|e| CommandError::internal(format!("failed to catch SIGHUP: {e}")))?;
-
-    // A thread file left by an earlier process could name a thread this one never opens: the
-    // engine writes it again once it has attached (it cannot before this server listens).
-    let _ = std::fs::remove_file(&args.thread_file);
-    stop_left_server(&args.socket);
     let command = AppServerCommand {
         program: PathBuf::from(program),
         args: config_args.to_vec(),
@@ -66,14 +65,53 @@ async fn seat(args: CodexSeatArgs) -> Result<ExitCode, CommandError> {
         stderr_log: Some(args.log.clone()),
         timeout: START_TIMEOUT,
     };
-    let started =
-        tokio::task::spawn_blocking(move || AppServer::start(&command, defer_all())).await;
-    let mut server = match started {
-        Ok(Ok((server, _client, _events))) => {
-            // Known to the next process of this seat, should this one be killed outright.
-            let _ = std::fs::write(group_file(&args.socket), server.pid().to_string());
-            server
-        }
+    stop_left_server(&args.socket);
+    loop {
+        // A thread file left by an earlier server could name a thread the next TUI must not
+        // open yet: the engine writes it again once it has attached to this server.
+        let _ = std::fs::remove_file(&args.thread_file);
+        let (mut server, down) = start_server(&command, &args).await?;
+        let ended = tokio::select! {
+            // The server's end first: a TUI that exits because its server died is not the
+            // seat ending.
+            biased;
+            () = down => None,
+            code = run_tui(program, config_args, &args.socket, &args.thread_file) => Some(code),
+            _ = term.recv() => Some(128 + nix::libc::SIGTERM),
+            _ = hup.recv() => Some(128 + nix::libc::SIGHUP),
+        };
+        let Some(code) = ended else {
+            // The app-server alone died (the TUI, connected to it, was stopped with it): a new
+            // one on the same socket and CODEX_HOME; the engine resumes the same thread on it.
+            eprintln!("duet: the codex app-server exited; starting it again");
+            tokio::task::spawn_blocking(move || server.kill())
+                .await
+                .ok();
+            continue;
+        };
+        tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(3)))
+            .await
+            .ok();
+        // The seat is over: nothing of it stays in the engine's folder.
+        remove_seat_files(&AppServerPaths {
+            socket: args.socket.clone(),
+            thread_file: args.thread_file.clone(),
+            log: args.log.clone(),
+        });
+        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+    }
+}
+
+/// Starts the app-server on the seat's socket; the future ends when its connection closes
+/// (the server exited).
+async fn start_server(
+    command: &AppServerCommand,
+    args: &CodexSeatArgs,
+) -> Result<(AppServer, impl std::future::Future<Output = ()>), CommandError> {
+    let cmd = command.clone();
+    let started = tokio::task::spawn_blocking(move || AppServer::start(&cmd, defer_all())).await;
+    let (server, client, events) = match started {
+        Ok(Ok(started)) => started,
         Ok(Err(err)) => {
             return Err(CommandError::user(format!(
                 "duet codex-seat: {} (see {})",
@@ -83,22 +121,28 @@ async fn seat(args: CodexSeatArgs) -> Result<ExitCode, CommandError> {
         }
         Err(err) => return Err(CommandError::internal(err.to_string())),
     };
+    // Known to the next process of this seat, should this one be killed outright.
+    let _ = std::fs::write(group_file(&args.socket), server.pid().to_string());
     println!(
         "duet: codex app-server on unix://{} (pid {}); the codex TUI opens here once duet's \
          first message has started a turn",
         args.socket.display(),
         server.pid()
     );
-    let code = tokio::select! {
-        code = run_tui(program, config_args, &args.socket, &args.thread_file) => code,
-        _ = term.recv() => 128 + nix::libc::SIGTERM,
-        _ = hup.recv() => 128 + nix::libc::SIGHUP,
-    };
-    tokio::task::spawn_blocking(move || server.stop(Duration::from_secs(3)))
-        .await
-        .ok();
-    let _ = std::fs::remove_file(group_file(&args.socket));
-    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+    // This process's own connection: its end is the server's end (an event, not a poll).
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _client = client;
+        for event in events {
+            if event == Event::Closed {
+                break;
+            }
+        }
+        let _ = closed_tx.send(());
+    });
+    Ok((server, async move {
+        let _ = closed_rx.await;
+    }))
 }
 
 /// Waits for the thread file, then runs the TUI on that thread until it exits; its exit code.
@@ -137,11 +181,6 @@ async fn run_tui(program: &str, config_args: &[String], socket: &Path, thread_fi
             }
         }
     }
-}
-
-/// Where the app-server's process group is written (beside its socket).
-fn group_file(socket: &Path) -> PathBuf {
-    socket.with_extension("pgid")
 }
 
 /// An app-server left by an earlier process of this seat that was killed outright (SIGKILL

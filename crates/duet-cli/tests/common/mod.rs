@@ -193,7 +193,8 @@ pub fn toml_array(items: &[String]) -> String {
     format!("[{}]", items.join(", "))
 }
 
-/// The variable that sets the codex profile's `transport` in [`agent_profiles`].
+/// The variable that sets the codex profile's `transport` in [`agent_profiles`] (unset: the
+/// default, `"app-server"`).
 pub const CODEX_TRANSPORT_VAR: &str = "DUET_E2E_CODEX_TRANSPORT";
 
 /// The codex profile's `transport` for this test process, if a test sets it.
@@ -209,8 +210,8 @@ pub fn agent_profiles(
 ) -> String {
     let mut codex_args = codex_env.config_args();
     codex_args.push("--dangerously-bypass-approvals-and-sandbox".into());
-    // `DUET_E2E_CODEX_TRANSPORT=app-server` runs every codex seat of the e2e tests on its
-    // app-server (the profile's `transport`).
+    // Codex runs on its app-server by default; `DUET_E2E_CODEX_TRANSPORT=tmux` runs every
+    // codex seat of the e2e tests on the typing path instead (the profile's `transport`).
     // A test may set it for itself instead (`CODEX_TRANSPORT`).
     let transport = CODEX_TRANSPORT
         .get()

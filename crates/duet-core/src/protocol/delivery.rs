@@ -203,6 +203,10 @@ pub struct Mailbox {
     /// over at a Stop hook) until they are unparked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parked: Vec<Role>,
+    /// Whether each seat (worker, reviewer) takes messages while its turn runs (codex on its
+    /// app-server: `turn/steer`); others get them when the turn is over.
+    #[serde(default)]
+    pub mid_turn: [bool; 2],
 }
 
 impl Default for Mailbox {
@@ -217,6 +221,7 @@ impl Default for Mailbox {
                 reviewer: Brief::NotGiven,
             },
             parked: Vec::new(),
+            mid_turn: [false; 2],
         }
     }
 }
@@ -424,10 +429,23 @@ impl Mailbox {
         self.parked.contains(&role)
     }
 
-    /// Hand every pending message to `role` if it is idle (and not parked); the returned batch
-    /// is to be delivered.
+    /// `role`'s seat takes messages while its turn runs (see [`Mailbox::mid_turn`]).
+    pub fn takes_messages_mid_turn(&mut self, role: Role) {
+        self.mid_turn[usize::from(role == Role::Reviewer)] = true;
+    }
+
+    /// Hand every pending message to `role` if it is idle, or mid-turn if its seat takes them
+    /// then (never while it is parked); the returned batch is to be delivered.
     pub fn dispatch(&mut self, role: Role, now: Timestamp) -> Option<Batch> {
-        if !matches!(self.target(role), TargetStatus::Idle { .. }) || self.is_parked(role) {
+        if self.is_parked(role) {
+            return None;
+        }
+        let mid_turn = self.mid_turn[usize::from(role == Role::Reviewer)];
+        if mid_turn && self.target(role) == TargetStatus::Busy {
+            // Into the running turn: the user message that carries it confirms it.
+            return self.send_pending(role, now, Handover::Prompt);
+        }
+        if !matches!(self.target(role), TargetStatus::Idle { .. }) {
             return None;
         }
         let batch = self.send_pending(role, now, Handover::Prompt)?;

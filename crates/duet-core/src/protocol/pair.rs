@@ -497,6 +497,8 @@ pub fn handle(state: &mut PairState, event: PairEvent, now: Timestamp) -> Vec<Ef
             for id in state.mailbox.on_turn_started(role, &carried, now) {
                 fx.push(Effect::Record(PairRecord::MessageDelivered { id }));
             }
+            // A seat that takes messages mid-turn gets what waited for its turn to start.
+            dispatch(state, &mut fx, now);
         }
         PairEvent::TurnEnded { role } => {
             state.last_progress = now;

@@ -1,13 +1,26 @@
 //! The engine's side of codex seats on their app-server (`transport = "app-server"`): their
 //! actors (`duet_pair::app_server_actor`) and what they report (thread, turns, rest, approvals),
-//! in place of the pane reads and codex's notify of the typing path.
+//! in place of the pane reads and codex's notify of the typing path; the human's answer to a
+//! pending approval (`duet answer TASK approve|deny`).
 
 use duet_core::protocol::Role;
+use duet_pair::ConnId;
 use duet_pair::agent_actor::{AgentHandle, AgentReport};
-use duet_pair::launch::app_server_seat;
+use duet_pair::controller::approval_answer;
+use duet_pair::launch::{app_server_seat, on_app_server};
+use duet_proto::{ErrorKind, Response, ResponseBody};
 use tokio::sync::mpsc;
 
 use super::{Daemon, now};
+
+/// What codex seats of an earlier engine left beside this one's socket, their app-server gone
+/// (killed with the engine's tmux server, say): removed at start.
+pub(super) fn sweep_left_seats(engine_socket: &std::path::Path) {
+    let swept = duet_agents::codex_app_server::leftovers::sweep_left_seats(engine_socket);
+    if swept > 0 {
+        tracing::info!("removed the files of {swept} codex seats whose app-server is gone");
+    }
+}
 use crate::pair_slot::PairSlot;
 use crate::{DaemonError, DaemonProgress};
 
@@ -30,6 +43,39 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             slot.controller.seat(role).session_id.clone(),
         );
         duet_pair::app_server_actor::spawn(role, seat, reports)
+    }
+
+    /// A `duet answer` to a task whose codex seat (on its app-server) waits for an approval:
+    /// `approve` or `deny` goes to codex, anything else is refused with what to answer.
+    /// False: no such seat, the answer is the pair's (`ask_human`, a stall).
+    pub(super) fn answer_approval(&mut self, task: &str, conn: ConnId, text: &str) -> bool {
+        let Some(slot) = self.pairs.get(task) else {
+            return false;
+        };
+        let Some(role) = slot
+            .controller
+            .waiting_for_approval()
+            .filter(|role| on_app_server(&slot.agents[usize::from(*role == Role::Reviewer)]))
+        else {
+            return false;
+        };
+        let response = match approval_answer(text) {
+            Some(accept) => {
+                if let Some(actor) = slot.actor(role) {
+                    actor.answer_approval(accept);
+                }
+                Response::ok(ResponseBody::Ack)
+            }
+            None => Response::error(
+                ErrorKind::WrongState,
+                format!(
+                    "the {role} of task `{task}` waits for an approval: answer `approve` or \
+                     `deny` (not {text:?})"
+                ),
+            ),
+        };
+        self.respond(conn, response);
+        true
     }
 
     /// A report of an app-server seat's actor.
@@ -68,6 +114,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 });
                 slot.controller.on_approval_asked(role, what, now())
             }
+            AgentReport::ApprovalAnswered { role, what, accept } => slot
+                .controller
+                .on_approval_answered(role, &what, accept, now()),
             AgentReport::HandedBy { role, ids, how } => {
                 slot.controller.on_handed_by(role, &ids, how)
             }

@@ -269,6 +269,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         {
             self.save_usage()?;
         }
+        if let RequestBody::Answer { text, .. } = &request.body
+            && self.answer_approval(&task, conn, text)
+        {
+            return Ok(());
+        }
         if let Some(slot) = self.pairs.get_mut(&task) {
             // The human's requests change nothing that git decides: no read.
             let actions = slot.controller.on_request(conn, request, None, now());

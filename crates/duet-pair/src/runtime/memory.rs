@@ -26,6 +26,8 @@ pub struct MemoryAgent {
     pub busy: bool,
     /// How many of `typed` were typed before the live process started (into earlier ones).
     pub typed_before_start: usize,
+    /// How many times the engine read its screen.
+    pub screen_reads: usize,
 }
 
 impl MemoryAgent {
@@ -159,6 +161,7 @@ impl AgentRuntime for MemoryRuntime {
                         presence: AgentPresence::Running,
                         busy: false,
                         typed_before_start: 0,
+                        screen_reads: 0,
                     },
                 );
                 id
@@ -227,8 +230,9 @@ impl AgentRuntime for MemoryRuntime {
     fn screen(&self, agent: &str) -> Result<String, RuntimeError> {
         self.with(|w| {
             w.agents
-                .get(agent)
+                .get_mut(agent)
                 .map(|a| {
+                    a.screen_reads += 1;
                     if a.busy {
                         WORKING_SCREEN.to_string()
                     } else {
