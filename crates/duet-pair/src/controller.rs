@@ -640,6 +640,11 @@ impl Controller {
                 conn,
                 Response::error(ErrorKind::Unsupported, "this duet does not merge tasks yet"),
             )],
+            // Reports are built by the engine, off its loop, from the store and git.
+            RequestBody::Report { .. } => vec![respond(
+                conn,
+                Response::error(ErrorKind::Unsupported, "this duet does not build reports"),
+            )],
             // The socket server streams status itself when it has a feed; this one has none.
             RequestBody::Subscribe { .. } => vec![respond(
                 conn,

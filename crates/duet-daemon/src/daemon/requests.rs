@@ -9,6 +9,7 @@ use duet_store::Event;
 use super::{Daemon, now, usage};
 use crate::DaemonError;
 use crate::DaemonProgress;
+use crate::report_io::finished_markdown;
 use crate::status::{StatusInputs, snapshot_now, with_merge_queue};
 use duet_core::protocol::{Role, ToolCall};
 use duet_pair::git_facts::{read_git_facts_of, read_plan};
@@ -252,6 +253,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 );
                 return Ok(());
             }
+            RequestBody::Report { task } => {
+                self.serve_report(conn, task);
+                return Ok(());
+            }
             RequestBody::Stop { stop_agents } => {
                 self.stop = Some(*stop_agents);
                 self.respond(conn, Response::ok(ResponseBody::Ack));
@@ -329,6 +334,38 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 Ok(())
             }
         }
+    }
+}
+
+impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
+    /// Answers a report request off the loop: building a report reads the store's events and
+    /// runs git, which must not hold up every pair; the answer goes out from there.
+    fn serve_report(&mut self, conn: ConnId, task: &str) {
+        let Some(task) = self.backlog.get(task).cloned() else {
+            self.respond(conn, unknown_task(task));
+            return;
+        };
+        let Some(reply) = self.pending.remove(&conn) else {
+            return;
+        };
+        let root = self.setup.repo_root.clone();
+        let config = self.setup.config.clone();
+        tokio::task::spawn_blocking(move || {
+            let db = root.join(duet_store::STATE_DB_RELATIVE_PATH);
+            let built = duet_store::Store::open_read_only(db)
+                .and_then(|store| finished_markdown(&root, &store, &config, &task));
+            let id = task.id.to_string();
+            let response = match built {
+                Ok(Ok(markdown)) => Response::ok(ResponseBody::Report { task: id, markdown }),
+                Ok(Err(why)) => Response::error(ErrorKind::WrongState, why),
+                Err(err) => Response::error(
+                    ErrorKind::Internal,
+                    format!("failed to build the report of task `{id}`: {err}"),
+                ),
+            };
+            // A client gone before the answer needs none.
+            let _ = reply.send(response);
+        });
     }
 }
 
