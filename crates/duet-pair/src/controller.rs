@@ -47,6 +47,8 @@ pub enum Action {
 pub struct GitFacts {
     pub head: String,
     pub clean: bool,
+    /// HEAD's diff against the base adds or changes PLAN.md (read for plan tasks only).
+    pub plan_on_branch: bool,
 }
 
 /// One seat of the pair: its agent and what duet knows of its process and session.
@@ -310,6 +312,10 @@ impl Controller {
         }
         if git.clean != self.state.worktree_clean {
             actions.extend(self.apply(PairEvent::WorktreeChanged { clean: git.clean }, now, None));
+        }
+        if git.plan_on_branch != self.state.plan_on_branch {
+            let on_branch = git.plan_on_branch;
+            actions.extend(self.apply(PairEvent::PlanOnBranch { on_branch }, now, None));
         }
         actions
     }

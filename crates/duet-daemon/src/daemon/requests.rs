@@ -78,11 +78,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
 
     /// Starts a git read for the first queued request of `task`, unless one is running.
     fn read_git_next(&mut self, task: &str) {
-        let Some((worktree, plan_task)) = self
-            .pairs
-            .get(task)
-            .map(|slot| (slot.worktree.clone(), slot.brief.plan))
-        else {
+        // A plan task's read also says whether HEAD puts PLAN.md on the branch.
+        let Some((worktree, plan_base)) = self.pairs.get(task).map(|slot| {
+            let base = &slot.controller.state.base_commit;
+            (slot.worktree.clone(), slot.brief.plan.then(|| base.clone()))
+        }) else {
             return;
         };
         let Some((reading, queue)) = self.git_queue.get_mut(task) else {
@@ -106,7 +106,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         let tx = self.git_tx.clone();
         let task = task.to_string();
         tokio::task::spawn_blocking(move || {
-            let facts = read_git_facts_of(&worktree, plan_task);
+            let facts = read_git_facts_of(&worktree, plan_base.as_deref());
             let plan = wants_plan.then(|| read_plan(&worktree));
             let diff = match (&facts, scope) {
                 (Some(facts), Some(scope)) => scope.measure(&task, &facts.head),

@@ -366,6 +366,7 @@ pub fn requests(runner: &mut Runner) -> Result<(), String> {
                     let git = GitFacts {
                         head: heads[usize::from(head)].clone(),
                         clean,
+                        plan_on_branch: false,
                     };
                     check_actions(&c.on_tick(Some(&git), Timestamp(now)))?;
                     continue;
@@ -379,6 +380,7 @@ pub fn requests(runner: &mut Runner) -> Result<(), String> {
             let git = GitFacts {
                 head: heads[1].clone(),
                 clean: true,
+                plan_on_branch: false,
             };
             let actions = c.on_request(conn, request.clone(), Some(&git), Timestamp(now));
             check_actions(&actions)?;
