@@ -274,6 +274,7 @@ fn body() -> impl Strategy<Value = RequestBody> {
         1 => task.clone().prop_map(|task| RequestBody::Pause { task }),
         1 => task.clone().prop_map(|task| RequestBody::Resume { task }),
         1 => task.clone().prop_map(|task| RequestBody::Cancel { task }),
+        1 => task.clone().prop_map(|task| RequestBody::Report { task }),
         1 => proptest::option::of(task).prop_map(|task| RequestBody::Merge { task }),
         1 => any::<bool>().prop_map(|stop_agents| RequestBody::Stop { stop_agents }),
     ]
