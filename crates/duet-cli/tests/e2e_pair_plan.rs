@@ -76,6 +76,17 @@ fn the_plan_is_reviewed_twice_before_code_and_stays_off_the_branch() {
         "{}",
         world.diagnostics()
     );
+    // And its code review request quoted the approved plan, to check the code against it.
+    assert!(
+        log.iter()
+            .filter(|e| e.scope.as_deref() == Some("reviewer"))
+            .any(|e| e.user_text.contains("duet asks you to review commit")
+                && e.user_text
+                    .contains("Check the code against the plan you approved")
+                && e.user_text.contains("> 2. check it with cat greeting.txt")),
+        "{}",
+        world.diagnostics()
+    );
 
     // PLAN.md is not on the branch; the code is.
     let branch = format!("duet/{TASK}");

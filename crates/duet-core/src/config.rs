@@ -154,6 +154,9 @@ pub struct ReviewConfig {
     pub plan: bool,
     /// Plan review rounds without approval before the task goes to the human.
     pub max_plan_rounds: NonZeroU32,
+    /// PLAN.md may be committed on the task branch (and so land on the base); off by default:
+    /// the plan goes into the report and the PR description, not into the base branch.
+    pub plan_in_branch: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,6 +285,7 @@ impl Config {
                 require_verification: false,
                 plan: false,
                 max_plan_rounds: NonZeroU32::MIN,
+                plan_in_branch: false,
             },
             stall: StallConfig {
                 idle: Duration::ZERO,
@@ -336,6 +340,7 @@ const REVIEW_KEYS: &[&str] = &[
     "require_verification",
     "plan",
     "max_plan_rounds",
+    "plan_in_branch",
 ];
 const STALL_KEYS: &[&str] = &["idle", "no_progress", "repeat_limit"];
 const MERGE_KEYS: &[&str] = &["mode", "strategy", "auto", "delete_branch"];
@@ -418,6 +423,9 @@ pub(crate) fn read_config(
         }
         if let Some(n) = r.positive(review, "max_plan_rounds", "review.max_plan_rounds") {
             config.review.max_plan_rounds = n;
+        }
+        if let Some(allowed) = r.bool(review, "plan_in_branch", "review.plan_in_branch") {
+            config.review.plan_in_branch = allowed;
         }
     }
     if let Some(scope) = r.table(top, "scope", "scope") {
@@ -792,6 +800,16 @@ idle = "5m"
             .unwrap();
         assert!(c.review.plan);
         assert_eq!(c.review.max_plan_rounds.get(), 2);
+        assert!(
+            !c.review.plan_in_branch,
+            "the plan stays off the branch by default"
+        );
+        let c = Config::from_toml_str("[review]\nplan_in_branch = true\n", "duet.toml").unwrap();
+        assert!(c.review.plan_in_branch);
+        let errors = Config::from_toml_str("[review]\nplan_in_branch = 1\n", "duet.toml")
+            .unwrap_err()
+            .render_short();
+        assert!(errors.contains("review.plan_in_branch"), "{errors}");
         let errors = Config::from_toml_str("[review]\nmax_plan_rounds = 0\n", "duet.toml")
             .unwrap_err()
             .render_short();

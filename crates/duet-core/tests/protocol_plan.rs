@@ -4,8 +4,9 @@
 mod protocol_support;
 
 use duet_core::lifecycle::TaskState;
+use duet_core::protocol::pair::PairEvent;
 use duet_core::protocol::pair::{PairConfig, PairRecord, ReviewRules};
-use duet_core::protocol::plan::PLAN_FIRST;
+use duet_core::protocol::plan::{PLAN_FIRST, PLAN_OFF_BRANCH};
 use duet_core::protocol::{Effect, RefusalKind, ToolCall, Verdict};
 use protocol_support::*;
 
@@ -219,4 +220,106 @@ fn only_the_worker_requests_a_plan_review() {
         },
     );
     assert_eq!(result.unwrap_err().kind, RefusalKind::WrongRole);
+}
+
+/// A plan task with its plan approved, HEAD at C1 (committed, clean).
+fn approved(plan_in_branch: bool) -> Pair {
+    let mut pair = Pair::new(PairConfig {
+        review: ReviewRules {
+            plan: true,
+            plan_in_branch,
+            ..ReviewRules::default()
+        },
+        ..PairConfig::default()
+    });
+    request_plan(&mut pair, "# Plan\n1. do it").1.unwrap();
+    pair.take_turn(R);
+    pair.review(Verdict::Approve, vec![]);
+    pair.take_turn(W);
+    pair.commit(C1);
+    pair
+}
+
+#[test]
+fn a_head_that_commits_the_plan_is_not_reviewed_or_finished_until_it_is_dropped() {
+    let mut pair = approved(false);
+    pair.event(PairEvent::PlanOnBranch { on_branch: true });
+    let refusal = pair.request_review().unwrap_err();
+    assert_eq!(refusal.kind, RefusalKind::NotNow);
+    assert_eq!(refusal.reasons, vec![PLAN_OFF_BRANCH.to_owned()]);
+    assert!(PLAN_OFF_BRANCH.contains("keep PLAN.md untracked"));
+    assert_eq!(pair.state.round, 0, "nothing was requested");
+
+    // The worker drops it in a new commit: the review goes on, and mark_done after an
+    // approval; a later HEAD that commits it again is refused at mark_done too.
+    pair.commit(C2);
+    pair.event(PairEvent::PlanOnBranch { on_branch: false });
+    assert!(pair.request_review().unwrap().contains("round 1"));
+    pair.take_turn(R);
+    pair.review(Verdict::Approve, vec![]);
+    pair.event(PairEvent::PlanOnBranch { on_branch: true });
+    let refusal = pair.mark_done().unwrap_err();
+    assert!(
+        refusal.reasons.contains(&PLAN_OFF_BRANCH.to_owned()),
+        "{refusal}"
+    );
+    pair.event(PairEvent::PlanOnBranch { on_branch: false });
+    assert!(pair.mark_done().unwrap().contains("done"));
+}
+
+#[test]
+fn with_plan_in_branch_a_committed_plan_is_allowed_and_a_task_without_a_plan_step_ignores_it() {
+    let mut pair = approved(true);
+    pair.event(PairEvent::PlanOnBranch { on_branch: true });
+    assert!(pair.request_review().unwrap().contains("round 1"));
+
+    // A task without a plan step: PLAN.md is the task's own file.
+    let mut pair = Pair::default();
+    pair.commit(C1);
+    pair.event(PairEvent::PlanOnBranch { on_branch: true });
+    assert!(pair.request_review().is_ok());
+}
+
+#[test]
+fn a_code_review_request_after_the_approval_quotes_the_approved_plan() {
+    let mut pair = approved(false);
+    pair.request_review().unwrap();
+    let to_reviewer = pair.take_turn(R);
+    let text = pair.text_of(to_reviewer[0]).to_owned();
+    assert!(text.contains("duet asks you to review commit"), "{text}");
+    assert!(
+        text.contains(
+            "Check the code against the plan you approved (also PLAN.md in this worktree), \
+             quoted:\n> # Plan\n> 1. do it"
+        ),
+        "{text}"
+    );
+
+    // A long plan: its first lines and where the rest is.
+    let mut pair = planning(3);
+    let plan: String = (1..=100).map(|n| format!("{n}. step {n}\n")).collect();
+    request_plan(&mut pair, &plan).1.unwrap();
+    pair.take_turn(R);
+    pair.review(Verdict::Approve, vec![]);
+    pair.take_turn(W);
+    pair.commit(C1);
+    pair.request_review().unwrap();
+    let to_reviewer = pair.take_turn(R);
+    let text = pair.text_of(to_reviewer[0]);
+    assert!(
+        text.contains("(its first 40 of 100 lines; the whole plan is PLAN.md in this worktree)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("> 40. step 40\n") || text.ends_with("> 40. step 40"),
+        "{text}"
+    );
+    assert!(!text.contains("step 41"), "{text}");
+
+    // Without a plan step, nothing of the kind.
+    let mut pair = Pair::default();
+    pair.commit(C1);
+    pair.request_review().unwrap();
+    let to_reviewer = pair.take_turn(R);
+    assert!(!pair.text_of(to_reviewer[0]).contains("plan you approved"));
 }

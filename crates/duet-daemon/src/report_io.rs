@@ -60,6 +60,45 @@ pub fn gather(
     Ok(report)
 }
 
+/// Whether a task in `state` has finished, and so has a report (done, ready, merged, failed,
+/// cancelled); a task still in the works has none yet.
+pub fn has_report(state: StateKind) -> bool {
+    matches!(
+        state,
+        StateKind::Done
+            | StateKind::Ready
+            | StateKind::Merged
+            | StateKind::Failed
+            | StateKind::Cancelled
+    )
+}
+
+/// Why a task has no report to show (the dashboard's and the socket's words).
+pub fn no_report_yet(task: &str, state: Option<StateKind>) -> String {
+    match state {
+        Some(state) => format!(
+            "task `{task}` has no report yet: it is {state}; its report is built when it \
+             finishes (done, ready, merged, failed or cancelled)"
+        ),
+        None => format!("task `{task}` has no report yet: it has not run"),
+    }
+}
+
+/// The report of a finished `task` as Markdown (what `duet report` prints), or
+/// [`no_report_yet`]'s words when it has not finished.
+pub fn finished_markdown(
+    repo_root: &Path,
+    store: &Store,
+    config: &Config,
+    task: &Task,
+) -> Result<Result<String, String>, StoreError> {
+    let state = store.task(task.id.as_str())?.map(|row| row.state);
+    if !state.is_some_and(has_report) {
+        return Ok(Err(no_report_yet(task.id.as_str(), state)));
+    }
+    gather(repo_root, store, config, task).map(|report| Ok(render_markdown(&report)))
+}
+
 /// At most this much of a proof's output goes into the report.
 const PROOF_OUTPUT_BYTES: usize = 4000;
 
@@ -157,15 +196,7 @@ impl Reporter {
         let mut finished = Vec::new();
         for (id, state) in changes {
             let was = self.states.insert(id.to_owned(), state);
-            let ends = matches!(
-                state,
-                StateKind::Done
-                    | StateKind::Ready
-                    | StateKind::Merged
-                    | StateKind::Failed
-                    | StateKind::Cancelled
-            );
-            if self.seeded && ends && was != Some(state) {
+            if self.seeded && has_report(state) && was != Some(state) {
                 finished.push(id.to_owned());
             }
         }

@@ -47,6 +47,8 @@ pub enum Action {
 pub struct GitFacts {
     pub head: String,
     pub clean: bool,
+    /// HEAD's diff against the base adds or changes PLAN.md (read for plan tasks only).
+    pub plan_on_branch: bool,
 }
 
 /// One seat of the pair: its agent and what duet knows of its process and session.
@@ -310,6 +312,10 @@ impl Controller {
         }
         if git.clean != self.state.worktree_clean {
             actions.extend(self.apply(PairEvent::WorktreeChanged { clean: git.clean }, now, None));
+        }
+        if git.plan_on_branch != self.state.plan_on_branch {
+            let on_branch = git.plan_on_branch;
+            actions.extend(self.apply(PairEvent::PlanOnBranch { on_branch }, now, None));
         }
         actions
     }
@@ -655,6 +661,11 @@ impl Controller {
             RequestBody::Merge { .. } => vec![respond(
                 conn,
                 Response::error(ErrorKind::Unsupported, "this duet does not merge tasks yet"),
+            )],
+            // Reports are built by the engine, off its loop, from the store and git.
+            RequestBody::Report { .. } => vec![respond(
+                conn,
+                Response::error(ErrorKind::Unsupported, "this duet does not build reports"),
             )],
             // The socket server streams status itself when it has a feed; this one has none.
             RequestBody::Subscribe { .. } => vec![respond(

@@ -15,15 +15,32 @@ pub fn read_plan(worktree: &Path) -> String {
 /// HEAD's commit id and whether the worktree has no uncommitted changes (untracked files
 /// count as changes; ignored files do not). `None` if the worktree cannot be read.
 pub fn read_git_facts(worktree: &Path) -> Option<GitFacts> {
-    read_git_facts_of(worktree, false)
+    read_git_facts_of(worktree, None)
 }
 
-/// [`read_git_facts`], where for a plan task (`plan_task`) an untracked `PLAN.md` at the
-/// worktree root does not count as a change: the plan stays off the branch, and
-/// `request_review`/`mark_done` still see a clean worktree.
-pub fn read_git_facts_of(worktree: &Path, plan_task: bool) -> Option<GitFacts> {
+/// [`read_git_facts`], where for a plan task (`plan_base`: the commit its branch left the base
+/// at) an untracked `PLAN.md` at the worktree root does not count as a change (the plan stays
+/// off the branch, and `request_review`/`mark_done` still see a clean worktree), and a HEAD
+/// whose tree adds or changes `PLAN.md` against that commit is said to put it on the branch.
+pub fn read_git_facts_of(worktree: &Path, plan_base: Option<&str>) -> Option<GitFacts> {
+    let plan_task = plan_base.is_some();
     let repo = git2::Repository::open(worktree).ok()?;
-    let head = repo.head().ok()?.peel_to_commit().ok()?.id().to_string();
+    let head_commit = repo.head().ok()?.peel_to_commit().ok()?;
+    let head = head_commit.id().to_string();
+    let plan_on_branch = plan_base.is_some_and(|base| {
+        let plan_at = |commit: &git2::Commit| {
+            commit
+                .tree()
+                .ok()
+                .and_then(|tree| tree.get_path(Path::new(PLAN_FILE)).ok())
+                .map(|entry| entry.id())
+        };
+        let at_base = git2::Oid::from_str(base)
+            .ok()
+            .and_then(|oid| repo.find_commit(oid).ok())
+            .and_then(|commit| plan_at(&commit));
+        plan_at(&head_commit).is_some_and(|blob| Some(blob) != at_base)
+    });
     let mut options = git2::StatusOptions::new();
     options
         .include_untracked(true)
@@ -32,7 +49,11 @@ pub fn read_git_facts_of(worktree: &Path, plan_task: bool) -> Option<GitFacts> {
     let clean = repo.statuses(Some(&mut options)).ok()?.iter().all(|entry| {
         plan_task && entry.status() == git2::Status::WT_NEW && entry.path().ok() == Some(PLAN_FILE)
     });
-    Some(GitFacts { head, clean })
+    Some(GitFacts {
+        head,
+        clean,
+        plan_on_branch,
+    })
 }
 
 /// Commits on `head` that are not on `base`, newest first (short ids and subjects).
@@ -113,16 +134,62 @@ mod tests {
         git(root, &["commit", "-qm", "a"]);
         std::fs::write(root.join(PLAN_FILE), "1. do it\n").unwrap();
         assert_eq!(read_plan(root), "1. do it\n");
-        assert!(read_git_facts_of(root, true).unwrap().clean);
+        let base = repo_head(root);
+        let plan_task = Some(base.as_str());
+        assert!(read_git_facts_of(root, plan_task).unwrap().clean);
         assert!(!read_git_facts(root).unwrap().clean);
         // Anything besides the plan is still a change, and so is a PLAN.md elsewhere.
         std::fs::create_dir(root.join("sub")).unwrap();
         std::fs::write(root.join("sub").join(PLAN_FILE), "x").unwrap();
-        assert!(!read_git_facts_of(root, true).unwrap().clean);
+        assert!(!read_git_facts_of(root, plan_task).unwrap().clean);
         std::fs::remove_dir_all(root.join("sub")).unwrap();
         std::fs::write(root.join("a.txt"), "b").unwrap();
-        assert!(!read_git_facts_of(root, true).unwrap().clean);
+        assert!(!read_git_facts_of(root, plan_task).unwrap().clean);
         drop_untracked_plan(root);
         assert_eq!(read_plan(root), "");
+    }
+
+    fn repo_head(root: &Path) -> String {
+        let repo = git2::Repository::open(root).unwrap();
+        repo.head()
+            .unwrap()
+            .peel_to_commit()
+            .unwrap()
+            .id()
+            .to_string()
+    }
+
+    #[test]
+    fn a_head_that_adds_or_changes_the_plan_puts_it_on_the_branch() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        git(root, &["init", "-q"]);
+        std::fs::write(root.join("a.txt"), "a").unwrap();
+        git(root, &["add", "a.txt"]);
+        git(root, &["commit", "-qm", "base"]);
+        let base = repo_head(root);
+        let on_branch = |base: &str| read_git_facts_of(root, Some(base)).unwrap().plan_on_branch;
+        assert!(!on_branch(&base));
+        // Added on the branch.
+        std::fs::write(root.join(PLAN_FILE), "1. do it\n").unwrap();
+        git(root, &["add", PLAN_FILE]);
+        git(root, &["commit", "-qm", "plan"]);
+        assert!(on_branch(&base));
+        // Not asked for a task without a plan step.
+        assert!(!read_git_facts(root).unwrap().plan_on_branch);
+        // Dropped from the branch again (kept untracked): off it, and the worktree clean.
+        git(root, &["rm", "-q", "--cached", PLAN_FILE]);
+        git(root, &["commit", "-qm", "drop the plan"]);
+        let facts = read_git_facts_of(root, Some(&base)).unwrap();
+        assert!(!facts.plan_on_branch && facts.clean, "{facts:?}");
+        // A base that has a PLAN.md of its own: only a change of it counts.
+        std::fs::write(root.join(PLAN_FILE), "the project's plan\n").unwrap();
+        git(root, &["add", PLAN_FILE]);
+        git(root, &["commit", "-qm", "project plan"]);
+        let with_plan = repo_head(root);
+        assert!(!on_branch(&with_plan));
+        std::fs::write(root.join(PLAN_FILE), "changed\n").unwrap();
+        git(root, &["commit", "-qam", "change it"]);
+        assert!(on_branch(&with_plan));
     }
 }

@@ -43,6 +43,7 @@ fn committed() -> GitFacts {
     GitFacts {
         head: C1.into(),
         clean: true,
+        plan_on_branch: false,
     }
 }
 

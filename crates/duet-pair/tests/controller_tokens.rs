@@ -84,6 +84,7 @@ fn git() -> GitFacts {
     GitFacts {
         head: C1.into(),
         clean: true,
+        plan_on_branch: false,
     }
 }
 

@@ -48,6 +48,7 @@ fn send(c: &mut Controller, token: &str, body: RequestBody) {
     let git = GitFacts {
         head: C1.into(),
         clean: true,
+        plan_on_branch: false,
     };
     c.on_request(
         1,

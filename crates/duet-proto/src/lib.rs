@@ -148,6 +148,12 @@ pub enum RequestBody {
         #[serde(default)]
         task: Option<String>,
     },
+    /// A finished task's handoff report (the Markdown `duet report TASK` prints); a task that
+    /// has not finished is refused with [`ErrorKind::WrongState`], saying it has no report yet.
+    /// Added within version 1: an older duet answers it as malformed.
+    Report {
+        task: String,
+    },
     /// Stop the controller (agents keep running unless `stop_agents`).
     Stop {
         #[serde(default)]
@@ -231,6 +237,8 @@ pub enum ResponseBody {
     Status { status: status::StatusSnapshot },
     /// Changes streamed by a subscription, in seq order.
     StatusChanged { changes: Vec<status::StatusChange> },
+    /// The answer to [`RequestBody::Report`]: the task's report as Markdown.
+    Report { task: String, markdown: String },
 }
 
 /// Why a request failed.
@@ -329,5 +337,27 @@ mod tests {
         assert!(RequestBody::ProcessStarted { pid: 1 }.is_agent_request());
         assert!(!RequestBody::Status { task: None }.is_agent_request());
         assert!(!RequestBody::Stop { stop_agents: false }.is_agent_request());
+        assert!(!RequestBody::Report { task: "a".into() }.is_agent_request());
+    }
+
+    #[test]
+    fn report_wire_form_is_stable() {
+        let req = Request::from_human(RequestBody::Report {
+            task: "parser".into(),
+        });
+        let json = serde_json::to_string(&req).unwrap();
+        assert_eq!(
+            json,
+            r#"{"version":1,"body":{"type":"report","task":"parser"}}"#
+        );
+        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
+        let ok = Response::ok(ResponseBody::Report {
+            task: "parser".into(),
+            markdown: "# parser\n".into(),
+        });
+        assert_eq!(
+            serde_json::to_string(&ok).unwrap(),
+            r##"{"status":"ok","body":{"type":"report","task":"parser","markdown":"# parser\n"}}"##
+        );
     }
 }

@@ -17,6 +17,8 @@ pub enum Key {
     Tab,
     Up,
     Down,
+    PageUp,
+    PageDown,
     /// Ctrl-C.
     Interrupt,
 }
@@ -39,6 +41,11 @@ pub enum Command {
     },
     /// Read the task's conversation (the store's messages) for the detail view.
     LoadDetail {
+        task: String,
+    },
+    /// Fetch the task's handoff report for the report view; it comes back through
+    /// [`App::on_report`].
+    LoadReport {
         task: String,
     },
     /// Ring the terminal bell.
@@ -93,6 +100,8 @@ impl SortKey {
 pub enum Mode {
     Table,
     Detail,
+    /// The detail's other view: the selected task's handoff report, scrolled.
+    Report,
     Help,
     /// Typing the filter after `/`.
     Filter,
@@ -139,6 +148,14 @@ pub struct App {
     pub flash: Option<Flash>,
     /// The detail view's conversation, for the task it was loaded for.
     pub detail: Option<(String, Vec<ConversationLine>)>,
+    /// The report view's text for the task it was fetched for: the report, or why there is
+    /// none (not finished yet, no duet to ask).
+    pub report: Option<(String, Result<String, String>)>,
+    /// The report view's first row shown (of [`report_rows`](Self::report_rows)).
+    pub report_scroll: u16,
+    /// The terminal's size (columns, rows), for the report's wrapping and scrolling; set by
+    /// the edge, 80×24 in tests.
+    pub size: (u16, u16),
     /// Now (ms since the epoch), for "5m ago"; set by the edge, fixed in tests.
     pub now_ms: i64,
 }
@@ -154,6 +171,9 @@ impl App {
             selected: None,
             flash: None,
             detail: None,
+            report: None,
+            report_scroll: 0,
+            size: (80, 24),
             now_ms,
         };
         app.fix_selection();
@@ -307,6 +327,61 @@ impl App {
         self.detail = Some((task, lines));
     }
 
+    /// The report fetched for `task` (or why there is none).
+    pub fn on_report(&mut self, task: String, result: Result<String, String>) {
+        self.report = Some((task, result));
+        self.scroll_report(0);
+    }
+
+    /// The selected task's report as the view shows it: wrapped at the screen's width;
+    /// `None` until it is fetched. A task without one shows why.
+    pub fn report_rows(&self) -> Option<Vec<String>> {
+        let id = self.selected.as_deref()?;
+        let text = match &self.report {
+            Some((task, Ok(text))) if task == id => text.as_str(),
+            Some((task, Err(why))) if task == id => why.as_str(),
+            _ => return None,
+        };
+        let width = usize::from(self.size.0.max(1));
+        Some(text.lines().flat_map(|line| wrap(line, width)).collect())
+    }
+
+    /// How many report rows fit: the screen less the header, the footer, the info line and
+    /// the view's title.
+    pub fn report_height(&self) -> usize {
+        usize::from(self.size.1.saturating_sub(4)).max(1)
+    }
+
+    /// Scrolls the report by `by` rows, no further than its last page.
+    fn scroll_report(&mut self, by: i32) {
+        let rows = self.report_rows().map_or(0, |rows| rows.len());
+        let last = rows.saturating_sub(self.report_height());
+        let to = (i64::from(self.report_scroll) + i64::from(by))
+            .clamp(0, i64::try_from(last).unwrap_or(i64::MAX));
+        self.report_scroll = u16::try_from(to).unwrap_or(u16::MAX);
+    }
+
+    /// Keys of the report view: scrolling, `R` back to the detail, Esc to the table; the
+    /// rest as in the table (a report is about the selected task).
+    fn on_report_key(&mut self, key: Key) -> Vec<Command> {
+        match key {
+            Key::Up | Key::Char('k') => self.scroll_report(-1),
+            Key::Down | Key::Char('j') => self.scroll_report(1),
+            Key::PageUp => self.scroll_report(-REPORT_PAGE),
+            Key::PageDown | Key::Char(' ') => self.scroll_report(REPORT_PAGE),
+            Key::Esc => self.mode = Mode::Table,
+            Key::Char('R') => {
+                self.mode = Mode::Detail;
+                return match self.selected.clone() {
+                    Some(task) => vec![Command::LoadDetail { task }],
+                    None => Vec::new(),
+                };
+            }
+            _ => return self.on_view_key(key),
+        }
+        Vec::new()
+    }
+
     /// One key; answers what the edge must do.
     pub fn on_key(&mut self, key: Key) -> Vec<Command> {
         if key == Key::Interrupt {
@@ -393,6 +468,7 @@ impl App {
                     _ => Vec::new(),
                 }
             }
+            Mode::Report => self.on_report_key(key),
             Mode::Table | Mode::Detail => self.on_view_key(key),
         }
     }
@@ -427,6 +503,12 @@ impl App {
             Key::Enter => {
                 self.mode = Mode::Detail;
                 vec![Command::LoadDetail { task }]
+            }
+            Key::Char('R') => {
+                // Fetched anew each time: a task's report changes until it is merged.
+                self.mode = Mode::Report;
+                self.report_scroll = 0;
+                vec![Command::LoadReport { task }]
             }
             Key::Char('s') => {
                 self.mode = Mode::Input {
@@ -478,6 +560,48 @@ impl App {
     }
 }
 
+/// How far PageUp / PageDown (and Space) scroll the report.
+const REPORT_PAGE: i32 = 10;
+
+/// `line` cut into rows of at most `width` characters, at spaces where it can (a word longer
+/// than a row is cut where the row ends); an empty line stays one empty row.
+fn wrap(line: &str, width: usize) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    let mut len = 0;
+    for word in line.split_inclusive(' ') {
+        let mut word = word;
+        loop {
+            let word_len = word.chars().count();
+            let fits = len + word.trim_end().chars().count() <= width;
+            if fits {
+                row.push_str(word);
+                len += word_len;
+                break;
+            }
+            if len > 0 {
+                rows.push(std::mem::take(&mut row).trim_end().to_owned());
+                len = 0;
+                continue;
+            }
+            // A word longer than a row: its first `width` characters make one.
+            let cut = word
+                .char_indices()
+                .nth(width)
+                .map_or(word.len(), |(at, _)| at);
+            rows.push(word[..cut].to_owned());
+            word = &word[cut..];
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if len > 0 || rows.is_empty() {
+        rows.push(row.trim_end().to_owned());
+    }
+    rows
+}
+
 /// What the status stream brings the dashboard.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
@@ -505,4 +629,30 @@ fn matches_filter(task: &TaskStatus, filter: &str) -> bool {
 /// A state's short name for the table.
 pub fn state_label(state: StateKind) -> &'static str {
     state.as_str()
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::wrap;
+
+    #[test]
+    fn lines_are_cut_at_spaces_and_long_words_where_the_row_ends() {
+        assert_eq!(wrap("", 10), vec![""]);
+        assert_eq!(wrap("short", 10), vec!["short"]);
+        assert_eq!(
+            wrap("one two three four", 9),
+            vec!["one two", "three", "four"]
+        );
+        assert_eq!(wrap("abcdefghijkl xy", 5), vec!["abcde", "fghij", "kl xy"]);
+        // Every character is kept, in order.
+        let text = "the reviewer asked for a test of the empty input, then approved";
+        assert_eq!(
+            wrap(text, 12)
+                .join(" ")
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            text.split_whitespace().collect::<Vec<_>>()
+        );
+        assert!(wrap(text, 12).iter().all(|row| row.chars().count() <= 12));
+    }
 }

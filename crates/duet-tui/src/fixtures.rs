@@ -179,3 +179,38 @@ pub fn many(n: usize) -> StatusSnapshot {
         .collect();
     StatusSnapshot::new(7, true, tasks)
 }
+
+/// A merged task's handoff report, as the engine's `report` answer carries it (the form of
+/// `duet report parser`), long enough to scroll at 80×24.
+pub fn report_markdown() -> String {
+    let mut text = String::from(
+        "# parser: Write the parser\n\n\
+         **merged** · 2 review rounds · took 14 min 3 s · 48210 tokens, $0.31\n\n\
+         Branch `duet/parser` on `main`.\n\
+         Landed on `main` as `4f2a9c1e`.\n\n\
+         ## What changed\n\n\
+         2 files, +120 −8\n\n\
+         | file | + | − |\n| --- | ---: | ---: |\n\
+         | `src/parser.rs` | 112 | 8 |\n| `tests/parser.rs` | 8 | 0 |\n\n\
+         ## Review\n\n\
+         ### Round 1 on `0123abcd`: changes requested\n\n\
+         - [major] src/parser.rs:42 the empty input panics instead of answering an error — \
+         *addressed in `89ab01cd` (round 2)*\n\n\
+         ### Round 2 on `89ab01cd`: approved\n\n\
+         Verified: ran cargo test; read src/parser.rs.\n\n\
+         No findings.\n\n\
+         ## CI\n\n\
+         - failed `test` at `0123abcd` (41 s): 1 failing test\n\
+         - passed `test` at `89ab01cd` (39 s)\n\n\
+         ## Messages (12)\n\n",
+    );
+    for n in 1..=12 {
+        let (from, to) = if n % 2 == 1 {
+            ("worker", "reviewer")
+        } else {
+            ("reviewer", "worker")
+        };
+        text.push_str(&format!("- {from} → {to}: message {n}\n"));
+    }
+    text
+}

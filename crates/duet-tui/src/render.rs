@@ -22,12 +22,13 @@ pub fn render(app: &App, frame: &mut Frame) {
     frame.render_widget(Paragraph::new(header_line(app)), header);
     match app.mode {
         Mode::Detail => render_detail(app, frame, body),
+        Mode::Report => render_report(app, frame, body),
         _ => render_table(app, frame, body),
     }
     if app.mode == Mode::Help {
         render_help(frame, body);
     }
-    if app.mode != Mode::Detail {
+    if !matches!(app.mode, Mode::Detail | Mode::Report) {
         frame.render_widget(Paragraph::new(selected_line(app)), info);
     }
     frame.render_widget(Paragraph::new(footer_line(app)), footer);
@@ -381,8 +382,45 @@ fn render_detail(app: &App, frame: &mut Frame, area: Rect) {
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::new()
                 .borders(Borders::TOP)
-                .title(" detail (Esc: back) "),
+                .title(" detail (R: report, Esc: back) "),
         ),
+        area,
+    );
+}
+
+/// The selected task's handoff report, from the row scrolled to (the App wraps it at the
+/// screen's width and bounds the scrolling); the title says where in it the view is.
+fn render_report(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(task) = app.selected_task() else {
+        frame.render_widget(Paragraph::new("no task selected"), area);
+        return;
+    };
+    let height = usize::from(area.height.saturating_sub(1)).max(1);
+    let (lines, place) = match app.report_rows() {
+        Some(rows) => {
+            // A resize can leave the scroll past the last page: show the last page.
+            let from = usize::from(app.report_scroll).min(rows.len().saturating_sub(height));
+            let to = (from + height).min(rows.len());
+            let bold = Style::new().add_modifier(Modifier::BOLD);
+            let lines: Vec<Line> = rows[from..to]
+                .iter()
+                .map(|row| {
+                    if row.starts_with('#') {
+                        Line::from(Span::styled(row.clone(), bold))
+                    } else {
+                        Line::from(row.clone())
+                    }
+                })
+                .collect();
+            (lines, format!("{}-{} of {}", from + 1, to, rows.len()))
+        }
+        None => (vec![Line::from("(loading…)")], String::new()),
+    };
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::new().borders(Borders::TOP).title(format!(
+            " report {} {place} (↑↓ PgUp/PgDn, R: detail, Esc: back) ",
+            task.id
+        ))),
         area,
     );
 }
@@ -394,6 +432,7 @@ fn short(sha: &str) -> &str {
 const HELP: &[(&str, &str)] = &[
     ("↑/↓ j/k", "select a task"),
     ("Enter", "detail: conversation, findings, why it needs you"),
+    ("R", "the handoff report of a finished task"),
     ("/", "filter (id, title, state, agent)"),
     ("o", "next sort key (needs-you first always)"),
     ("s", "say to the worker (Tab: the reviewer)"),

@@ -26,17 +26,22 @@ const TICK: Duration = Duration::from_millis(50);
 pub type StoredFn = Box<dyn FnMut() -> Result<StatusSnapshot, String>>;
 /// Reads a task's conversation.
 pub type DetailFn = Box<dyn FnMut(&str) -> Vec<ConversationLine>>;
+/// Builds a task's report from the stored state (no duet running): the Markdown, or why there
+/// is none.
+pub type ReportFn = Box<dyn FnMut(&str) -> Result<String, String>>;
 /// Attaches the terminal to tmux session `session` on server `server` (`None`: the host's
 /// default) until the user detaches, or switches the tmux client the dashboard runs in to it;
 /// answers what to tell the user.
 pub type AttachFn = Box<dyn FnMut(&str, Option<&str>) -> Result<String, String>>;
 
 /// What the dashboard needs from its host (the `duet` binary): the stored state when no duet
-/// runs, a task's conversation, and attaching the terminal to a tmux session.
+/// runs, a task's conversation, its report when no duet runs to ask, and attaching the terminal
+/// to a tmux session.
 #[allow(missing_debug_implementations)]
 pub struct Hooks {
     pub stored: StoredFn,
     pub detail: DetailFn,
+    pub report: ReportFn,
     pub attach: AttachFn,
 }
 
@@ -60,6 +65,11 @@ enum Msg {
     Reply {
         what: String,
         result: Result<String, String>,
+    },
+    /// The running duet's answer to a report request; `None`: no duet runs to ask.
+    Report {
+        task: String,
+        result: Option<Result<String, String>>,
     },
 }
 
@@ -113,6 +123,9 @@ pub fn run(socket: PathBuf, mut hooks: Hooks) -> Result<(), TuiError> {
             drawn_at = Instant::now();
         }
         let mut commands = Vec::new();
+        if let Ok(size) = terminal.size() {
+            app.size = (size.width, size.height);
+        }
         if event::poll(TICK).map_err(term_err("read"))? {
             match event::read().map_err(term_err("read"))? {
                 Event::Key(key) if key.kind != KeyEventKind::Release => {
@@ -140,6 +153,10 @@ pub fn run(socket: PathBuf, mut hooks: Hooks) -> Result<(), TuiError> {
                     }
                 }
                 Msg::Reply { what, result } => app.on_reply(&what, result),
+                Msg::Report { task, result } => {
+                    let result = result.unwrap_or_else(|| (hooks.report)(&task));
+                    app.on_report(task, result);
+                }
             }
         }
         for command in commands {
@@ -155,6 +172,7 @@ pub fn run(socket: PathBuf, mut hooks: Hooks) -> Result<(), TuiError> {
                     let _ = out.flush();
                 }
                 Command::Request { what, body } => send(client.clone(), tx.clone(), what, body),
+                Command::LoadReport { task } => fetch_report(client.clone(), tx.clone(), task),
                 Command::LoadDetail { task } => {
                     let lines = (hooks.detail)(&task);
                     app.on_detail(task, lines);
@@ -194,6 +212,8 @@ fn map_key(key: event::KeyEvent) -> Option<Key> {
         KeyCode::Tab => Key::Tab,
         KeyCode::Up => Key::Up,
         KeyCode::Down => Key::Down,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
         _ => return None,
     })
 }
@@ -288,6 +308,23 @@ fn send(client: Client, tx: mpsc::Sender<Msg>, what: String, body: RequestBody) 
             Err(err) => Err(err.to_string()),
         };
         let _ = tx.send(Msg::Reply { what, result });
+    });
+}
+
+/// Asks the running duet for a task's report off the UI thread (building it reads git).
+fn fetch_report(client: Client, tx: mpsc::Sender<Msg>, task: String) {
+    std::thread::spawn(move || {
+        let body = RequestBody::Report { task: task.clone() };
+        let result = match client.send(&Request::from_human(body)) {
+            Ok(Response::Ok {
+                body: ResponseBody::Report { markdown, .. },
+            }) => Some(Ok(markdown)),
+            Ok(Response::Ok { body }) => Some(Err(format!("unexpected answer: {body:?}"))),
+            Ok(Response::Error { error }) => Some(Err(error.message)),
+            Err(err) if err.kind == ClientErrorKind::Connect => None,
+            Err(err) => Some(Err(err.to_string())),
+        };
+        let _ = tx.send(Msg::Report { task, result });
     });
 }
 

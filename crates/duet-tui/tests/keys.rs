@@ -228,3 +228,103 @@ fn the_bell_rings_once_when_a_task_starts_needing_you_and_the_stream_keeps_the_v
     app.on_stream(StreamEvent::Stored(stored));
     assert_eq!(app.connection, Connection::Offline);
 }
+
+#[test]
+fn r_shows_the_report_fetched_anew_and_toggles_back_to_the_detail() {
+    let mut app = App::new(fixtures::merged(), Connection::Live, NOW_MS);
+    assert_eq!(app.selected.as_deref(), Some("parser"));
+    assert_eq!(
+        app.on_key(Key::Char('R')),
+        vec![Command::LoadReport {
+            task: "parser".into()
+        }]
+    );
+    assert_eq!(app.mode, Mode::Report);
+    assert_eq!(app.report_rows(), None, "nothing fetched yet: loading");
+    app.on_report("parser".into(), Ok(fixtures::report_markdown()));
+    let rows = app.report_rows().unwrap();
+    assert_eq!(rows[0], "# parser: Write the parser");
+    assert!(rows.iter().all(|row| row.chars().count() <= 80), "{rows:?}");
+    // A long finding is wrapped, not cut: all its words are there.
+    let joined = rows.join(" ");
+    assert!(
+        joined.contains("*addressed in `89ab01cd` (round 2)*"),
+        "{joined}"
+    );
+
+    // R again: the detail, with its conversation asked for; R once more fetches the report
+    // again (it changes until the task is merged) from the top.
+    assert_eq!(
+        app.on_key(Key::Char('R')),
+        vec![Command::LoadDetail {
+            task: "parser".into()
+        }]
+    );
+    assert_eq!(app.mode, Mode::Detail);
+    app.on_key(Key::Char('R'));
+    app.on_report("parser".into(), Ok(fixtures::report_markdown()));
+    assert_eq!((app.mode.clone(), app.report_scroll), (Mode::Report, 0));
+    // Esc: back to the table.
+    app.on_key(Key::Esc);
+    assert_eq!(app.mode, Mode::Table);
+}
+
+#[test]
+fn the_report_scrolls_within_its_rows_and_the_selection_stays() {
+    let mut app = App::new(fixtures::merged(), Connection::Live, NOW_MS);
+    app.on_key(Key::Char('R'));
+    app.on_report("parser".into(), Ok(fixtures::report_markdown()));
+    let rows = app.report_rows().unwrap().len();
+    let height = app.report_height();
+    assert_eq!(height, 20, "24 rows less header, info, footer and title");
+    assert!(
+        rows > height,
+        "the fixture must need scrolling: {rows} rows"
+    );
+    // Up at the top stays; Down moves one row, not the selection.
+    app.on_key(Key::Up);
+    assert_eq!(app.report_scroll, 0);
+    app.on_key(Key::Down);
+    app.on_key(Key::Char('j'));
+    assert_eq!(app.report_scroll, 2);
+    assert_eq!(app.selected.as_deref(), Some("parser"));
+    // Paging stops at the last page: the last row stays in sight.
+    for _ in 0..10 {
+        app.on_key(Key::PageDown);
+    }
+    assert_eq!(usize::from(app.report_scroll), rows - height);
+    app.on_key(Key::PageUp);
+    assert_eq!(usize::from(app.report_scroll), rows - height - 10);
+    app.on_key(Key::Char('k'));
+    assert_eq!(usize::from(app.report_scroll), rows - height - 11);
+    // A wider screen wraps less: the bound follows it.
+    app.size = (200, 24);
+    assert!(app.report_rows().unwrap().len() <= rows);
+}
+
+#[test]
+fn a_task_without_a_report_says_why_and_another_tasks_report_is_not_shown() {
+    let mut app = app();
+    app.on_key(Key::Char('R'));
+    let why = "task `parser` has no report yet: it is working; its report is built when it \
+               finishes (done, ready, merged, failed or cancelled)";
+    app.on_report("parser".into(), Err(why.into()));
+    let rows = app.report_rows().unwrap();
+    assert!(
+        rows.join(" ").contains("has no report yet: it is working"),
+        "{rows:?}"
+    );
+    // A report that comes back for a task no longer selected is not this task's.
+    app.on_key(Key::Esc);
+    app.on_key(Key::Down);
+    app.on_key(Key::Char('R'));
+    assert_eq!(app.selected.as_deref(), Some("lexer"));
+    assert_eq!(app.report_rows(), None);
+    // The keys of the table still work on the report's task: pause.
+    assert_eq!(
+        request(&app.on_key(Key::Char('p'))),
+        &RequestBody::Pause {
+            task: "lexer".into()
+        }
+    );
+}

@@ -111,3 +111,16 @@ fn offline_says_it_is_the_stored_state_and_typing_a_message() {
     ));
     insta::assert_snapshot!(screen(&app));
 }
+
+#[test]
+fn report_of_a_merged_task_scrolled() {
+    let mut app = live(fixtures::merged());
+    app.on_key(Key::Char('R'));
+    app.on_report("parser".into(), Ok(fixtures::report_markdown()));
+    insta::assert_snapshot!("report_top", screen(&app));
+    for _ in 0..3 {
+        app.on_key(Key::PageDown);
+    }
+    // The last page: the report's end in sight, the title says where.
+    insta::assert_snapshot!("report_end", screen(&app));
+}

@@ -55,6 +55,7 @@ pub fn tool_answer(tool: ToolName, socket: &Path, window: Duration, sent: Sent) 
             ResponseBody::StatusChanged { changes } => ToolAnswer::ok(
                 serde_json::to_string_pretty(&changes).unwrap_or_else(|e| e.to_string()),
             ),
+            ResponseBody::Report { markdown, .. } => ToolAnswer::ok(markdown),
             ResponseBody::HookReply { .. } => ToolAnswer::error(format!(
                 "{tool} failed: duet answered with a hook reply instead of a tool result (a bug in \
                  duet); call task_status to see whether the call took effect"

@@ -113,6 +113,7 @@ fn exchange(
                     ResponseBody::Status { status } => print_json(&status)?,
                     ResponseBody::StatusChanged { changes } => print_json(&changes)?,
                     ResponseBody::ToolResult { text, .. } => println!("{text}"),
+                    ResponseBody::Report { markdown, .. } => print!("{markdown}"),
                     ResponseBody::Ack | ResponseBody::HookReply { .. } => println!("{done}"),
                 }
             }

@@ -26,14 +26,37 @@ pub fn run(cwd: &Path, args: &DashArgs) -> Result<ExitCode, CommandError> {
     let default_server = args.tmux.tmux_socket.clone();
     let stored_ws = Workspace::discover(cwd)?;
     let db = ws.state_db_path();
+    let report_ws = Workspace::discover(cwd)?;
     let hooks = Hooks {
         stored: Box::new(move || status::stored(&stored_ws).map_err(|e| e.to_string())),
         detail: Box::new(move |task| conversation(&db, task)),
+        report: Box::new(move |task| stored_report(&report_ws, task)),
         attach: Box::new(move |session, server| attach(&default_server, session, server)),
     };
     duet_tui::run(duet_proto::find_socket(&ws.root().join(".duet")), hooks)
         .map_err(|e| CommandError::internal(error_chain(&e)))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A finished task's report built from the stored state (as `duet report` does), or why
+/// there is none, for the dashboard when no duet runs.
+fn stored_report(ws: &Workspace, task: &str) -> Result<String, String> {
+    let config = ws.load_config().map_err(|e| e.to_string())?;
+    let backlog = ws.load_backlog(&config).map_err(|e| e.to_string())?;
+    let task = backlog
+        .get(task)
+        .ok_or_else(|| format!("unknown task `{task}`"))?;
+    let store = match Store::open_read_only(ws.state_db_path()) {
+        Ok(store) => store,
+        Err(_) => {
+            return Err(duet_daemon::report_io::no_report_yet(
+                task.id.as_str(),
+                None,
+            ));
+        }
+    };
+    duet_daemon::report_io::finished_markdown(ws.root(), &store, &config, task)
+        .map_err(|e| format!("failed to build the report: {e}"))?
 }
 
 /// The task's messages with their fate, and its reviews with their findings, in order.

@@ -43,6 +43,9 @@ pub struct ReviewRules {
     pub plan: bool,
     /// Plan review rounds without approval before the task goes to the human.
     pub max_plan_rounds: u32,
+    /// PLAN.md may be on the task branch (`[review] plan_in_branch`); when not, a HEAD that
+    /// adds or changes it is not reviewed or finished.
+    pub plan_in_branch: bool,
 }
 
 impl Default for ReviewRules {
@@ -51,6 +54,7 @@ impl Default for ReviewRules {
             require_verification: true,
             plan: false,
             max_plan_rounds: 3,
+            plan_in_branch: false,
         }
     }
 }
@@ -112,6 +116,10 @@ pub struct PairState {
     /// The plan step (`protocol::plan`), used when `config.review.plan` is set.
     #[serde(default)]
     pub plan: super::plan::PlanState,
+    /// HEAD's diff against the base adds or changes PLAN.md (read with the git facts of a
+    /// plan task's requests).
+    #[serde(default)]
+    pub plan_on_branch: bool,
 }
 
 /// Something that happened to the pair.
@@ -133,6 +141,10 @@ pub enum PairEvent {
     /// The worktree's files changed; `clean` says whether it matches HEAD.
     WorktreeChanged {
         clean: bool,
+    },
+    /// Whether HEAD's diff against the base adds or changes PLAN.md, as git now says.
+    PlanOnBranch {
+        on_branch: bool,
     },
     /// An agent process was (re)started (its wrapper reports its pid).
     AgentStarted {
@@ -371,6 +383,7 @@ impl PairState {
             ci: super::ci::CiState::default(),
             answered_calls: super::calls::AnsweredCalls::default(),
             plan: super::plan::PlanState::default(),
+            plan_on_branch: false,
         }
     }
 
@@ -477,6 +490,7 @@ pub fn handle(state: &mut PairState, event: PairEvent, now: Timestamp) -> Vec<Ef
             state.last_progress = now;
             state.worktree_clean = clean;
         }
+        PairEvent::PlanOnBranch { on_branch } => state.plan_on_branch = on_branch,
         PairEvent::AgentStarted { role } => state.mailbox.on_start(role),
         PairEvent::Launched { role, first_prompt } => {
             let queued = state

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calls::CallId;
 use super::pair::{Effect, PairRecord, PairState, apply, check_stall, dispatch, enqueue, escalate};
-use super::review::quote;
+use super::review::{numbered, quote, remarks_suffix};
 use super::{Finding, Role, Sender, Timestamp, Verdict};
 use crate::lifecycle::LifecycleEvent;
 
@@ -17,6 +17,13 @@ pub const PLAN_FILE: &str = "PLAN.md";
 /// The refusal reason of `request_review`/`mark_done` before the plan is approved.
 pub const PLAN_FIRST: &str = "the plan must be approved first: write PLAN.md in the worktree \
 and call request_plan_review; code only after the reviewer approves it";
+
+/// The refusal reason of `request_review`/`mark_done` on a HEAD that puts PLAN.md on the
+/// branch while `review.plan_in_branch` is off.
+pub const PLAN_OFF_BRANCH: &str = "PLAN.md is committed on the task branch (HEAD adds or \
+changes it against the base), and the plan must not land on the base branch: drop it from the \
+branch (`git rm --cached PLAN.md`, or restore the base's version, and commit) and keep PLAN.md \
+untracked in the worktree";
 
 /// Where the plan step of a pair stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +44,38 @@ impl PairState {
     pub fn plan_required(&self) -> bool {
         self.config.review.plan && !self.plan.approved
     }
+}
+
+/// Why a `request_review`/`mark_done` of a plan task cannot be accepted at this HEAD: the plan
+/// is on the branch and `review.plan_in_branch` does not allow it.
+pub(super) fn branch_rule(state: &PairState) -> Option<String> {
+    let rules = &state.config.review;
+    (rules.plan && !rules.plan_in_branch && state.plan_on_branch).then(|| PLAN_OFF_BRANCH.into())
+}
+
+/// At most this many lines of the approved plan are quoted in each code review request.
+pub const PLAN_QUOTE_LINES: usize = 40;
+
+/// What a code review request says of the approved plan (for a plan task once the plan was
+/// approved): its first [`PLAN_QUOTE_LINES`] lines quoted, and where the whole of it is.
+pub(super) fn approved_plan_lines(state: &PairState) -> Option<String> {
+    if !state.config.review.plan || !state.plan.approved {
+        return None;
+    }
+    let lines: Vec<&str> = state.plan.text.trim().lines().collect();
+    let shown = lines.len().min(PLAN_QUOTE_LINES);
+    let more = if lines.len() > shown {
+        format!(
+            " (its first {shown} of {} lines; the whole plan is {PLAN_FILE} in this worktree)",
+            lines.len()
+        )
+    } else {
+        format!(" (also {PLAN_FILE} in this worktree)")
+    };
+    Some(format!(
+        "Check the code against the plan you approved{more}, quoted:\n{}",
+        quote(&lines[..shown].join("\n"))
+    ))
 }
 
 /// Why `request_plan_review` cannot be accepted now (empty: it can).
@@ -133,29 +172,17 @@ pub(super) fn on_verdict(
             "plan verdict {verdict} (plan round {round}) recorded and sent to the worker"
         )),
     });
-    let listed: Vec<String> = findings
-        .iter()
-        .enumerate()
-        .map(|(index, finding)| format!("{}. {finding}", index + 1))
-        .collect();
     let text = match verdict {
         Verdict::Approve => format!(
             "The reviewer approved your plan: plan approved, start coding. duet asks you to \
              implement the plan, commit (do not commit {PLAN_FILE}), and call request_review.{}",
-            if listed.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "\nThe reviewer's remarks, quoted:\n{}",
-                    quote(&listed.join("\n"))
-                )
-            }
+            remarks_suffix(&findings)
         ),
         Verdict::ChangesRequested => format!(
             "The reviewer requests changes to your plan (plan round {round} of {max}). duet asks \
              you to revise {PLAN_FILE} and call request_plan_review again; do not code yet.\n\
              The findings, quoted:\n{}",
-            quote(&listed.join("\n"))
+            quote(&numbered(&findings))
         ),
     };
     enqueue(state, fx, Sender::Duet, Role::Worker, text, now);

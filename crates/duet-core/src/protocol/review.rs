@@ -115,6 +115,10 @@ pub(super) fn on_tool_call(
             {
                 text.push_str(&format!("\n{line}"));
             }
+            // The approved plan, so the code is checked against it.
+            if let Some(plan) = super::plan::approved_plan_lines(state) {
+                text.push_str(&format!("\n{plan}"));
+            }
             enqueue(state, fx, Sender::Duet, Role::Reviewer, text, now);
             dispatch(state, fx, now);
         }
@@ -232,23 +236,11 @@ pub(super) fn on_tool_call(
 }
 
 fn verdict_text(state: &PairState, verdict: Verdict, commit: &str, findings: &[Finding]) -> String {
-    let listed = findings
-        .iter()
-        .enumerate()
-        .map(|(index, finding)| format!("{}. {finding}", index + 1));
-    let listed: Vec<String> = listed.collect();
     match verdict {
         Verdict::Approve => format!(
             "The reviewer approved {commit}. duet asks you to call mark_done now if HEAD is still \
              that commit and the worktree is clean.{}",
-            if listed.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "\nThe reviewer's remarks, quoted:\n{}",
-                    quote(&listed.join("\n"))
-                )
-            }
+            remarks_suffix(findings)
         ),
         Verdict::ChangesRequested => format!(
             "The reviewer requests changes on {commit} (round {} of {}). The reviewer's findings \
@@ -256,9 +248,31 @@ fn verdict_text(state: &PairState, verdict: Verdict, commit: &str, findings: &[F
              The findings, quoted:\n{}",
             state.round,
             state.config.limits.max_rounds,
-            quote(&listed.join("\n"))
+            quote(&numbered(findings))
         ),
     }
+}
+
+/// The findings as a numbered list, one a line (`1. [major] a.rs:3 text`).
+pub(crate) fn numbered(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .enumerate()
+        .map(|(index, finding)| format!("{}. {finding}", index + 1))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What an approval's text ends with: the reviewer's remarks (its findings), quoted, on a line
+/// of their own; nothing for an approval without any.
+pub(crate) fn remarks_suffix(findings: &[Finding]) -> String {
+    if findings.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nThe reviewer's remarks, quoted:\n{}",
+        quote(&numbered(findings))
+    )
 }
 
 /// `text` as a quoted block: each line behind `> ` (an empty text: `> (none)`).

@@ -417,6 +417,7 @@ fn state_rules(call: &ToolCall, state: &PairState) -> Vec<String> {
                         .into(),
                 );
             }
+            missing.extend(super::plan::branch_rule(state));
             missing
         }
         ToolCall::SubmitReview { .. } => {
@@ -452,6 +453,7 @@ fn state_rules(call: &ToolCall, state: &PairState) -> Vec<String> {
             if !state.worktree_clean {
                 missing.push("the worktree has uncommitted changes".into());
             }
+            missing.extend(super::plan::branch_rule(state));
             // Done needs CI: passed on HEAD (with `ci.command` set), no check failing there.
             let gate = super::ci::ci_gate(&state.ci, &state.head_commit, &state.config.ci);
             if let Some(reason) = gate.refusal(&state.head_commit) {

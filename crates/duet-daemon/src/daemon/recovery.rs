@@ -437,7 +437,6 @@ fn is_review_reask(text: &str) -> bool {
 /// message was delivered) and no verdict came: the task is in review and nothing to the
 /// reviewer waits to be handed over (then that hand-over asks it anyway).
 pub(super) fn review_reask(state: &duet_core::protocol::PairState) -> Option<String> {
-    let request = state.pending_review()?;
     if state.task_state != duet_core::lifecycle::TaskState::Reviewing {
         return None;
     }
@@ -448,6 +447,16 @@ pub(super) fn review_reask(state: &duet_core::protocol::PairState) -> Option<Str
     if waiting {
         return None;
     }
+    // A plan review has no commit: the plan is what is judged.
+    if state.plan.pending {
+        return Some(format!(
+            "{REVIEW_REASK_START} of the worker's plan (plan round {}) was under way, and it has \
+             no verdict from you. If you called submit_review, duet did not get it: read PLAN.md \
+             again if you need to and call submit_review with your verdict on the plan now.",
+            state.plan.rounds
+        ));
+    }
+    let request = state.pending_review()?;
     Some(format!(
         "{REVIEW_REASK_START} of commit {} (round {}) was under way, and it has no verdict from \
          you. If you called submit_review, duet did not get it: review the commit if you need to \
@@ -518,5 +527,19 @@ mod tests {
             resume_to: duet_core::lifecycle::PairPhase::Reviewing,
         };
         assert_eq!(review_reask(&paused), None);
+    }
+
+    #[test]
+    fn a_reviewer_that_took_a_plan_review_and_gave_no_verdict_is_asked_again() {
+        let mut state = PairState::new("t1", "base", Timestamp(0), PairConfig::default());
+        state.config.review.plan = true;
+        state.task_state = TaskState::Reviewing;
+        state.plan.rounds = 2;
+        state.plan.pending = true;
+        let text = review_reask(&state).unwrap();
+        assert!(is_review_reask(&text));
+        assert!(text.contains("the worker's plan (plan round 2)"), "{text}");
+        state.plan.pending = false;
+        assert_eq!(review_reask(&state), None, "no review pending, no ask");
     }
 }

@@ -7,6 +7,7 @@ use super::{Daemon, now, usage};
 use crate::DaemonError;
 use crate::DaemonProgress;
 use crate::engine_core::{self, EngineAction, EngineInput, HumanAsk};
+use crate::report_io::finished_markdown;
 use crate::status::{StatusInputs, snapshot_now, with_merge_queue};
 use duet_core::protocol::{Role, ToolCall};
 use duet_pair::git_facts::{read_git_facts_of, read_plan};
@@ -75,11 +76,11 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
 
     /// Starts a git read for the first queued request of `task`, unless one is running.
     fn read_git_next(&mut self, task: &str) {
-        let Some((worktree, plan_task)) = self
-            .pairs
-            .get(task)
-            .map(|slot| (slot.worktree.clone(), slot.brief.plan))
-        else {
+        // A plan task's read also says whether HEAD puts PLAN.md on the branch.
+        let Some((worktree, plan_base)) = self.pairs.get(task).map(|slot| {
+            let base = &slot.controller.state.base_commit;
+            (slot.worktree.clone(), slot.brief.plan.then(|| base.clone()))
+        }) else {
             return;
         };
         let Some((reading, queue)) = self.git_queue.get_mut(task) else {
@@ -103,7 +104,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
         let tx = self.git_tx.clone();
         let task = task.to_string();
         tokio::task::spawn_blocking(move || {
-            let facts = read_git_facts_of(&worktree, plan_task);
+            let facts = read_git_facts_of(&worktree, plan_base.as_deref());
             let plan = wants_plan.then(|| read_plan(&worktree));
             let diff = match (&facts, scope) {
                 (Some(facts), Some(scope)) => scope.measure(&task, &facts.head),
@@ -250,6 +251,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 );
                 return Ok(());
             }
+            RequestBody::Report { task } => {
+                self.serve_report(conn, task);
+                return Ok(());
+            }
             RequestBody::Stop { stop_agents } => {
                 self.stop = Some(*stop_agents);
                 self.respond(conn, Response::ok(ResponseBody::Ack));
@@ -306,6 +311,38 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             }
         }
         Ok(())
+    }
+}
+
+impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
+    /// Answers a report request off the loop: building a report reads the store's events and
+    /// runs git, which must not hold up every pair; the answer goes out from there.
+    fn serve_report(&mut self, conn: ConnId, task: &str) {
+        let Some(task) = self.backlog.get(task).cloned() else {
+            self.respond(conn, unknown_task(task));
+            return;
+        };
+        let Some(reply) = self.pending.remove(&conn) else {
+            return;
+        };
+        let root = self.setup.repo_root.clone();
+        let config = self.setup.config.clone();
+        tokio::task::spawn_blocking(move || {
+            let db = root.join(duet_store::STATE_DB_RELATIVE_PATH);
+            let built = duet_store::Store::open_read_only(db)
+                .and_then(|store| finished_markdown(&root, &store, &config, &task));
+            let id = task.id.to_string();
+            let response = match built {
+                Ok(Ok(markdown)) => Response::ok(ResponseBody::Report { task: id, markdown }),
+                Ok(Err(why)) => Response::error(ErrorKind::WrongState, why),
+                Err(err) => Response::error(
+                    ErrorKind::Internal,
+                    format!("failed to build the report of task `{id}`: {err}"),
+                ),
+            };
+            // A client gone before the answer needs none.
+            let _ = reply.send(response);
+        });
     }
 }
 

@@ -274,6 +274,7 @@ fn body() -> impl Strategy<Value = RequestBody> {
         1 => task.clone().prop_map(|task| RequestBody::Pause { task }),
         1 => task.clone().prop_map(|task| RequestBody::Resume { task }),
         1 => task.clone().prop_map(|task| RequestBody::Cancel { task }),
+        1 => task.clone().prop_map(|task| RequestBody::Report { task }),
         1 => proptest::option::of(task).prop_map(|task| RequestBody::Merge { task }),
         1 => any::<bool>().prop_map(|stop_agents| RequestBody::Stop { stop_agents }),
     ]
@@ -366,6 +367,7 @@ pub fn requests(runner: &mut Runner) -> Result<(), String> {
                     let git = GitFacts {
                         head: heads[usize::from(head)].clone(),
                         clean,
+                        plan_on_branch: false,
                     };
                     check_actions(&c.on_tick(Some(&git), Timestamp(now)))?;
                     continue;
@@ -379,6 +381,7 @@ pub fn requests(runner: &mut Runner) -> Result<(), String> {
             let git = GitFacts {
                 head: heads[1].clone(),
                 clean: true,
+                plan_on_branch: false,
             };
             let actions = c.on_request(conn, request.clone(), Some(&git), Timestamp(now));
             check_actions(&actions)?;
