@@ -259,8 +259,16 @@ impl Actor {
                 Input::Gone => return false,
                 Input::Control(AgentControl::Deliver { text, ids }) => {
                     self.queued.fetch_sub(1, Ordering::Relaxed);
+                    let hop = crate::agent_actor::hop_ids(&ids);
+                    duet_proto::hop_log::mark("actor.take", format_args!("{role} {hop}"));
                     match self.deliver(client, thread, &text) {
-                        Ok(how) => self.report(AgentReport::HandedBy { role, ids, how }),
+                        Ok(how) => {
+                            duet_proto::hop_log::mark(
+                                "actor.typed",
+                                format_args!("{role} {hop} {how}"),
+                            );
+                            self.report(AgentReport::HandedBy { role, ids, how });
+                        }
                         Err(error) => {
                             tracing::warn!("failed to hand {ids:?} to the {role}: {error}");
                             self.report(AgentReport::DeliveryFailed { role, error });
@@ -277,6 +285,10 @@ impl Actor {
                         Notification::ItemStarted { item, .. } if item.kind == "userMessage" => {
                             self.write_thread_file(thread);
                             let carried = item.text.as_deref().map(carried_ids).unwrap_or_default();
+                            duet_proto::hop_log::mark(
+                                "actor.turn_began",
+                                format_args!("{role} {}", crate::agent_actor::hop_ids(&carried)),
+                            );
                             self.report(AgentReport::TurnBegan { role, carried });
                         }
                         Notification::TurnCompleted { .. } => {
