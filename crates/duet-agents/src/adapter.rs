@@ -187,9 +187,11 @@ fn agent_env(
     Ok(env)
 }
 
-/// DUET_SOCKET, DUET_TOKEN, DUET_TASK, DUET_ROLE for `ctx`.
+/// DUET_SOCKET, DUET_TOKEN, DUET_TASK, DUET_ROLE for `ctx`, and DUET_HOP_LOG when the engine
+/// has one (the helpers mark a message's hops in the same file; codex passes its MCP server
+/// only the env it is given).
 pub fn duet_env(ctx: &LaunchContext) -> Result<Vec<(String, String)>, AdapterError> {
-    Ok(vec![
+    let mut env = vec![
         (
             env_names::SOCKET.to_owned(),
             utf8(&ctx.socket, "the socket")?.to_owned(),
@@ -197,7 +199,18 @@ pub fn duet_env(ctx: &LaunchContext) -> Result<Vec<(String, String)>, AdapterErr
         (env_names::TOKEN.to_owned(), ctx.token.clone()),
         (env_names::TASK.to_owned(), ctx.task_id.clone()),
         (env_names::ROLE.to_owned(), ctx.role.as_str().to_owned()),
-    ])
+    ];
+    if let Some(path) = hop_log_env() {
+        env.push((env_names::HOP_LOG.to_owned(), path));
+    }
+    Ok(env)
+}
+
+/// The engine's hop log file (`DUET_HOP_LOG`), passed on to the agents' helpers.
+pub(crate) fn hop_log_env() -> Option<String> {
+    std::env::var(env_names::HOP_LOG)
+        .ok()
+        .filter(|p| !p.is_empty())
 }
 
 fn check_no_nul(spec: &LaunchSpec) -> Result<(), AdapterError> {

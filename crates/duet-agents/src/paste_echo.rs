@@ -1,8 +1,8 @@
 //! Whether text pasted into an agent's TUI shows in its pane yet. claude loses an Enter that
 //! comes while it still handles a bracketed paste; once the pasted text (or its
-//! `[Pasted text #N +M lines]` placeholder, for a long paste) is drawn in the input box, the
-//! paste is in its input and Enter submits it. duet presses Enter on that sign instead of after
-//! a fixed pause.
+//! `[Pasted text #N +M lines]` placeholder, codex's `[Pasted Content N chars]`, for a long
+//! paste) is drawn in the input box, the paste is in its input and Enter submits it. duet
+//! presses Enter on that sign instead of after a fixed pause (claude and codex alike).
 //!
 //! The TUI wraps and indents the input box itself, so screen and text are compared with all
 //! whitespace removed, on the text's last characters.
@@ -12,6 +12,8 @@ const TAIL_CHARS: usize = 48;
 /// What claude 2.1.x draws instead of a long paste: `[Pasted text #N +M lines]`, N counting the
 /// session's pastes.
 const PLACEHOLDER: &str = "[Pasted text #";
+/// What codex draws instead of a long paste: `[Pasted Content N chars]`.
+const CODEX_PLACEHOLDER: &str = "[Pasted Content ";
 
 /// What to look for on the screen after pasting a text, taken from the screen before it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +24,9 @@ pub struct PasteEcho {
     tail_before: usize,
     /// Placeholder numbers already on the screen: a new number is this paste's.
     placeholders_before: Vec<u64>,
+    /// codex's placeholders already on the screen (they carry no number): one more is this
+    /// paste's.
+    codex_placeholders_before: usize,
 }
 
 impl PasteEcho {
@@ -35,6 +40,7 @@ impl PasteEcho {
             tail,
             tail_before,
             placeholders_before: placeholders(before),
+            codex_placeholders_before: before.matches(CODEX_PLACEHOLDER).count(),
         }
     }
 
@@ -47,6 +53,7 @@ impl PasteEcho {
             || placeholders(screen)
                 .iter()
                 .any(|n| !self.placeholders_before.contains(n))
+            || screen.matches(CODEX_PLACEHOLDER).count() > self.codex_placeholders_before
     }
 }
 
@@ -118,6 +125,15 @@ mod tests {
         let echo = PasteEcho::new(&text, before);
         assert!(!echo.shows(before));
         assert!(echo.shows(&format!("{before}❯ [Pasted text #2 +29 lines] \n")));
+    }
+
+    #[test]
+    fn a_long_paste_into_codex_shows_as_one_more_placeholder() {
+        let text = "x".repeat(2000);
+        let before = "› [Pasted Content 1500 chars]\n• ok\n› \n";
+        let echo = PasteEcho::new(&text, before);
+        assert!(!echo.shows(before));
+        assert!(echo.shows(&format!("{before}› [Pasted Content 2000 chars]\n")));
     }
 
     #[test]

@@ -14,14 +14,16 @@ use crate::paste_echo::PasteEcho;
 
 /// The `-L` socket name of duet's dedicated tmux server.
 pub const DEFAULT_SOCKET_NAME: &str = "duet";
-/// How long to wait between typing text into codex and pressing Enter: codex takes an Enter
-/// that follows typed text within its paste-detection window as a newline, and there is no
-/// event saying the window has closed.
+/// How long to wait between typing one line into codex (`send-keys -l`) and pressing Enter:
+/// codex takes an Enter that follows typed text within its paste-detection window as a
+/// newline, and there is no event saying the window has closed. Pasted text (every duet
+/// message, whose header is a line of its own) does not wait: its Enter follows once the paste
+/// shows ([`PasteEcho`]).
 pub const CODEX_ENTER_DELAY: Duration = Duration::from_millis(400);
-/// How long claude gets to draw a bracketed paste before Enter is pressed anyway: an Enter right
-/// behind the paste is taken while claude still handles it and is lost (measured with
-/// claude-code 2.1.197), so duet presses it once the paste shows ([`PasteEcho`]); this is the
-/// fallback when it never does (a changed screen, a dialog in the way).
+/// How long claude (or codex) gets to draw a bracketed paste before Enter is pressed anyway: an
+/// Enter right behind the paste is taken while claude still handles it and is lost (measured
+/// with claude-code 2.1.197), so duet presses it once the paste shows ([`PasteEcho`]); this is
+/// the fallback when it never does (a changed screen, a dialog in the way).
 pub const CLAUDE_PASTE_SEEN_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often claude's pane is read while waiting for a paste to show (one `capture-pane`,
 /// a few ms).
@@ -32,11 +34,11 @@ const PASTE_POLL_INTERVAL: Duration = Duration::from_millis(10);
 pub enum EnterAfter {
     /// Right after the text (one line typed into claude).
     Typed,
-    /// Once the pasted text showed in claude's pane, this long after the paste.
+    /// Once the pasted text showed in the agent's pane, this long after the paste.
     PasteSeen(Duration),
     /// The paste did not show within [`CLAUDE_PASTE_SEEN_TIMEOUT`]; Enter was pressed anyway.
     PasteNotSeen(Duration),
-    /// After codex's fixed pause ([`CODEX_ENTER_DELAY`]).
+    /// After codex's fixed pause for a typed line ([`CODEX_ENTER_DELAY`]).
     CodexPause,
 }
 
@@ -318,10 +320,12 @@ impl TmuxRuntime {
                 self.paste(pane, text)?;
                 self.wait_for_paste(pane, &echo)
             }
+            // A bracketed paste reaches codex as one paste event, outside its typing-burst
+            // window: Enter goes once the paste shows, as for claude (no fixed pause).
             (AgentKind::Codex, true) => {
+                let echo = PasteEcho::new(text, &self.capture(pane)?);
                 self.paste(pane, text)?;
-                std::thread::sleep(CODEX_ENTER_DELAY);
-                EnterAfter::CodexPause
+                self.wait_for_paste(pane, &echo)
             }
             (_, false) => {
                 let mut cmd = self.command();

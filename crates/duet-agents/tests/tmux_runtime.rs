@@ -160,6 +160,19 @@ fn send_text_reaches_the_program_as_typed_lines() {
     assert_eq!(after, EnterAfter::CodexPause);
     assert!(started.elapsed() >= duet_agents::tmux::CODEX_ENTER_DELAY);
     wait_for_text(rt, &panes.reviewer_pane_id, "got:for codex");
+    // Pasted into codex: Enter once the paste shows, not after the typed line's fixed pause.
+    let after = rt
+        .send_text(
+            &panes.reviewer_pane_id,
+            "codex one\ncodex two",
+            AgentKind::Codex,
+        )
+        .unwrap();
+    assert!(
+        matches!(after, EnterAfter::PasteSeen(waited) if waited < CLAUDE_PASTE_SEEN_TIMEOUT),
+        "{after:?}"
+    );
+    wait_for_text(rt, &panes.reviewer_pane_id, "got:codex two");
 
     // Multi-line text is pasted: each line arrives, in order, nothing lost. The Enter came once
     // the paste showed in the pane (the terminal echoes it), not after a timeout.

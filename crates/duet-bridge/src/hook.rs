@@ -164,6 +164,7 @@ pub fn run_with(
     env: &AgentEnv,
 ) -> i32 {
     let name = source_name(source);
+    duet_proto::hop_log::mark("hook.start", name);
     let mut log = |message: String| {
         // Ignore write errors: the agent may have closed our stderr.
         let _ = writeln!(stderr, "duet hook {name}: {message}");
@@ -211,8 +212,12 @@ pub fn run_with(
     }
     let window = retry_window(source, &payload);
     let client = Client::new(&socket, answer_timeout(source, &payload));
+    let event = hook_event_name(&payload);
     let request = Request::from_agent(token, RequestBody::Hook { source, payload });
-    match send_retrying_connect(&client, &request, window) {
+    duet_proto::hop_log::mark("hook.send", format_args!("{name} {event}"));
+    let answer = send_retrying_connect(&client, &request, window);
+    duet_proto::hop_log::mark("hook.answered", format_args!("{name} {event}"));
+    match answer {
         Ok(Response::Ok {
             body: ResponseBody::HookReply { stdout: Some(text) },
         }) => {
@@ -239,6 +244,16 @@ pub fn run_with(
         }
     }
     0
+}
+
+/// The hook's event (claude's `hook_event_name`, codex's `type`), for the hop log.
+fn hook_event_name(payload: &serde_json::Value) -> String {
+    payload
+        .get("hook_event_name")
+        .or_else(|| payload.get("type"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("?")
+        .to_owned()
 }
 
 /// An id unique to this hook run: pid and start time.

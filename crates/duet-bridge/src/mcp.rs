@@ -235,6 +235,7 @@ impl DuetBridge {
     async fn forward(&self, call: ToolCall) -> CallToolResult {
         let tool = call.name();
         let call_id = new_call_id();
+        duet_proto::hop_log::mark("mcp.call", format_args!("{tool} {call_id}"));
         let request = Request::tool_call(self.token.clone(), call_id.clone(), call);
         let size = encode_line(&request).len();
         if size > MAX_FRAME_BYTES {
@@ -246,6 +247,7 @@ impl DuetBridge {
         let socket = self.client.socket().to_path_buf();
         let step = self.client.timeout();
         let window = self.retry_window;
+        let answered_id = call_id.clone();
         let sent = tokio::task::spawn_blocking(move || {
             retry::send_until_answered(&socket, step, &request, window, |err| {
                 eprintln!(
@@ -257,6 +259,7 @@ impl DuetBridge {
             })
         })
         .await;
+        duet_proto::hop_log::mark("mcp.answered", answered_id);
         let answer = match sent {
             Ok(sent) => answer::tool_answer(tool, self.client.socket(), window, sent),
             Err(join_error) => {

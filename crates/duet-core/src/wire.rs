@@ -12,6 +12,9 @@ pub mod env {
     pub const TASK: &str = "DUET_TASK";
     /// The role, `worker` or `reviewer` (informational).
     pub const ROLE: &str = "DUET_ROLE";
+    /// The hop log's file (`duet_proto::hop_log`): set for the engine, passed on to its agents'
+    /// helpers; unset, nothing is logged.
+    pub const HOP_LOG: &str = "DUET_HOP_LOG";
 }
 
 /// The payload field `duet hook` adds: one id per hook run, the same on each of its retries, so

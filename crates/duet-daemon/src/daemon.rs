@@ -630,6 +630,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 .map_err(store_err)?;
             slot.last_snapshot = snapshot;
             duet_pair::failpoint::committed(&events);
+            if duet_proto::hop_log::hop_log_path().is_some() {
+                requests::mark_committed(&events);
+            }
         }
         let mut finished = false;
         for action in actions {
@@ -653,6 +656,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                         Role::Reviewer => Some((text, ids)),
                     };
                     if let (Some((text, ids)), Some(actor)) = (delivery, slot.actor(role)) {
+                        duet_proto::hop_log::mark(
+                            "engine.deliver",
+                            format_args!("{role} {}", ids_text(&ids)),
+                        );
                         actor.deliver(text, ids);
                     }
                 }

@@ -142,8 +142,10 @@ async fn run(
         };
         queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let (tmux2, pane2) = (tmux.clone(), pane.clone());
+        duet_proto::hop_log::mark("actor.take", format_args!("{role} {}", hop_ids(&ids)));
         let typed = tokio::task::spawn_blocking(move || tmux2.type_text(&pane2, &text, kind)).await;
         if matches!(typed, Ok(Ok(()))) {
+            duet_proto::hop_log::mark("actor.typed", format_args!("{role} {}", hop_ids(&ids)));
             crate::failpoint!("delivery-typed");
         }
         let report = match typed {
@@ -179,6 +181,14 @@ async fn run(
             return;
         }
     }
+}
+
+/// Message ids for the hop log (`#3,#4`).
+pub(crate) fn hop_ids(ids: &[MessageId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn wait_for_working(tmux: &SharedRuntime, pane: &str) -> bool {

@@ -284,8 +284,14 @@ impl Actor {
                         tracing::debug!("{ids:?} are with the {role}'s codex already");
                         continue;
                     }
+                    let hop = crate::agent_actor::hop_ids(&ids);
+                    duet_proto::hop_log::mark("actor.take", format_args!("{role} {hop}"));
                     match self.deliver(client, thread, &text) {
                         Ok(how) => {
+                            duet_proto::hop_log::mark(
+                                "actor.typed",
+                                format_args!("{role} {hop} {how}"),
+                            );
                             self.in_flight.extend(ids.iter().copied());
                             self.report(AgentReport::HandedBy { role, ids, how });
                         }
@@ -309,6 +315,10 @@ impl Actor {
                             self.write_thread_file(thread);
                             let carried = item.text.as_deref().map(carried_ids).unwrap_or_default();
                             self.carried.extend(carried.iter().copied());
+                            duet_proto::hop_log::mark(
+                                "actor.turn_began",
+                                format_args!("{role} {}", crate::agent_actor::hop_ids(&carried)),
+                            );
                             self.report(AgentReport::TurnBegan { role, carried });
                         }
                         Notification::TurnCompleted { .. } => {

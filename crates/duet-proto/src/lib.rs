@@ -12,6 +12,7 @@
 
 mod client;
 mod frame;
+pub mod hop_log;
 pub mod socket_path;
 pub mod status;
 

@@ -120,7 +120,7 @@ pub fn claude_settings_json(ctx: &LaunchContext) -> Result<String, AdapterError>
 
 /// The env the MCP bridge is started with (given explicitly: an MCP client may filter its own).
 pub(super) fn bridge_env(ctx: &LaunchContext) -> Result<Vec<(&'static str, String)>, AdapterError> {
-    Ok(vec![
+    Ok([
         (
             env_names::SOCKET,
             utf8(&ctx.socket, "the socket")?.to_owned(),
@@ -128,5 +128,8 @@ pub(super) fn bridge_env(ctx: &LaunchContext) -> Result<Vec<(&'static str, Strin
         (env_names::TOKEN, ctx.token.clone()),
         (env_names::TASK, ctx.task_id.clone()),
         (env_names::ROLE, ctx.role.as_str().to_owned()),
-    ])
+    ]
+    .into_iter()
+    .chain(super::hop_log_env().map(|path| (env_names::HOP_LOG, path)))
+    .collect())
 }

@@ -118,12 +118,18 @@ impl PairWorld {
 
     /// Starts `duet pair greet EXTRA...` in the background.
     pub fn spawn_pair_with(&self, extra: &[&str]) -> RunningPair {
+        self.spawn_pair_env(extra, &[])
+    }
+
+    /// [`PairWorld::spawn_pair_with`] with `envs` added to duet's environment.
+    pub fn spawn_pair_env(&self, extra: &[&str], envs: &[(&str, &Path)]) -> RunningPair {
         let out_path = self.env.root().join("pair.out");
         let err_path = self.env.root().join("pair.err");
         let mut cmd = self.env.duet_command();
         cmd.current_dir(&self.repo)
             .args(["pair", TASK, "--tmux-socket", &self.tmux_socket])
             .args(extra)
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out_path).unwrap())
             .stderr(std::fs::File::create(&err_path).unwrap());

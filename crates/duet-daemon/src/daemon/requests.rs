@@ -2,6 +2,7 @@
 //! of the worktree's git facts off the loop, in arrival order per pair), and the human's.
 
 use duet_proto::{ErrorKind, Request, RequestBody, Response, ResponseBody};
+use duet_store::Event;
 
 use super::{Daemon, now, usage};
 use crate::DaemonError;
@@ -33,6 +34,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             reply,
         } = incoming;
         self.pending.insert(conn, reply);
+        duet_proto::hop_log::mark("engine.request", hop_key(&request));
         if request.body.is_agent_request() {
             let task = request
                 .token
@@ -166,6 +168,10 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .and_then(|t| slot.controller.seats.iter().find(|s| s.token == t))
             .map(|s| s.role);
         duet_pair::failpoint!("request-read");
+        let hop = duet_proto::hop_log::hop_log_path().map(|_| hop_key(&request));
+        if let Some(hop) = &hop {
+            duet_proto::hop_log::mark("engine.git_read", hop);
+        }
         let is_hook = matches!(request.body, RequestBody::Hook { .. });
         let record = role.and_then(|role| {
             let setup = &slot.agents[usize::from(role == Role::Reviewer)];
@@ -184,6 +190,9 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
             .controller
             .on_request(conn, request, git.as_ref(), now());
         duet_pair::failpoint!("decision-made");
+        if let Some(hop) = &hop {
+            duet_proto::hop_log::mark("engine.decided", hop);
+        }
         if let (true, Some(role), Some(before)) = (is_hook, role, before) {
             let after = slot.controller.state.mailbox.target(role);
             slot.hook_moved(role, before, after);
@@ -362,6 +371,38 @@ fn request_summary(body: &RequestBody) -> String {
             format!("tool call {}", text.chars().take(80).collect::<String>())
         }
         other => format!("{other:?}"),
+    }
+}
+
+/// The hop log's marks of a commit: the messages it accepted and those it handed over.
+pub(super) fn mark_committed(events: &[duet_store::NewEvent]) {
+    duet_proto::hop_log::mark("engine.committed", events.len());
+    for new in events {
+        match &new.event {
+            Event::MessageAccepted { id, .. } => duet_proto::hop_log::mark("engine.accepted", id),
+            Event::Note { text }
+                if text.starts_with("message ") && text.contains(" handed over") =>
+            {
+                duet_proto::hop_log::mark("engine.handed", text)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A request in the hop log: its call id, or its hook's event (no payload, no token).
+fn hop_key(request: &Request) -> String {
+    match (&request.call_id, &request.body) {
+        (Some(id), _) => format!("call {id}"),
+        (None, RequestBody::Hook { source, payload }) => {
+            let event = payload
+                .get("hook_event_name")
+                .or_else(|| payload.get("type"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("?");
+            format!("hook {source:?} {event}")
+        }
+        (None, body) => format!("{:?}", std::mem::discriminant(body)),
     }
 }
 
