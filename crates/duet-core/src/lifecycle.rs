@@ -395,6 +395,9 @@ pub fn transition(
         )),
 
         (S::Paused { resume_to }, E::Resume) => Ok(resume_to.state()),
+        // `duet resume` on a task that waits for the human (a used-up budget, say): the pair
+        // goes on where it was, with nothing said to it.
+        (S::NeedsHuman { resume_to, .. }, E::Resume) => Ok(resume_to.state()),
         (_, E::Resume) => Err(illegal("the task is not paused")),
 
         (_, E::AwaitMerge) => Err(illegal("only a done task can wait to be merged")),

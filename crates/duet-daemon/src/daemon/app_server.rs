@@ -11,7 +11,7 @@ use duet_pair::launch::{app_server_seat, on_app_server};
 use duet_proto::{ErrorKind, Response, ResponseBody};
 use tokio::sync::mpsc;
 
-use super::{Daemon, now};
+use super::{Daemon, now, usage};
 
 /// What codex seats of an earlier engine left beside this one's socket, their app-server gone
 /// (killed with the engine's tmux server, say): removed at start.
@@ -106,7 +106,15 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 let nudge = slot.watches[index].take().and_then(|w| w.nudge);
                 return self.seen_at_rest(task, role, nudge);
             }
-            AgentReport::AtRest { role, .. } => slot.controller.on_agent_idle(role, now()),
+            AgentReport::AtRest { role, .. } => {
+                // A turn ended (a failed one too: codex sends no notify for the 429 it gave up
+                // on): its rollout holds the tokens and any usage limit with its reset.
+                let record = usage::codex_turn_record(task, role, slot);
+                let actions = slot.controller.on_agent_idle(role, now());
+                self.apply(task, actions)?;
+                self.count_tokens(record);
+                return Ok(());
+            }
             AgentReport::ApprovalAsked { role, what } => {
                 (self.progress)(DaemonProgress::HumanNeeded {
                     task: task.to_string(),

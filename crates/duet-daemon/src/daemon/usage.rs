@@ -235,6 +235,29 @@ pub(super) fn record_of(
     })
 }
 
+/// The rollout of `role`'s codex thread in `slot` (an app-server seat whose turn ended).
+pub(super) fn codex_turn_record(
+    task: &str,
+    role: Role,
+    slot: &crate::pair_slot::PairSlot,
+) -> Option<RecordRead> {
+    let setup = &slot.agents[usize::from(role == Role::Reviewer)];
+    let home = duet_agents::adapter::codex_home(&setup.profile)?;
+    let thread = slot
+        .controller
+        .seats
+        .iter()
+        .find(|s| s.role == role)?
+        .session_id
+        .clone()?;
+    Some(RecordRead {
+        task: task.to_owned(),
+        role,
+        source: RecordSource::Codex { home, thread },
+        limit_hint: None,
+    })
+}
+
 fn read(source: &RecordSource) -> Option<(PathBuf, UsageRecord)> {
     let path = match source {
         RecordSource::Claude(path) => path.clone(),
@@ -458,7 +481,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                 // save below asks again and is told nothing.
                 let was_parked = slot.controller.is_parked(role);
                 let actions = slot.controller.unpark(role, text, now());
-                self.apply(&task, actions)?;
+                // Stored before what the unpark hands over, so that the log reads in order.
                 if was_parked {
                     self.tell(
                         &task,
@@ -468,6 +491,7 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
                         ),
                     )?;
                 }
+                self.apply(&task, actions)?;
             }
             self.usage.unparked(&task, role);
             self.save_usage()?;
