@@ -355,16 +355,20 @@ impl<P: FnMut(DaemonProgress)> Daemon<'_, P> {
     }
 }
 
+/// A hook payload's event name (claude's `hook_event_name`, codex's `type`), or `?`.
+fn hook_event(payload: &serde_json::Value) -> &str {
+    payload
+        .get("hook_event_name")
+        .or_else(|| payload.get("type"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("?")
+}
+
 /// A request in a few words, for the log (payloads can be long).
 fn request_summary(body: &RequestBody) -> String {
     match body {
         RequestBody::Hook { source, payload } => {
-            let event = payload
-                .get("hook_event_name")
-                .or_else(|| payload.get("type"))
-                .and_then(|v| v.as_str())
-                .unwrap_or("?");
-            format!("hook {source:?} {event}")
+            format!("hook {source:?} {}", hook_event(payload))
         }
         RequestBody::ToolCall { call } => {
             let text = format!("{call:?}");
@@ -395,12 +399,7 @@ fn hop_key(request: &Request) -> String {
     match (&request.call_id, &request.body) {
         (Some(id), _) => format!("call {id}"),
         (None, RequestBody::Hook { source, payload }) => {
-            let event = payload
-                .get("hook_event_name")
-                .or_else(|| payload.get("type"))
-                .and_then(|v| v.as_str())
-                .unwrap_or("?");
-            format!("hook {source:?} {event}")
+            format!("hook {source:?} {}", hook_event(payload))
         }
         (None, body) => format!("{:?}", std::mem::discriminant(body)),
     }
