@@ -12,7 +12,9 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use duet_proto::{Client, Request, RequestBody, Response, ResponseBody};
 use nix::sys::signal::{Signal, kill};
@@ -23,6 +25,14 @@ use crate::agent_env::AgentEnv;
 
 /// How long each report waits for the controller (per connect/write/read step).
 pub const REPORT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long the start report is sent again while no controller answers: a loaded engine can
+/// take longer than one `REPORT_TIMEOUT`, and a seat whose start was never reported never gets
+/// its first message. (The controller takes a repeat of the same pid once.)
+pub const START_REPORT_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Between tries of the start report.
+const START_REPORT_RETRY: Duration = Duration::from_millis(250);
 
 /// The exit code when the agent could not be started (as a shell reports a missing command).
 pub const SPAWN_FAILED_CODE: i32 = 127;
@@ -76,9 +86,15 @@ async fn supervise(program: &OsString, args: &[OsString], reporter: &Reporter) -
         }
     };
     let pid = child.id();
-    if let Some(pid) = pid {
-        reporter.report(RequestBody::ProcessStarted { pid });
-    }
+    // Off the signal loop: the agent's signals are forwarded while the report is retried.
+    let agent_ended = Arc::new(AtomicBool::new(false));
+    let started = pid.map(|pid| {
+        let (reporter, agent_ended) = (reporter.clone(), agent_ended.clone());
+        tokio::task::spawn_blocking(move || {
+            let body = RequestBody::ProcessStarted { pid };
+            reporter.report_patiently(body, START_REPORT_PATIENCE, &agent_ended)
+        })
+    });
     let [interrupt, quit, stop] = &mut ignored;
     let status = loop {
         tokio::select! {
@@ -90,6 +106,11 @@ async fn supervise(program: &OsString, args: &[OsString], reporter: &Reporter) -
             () = next(stop) => {}
         }
     };
+    agent_ended.store(true, Ordering::Relaxed);
+    if let Some(started) = started {
+        // The exit is reported after the start, never before it.
+        let _ = started.await;
+    }
     match status {
         Ok(status) => {
             let (code, signal) = code_and_signal(status);
@@ -158,7 +179,7 @@ fn forward(pid: Option<u32>, signal: Signal) {
 }
 
 /// Reports to the controller when the environment names one; logs what fails.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Reporter {
     target: Option<(Client, String)>,
 }
@@ -179,6 +200,12 @@ impl Reporter {
     }
 
     fn report(&self, body: RequestBody) {
+        self.report_patiently(body, Duration::ZERO, &AtomicBool::new(true));
+    }
+
+    /// Reports `body`, sending it again while no controller answers, for up to `patience` or
+    /// until `give_up` is set (the agent ended: its exit report goes next).
+    fn report_patiently(&self, body: RequestBody, patience: Duration, give_up: &AtomicBool) {
         let Some((client, token)) = &self.target else {
             return;
         };
@@ -186,7 +213,17 @@ impl Reporter {
             RequestBody::ProcessStarted { .. } => "the agent's start",
             _ => "the agent's exit",
         };
-        match client.send(&Request::from_agent(token.clone(), body)) {
+        let request = Request::from_agent(token.clone(), body);
+        let deadline = Instant::now() + patience;
+        let mut answer = client.send(&request);
+        while answer.is_err()
+            && !give_up.load(Ordering::Relaxed)
+            && Instant::now() + START_REPORT_RETRY < deadline
+        {
+            std::thread::sleep(START_REPORT_RETRY);
+            answer = client.send(&request);
+        }
+        match answer {
             Ok(Response::Ok {
                 body: ResponseBody::Ack,
             }) => {}

@@ -95,6 +95,53 @@ fn the_exit_code_is_propagated_and_start_and_exit_reported_with_the_agents_pid()
 }
 
 #[test]
+fn a_start_report_left_unanswered_is_sent_again_and_the_exit_comes_after_it() {
+    // The first start report's connection is closed unanswered (a loaded engine past the
+    // wrapper's timeout); the agent runs until the second one is answered, then exits.
+    let dir = tempfile::tempdir().unwrap();
+    let answered = dir.path().join("answered");
+    let starts = std::sync::atomic::AtomicUsize::new(0);
+    let controller = {
+        let answered = answered.clone();
+        TestController::start_answering(move |request| {
+            if matches!(request.body, RequestBody::ProcessStarted { .. })
+                && starts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0
+            {
+                return None;
+            }
+            std::fs::write(&answered, "").unwrap();
+            Some(duet_proto::Response::ok(duet_proto::ResponseBody::Ack))
+        })
+    };
+    let pid_file = dir.path().join("pid");
+    // The agent waits for the answer: a file the controller writes has no event a shell can
+    // await, so it looks every 20 ms.
+    let script = format!(
+        "echo $$ > '{}'; while [ ! -e '{}' ]; do sleep 0.02; done; exit 5",
+        pid_file.display(),
+        answered.display()
+    );
+    let output = wrapper(
+        &["sh", "-c", &script],
+        Some(controller.socket()),
+        dir.path(),
+    )
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(5));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let pid = pid_in(&pid_file);
+    assert_eq!(
+        controller.wait_for_requests(3, WAIT),
+        vec![started(pid), started(pid), exited(Some(5), None)]
+    );
+}
+
+#[test]
 fn a_killed_agent_is_reported_with_its_signal_and_exits_128_plus_signal() {
     let controller = TestController::acking();
     let dir = tempfile::tempdir().unwrap();

@@ -346,6 +346,10 @@ impl Controller {
             }
             RequestBody::ProcessStarted { pid } => {
                 let seat = self.seat_mut(role);
+                if seat.pid == Some(pid) {
+                    // The wrapper's retry of a report whose answer was late: taken once.
+                    return Vec::new();
+                }
                 seat.pid = Some(pid);
                 let launched = Event::AgentLaunched {
                     role: role.to_string(),

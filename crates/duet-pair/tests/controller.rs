@@ -120,6 +120,36 @@ fn both_idle(c: &mut Controller) {
 }
 
 #[test]
+fn a_start_reported_again_with_the_same_pid_is_taken_once() {
+    let mut c = controller(AgentKind::Codex);
+    let start = |c: &mut Controller, conn, pid| {
+        c.on_request(
+            conn,
+            agent("worker-token", RequestBody::ProcessStarted { pid }),
+            None,
+            Timestamp(5),
+        )
+    };
+    let launched = |actions: &[Action]| {
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::Store(Event::AgentLaunched { .. })))
+            .count()
+    };
+    assert_eq!(launched(&start(&mut c, 1, 41)), 1);
+    // The wrapper's retry after a late answer: acknowledged, nothing else.
+    assert_eq!(
+        start(&mut c, 2, 41),
+        vec![Action::Respond {
+            conn: 2,
+            response: Response::ok(ResponseBody::Ack)
+        }]
+    );
+    // A new process in the seat (restarted) is a new start.
+    assert_eq!(launched(&start(&mut c, 3, 42)), 1);
+}
+
+#[test]
 fn requests_without_a_valid_token_or_version_are_refused() {
     let mut c = controller(AgentKind::Codex);
     let actions = c.on_request(

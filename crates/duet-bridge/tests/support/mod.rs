@@ -63,6 +63,19 @@ impl TestController {
         Self::serve_at(socket, Box::new(move |request| Some(answer(request))))
     }
 
+    /// Answers from `answer`; `None` closes the connection unanswered.
+    pub fn start_answering(
+        answer: impl Fn(&Request) -> Option<Response> + Send + Sync + 'static,
+    ) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("duet-bridge-")
+            .tempdir()
+            .unwrap();
+        let mut controller = Self::serve_at(dir.path().join("duet.sock"), Box::new(answer));
+        controller._dir = Some(dir);
+        controller
+    }
+
     /// Serves at `socket`, reading and recording each request and closing its connection
     /// without an answer (a daemon killed after reading a call).
     pub fn start_unanswering_at(socket: PathBuf) -> Self {
