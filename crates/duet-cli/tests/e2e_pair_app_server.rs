@@ -181,7 +181,11 @@ fn a_codex_approval_request_is_answered_by_duet_answer_approve_then_deny() {
         "{declined:#?}"
     );
 
-    let events = world.events();
+    // codex goes on with the answer as soon as it has it: the engine's note of the answer may
+    // come after the model's request.
+    let events = world.wait_for_events("both answers noted", e2e::STEP_TIMEOUT, |events| {
+        notes_starting(events, "the human ").len() == 2
+    });
     assert_eq!(
         notes_starting(&events, "the human ")
             .iter()
